@@ -1,0 +1,116 @@
+#include "cishare/cli.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+volatile int cishare_cli_stop = 0;
+
+void cishare_cli_error(const char *fmt, ...)
+{
+    va_list ap;
+
+    fputs("% ERROR: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+void cishare_cli_info(const char *fmt, ...)
+{
+    va_list ap;
+
+    fputs("% ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+int cishare_cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+
+    fprintf(stderr, "%% ERROR: cishare %s: ", cmd);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\n%% Try 'cishare %s --help'.\n", cmd);
+    return CISHARE_EXIT_USAGE;
+}
+
+int cishare_cli_read_file(const char *path, size_t max_size, char **bufp,
+                          size_t *lenp, char *errstr, size_t errstr_size)
+{
+    FILE *fp;
+    char *buf = NULL;
+    size_t len = 0, cap = 0, r;
+    int is_stdin = !strcmp(path, "-");
+
+    fp = is_stdin ? stdin : fopen(path, "rb");
+    if (!fp) {
+        snprintf(errstr, errstr_size, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    for (;;) {
+        if (len + 1 >= cap) {
+            size_t ncap = cap ? cap * 2 : 65536;
+            char *nbuf = realloc(buf, ncap);
+            if (!nbuf) {
+                snprintf(errstr, errstr_size, "%s: out of memory", path);
+                goto fail;
+            }
+            buf = nbuf;
+            cap = ncap;
+        }
+        r = fread(buf + len, 1, cap - len - 1, fp);
+        len += r;
+        if (len > max_size) {
+            snprintf(errstr, errstr_size,
+                     "%s: larger than the limit of %zu bytes", path,
+                     max_size);
+            goto fail;
+        }
+        if (r == 0) {
+            if (ferror(fp)) {
+                snprintf(errstr, errstr_size, "%s: read error: %s", path,
+                         strerror(errno));
+                goto fail;
+            }
+            break;
+        }
+    }
+    buf[len] = '\0';
+    if (!is_stdin)
+        fclose(fp);
+    *bufp = buf;
+    if (lenp)
+        *lenp = len;
+    return 0;
+fail:
+    free(buf);
+    if (!is_stdin)
+        fclose(fp);
+    return -1;
+}
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    cishare_cli_stop = 1;
+}
+
+void cishare_cli_signals(void)
+{
+    struct sigaction sa;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}

@@ -1,0 +1,28 @@
+/*
+ * Commands not yet landed. Each is a weak definition that the real
+ * implementation (a strong symbol elsewhere) replaces at link time; delete
+ * an entry here once its command lands. Exit 2: the command is not usable.
+ */
+#include "cishare/cli.h"
+
+#define PENDING(fn, name)                                                      \
+    __attribute__((weak)) int fn(int argc, char **argv)                        \
+    {                                                                          \
+        (void)argc;                                                            \
+        (void)argv;                                                            \
+        cishare_cli_error("cishare %s: not implemented in this build", name); \
+        return CISHARE_EXIT_USAGE;                                             \
+    }
+
+PENDING(cishare_cmd_demo, "demo")
+PENDING(cishare_cmd_keys, "keys")
+PENDING(cishare_cmd_encode, "encode")
+PENDING(cishare_cmd_decode, "decode")
+PENDING(cishare_cmd_inspect, "inspect")
+PENDING(cishare_cmd_schema, "schema")
+PENDING(cishare_cmd_directory, "directory")
+PENDING(cishare_cmd_policy, "policy")
+PENDING(cishare_cmd_publish, "publish")
+PENDING(cishare_cmd_alert, "alert")
+PENDING(cishare_cmd_feed, "feed")
+PENDING(cishare_cmd_provision, "provision")

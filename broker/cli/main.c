@@ -1,0 +1,98 @@
+/*
+ * cishare - the one command-line program. Each subcommand's code lives with
+ * its side of the system (broker/, producers/, consumers/); this file only
+ * dispatches, like git.
+ */
+#include "cishare/cli.h"
+#include "cishare/version.h"
+
+#include <stdio.h>
+#include <string.h>
+
+cishare_cmd_fn cishare_cmd_dev_broker, cishare_cmd_demo, cishare_cmd_keys,
+    cishare_cmd_encode, cishare_cmd_decode, cishare_cmd_inspect,
+    cishare_cmd_schema, cishare_cmd_directory, cishare_cmd_policy,
+    cishare_cmd_publish, cishare_cmd_alert, cishare_cmd_feed,
+    cishare_cmd_provision;
+
+static const struct {
+    const char *name;
+    cishare_cmd_fn *fn;
+    const char *summary;
+} commands[] = {
+    {"demo", cishare_cmd_demo,
+     "run the sharing scenario on the embedded broker and show who got what"},
+    {"dev-broker", cishare_cmd_dev_broker,
+     "serve an embedded Kafka-protocol broker (librdkafka mock cluster)"},
+    {"publish", cishare_cmd_publish,
+     "sign, encrypt and publish indicators, incidents, ... (JSON/STIX/MISP/CSV)"},
+    {"alert", cishare_cmd_alert,
+     "issue an alert (注意喚起) to all sectors or selected ones"},
+    {"feed", cishare_cmd_feed,
+     "verify, decrypt and filter a participant's feed into sinks"},
+    {"provision", cishare_cmd_provision,
+     "create topics and ACLs on a real Kafka cluster from the directory"},
+    {"directory", cishare_cmd_directory,
+     "validate, sign or show the participant directory"},
+    {"policy", cishare_cmd_policy,
+     "ask the TLP policy engine whether a participant receives a message"},
+    {"keys", cishare_cmd_keys, "generate a participant's key pair"},
+    {"encode", cishare_cmd_encode,
+     "native JSON message -> Avro single-object bytes"},
+    {"decode", cishare_cmd_decode,
+     "Avro single-object bytes -> native JSON"},
+    {"inspect", cishare_cmd_inspect,
+     "show envelope, verification result and payload of a message"},
+    {"schema", cishare_cmd_schema, "list the message schemas and fingerprints"},
+};
+
+static void usage(FILE *fp)
+{
+    size_t i;
+
+    fprintf(fp,
+            "Usage: cishare <command> [options]\n"
+            "\n"
+            "TLP-enforcing threat-information sharing over Apache Kafka.\n"
+            "\n"
+            "Commands:\n");
+    for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        fprintf(fp, "  %-11s %s\n", commands[i].name, commands[i].summary);
+    fprintf(fp, "\n"
+                "Options:\n"
+                "  -h, --help     show this help\n"
+                "  -V, --version  show the version\n"
+                "\n"
+                "Run 'cishare <command> --help' for a command's options.\n"
+                "Exit status: 0 success, 1 failure or refusal, 2 bad usage "
+                "or input.\n");
+}
+
+int main(int argc, char **argv)
+{
+    size_t i;
+
+    if (argc < 2) {
+        usage(stderr);
+        return CISHARE_EXIT_USAGE;
+    }
+    if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") ||
+        !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return CISHARE_EXIT_OK;
+    }
+    if (!strcmp(argv[1], "-V") || !strcmp(argv[1], "--version")) {
+        printf("cishare %s\n", CISHARE_VERSION);
+        return CISHARE_EXIT_OK;
+    }
+    for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        if (!strcmp(argv[1], commands[i].name))
+            return commands[i].fn(argc - 1, argv + 1);
+
+    if (argv[1][0] == '-')
+        cishare_cli_error("unknown option '%s'", argv[1]);
+    else
+        cishare_cli_error("unknown command '%s'", argv[1]);
+    fprintf(stderr, "%% Try 'cishare --help'.\n");
+    return CISHARE_EXIT_USAGE;
+}

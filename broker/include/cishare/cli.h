@@ -1,0 +1,51 @@
+/*
+ * cishare - helpers shared by the subcommands of the `cishare` program.
+ *
+ * Exit codes every subcommand keeps (scripts rely on them):
+ *   0  success (policy check: delivered)
+ *   1  the operation ran and failed or refused something (a record not
+ *      published, a message withheld, a verification failure)
+ *   2  bad usage or bad input (unknown option, unreadable file, refused
+ *      directory or config)
+ *
+ * Diagnostics go to stderr prefixed "% " as kcat does; data goes to stdout.
+ */
+#ifndef CISHARE_CLI_H
+#define CISHARE_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define CISHARE_EXIT_OK      0
+#define CISHARE_EXIT_FAIL    1
+#define CISHARE_EXIT_USAGE   2
+
+/** Every subcommand has this signature; argv[0] is the command name. */
+typedef int(cishare_cmd_fn)(int argc, char **argv);
+
+/** "% ERROR: <msg>\n" on stderr. */
+void cishare_cli_error(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
+/** "% <msg>\n" on stderr (progress, summaries). */
+void cishare_cli_info(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
+/**
+ * Report a usage error for command `cmd` ("% ERROR: cishare <cmd>: ...",
+ * then "Try 'cishare <cmd> --help'.") and return CISHARE_EXIT_USAGE.
+ */
+int cishare_cli_usage_error(const char *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/**
+ * Read a whole file ("-" means stdin) into a malloc()ed NUL-terminated
+ * buffer, refusing files larger than max_size. Caller frees *bufp.
+ * Returns 0 or -1 with a message in errstr naming the file.
+ */
+int cishare_cli_read_file(const char *path, size_t max_size, char **bufp,
+                          size_t *lenp, char *errstr, size_t errstr_size);
+
+/** Process-wide flag set by SIGINT/SIGTERM once cishare_cli_signals() ran. */
+extern volatile int cishare_cli_stop;
+void cishare_cli_signals(void);
+
+#endif
