@@ -15,7 +15,6 @@
     }
 
 PENDING(cishare_cmd_demo, "demo")
-PENDING(cishare_cmd_keys, "keys")
 PENDING(cishare_cmd_encode, "encode")
 PENDING(cishare_cmd_decode, "decode")
 PENDING(cishare_cmd_inspect, "inspect")
