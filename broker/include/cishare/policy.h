@@ -1,0 +1,221 @@
+/*
+ * cishare - the TLP policy engine: who receives a message directly, and
+ * whom a relay may pass it on to. Used by publish (audiences, encryption
+ * recipients), the feed (per-message filter), relays, demo and provision.
+ *
+ * THE RULES (contract, ARCHITECTURE.md "Audience and sharing rules")
+ * ------------------------------------------------------------------
+ * Audience items: `all`, `sector:<code>`, `role:<role>`, `participant:<id>`.
+ * Defaults when the audience is omitted (resolve only):
+ *   CLEAR, GREEN          -> `all`
+ *   AMBER, AMBER+STRICT   -> `sector:<origin's first sector>`; an origin
+ *                            without sectors is an error ("no default
+ *                            audience")
+ *   RED                   -> no default: explicit `participant:` items are
+ *                            required; `all`, `sector:`, `role:` are refused
+ *
+ * A participant P MATCHES an item when: the item is `all`; or
+ * `sector:<c>` and P lists sector c; or `role:<r>` and P's role is r; or
+ * `participant:<id>` and P's id is id. This holds for every label except
+ * RED (our reading of rules 4 and 5: `all` matches every participant of the
+ * directory at CLEAR, GREEN, AMBER and AMBER+STRICT alike).
+ *
+ * Direct delivery of message M to participant P, first rule that applies:
+ *   1. unverifiable M: never delivered. That is the caller's job (verify
+ *      the signature, origin and key before calling); decide() is given a
+ *      verified message.
+ *   2. M expired (expires_ms != 0 and now_ms >= expires_ms): withheld,
+ *      even for the origin.
+ *   3. P is M's origin: delivered ("origin always receives its own").
+ *   4. CLEAR, GREEN: delivered if P matches an item of the audience.
+ *   5. AMBER, AMBER+STRICT: delivered if P matches an item (its id, one of
+ *      its sectors, its role; or `all`).
+ *   6. RED: delivered only if P is named by a `participant:` item; any
+ *      other item in a RED audience is ignored (fail closed).
+ *
+ * Re-sharing of M by relay R at label L (L = the relayed copy's label) to
+ * participant P, first rule that applies:
+ *   a. M expired: withheld.
+ *   b. M is AMBER+STRICT or RED: never re-shared (refused).
+ *   c. L looser than M's label: refused ("relay may not loosen the label").
+ *   d. R did not receive M directly (decide(M, R) withholds): refused.
+ *      Re-sharing is of what R holds, never of what it merely saw routed.
+ *   e. P is R: delivered (R holds the message already).
+ *   f. P is M's origin: delivered (the origin always receives its own; the
+ *      relayed copy keeps the original signature, so it is the origin's
+ *      own message).
+ *   g. L is CLEAR or GREEN: delivered (re-published to the community:
+ *      every participant of the directory).
+ *   h. L is AMBER or stricter (an AMBER message, or a CLEAR/GREEN one that
+ *      R tightened): delivered only to R's clients:
+ *        ceptoar              -> operators whose `ceptoar` is R
+ *        ministry             -> participants having one of R's sectors
+ *        coordination-office  -> every participant
+ *        any other role       -> no clients
+ *
+ * Reasons: every decision carries a reason code (stable, for logs and
+ * scripts: cishare_reason_code()) and a fixed English text.
+ *
+ * Performance: cishare_policy_decide() and _decide_reshare() allocate
+ * nothing and take no locks; they are safe to call from any thread on a
+ * shared directory and audience.
+ */
+#ifndef CISHARE_POLICY_H
+#define CISHARE_POLICY_H
+
+#include "cishare/directory.h"
+#include "cishare/err.h"
+#include "cishare/types.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/** Bound on audience items (header text is untrusted input). */
+#define CISHARE_AUDIENCE_MAX_ITEMS 256
+/** Kafka header that carries the canonical audience text. */
+#define CISHARE_AUDIENCE_HEADER "cishare.audience"
+
+typedef enum {
+    CISHARE_AUD_ALL = 0,
+    CISHARE_AUD_SECTOR,
+    CISHARE_AUD_ROLE,
+    CISHARE_AUD_PARTICIPANT
+} cishare_aud_kind_t;
+
+typedef struct cishare_aud_item_s {
+    cishare_aud_kind_t kind;
+    char value[CISHARE_ID_MAX_LEN + 1]; /**< "" for CISHARE_AUD_ALL */
+} cishare_aud_item_t;
+
+/** A parsed audience; items are sorted and unique. Owns `items`. */
+typedef struct cishare_audience_s {
+    cishare_aud_item_t *items;
+    size_t cnt;
+} cishare_audience_t;
+
+/**
+ * Publisher side: parse an audience written by a user, apply the default
+ * for `tlp` and `origin` when `text` is NULL or empty, check every item
+ * against the directory (unknown sector, role or participant is an error)
+ * and apply the RED rules. On success `aud` holds sorted, deduplicated
+ * items; the caller frees them with cishare_audience_clear(). On failure
+ * `aud` is empty and errstr says why.
+ *
+ * @returns CISHARE_OK, CISHARE_ERR_VALIDATION (bad item, unknown name),
+ *          CISHARE_ERR_POLICY (RED with non-participant items, RED without
+ *          items, no default audience), CISHARE_ERR_NOMEM.
+ */
+cishare_err_t cishare_audience_resolve(const cishare_directory_t *dir,
+                                       cishare_tlp_t tlp,
+                                       const cishare_participant_t *origin,
+                                       const char *text,
+                                       cishare_audience_t *aud, char *errstr,
+                                       size_t errstr_size);
+
+/**
+ * Receiver side: parse the canonical header text (syntax only, no
+ * defaults, no directory look-ups: a name unknown to this directory simply
+ * matches nobody). At most CISHARE_AUDIENCE_MAX_ITEMS items. The caller
+ * frees `aud` with cishare_audience_clear().
+ */
+cishare_err_t cishare_audience_parse(const char *text, cishare_audience_t *aud,
+                                     char *errstr, size_t errstr_size);
+
+/** Free the items; `aud` becomes empty. NULL is a no-op. */
+void cishare_audience_clear(cishare_audience_t *aud);
+
+/**
+ * Canonical text: items sorted and comma-joined ("all",
+ * "participant:nco", "sector:gas"). Writes at most `size` bytes including
+ * the NUL (snprintf semantics); returns the length the full text needs.
+ */
+size_t cishare_audience_format(const cishare_audience_t *aud, char *buf,
+                               size_t size);
+
+/** True if p matches one item of aud (see MATCHES above; no TLP rules). */
+bool cishare_audience_matches(const cishare_audience_t *aud,
+                              const cishare_participant_t *p);
+
+typedef enum {
+    /* delivered */
+    CISHARE_REASON_DELIVER_AUDIENCE = 0, /**< matches an audience item */
+    CISHARE_REASON_DELIVER_NAMED,        /**< named by a RED audience */
+    CISHARE_REASON_DELIVER_OWN,          /**< origin receives its own */
+    CISHARE_REASON_DELIVER_COMMUNITY,    /**< relay: CLEAR/GREEN to all */
+    CISHARE_REASON_DELIVER_CLIENT,       /**< relay: AMBER to a client */
+    CISHARE_REASON_DELIVER_RELAY_SELF,   /**< relay holds it already */
+    /* withheld */
+    CISHARE_REASON_NOT_IN_AUDIENCE,
+    CISHARE_REASON_RED_NOT_NAMED,
+    CISHARE_REASON_EXPIRED,
+    CISHARE_REASON_NEVER_RESHARED,
+    CISHARE_REASON_NOT_RELAY_CLIENT,
+    CISHARE_REASON_LOOSENED,
+    CISHARE_REASON_RELAY_NOT_RECIPIENT,
+    CISHARE_REASON_UNKNOWN_PARTICIPANT, /**< NULL participant or relay */
+    CISHARE_REASON_INVALID,             /**< bad label or missing message */
+    CISHARE_REASON__CNT
+} cishare_reason_t;
+
+typedef struct cishare_decision_s {
+    bool deliver;
+    cishare_reason_t reason;
+    const char *text; /**< static, never NULL */
+} cishare_decision_t;
+
+/** What the policy needs to know of a (verified) message. Borrowed. */
+typedef struct cishare_policy_msg_s {
+    cishare_tlp_t tlp;
+    const char *origin;                 /**< origin participant id */
+    const cishare_audience_t *audience; /**< resolved or parsed */
+    int64_t expires_ms;                 /**< 0: never expires */
+} cishare_policy_msg_t;
+
+/** Direct delivery of msg to p at now_ms (rules 1-6). No allocation. */
+cishare_decision_t cishare_policy_decide(const cishare_directory_t *dir,
+                                         const cishare_policy_msg_t *msg,
+                                         const cishare_participant_t *p,
+                                         int64_t now_ms);
+
+/**
+ * Whether p receives msg when `relay` re-shares it at `relay_tlp`
+ * (rules a-h). No allocation.
+ */
+cishare_decision_t cishare_policy_decide_reshare(
+    const cishare_directory_t *dir, const cishare_policy_msg_t *msg,
+    const cishare_participant_t *relay, cishare_tlp_t relay_tlp,
+    const cishare_participant_t *p, int64_t now_ms);
+
+/**
+ * Relay side, before re-publishing at all: CISHARE_OK if `relay` may
+ * re-share msg at relay_tlp (rules a-d), else CISHARE_ERR_POLICY with the
+ * reason in errstr (and in *reasonp when not NULL).
+ */
+cishare_err_t cishare_policy_check_reshare(
+    const cishare_directory_t *dir, const cishare_policy_msg_t *msg,
+    const cishare_participant_t *relay, cishare_tlp_t relay_tlp, int64_t now_ms,
+    cishare_reason_t *reasonp, char *errstr, size_t errstr_size)
+    __attribute__((warn_unused_result));
+
+/** True if p is a client of relay (rule h). */
+bool cishare_policy_is_client(const cishare_participant_t *relay,
+                              const cishare_participant_t *p);
+
+/**
+ * The members of msg: every participant of dir that direct delivery
+ * reaches at now_ms (used to pick encryption recipients). Writes up to
+ * out_size pointers (owned by dir) into out, in directory order; returns
+ * the total count (may exceed out_size: call again with a bigger array).
+ */
+size_t cishare_policy_members(const cishare_directory_t *dir,
+                              const cishare_policy_msg_t *msg, int64_t now_ms,
+                              const cishare_participant_t **out,
+                              size_t out_size);
+
+/** Stable short code, e.g. "not-in-audience". Never NULL. */
+const char *cishare_reason_code(cishare_reason_t reason);
+/** Fixed English text, e.g. "audience does not include participant". */
+const char *cishare_reason_text(cishare_reason_t reason);
+
+#endif
