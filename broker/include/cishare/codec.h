@@ -1,0 +1,169 @@
+/*
+ * cishare - the payload codec: native JSON <-> Avro single-object encoding.
+ *
+ * Every Kafka value is one Avro single-object-encoded datum:
+ *
+ *   +------+------+-------------------------------+----------------------+
+ *   | 0xC3 | 0x01 | CRC-64-AVRO fingerprint (8 B, | Avro binary datum of |
+ *   |      |      | little-endian) of the schema's| the record           |
+ *   |      |      | Parsing Canonical Form        |                      |
+ *   +------+------+-------------------------------+----------------------+
+ *
+ * The schemas are schemas/<Type>.avsc, compiled into the library. The
+ * binary datum is written and read by cishare's own schema-driven codec
+ * (avro_datum.h), never by avro-c: every length, count and varint of
+ * untrusted bytes is checked against the bytes remaining and against the
+ * bounds below before anything is allocated, so hostile input yields an
+ * error, never a crash (avro-c 1.11 has known crashes on such input).
+ *
+ * Payload JSON ("native form", see schemas/README.md): an object with the
+ * record's fields; timestamp-millis fields are RFC 3339 UTC strings (input
+ * also accepts integer milliseconds); nullable fields may be omitted or
+ * null; fields with a default may be omitted; enums are symbol strings.
+ * Unknown fields are errors. Decoding yields every field of the record
+ * (nulls and defaults included), so decode(encode(x)) is x with defaults
+ * filled in, and encode(decode(b)) == b.
+ *
+ * Errors name the field: "payload.confidence: expected int 0-100, got
+ * string", "payload.type: 'foo' is not one of ipv4, ipv6, ...",
+ * "payload.title: missing required field".
+ *
+ * Threading: a codec is immutable after cishare_codec_new() except for
+ * scratch buffers, so one codec instance must be used by one thread at a
+ * time (create one per worker thread; creation costs a few hundred µs).
+ * Functions without a codec argument are reentrant.
+ */
+#ifndef CISHARE_CODEC_H
+#define CISHARE_CODEC_H
+
+#include "cishare/err.h"
+#include "cishare/types.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/** Single-object encoding marker bytes and header length. */
+#define CISHARE_CODEC_MAGIC0     0xC3
+#define CISHARE_CODEC_MAGIC1     0x01
+#define CISHARE_CODEC_HEADER_LEN 10
+/** Untrusted-input bounds: a whole message, and array/map items in total. */
+#define CISHARE_CODEC_MAX_MSG_SIZE (1024u * 1024u)
+#define CISHARE_CODEC_MAX_ITEMS    65536u
+/** Nesting bound of the datum (arrays, maps, records, unions). */
+#define CISHARE_CODEC_MAX_DEPTH 32
+
+typedef struct cishare_codec_s cishare_codec_t;
+
+/**
+ * Compile the embedded schemas (cishare_embedded_schemas[]), compute their
+ * canonical forms and fingerprints. The caller owns *codecp and frees it
+ * with cishare_codec_destroy().
+ */
+cishare_err_t cishare_codec_new(cishare_codec_t **codecp, char *errstr,
+                                size_t errstr_size);
+
+/** Free a codec. NULL is a no-op. */
+void cishare_codec_destroy(cishare_codec_t *codec);
+
+/** Fingerprint (CRC-64-AVRO of the canonical form) of type's schema, as a
+ *  number; on the wire it is written little-endian. */
+uint64_t cishare_codec_fingerprint(const cishare_codec_t *codec,
+                                   cishare_msgtype_t type);
+
+/** Full name, e.g. "jp.cishare.v1.Indicator". Owned by the codec. */
+const char *cishare_codec_schema_name(const cishare_codec_t *codec,
+                                      cishare_msgtype_t type);
+
+/** Parsing Canonical Form of type's schema. Owned by the codec. */
+const char *cishare_codec_canonical_form(const cishare_codec_t *codec,
+                                         cishare_msgtype_t type);
+
+/** The schema text as shipped (schemas/<file>) and its file name. Owned by
+ *  the codec. */
+const char *cishare_codec_schema_json(const cishare_codec_t *codec,
+                                      cishare_msgtype_t type);
+const char *cishare_codec_schema_file(const cishare_codec_t *codec,
+                                      cishare_msgtype_t type);
+
+/**
+ * Encode a payload object (native JSON form) of `type` into single-object
+ * bytes. The payload is only read. On success *outp receives a malloc()ed
+ * buffer the caller frees and *lenp its length. On failure
+ * CISHARE_ERR_VALIDATION (or _TOO_LARGE) with "payload.<field>: ..." in
+ * errstr, and *outp is NULL.
+ */
+cishare_err_t cishare_codec_encode(cishare_codec_t *codec,
+                                   cishare_msgtype_t type,
+                                   const json_t *payload, uint8_t **outp,
+                                   size_t *lenp, char *errstr,
+                                   size_t errstr_size);
+
+/**
+ * Decode single-object bytes (untrusted; only read). On success *typep is
+ * the message type and *payloadp a new JSON object reference the caller
+ * json_decref()s. Errors: CISHARE_ERR_PARSE (bad magic, bad varint, bad
+ * UTF-8, bad union or enum index), CISHARE_ERR_UNKNOWN_SCHEMA (fingerprint
+ * not known), CISHARE_ERR_TRUNCATED, CISHARE_ERR_TRAILING,
+ * CISHARE_ERR_TOO_LARGE (message, length or item count beyond a bound);
+ * *payloadp is NULL then.
+ */
+cishare_err_t cishare_codec_decode(cishare_codec_t *codec, const uint8_t *buf,
+                                   size_t len, cishare_msgtype_t *typep,
+                                   json_t **payloadp, char *errstr,
+                                   size_t errstr_size)
+    __attribute__((warn_unused_result));
+
+/**
+ * Read only the 10-byte header: the type whose fingerprint it carries.
+ * CISHARE_ERR_TRUNCATED, CISHARE_ERR_PARSE (bad magic) or
+ * CISHARE_ERR_UNKNOWN_SCHEMA. Does not look at the datum.
+ */
+cishare_err_t cishare_codec_peek_type(const cishare_codec_t *codec,
+                                      const uint8_t *buf, size_t len,
+                                      cishare_msgtype_t *typep)
+    __attribute__((warn_unused_result));
+
+/** Subject id prefix of a type: "indicator", "incident", "alert",
+ *  "sighting", "revocation" (ids are "<prefix>--<uuid>"). */
+const char *cishare_payload_id_prefix(cishare_msgtype_t type);
+
+/**
+ * Fill publish-time defaults into a payload object (modified in place):
+ * "id" = "<prefix>--<random uuid v4>" when missing or null; "created" and
+ * (types that have it) "modified" = now_ms when missing or null
+ * (as RFC 3339 strings). CISHARE_ERR_VALIDATION if payload is not an
+ * object.
+ */
+cishare_err_t cishare_payload_fill_defaults(cishare_msgtype_t type,
+                                            json_t *payload, int64_t now_ms,
+                                            char *errstr, size_t errstr_size);
+
+/**
+ * Subject id, the Kafka key: payload.id for indicator, incident, alert;
+ * payload.sighting_of for sighting; payload.revokes for revocation. NULL
+ * when absent or not a string. Borrowed from payload.
+ */
+const char *cishare_payload_subject(cishare_msgtype_t type,
+                                    const json_t *payload);
+
+/** Random UUID v4 as 36 lowercase characters + NUL (libsodium RNG; call
+ *  cishare_crypto_init() first). */
+void cishare_uuid_v4(char out[37]);
+
+/**
+ * RFC 3339 date-time -> milliseconds since the Unix epoch (UTC). Accepts
+ * "YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|-HH:MM)" (t/z lowercase too;
+ * fractions beyond milliseconds are truncated). Years 0001-9999. Returns
+ * false if text is not such a time.
+ */
+bool cishare_time_parse(const char *text, int64_t *msp);
+
+/** ms -> "YYYY-MM-DDTHH:MM:SSZ", or "...SS.sssZ" when ms % 1000 != 0. */
+void cishare_time_format(int64_t ms, char out[32]);
+
+/** Current time in ms since the epoch (CLOCK_REALTIME). */
+int64_t cishare_time_now_ms(void);
+
+#endif
