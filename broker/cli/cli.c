@@ -71,8 +71,7 @@ int cishare_cli_read_file(const char *path, size_t max_size, char **bufp,
         len += r;
         if (len > max_size) {
             snprintf(errstr, errstr_size,
-                     "%s: larger than the limit of %zu bytes", path,
-                     max_size);
+                     "%s: larger than the limit of %zu bytes", path, max_size);
             goto fail;
         }
         if (r == 0) {

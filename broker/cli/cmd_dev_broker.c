@@ -68,8 +68,9 @@ int cishare_cmd_dev_broker(int argc, char **argv)
             duration = strtol(optarg, &end, 10);
             if (*end || duration < 1)
                 return cishare_cli_usage_error(
-                    "dev-broker", "--duration must be a positive number of "
-                                  "seconds, not '%s'",
+                    "dev-broker",
+                    "--duration must be a positive number of "
+                    "seconds, not '%s'",
                     optarg);
             break;
         case 'h':

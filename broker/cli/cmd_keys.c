@@ -27,11 +27,11 @@ static void keys_usage(FILE *fp)
 
 int cishare_cmd_keys(int argc, char **argv)
 {
-    static const struct option opts[] = {{"out", required_argument, NULL, 'o'},
-                                         {"comment", required_argument, NULL,
-                                          'C'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        {"out", required_argument, NULL, 'o'},
+        {"comment", required_argument, NULL, 'C'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
     const char *out = NULL, *comment = NULL;
     char errstr[512], ed[CISHARE_PK_B64_SIZE], x[CISHARE_PK_B64_SIZE];
     cishare_keypair_t kp;

@@ -10,7 +10,7 @@
     {                                                                          \
         (void)argc;                                                            \
         (void)argv;                                                            \
-        cishare_cli_error("cishare %s: not implemented in this build", name); \
+        cishare_cli_error("cishare %s: not implemented in this build", name);  \
         return CISHARE_EXIT_USAGE;                                             \
     }
 

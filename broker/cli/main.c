@@ -25,7 +25,8 @@ static const struct {
     {"dev-broker", cishare_cmd_dev_broker,
      "serve an embedded Kafka-protocol broker (librdkafka mock cluster)"},
     {"publish", cishare_cmd_publish,
-     "sign, encrypt and publish indicators, incidents, ... (JSON/STIX/MISP/CSV)"},
+     "sign, encrypt and publish indicators, incidents, ... "
+     "(JSON/STIX/MISP/CSV)"},
     {"alert", cishare_cmd_alert,
      "issue an alert (注意喚起) to all sectors or selected ones"},
     {"feed", cishare_cmd_feed,
@@ -39,8 +40,7 @@ static const struct {
     {"keys", cishare_cmd_keys, "generate a participant's key pair"},
     {"encode", cishare_cmd_encode,
      "native JSON message -> Avro single-object bytes"},
-    {"decode", cishare_cmd_decode,
-     "Avro single-object bytes -> native JSON"},
+    {"decode", cishare_cmd_decode, "Avro single-object bytes -> native JSON"},
     {"inspect", cishare_cmd_inspect,
      "show envelope, verification result and payload of a message"},
     {"schema", cishare_cmd_schema, "list the message schemas and fingerprints"},
@@ -50,12 +50,11 @@ static void usage(FILE *fp)
 {
     size_t i;
 
-    fprintf(fp,
-            "Usage: cishare <command> [options]\n"
-            "\n"
-            "TLP-enforcing threat-information sharing over Apache Kafka.\n"
-            "\n"
-            "Commands:\n");
+    fprintf(fp, "Usage: cishare <command> [options]\n"
+                "\n"
+                "TLP-enforcing threat-information sharing over Apache Kafka.\n"
+                "\n"
+                "Commands:\n");
     for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
         fprintf(fp, "  %-11s %s\n", commands[i].name, commands[i].summary);
     fprintf(fp, "\n"

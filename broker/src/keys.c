@@ -36,8 +36,8 @@ cishare_err_t cishare_base64_decode_exact(const char *text, uint8_t *out,
     if (!text || len > sizeof(buf))
         return cishare_err_set(CISHARE_ERR_INVALID_ARG, errstr, errstr_size,
                                "no key text");
-    if (sodium_base642bin(buf, sizeof(buf), text, strlen(text), " \t\r\n",
-                          &got, &end, sodium_base64_VARIANT_ORIGINAL) != 0 ||
+    if (sodium_base642bin(buf, sizeof(buf), text, strlen(text), " \t\r\n", &got,
+                          &end, sodium_base64_VARIANT_ORIGINAL) != 0 ||
         (end && *end))
         return cishare_err_set(CISHARE_ERR_VALIDATION, errstr, errstr_size,
                                "not valid base64");
@@ -86,12 +86,10 @@ cishare_err_t cishare_keypair_save(const cishare_keypair_t *kp,
 
     fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
     if (fd < 0)
-        return cishare_err_set(errno == EEXIST ? CISHARE_ERR_EXISTS
-                                               : CISHARE_ERR_IO,
-                               errstr, errstr_size, "%s: %s%s", path,
-                               strerror(errno),
-                               errno == EEXIST ? " (refusing to overwrite)"
-                                               : "");
+        return cishare_err_set(
+            errno == EEXIST ? CISHARE_ERR_EXISTS : CISHARE_ERR_IO, errstr,
+            errstr_size, "%s: %s%s", path, strerror(errno),
+            errno == EEXIST ? " (refusing to overwrite)" : "");
     fp = fdopen(fd, "w");
     if (!fp) {
         close(fd);
@@ -135,8 +133,7 @@ cishare_err_t cishare_keypair_load(cishare_keypair_t *kp, const char *path,
     fp = fopen(path, "r");
     if (!fp)
         return cishare_err_set(CISHARE_ERR_IO, errstr, errstr_size,
-                               "secret key file %s: %s", path,
-                               strerror(errno));
+                               "secret key file %s: %s", path, strerror(errno));
     while (!err && fgets(line, sizeof(line), fp)) {
         char *val;
         lineno++;
@@ -171,8 +168,8 @@ cishare_err_t cishare_keypair_load(cishare_keypair_t *kp, const char *path,
         }
         if (err)
             cishare_err_set(err, errstr, errstr_size,
-                            "secret key file %s:%d: %s: %s", path, lineno,
-                            line, detail);
+                            "secret key file %s:%d: %s: %s", path, lineno, line,
+                            detail);
     }
     sodium_memzero(line, sizeof(line));
     fclose(fp);
@@ -204,8 +201,8 @@ cishare_err_t cishare_pubkey_load(const char *path,
     do {
         if (!fgets(line, sizeof(line), fp)) {
             fclose(fp);
-            return cishare_err_set(CISHARE_ERR_VALIDATION, errstr,
-                                   errstr_size, "root key %s: no key", path);
+            return cishare_err_set(CISHARE_ERR_VALIDATION, errstr, errstr_size,
+                                   "root key %s: no key", path);
         }
         line[strcspn(line, "\r\n")] = '\0';
     } while (!line[0] || line[0] == '#');

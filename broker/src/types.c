@@ -9,9 +9,12 @@ static const char *const tlp_topic_names[CISHARE_TLP__CNT] = {
     "clear", "green", "amber", "amber-strict", "red"};
 static const char *const msgtype_names[CISHARE_MSG__CNT] = {
     "indicator", "incident", "alert", "sighting", "revocation"};
-static const char *const role_names[CISHARE_ROLE__CNT] = {
-    "operator", "ceptoar",  "ceptoar-council", "ministry",
-    "coordination-office", "security-org"};
+static const char *const role_names[CISHARE_ROLE__CNT] = {"operator",
+                                                          "ceptoar",
+                                                          "ceptoar-council",
+                                                          "ministry",
+                                                          "coordination-office",
+                                                          "security-org"};
 
 const char *cishare_tlp_name(cishare_tlp_t tlp)
 {

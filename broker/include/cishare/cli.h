@@ -16,9 +16,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define CISHARE_EXIT_OK      0
-#define CISHARE_EXIT_FAIL    1
-#define CISHARE_EXIT_USAGE   2
+#define CISHARE_EXIT_OK    0
+#define CISHARE_EXIT_FAIL  1
+#define CISHARE_EXIT_USAGE 2
 
 /** Every subcommand has this signature; argv[0] is the command name. */
 typedef int(cishare_cmd_fn)(int argc, char **argv);

@@ -21,13 +21,14 @@
 #include <sodium.h>
 #include <stdint.h>
 
-#define CISHARE_ED25519_PK_BYTES crypto_sign_PUBLICKEYBYTES     /* 32 */
-#define CISHARE_ED25519_SK_BYTES crypto_sign_SECRETKEYBYTES     /* 64 */
-#define CISHARE_X25519_PK_BYTES  crypto_box_PUBLICKEYBYTES      /* 32 */
-#define CISHARE_X25519_SK_BYTES  crypto_box_SECRETKEYBYTES      /* 32 */
+#define CISHARE_ED25519_PK_BYTES crypto_sign_PUBLICKEYBYTES /* 32 */
+#define CISHARE_ED25519_SK_BYTES crypto_sign_SECRETKEYBYTES /* 64 */
+#define CISHARE_X25519_PK_BYTES  crypto_box_PUBLICKEYBYTES  /* 32 */
+#define CISHARE_X25519_SK_BYTES  crypto_box_SECRETKEYBYTES  /* 32 */
 #define CISHARE_KEY_ID_LEN       16 /* hex chars, without NUL */
 /* Base64 text of a 32-byte key, with NUL. */
-#define CISHARE_PK_B64_SIZE sodium_base64_ENCODED_LEN(32, sodium_base64_VARIANT_ORIGINAL)
+#define CISHARE_PK_B64_SIZE                                                    \
+    sodium_base64_ENCODED_LEN(32, sodium_base64_VARIANT_ORIGINAL)
 
 typedef struct cishare_keypair_s {
     uint8_t ed25519_pk[CISHARE_ED25519_PK_BYTES];

@@ -1,0 +1,321 @@
+/*
+ * Configuration: a declarative table of cishare's own keys (name, type,
+ * default, description) that also prints --help, and pass-through of every
+ * other key to librdkafka.
+ */
+#include "cishare/config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef enum { CONF_STR, CONF_PATH, CONF_INT } conf_type_t;
+
+static const struct conf_prop {
+    const char *name;
+    conf_type_t type;
+    const char *def;
+    int64_t min, max;
+    const char *desc;
+} conf_props[] = {
+    {CISHARE_CONF_PARTICIPANT, CONF_STR, NULL, 0, 0,
+     "participant id this client acts as (must be in the directory)"},
+    {CISHARE_CONF_KEY, CONF_PATH, NULL, 0, 0,
+     "the participant's secret key file (cishare keys generate)"},
+    {CISHARE_CONF_DIRECTORY, CONF_PATH, NULL, 0, 0,
+     "signed participant directory file"},
+    {CISHARE_CONF_ROOT_KEY, CONF_PATH, NULL, 0, 0,
+     "pinned root public key (default: root.pub beside the directory)"},
+    {CISHARE_CONF_STATE_DIR, CONF_PATH, NULL, 0, 0,
+     "feed state (seen message ids, sink state); default: the --out "
+     "folder"},
+    {"cishare.feed.threads", CONF_INT, "1", 1, 64, "feed verification threads"},
+    {"cishare.feed.stats-interval-ms", CONF_INT, "10000", 0, 86400000,
+     "how often a long-running feed prints a stats line (0: never)"},
+    {"cishare.publish.timeout-ms", CONF_INT, "30000", 100, 3600000,
+     "how long publish waits for delivery reports before failing"},
+    {"cishare.provision.partitions", CONF_INT, "3", 1, 10000,
+     "partitions of each topic cishare provision creates"},
+    {"cishare.provision.replication-factor", CONF_INT, "-1", -1, 32,
+     "replication factor of provisioned topics (-1: broker default)"},
+    {"cishare.provision.retention-ms", CONF_INT, "2592000000", -1, INT64_MAX,
+     "retention.ms of provisioned topics (-1: forever)"},
+    {"cishare.provision.min-insync-replicas", CONF_INT, "-1", -1, 32,
+     "min.insync.replicas of provisioned topics (-1: broker default)"},
+};
+
+#define CONF_PROP_CNT (sizeof(conf_props) / sizeof(conf_props[0]))
+
+struct kv {
+    char *key, *value;
+};
+
+struct cishare_config_s {
+    char *values[CONF_PROP_CNT]; /* resolved; NULL = default */
+    struct kv *kafka;            /* librdkafka pass-through, in order */
+    size_t kafka_cnt;
+    char *base_dir;         /* folder of the last loaded file, for paths */
+    rd_kafka_conf_t *probe; /* validates librdkafka keys as they are set */
+};
+
+cishare_config_t *cishare_config_new(void)
+{
+    cishare_config_t *conf = calloc(1, sizeof(*conf));
+
+    if (!conf)
+        return NULL;
+    conf->probe = rd_kafka_conf_new();
+    return conf;
+}
+
+void cishare_config_destroy(cishare_config_t *conf)
+{
+    size_t i;
+
+    if (!conf)
+        return;
+    for (i = 0; i < CONF_PROP_CNT; i++)
+        free(conf->values[i]);
+    for (i = 0; i < conf->kafka_cnt; i++) {
+        free(conf->kafka[i].key);
+        free(conf->kafka[i].value);
+    }
+    free(conf->kafka);
+    free(conf->base_dir);
+    if (conf->probe)
+        rd_kafka_conf_destroy(conf->probe);
+    free(conf);
+}
+
+static const struct conf_prop *conf_prop_find(const char *key, size_t *idxp)
+{
+    size_t i;
+
+    for (i = 0; i < CONF_PROP_CNT; i++) {
+        if (!strcmp(conf_props[i].name, key)) {
+            if (idxp)
+                *idxp = i;
+            return &conf_props[i];
+        }
+    }
+    return NULL;
+}
+
+static char *path_resolve(const cishare_config_t *conf, const char *value)
+{
+    char *out;
+
+    if (value[0] == '/' || !conf->base_dir)
+        return strdup(value);
+    if (asprintf(&out, "%s/%s", conf->base_dir, value) < 0)
+        return NULL;
+    return out;
+}
+
+cishare_err_t cishare_config_set(cishare_config_t *conf, const char *key,
+                                 const char *value, char *errstr,
+                                 size_t errstr_size)
+{
+    const struct conf_prop *prop;
+    size_t idx, i;
+    char *copy, *end;
+
+    if (!strncmp(key, "cishare.", 8)) {
+        prop = conf_prop_find(key, &idx);
+        if (!prop)
+            return cishare_err_set(CISHARE_ERR_CONFIG, errstr, errstr_size,
+                                   "unknown configuration key '%s'", key);
+        if (prop->type == CONF_INT) {
+            long long v;
+            errno = 0;
+            v = strtoll(value, &end, 10);
+            if (errno || end == value || *end || v < prop->min || v > prop->max)
+                return cishare_err_set(
+                    CISHARE_ERR_CONFIG, errstr, errstr_size,
+                    "%s: expected an integer in %lld..%lld, not '%s'", key,
+                    (long long)prop->min, (long long)prop->max, value);
+        }
+        if (!*value && prop->type != CONF_STR)
+            return cishare_err_set(CISHARE_ERR_CONFIG, errstr, errstr_size,
+                                   "%s: empty value", key);
+        copy =
+            prop->type == CONF_PATH ? path_resolve(conf, value) : strdup(value);
+        if (!copy)
+            return CISHARE_ERR_NOMEM;
+        free(conf->values[idx]);
+        conf->values[idx] = copy;
+        return CISHARE_OK;
+    }
+
+    /* librdkafka validates its own keys; keep the error text it gives. */
+    {
+        char kerr[256];
+        if (rd_kafka_conf_set(conf->probe, key, value, kerr, sizeof(kerr)) !=
+            RD_KAFKA_CONF_OK)
+            return cishare_err_set(CISHARE_ERR_CONFIG, errstr, errstr_size,
+                                   "%s", kerr);
+    }
+    for (i = 0; i < conf->kafka_cnt; i++) {
+        if (!strcmp(conf->kafka[i].key, key)) {
+            copy = strdup(value);
+            if (!copy)
+                return CISHARE_ERR_NOMEM;
+            free(conf->kafka[i].value);
+            conf->kafka[i].value = copy;
+            return CISHARE_OK;
+        }
+    }
+    {
+        struct kv *n =
+            realloc(conf->kafka, (conf->kafka_cnt + 1) * sizeof(*conf->kafka));
+        if (!n)
+            return CISHARE_ERR_NOMEM;
+        conf->kafka = n;
+        n[conf->kafka_cnt].key = strdup(key);
+        n[conf->kafka_cnt].value = strdup(value);
+        if (!n[conf->kafka_cnt].key || !n[conf->kafka_cnt].value) {
+            free(n[conf->kafka_cnt].key);
+            free(n[conf->kafka_cnt].value);
+            return CISHARE_ERR_NOMEM;
+        }
+        conf->kafka_cnt++;
+    }
+    return CISHARE_OK;
+}
+
+static char *trim(char *s)
+{
+    char *e;
+
+    s += strspn(s, " \t");
+    e = s + strlen(s);
+    while (e > s &&
+           (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r' || e[-1] == '\n'))
+        *--e = '\0';
+    return s;
+}
+
+cishare_err_t cishare_config_set_kv(cishare_config_t *conf, const char *kv,
+                                    char *errstr, size_t errstr_size)
+{
+    char *copy = strdup(kv), *eq;
+    cishare_err_t err;
+
+    if (!copy)
+        return CISHARE_ERR_NOMEM;
+    eq = strchr(copy, '=');
+    if (!eq || eq == copy) {
+        free(copy);
+        return cishare_err_set(CISHARE_ERR_CONFIG, errstr, errstr_size,
+                               "expected key=value, not '%s'", kv);
+    }
+    *eq = '\0';
+    err =
+        cishare_config_set(conf, trim(copy), trim(eq + 1), errstr, errstr_size);
+    free(copy);
+    return err;
+}
+
+cishare_err_t cishare_config_load(cishare_config_t *conf, const char *path,
+                                  char *errstr, size_t errstr_size)
+{
+    FILE *fp;
+    char line[4096], detail[512], *slash;
+    int lineno = 0;
+    cishare_err_t err = CISHARE_OK;
+
+    fp = fopen(path, "r");
+    if (!fp)
+        return cishare_err_set(CISHARE_ERR_IO, errstr, errstr_size,
+                               "config %s: %s", path, strerror(errno));
+    free(conf->base_dir);
+    slash = strrchr(path, '/');
+    conf->base_dir =
+        slash ? strndup(path, (size_t)(slash - path)) : strdup(".");
+    if (!conf->base_dir) {
+        fclose(fp);
+        return CISHARE_ERR_NOMEM;
+    }
+    while (fgets(line, sizeof(line), fp)) {
+        char *s, *eq;
+        lineno++;
+        s = trim(line);
+        if (!*s || *s == '#' || *s == '!')
+            continue;
+        eq = strchr(s, '=');
+        if (!eq || eq == s) {
+            err = cishare_err_set(CISHARE_ERR_CONFIG, errstr, errstr_size,
+                                  "config %s:%d: expected key=value", path,
+                                  lineno);
+            break;
+        }
+        *eq = '\0';
+        err = cishare_config_set(conf, trim(s), trim(eq + 1), detail,
+                                 sizeof(detail));
+        if (err) {
+            cishare_err_set(err, errstr, errstr_size, "config %s:%d: %s", path,
+                            lineno, detail);
+            break;
+        }
+    }
+    fclose(fp);
+    return err;
+}
+
+const char *cishare_config_get(const cishare_config_t *conf, const char *key)
+{
+    size_t idx;
+    const struct conf_prop *prop = conf_prop_find(key, &idx);
+
+    if (!prop)
+        return NULL;
+    return conf->values[idx] ? conf->values[idx] : prop->def;
+}
+
+int64_t cishare_config_get_int(const cishare_config_t *conf, const char *key)
+{
+    const char *v = cishare_config_get(conf, key);
+
+    return v ? strtoll(v, NULL, 10) : 0;
+}
+
+const char *cishare_config_get_kafka(const cishare_config_t *conf,
+                                     const char *key)
+{
+    size_t i;
+
+    for (i = 0; i < conf->kafka_cnt; i++)
+        if (!strcmp(conf->kafka[i].key, key))
+            return conf->kafka[i].value;
+    return NULL;
+}
+
+rd_kafka_conf_t *cishare_config_kafka_conf(const cishare_config_t *conf,
+                                           char *errstr, size_t errstr_size)
+{
+    rd_kafka_conf_t *kconf = rd_kafka_conf_new();
+    size_t i;
+
+    for (i = 0; i < conf->kafka_cnt; i++) {
+        if (rd_kafka_conf_set(kconf, conf->kafka[i].key, conf->kafka[i].value,
+                              errstr, errstr_size) != RD_KAFKA_CONF_OK) {
+            rd_kafka_conf_destroy(kconf);
+            return NULL;
+        }
+    }
+    return kconf;
+}
+
+void cishare_config_print_help(FILE *fp)
+{
+    size_t i;
+
+    fprintf(fp, "Configuration keys (CONFIG file or -X key=value; any other "
+                "key is passed to librdkafka):\n");
+    for (i = 0; i < CONF_PROP_CNT; i++)
+        fprintf(fp, "  %-38s %s%s%s%s\n", conf_props[i].name,
+                conf_props[i].desc, conf_props[i].def ? " (default " : "",
+                conf_props[i].def ? conf_props[i].def : "",
+                conf_props[i].def ? ")" : "");
+}
