@@ -1,0 +1,325 @@
+/*
+ * cishare - the message envelope: Kafka headers that carry everything
+ * routing, filtering and verification need, and the signature over them.
+ *
+ * Header table, canonical signing input and encryption format are the
+ * contract documented in schemas/README.md ("Envelope headers",
+ * "Canonical signing input"). In short:
+ *
+ *   cishare.id        text  UUID v4, 36 chars
+ *   cishare.type      text  indicator|incident|alert|sighting|revocation
+ *   cishare.tlp       text  clear|green|amber|amber+strict|red
+ *   cishare.origin    text  participant id
+ *   cishare.sector    text  sector code the origin publishes for ("" none)
+ *   cishare.audience  text  canonical audience (policy.h), comma-joined
+ *   cishare.schema    text  16 hex: schema fingerprint as a number
+ *   cishare.created   text  RFC 3339 UTC, "YYYY-MM-DDTHH:MM:SS.sssZ"
+ *   cishare.expires   text  same; absent = never expires
+ *   cishare.kid       text  16 hex: origin's Ed25519 key id
+ *   cishare.alg       text  signature scheme id, "ed25519"
+ *   cishare.sig       text  standard base64 of the signature bytes
+ *   cishare.enc       text  absent = plaintext value;
+ * "x25519-xchacha20poly1305" = value is a seal.h envelope cishare.relay text
+ * one per relay hop, in order (see below)
+ *
+ * Every value is printable ASCII so that kcat prints headers intact.
+ * Parsing from Kafka is untrusted: each value is bounded by the constants
+ * below, any cishare.* header other than cishare.relay may appear at most
+ * once, an unknown cishare.* header is refused (it would be unsigned),
+ * headers outside the cishare. prefix are ignored.
+ *
+ * Signature: the scheme signs D = BLAKE2b-256(canonical input), where the
+ * canonical input is a domain-separated, length-prefixed byte string of
+ * every header above except cishare.sig and cishare.relay, the Kafka key
+ * (subject) and BLAKE2b-256 of the value (cishare_envelope_signing_input).
+ * Relay hops sign the previous signature and D plus their own fields, so
+ * provenance is a chain that leaves the original signature intact.
+ *
+ * Threading: all functions are reentrant; call cishare_crypto_init() once
+ * before signing or verifying.
+ */
+#ifndef CISHARE_ENVELOPE_H
+#define CISHARE_ENVELOPE_H
+
+#include "cishare/err.h"
+#include "cishare/keys.h"
+#include "cishare/types.h"
+
+#include <jansson.h>
+#include <librdkafka/rdkafka.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Size constants: *_LEN is a length without the NUL. */
+#define CISHARE_MSG_ID_LEN        36   /**< UUID v4 text */
+#define CISHARE_ENV_NAME_LEN      63   /**< origin, sector, relay id */
+#define CISHARE_AUDIENCE_TEXT_LEN 4095 /**< canonical audience text */
+#define CISHARE_SIG_ALG_LEN       31   /**< scheme id text */
+#define CISHARE_SIG_MAX_BYTES                                                  \
+    1024                            /**< signature blob (room for a            \
+                                       batch scheme's proof) */
+#define CISHARE_ENC_LEN         31  /**< cishare.enc text */
+#define CISHARE_TIME_TEXT_LEN   24  /**< YYYY-MM-DDTHH:MM:SS.sssZ */
+#define CISHARE_RELAY_MAX       4   /**< relay hops kept */
+#define CISHARE_SUBJECT_MAX_LEN 255 /**< Kafka key bound */
+#define CISHARE_ENV_MAX_HEADERS 64  /**< headers looked at, in total */
+/** Longest header value accepted from Kafka (a relay hop line). */
+#define CISHARE_HEADER_VALUE_MAX 6144
+/** BLAKE2b-256 digest size used throughout. */
+#define CISHARE_DIGEST_BYTES 32
+/** Encryption scheme id written in cishare.enc. */
+#define CISHARE_ENC_SEAL_V1 "x25519-xchacha20poly1305"
+/** Default (and for now only) signature scheme. */
+#define CISHARE_SIG_ED25519 "ed25519"
+
+/* Header names (contract). */
+#define CISHARE_H_ID       "cishare.id"
+#define CISHARE_H_TYPE     "cishare.type"
+#define CISHARE_H_TLP      "cishare.tlp"
+#define CISHARE_H_ORIGIN   "cishare.origin"
+#define CISHARE_H_SECTOR   "cishare.sector"
+#define CISHARE_H_AUDIENCE "cishare.audience"
+#define CISHARE_H_SCHEMA   "cishare.schema"
+#define CISHARE_H_CREATED  "cishare.created"
+#define CISHARE_H_EXPIRES  "cishare.expires"
+#define CISHARE_H_KID      "cishare.kid"
+#define CISHARE_H_ALG      "cishare.alg"
+#define CISHARE_H_SIG      "cishare.sig"
+#define CISHARE_H_ENC      "cishare.enc"
+#define CISHARE_H_RELAY    "cishare.relay"
+
+/**
+ * One relay hop. Header cishare.relay, 7 fields separated by one space:
+ *   "<by> <tlp> <created> <kid> <alg> <audience> <base64 sig>"
+ * tlp/audience are the relayed copy's label and audience (never looser
+ * than the original; the policy module checks that).
+ */
+typedef struct cishare_relay_hop_s {
+    char by[CISHARE_ENV_NAME_LEN + 1];
+    cishare_tlp_t tlp;
+    int64_t created_ms;
+    char key_id[CISHARE_KEY_ID_LEN + 1];
+    char alg[CISHARE_SIG_ALG_LEN + 1];
+    char audience[CISHARE_AUDIENCE_TEXT_LEN + 1];
+    uint8_t sig[CISHARE_SIG_MAX_BYTES];
+    size_t sig_len;
+} cishare_relay_hop_t;
+
+/**
+ * The envelope of one message. Plain data with fixed-size fields: copy it
+ * by assignment; nothing to free. Strings are NUL-terminated.
+ */
+typedef struct cishare_envelope_s {
+    char id[CISHARE_MSG_ID_LEN + 1];
+    cishare_msgtype_t type;
+    cishare_tlp_t tlp;
+    char origin[CISHARE_ENV_NAME_LEN + 1];
+    char sector[CISHARE_ENV_NAME_LEN + 1]; /**< "" when none */
+    char audience[CISHARE_AUDIENCE_TEXT_LEN + 1];
+    uint64_t schema_fp; /**< Avro fingerprint, as a number */
+    int64_t created_ms; /**< ms since the Unix epoch */
+    int64_t expires_ms; /**< 0: never expires */
+    char key_id[CISHARE_KEY_ID_LEN + 1];
+    char alg[CISHARE_SIG_ALG_LEN + 1]; /**< "" before signing */
+    uint8_t sig[CISHARE_SIG_MAX_BYTES];
+    size_t sig_len;                /**< 0: unsigned */
+    char enc[CISHARE_ENC_LEN + 1]; /**< "" plaintext, else CISHARE_ENC_* */
+    cishare_relay_hop_t relay[CISHARE_RELAY_MAX];
+    size_t relay_cnt;
+} cishare_envelope_t;
+
+/** Zero the envelope (no id, no signature, no relay hops). */
+void cishare_envelope_init(cishare_envelope_t *env);
+
+/** Fresh random message id (UUID v4 text) into env->id. */
+void cishare_envelope_new_id(cishare_envelope_t *env);
+
+/** True when the envelope says the value is encrypted (env->enc set). */
+static inline bool cishare_envelope_encrypted(const cishare_envelope_t *env)
+{
+    return env->enc[0] != '\0';
+}
+
+/* ------------------------------------------------------------------ */
+/* Signature schemes                                                   */
+/* ------------------------------------------------------------------ */
+
+/**
+ * A signature scheme signs and verifies the 32-byte message digest D
+ * (never the raw headers), so that a scheme signing one batch of many
+ * digests can be added as another entry without changing any caller.
+ * Filled with designated initialisers; see cishare_sig_scheme_find().
+ */
+typedef struct cishare_sig_scheme_s {
+    const char *name;     /**< cishare.alg value, e.g. "ed25519" */
+    size_t max_sig_bytes; /**< <= CISHARE_SIG_MAX_BYTES */
+    /** Sign digest with kp; writes *sig_lenp bytes into sig. */
+    cishare_err_t (*sign)(const uint8_t digest[CISHARE_DIGEST_BYTES],
+                          const cishare_keypair_t *kp, uint8_t *sig,
+                          size_t *sig_lenp);
+    /** 0 when sig is a valid signature of digest by pk, else -1. */
+    int (*verify)(const uint8_t digest[CISHARE_DIGEST_BYTES],
+                  const uint8_t *sig, size_t sig_len,
+                  const uint8_t pk[CISHARE_ED25519_PK_BYTES]);
+} cishare_sig_scheme_t;
+
+/** The scheme named `name`, or NULL when unknown (refuse the message). */
+const cishare_sig_scheme_t *cishare_sig_scheme_find(const char *name);
+
+/* ------------------------------------------------------------------ */
+/* Signing                                                             */
+/* ------------------------------------------------------------------ */
+
+/**
+ * Canonical signing input of env + subject + value (schemas/README.md).
+ * Writes at most `size` bytes into buf (buf may be NULL with size 0) and
+ * returns the full length, like snprintf. The value enters as its length
+ * and BLAKE2b-256 digest.
+ */
+size_t cishare_envelope_signing_input(const cishare_envelope_t *env,
+                                      const char *subject, size_t subject_len,
+                                      const uint8_t *value, size_t value_len,
+                                      uint8_t *buf, size_t size);
+
+/** D = BLAKE2b-256(canonical signing input): what the scheme signs. */
+void cishare_envelope_digest(const cishare_envelope_t *env, const char *subject,
+                             size_t subject_len, const uint8_t *value,
+                             size_t value_len,
+                             uint8_t digest[CISHARE_DIGEST_BYTES]);
+
+/**
+ * Sign: sets env->key_id from kp, env->alg to `scheme` (NULL = ed25519)
+ * and env->sig. Every other field must be final (encrypt first: the value
+ * signed is the value sent). The envelope fields must be valid
+ * (CISHARE_ERR_VALIDATION otherwise).
+ */
+cishare_err_t cishare_envelope_sign(cishare_envelope_t *env,
+                                    const cishare_keypair_t *kp,
+                                    const char *scheme, const char *subject,
+                                    size_t subject_len, const uint8_t *value,
+                                    size_t value_len, char *errstr,
+                                    size_t errstr_size);
+
+/**
+ * Verify the origin's signature with the origin's Ed25519 public key
+ * (looked up by the caller from env->origin / env->key_id). Fails closed:
+ * missing signature, unknown scheme, invalid envelope fields or a wrong
+ * signature are all CISHARE_ERR_BAD_SIGNATURE. Does not check relay hops.
+ */
+cishare_err_t cishare_envelope_verify(
+    const cishare_envelope_t *env, const char *subject, size_t subject_len,
+    const uint8_t *value, size_t value_len,
+    const uint8_t pk[CISHARE_ED25519_PK_BYTES], char *errstr,
+    size_t errstr_size) __attribute__((warn_unused_result));
+
+/** Same as cishare_envelope_verify (the name used by the signing API). */
+cishare_err_t cishare_sig_verify(const cishare_envelope_t *env,
+                                 const char *subject, size_t subject_len,
+                                 const uint8_t *value, size_t value_len,
+                                 const uint8_t pk[CISHARE_ED25519_PK_BYTES],
+                                 char *errstr, size_t errstr_size)
+    __attribute__((warn_unused_result));
+
+/**
+ * Relay: append a hop signed by relay key kp for participant `by`, with
+ * the relayed copy's label and canonical audience text. The envelope must
+ * already carry the origin's signature (which is kept). At most
+ * CISHARE_RELAY_MAX hops (CISHARE_ERR_TOO_LARGE).
+ */
+cishare_err_t cishare_envelope_relay_sign(
+    cishare_envelope_t *env, const cishare_keypair_t *kp, const char *by,
+    cishare_tlp_t tlp, const char *audience, int64_t now_ms,
+    const char *subject, size_t subject_len, const uint8_t *value,
+    size_t value_len, char *errstr, size_t errstr_size);
+
+/**
+ * Verify relay hop `i` (< env->relay_cnt) with the relay's Ed25519 public
+ * key. The hop's signature covers D, the previous signature in the chain
+ * (the origin's for hop 0) and the hop's own fields; the caller verifies
+ * the origin signature and every hop 0..relay_cnt-1.
+ */
+cishare_err_t cishare_envelope_relay_verify(
+    const cishare_envelope_t *env, size_t i, const char *subject,
+    size_t subject_len, const uint8_t *value, size_t value_len,
+    const uint8_t pk[CISHARE_ED25519_PK_BYTES], char *errstr,
+    size_t errstr_size) __attribute__((warn_unused_result));
+
+/**
+ * Additional data that binds an encrypted value to its message (for
+ * seal.h): "cishare/seal-ad/v1" then length-prefixed id, origin, type, tlp,
+ * subject and the 8-byte fingerprint. Returns the full length (snprintf
+ * semantics); CISHARE_SEAL_AD_MAX bytes always suffice.
+ */
+#define CISHARE_SEAL_AD_MAX 512
+size_t cishare_envelope_seal_ad(const cishare_envelope_t *env,
+                                const char *subject, size_t subject_len,
+                                uint8_t *buf, size_t size);
+
+/**
+ * Check that a (plaintext, single-object encoded) value carries the
+ * fingerprint of env->schema_fp. CISHARE_ERR_VALIDATION otherwise.
+ */
+cishare_err_t cishare_envelope_check_fingerprint(const cishare_envelope_t *env,
+                                                 const uint8_t *value,
+                                                 size_t value_len, char *errstr,
+                                                 size_t errstr_size)
+    __attribute__((warn_unused_result));
+
+/* ------------------------------------------------------------------ */
+/* Headers                                                             */
+/* ------------------------------------------------------------------ */
+
+/**
+ * Check the envelope's fields (lengths, charset, labels). Used before
+ * signing and after parsing.
+ */
+cishare_err_t cishare_envelope_validate(const cishare_envelope_t *env,
+                                        char *errstr, size_t errstr_size);
+
+/**
+ * Add the envelope's headers to hdrs (an rd_kafka_headers_new() list the
+ * caller owns). The envelope must be signed.
+ */
+cishare_err_t cishare_envelope_to_headers(const cishare_envelope_t *env,
+                                          rd_kafka_headers_t *hdrs,
+                                          char *errstr, size_t errstr_size);
+
+/**
+ * Parse headers received from Kafka (untrusted; only read) into env.
+ * Refuses oversized values, duplicate or unknown cishare.* headers,
+ * missing required headers and malformed values (CISHARE_ERR_PARSE,
+ * CISHARE_ERR_TOO_LARGE, CISHARE_ERR_VALIDATION), naming the header.
+ * A missing cishare.sig is not a parse error: sig_len is 0 and
+ * verification fails. hdrs may be NULL (then: missing headers).
+ */
+cishare_err_t cishare_envelope_from_headers(const rd_kafka_headers_t *hdrs,
+                                            cishare_envelope_t *env,
+                                            char *errstr, size_t errstr_size)
+    __attribute__((warn_unused_result));
+
+/**
+ * Text value of one header of env into buf (snprintf semantics, returns
+ * the full length, 0 when the header is absent for this envelope).
+ * `name` is one of CISHARE_H_*; for CISHARE_H_RELAY, hop `idx`.
+ */
+size_t cishare_envelope_header_text(const cishare_envelope_t *env,
+                                    const char *name, size_t idx, char *buf,
+                                    size_t size);
+
+/**
+ * JSON view for feeds and inspect: message_id, type, tlp, origin, sector,
+ * audience (array of items), schema (hex), created, expires (RFC 3339;
+ * absent when never), key_id, sig_alg, encrypted (bool) and, when relayed,
+ * relayed_by (array of ids) and relay (array of hop objects). New
+ * reference; NULL on allocation failure.
+ */
+json_t *cishare_envelope_to_json(const cishare_envelope_t *env);
+
+/** ms -> "YYYY-MM-DDTHH:MM:SS.sssZ" (the header form). */
+void cishare_envelope_time_format(int64_t ms,
+                                  char out[CISHARE_TIME_TEXT_LEN + 1]);
+/** Strict parse of exactly the header form. */
+bool cishare_envelope_time_parse(const char *text, size_t len, int64_t *msp);
+
+#endif
