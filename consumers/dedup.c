@@ -1,0 +1,597 @@
+/*
+ * cishare - de-duplication store and commit log (see dedup.h for the
+ * invariant and the log format).
+ */
+#include "dedup.h"
+
+#include <sodium.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define FILE_MAGIC  "CSDEDUP1"
+#define BATCH_MAGIC 0x48435442u /* "BTCH" little-endian */
+#define BATCH_HDR   16
+#define MARK_REC    (CISHARE_DEDUP_MARK_NAME + 8)
+/* Untrusted-size bound: one batch cannot claim more ids than this. */
+#define MAX_BATCH_IDS (1u << 26)
+
+typedef struct mark_s {
+    char name[CISHARE_DEDUP_MARK_NAME];
+    uint64_t value;
+} mark_t;
+
+struct cishare_dedup_s {
+    char *path;
+    int fd;
+    /* Open addressing, linear probing; an all-zero slot is empty, the
+     * all-zero id itself is kept in has_zero. */
+    uint8_t (*slots)[CISHARE_DEDUP_ID_BYTES];
+    size_t cap; /* power of two */
+    size_t cnt;
+    bool has_zero;
+    /* The pending batch. */
+    uint8_t (*pending)[CISHARE_DEDUP_ID_BYTES];
+    size_t pending_cnt, pending_cap;
+    bool marks_dirty;
+    mark_t marks[CISHARE_DEDUP_MAX_MARKS];
+    size_t mark_cnt;
+    uint64_t batches; /* batches in the log file */
+    uint64_t log_size;
+    uint64_t torn;
+};
+
+static uint32_t crc32c_table[256];
+
+static void crc32c_init(void)
+{
+    uint32_t i, j, c;
+
+    if (crc32c_table[1])
+        return;
+    for (i = 0; i < 256; i++) {
+        c = i;
+        for (j = 0; j < 8; j++)
+            c = (c & 1) ? (c >> 1) ^ 0x82F63B78u : c >> 1;
+        crc32c_table[i] = c;
+    }
+}
+
+static uint32_t crc32c(uint32_t crc, const uint8_t *p, size_t len)
+{
+    crc = ~crc;
+    while (len--)
+        crc = crc32c_table[(crc ^ *p++) & 0xff] ^ (crc >> 8);
+    return ~crc;
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+    p[0] = v & 0xff;
+    p[1] = (v >> 8) & 0xff;
+    p[2] = (v >> 16) & 0xff;
+    p[3] = (v >> 24) & 0xff;
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+           (uint32_t)p[3] << 24;
+}
+
+static void put64(uint8_t *p, uint64_t v)
+{
+    put32(p, (uint32_t)v);
+    put32(p + 4, (uint32_t)(v >> 32));
+}
+
+static uint64_t get64(const uint8_t *p)
+{
+    return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
+}
+
+static bool id_is_zero(const uint8_t *id)
+{
+    static const uint8_t zero[CISHARE_DEDUP_ID_BYTES];
+    return !memcmp(id, zero, CISHARE_DEDUP_ID_BYTES);
+}
+
+static size_t id_hash(const uint8_t *id)
+{
+    uint64_t h;
+
+    /* Ids are random (UUIDv4) or BLAKE2b output: their bytes hash well. */
+    memcpy(&h, id, sizeof(h));
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    return (size_t)h;
+}
+
+/* Insert into a table known to have room; returns true if newly added. */
+static bool table_insert(uint8_t (*slots)[CISHARE_DEDUP_ID_BYTES], size_t cap,
+                         const uint8_t *id)
+{
+    size_t i = id_hash(id) & (cap - 1);
+
+    while (!id_is_zero(slots[i])) {
+        if (!memcmp(slots[i], id, CISHARE_DEDUP_ID_BYTES))
+            return false;
+        i = (i + 1) & (cap - 1);
+    }
+    memcpy(slots[i], id, CISHARE_DEDUP_ID_BYTES);
+    return true;
+}
+
+static cishare_err_t table_grow(cishare_dedup_t *d)
+{
+    size_t ncap = d->cap ? d->cap * 2 : 1024, i;
+    uint8_t(*ns)[CISHARE_DEDUP_ID_BYTES] = calloc(ncap, sizeof(*ns));
+
+    if (!ns)
+        return CISHARE_ERR_NOMEM;
+    for (i = 0; i < d->cap; i++)
+        if (!id_is_zero(d->slots[i]))
+            table_insert(ns, ncap, d->slots[i]);
+    free(d->slots);
+    d->slots = ns;
+    d->cap = ncap;
+    return CISHARE_OK;
+}
+
+/* Add to the table; *addedp tells if it was new. */
+static cishare_err_t table_add(cishare_dedup_t *d, const uint8_t *id,
+                               bool *addedp)
+{
+    cishare_err_t err;
+
+    *addedp = false;
+    if (id_is_zero(id)) {
+        if (!d->has_zero) {
+            d->has_zero = true;
+            d->cnt++;
+            *addedp = true;
+        }
+        return CISHARE_OK;
+    }
+    /* Load factor <= 3/4. */
+    if ((d->cnt + 1) * 4 > d->cap * 3 && (err = table_grow(d)))
+        return err;
+    if (table_insert(d->slots, d->cap, id)) {
+        d->cnt++;
+        *addedp = true;
+    }
+    return CISHARE_OK;
+}
+
+bool cishare_dedup_seen(const cishare_dedup_t *d,
+                        const uint8_t id[CISHARE_DEDUP_ID_BYTES])
+{
+    size_t i;
+
+    if (id_is_zero(id))
+        return d->has_zero;
+    if (!d->cap)
+        return false;
+    i = id_hash(id) & (d->cap - 1);
+    while (!id_is_zero(d->slots[i])) {
+        if (!memcmp(d->slots[i], id, CISHARE_DEDUP_ID_BYTES))
+            return true;
+        i = (i + 1) & (d->cap - 1);
+    }
+    return false;
+}
+
+static int hexval(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+void cishare_dedup_id_from_text(const char *text,
+                                uint8_t id[CISHARE_DEDUP_ID_BYTES])
+{
+    size_t len = strlen(text), i, n = 0;
+    bool uuid = len == 36 && text[8] == '-' && text[13] == '-' &&
+                text[18] == '-' && text[23] == '-';
+    uint8_t buf[CISHARE_DEDUP_ID_BYTES];
+
+    if (uuid || len == 32) {
+        for (i = 0; i < len && n < 32; i++) {
+            int v;
+            if (uuid && (i == 8 || i == 13 || i == 18 || i == 23))
+                continue;
+            if ((v = hexval((unsigned char)text[i])) < 0)
+                break;
+            if (n % 2 == 0)
+                buf[n / 2] = (uint8_t)(v << 4);
+            else
+                buf[n / 2] |= (uint8_t)v;
+            n++;
+        }
+        if (n == 32 && i == len) {
+            memcpy(id, buf, sizeof(buf));
+            return;
+        }
+    }
+    crypto_generichash(id, CISHARE_DEDUP_ID_BYTES, (const uint8_t *)text, len,
+                       NULL, 0);
+}
+
+static void mark_set(cishare_dedup_t *d, const char *name, uint64_t value)
+{
+    size_t i;
+
+    for (i = 0; i < d->mark_cnt; i++)
+        if (!strncmp(d->marks[i].name, name, CISHARE_DEDUP_MARK_NAME)) {
+            d->marks[i].value = value;
+            return;
+        }
+    if (d->mark_cnt < CISHARE_DEDUP_MAX_MARKS) {
+        memset(d->marks[d->mark_cnt].name, 0, CISHARE_DEDUP_MARK_NAME);
+        memcpy(d->marks[d->mark_cnt].name, name,
+               strnlen(name, CISHARE_DEDUP_MARK_NAME - 1));
+        d->marks[d->mark_cnt++].value = value;
+    }
+}
+
+cishare_err_t cishare_dedup_set_mark(cishare_dedup_t *d, const char *name,
+                                     uint64_t value)
+{
+    size_t i;
+
+    if (!name || !*name || strlen(name) >= CISHARE_DEDUP_MARK_NAME)
+        return CISHARE_ERR_INVALID_ARG;
+    for (i = 0; i < d->mark_cnt; i++)
+        if (!strcmp(d->marks[i].name, name))
+            break;
+    if (i == d->mark_cnt && d->mark_cnt == CISHARE_DEDUP_MAX_MARKS)
+        return CISHARE_ERR_TOO_LARGE;
+    mark_set(d, name, value);
+    d->marks_dirty = true;
+    return CISHARE_OK;
+}
+
+bool cishare_dedup_get_mark(const cishare_dedup_t *d, const char *name,
+                            uint64_t *valuep)
+{
+    size_t i;
+
+    for (i = 0; i < d->mark_cnt; i++)
+        if (!strcmp(d->marks[i].name, name)) {
+            *valuep = d->marks[i].value;
+            return true;
+        }
+    return false;
+}
+
+cishare_err_t cishare_dedup_add(cishare_dedup_t *d,
+                                const uint8_t id[CISHARE_DEDUP_ID_BYTES])
+{
+    bool added;
+    cishare_err_t err;
+
+    if ((err = table_add(d, id, &added)) || !added)
+        return err;
+    if (d->pending_cnt == d->pending_cap) {
+        size_t ncap = d->pending_cap ? d->pending_cap * 2 : 256;
+        void *np = realloc(d->pending, ncap * CISHARE_DEDUP_ID_BYTES);
+        if (!np)
+            return CISHARE_ERR_NOMEM;
+        d->pending = np;
+        d->pending_cap = ncap;
+    }
+    memcpy(d->pending[d->pending_cnt++], id, CISHARE_DEDUP_ID_BYTES);
+    return CISHARE_OK;
+}
+
+/* Serialise one batch of ids (plus all marks) into a malloc()ed buffer. */
+static uint8_t *batch_build(const cishare_dedup_t *d,
+                            const uint8_t (*ids)[CISHARE_DEDUP_ID_BYTES],
+                            size_t n, size_t *lenp)
+{
+    size_t len =
+               BATCH_HDR + n * CISHARE_DEDUP_ID_BYTES + d->mark_cnt * MARK_REC,
+           i;
+    uint8_t *buf = malloc(len), *p;
+    uint32_t crc;
+
+    if (!buf)
+        return NULL;
+    put32(buf, BATCH_MAGIC);
+    put32(buf + 4, (uint32_t)n);
+    put32(buf + 8, (uint32_t)d->mark_cnt);
+    p = buf + BATCH_HDR;
+    if (n)
+        memcpy(p, ids, n * CISHARE_DEDUP_ID_BYTES);
+    p += n * CISHARE_DEDUP_ID_BYTES;
+    for (i = 0; i < d->mark_cnt; i++) {
+        memcpy(p, d->marks[i].name, CISHARE_DEDUP_MARK_NAME);
+        put64(p + CISHARE_DEDUP_MARK_NAME, d->marks[i].value);
+        p += MARK_REC;
+    }
+    crc = crc32c(0, buf, 12);
+    crc = crc32c(crc, buf + BATCH_HDR, len - BATCH_HDR);
+    put32(buf + 12, crc);
+    *lenp = len;
+    return buf;
+}
+
+static int write_all(int fd, const uint8_t *p, size_t len)
+{
+    while (len) {
+        ssize_t w = write(fd, p, len);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        p += w;
+        len -= (size_t)w;
+    }
+    return 0;
+}
+
+static int fsync_dir_of(const char *path)
+{
+    char *copy = strdup(path);
+    int fd, r = -1;
+
+    if (!copy)
+        return -1;
+    fd = open(dirname(copy), O_RDONLY | O_DIRECTORY);
+    if (fd >= 0) {
+        r = fsync(fd);
+        close(fd);
+    }
+    free(copy);
+    return r;
+}
+
+cishare_err_t cishare_dedup_commit(cishare_dedup_t *d, char *errstr,
+                                   size_t errstr_size)
+{
+    uint8_t *buf;
+    size_t len;
+
+    if (!d->pending_cnt && !d->marks_dirty)
+        return CISHARE_OK;
+    if (!(buf = batch_build(d, (const uint8_t(*)[16])d->pending, d->pending_cnt,
+                            &len)))
+        return cishare_err_set(CISHARE_ERR_NOMEM, errstr, errstr_size,
+                               "%s: out of memory", d->path);
+    if (write_all(d->fd, buf, len) || fdatasync(d->fd)) {
+        int e = errno;
+        free(buf);
+        return cishare_err_set(CISHARE_ERR_IO, errstr, errstr_size,
+                               "%s: cannot write: %s", d->path, strerror(e));
+    }
+    free(buf);
+    d->log_size += len;
+    d->batches++;
+    d->pending_cnt = 0;
+    d->marks_dirty = false;
+    if (d->pending_cap > 65536) {
+        /* A huge batch (a replay) should not pin its buffer. */
+        free(d->pending);
+        d->pending = NULL;
+        d->pending_cap = 0;
+    }
+    /* Batch headers and marks cost more than the ids: compact. */
+    if (d->batches > 64 && d->batches * (BATCH_HDR + d->mark_cnt * MARK_REC) >
+                               d->cnt * CISHARE_DEDUP_ID_BYTES)
+        return cishare_dedup_compact(d, errstr, errstr_size);
+    return CISHARE_OK;
+}
+
+cishare_err_t cishare_dedup_compact(cishare_dedup_t *d, char *errstr,
+                                    size_t errstr_size)
+{
+    uint8_t(*ids)[CISHARE_DEDUP_ID_BYTES] = NULL, *buf = NULL;
+    size_t n = 0, i, len = 0;
+    char *tmp = NULL;
+    int fd = -1;
+    cishare_err_t err = CISHARE_ERR_IO;
+
+    if (d->pending_cnt)
+        return cishare_err_set(CISHARE_ERR_INVALID_ARG, errstr, errstr_size,
+                               "%s: commit before compacting", d->path);
+    if (!(ids = malloc((d->cnt + 1) * CISHARE_DEDUP_ID_BYTES)))
+        goto nomem;
+    if (d->has_zero)
+        memset(ids[n++], 0, CISHARE_DEDUP_ID_BYTES);
+    for (i = 0; i < d->cap; i++)
+        if (!id_is_zero(d->slots[i]))
+            memcpy(ids[n++], d->slots[i], CISHARE_DEDUP_ID_BYTES);
+    if (!(buf = batch_build(d, (const uint8_t(*)[16])ids, n, &len)))
+        goto nomem;
+    if (asprintf(&tmp, "%s.tmp", d->path) < 0) {
+        tmp = NULL;
+        goto nomem;
+    }
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0 || write_all(fd, (const uint8_t *)FILE_MAGIC, 8) ||
+        write_all(fd, buf, len) || fsync(fd) || rename(tmp, d->path) ||
+        fsync_dir_of(d->path)) {
+        cishare_err_set(CISHARE_ERR_IO, errstr, errstr_size,
+                        "%s: cannot compact: %s", d->path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        unlink(tmp);
+        goto out;
+    }
+    close(d->fd);
+    d->fd = fd;
+    d->batches = 1;
+    d->log_size = 8 + len;
+    err = CISHARE_OK;
+    goto out;
+nomem:
+    err = cishare_err_set(CISHARE_ERR_NOMEM, errstr, errstr_size,
+                          "%s: out of memory", d->path);
+out:
+    free(ids);
+    free(buf);
+    free(tmp);
+    return err;
+}
+
+/* Load the whole log; cut a torn tail. */
+static cishare_err_t dedup_load(cishare_dedup_t *d, char *errstr,
+                                size_t errstr_size)
+{
+    struct stat st;
+    uint8_t *buf = NULL;
+    size_t size, off = 8, good = 8;
+    cishare_err_t err = CISHARE_OK;
+
+    if (fstat(d->fd, &st))
+        return cishare_err_set(CISHARE_ERR_IO, errstr, errstr_size, "%s: %s",
+                               d->path, strerror(errno));
+    size = (size_t)st.st_size;
+    if (size < 8) {
+        /* New (or torn before the magic was durable). */
+        if (ftruncate(d->fd, 0) || lseek(d->fd, 0, SEEK_SET) < 0 ||
+            write_all(d->fd, (const uint8_t *)FILE_MAGIC, 8) || fsync(d->fd) ||
+            fsync_dir_of(d->path))
+            return cishare_err_set(CISHARE_ERR_IO, errstr, errstr_size,
+                                   "%s: cannot create: %s", d->path,
+                                   strerror(errno));
+        d->log_size = 8;
+        return CISHARE_OK;
+    }
+    if (!(buf = malloc(size)))
+        return cishare_err_set(CISHARE_ERR_NOMEM, errstr, errstr_size,
+                               "%s: out of memory", d->path);
+    if (pread(d->fd, buf, size, 0) != (ssize_t)size) {
+        err = cishare_err_set(CISHARE_ERR_IO, errstr, errstr_size,
+                              "%s: cannot read: %s", d->path, strerror(errno));
+        goto out;
+    }
+    if (memcmp(buf, FILE_MAGIC, 8)) {
+        err = cishare_err_set(CISHARE_ERR_VALIDATION, errstr, errstr_size,
+                              "%s: not a cishare dedup log", d->path);
+        goto out;
+    }
+    while (off + BATCH_HDR <= size) {
+        const uint8_t *h = buf + off;
+        uint32_t n = get32(h + 4), m = get32(h + 8), crc;
+        size_t body, i;
+
+        if (get32(h) != BATCH_MAGIC || n > MAX_BATCH_IDS ||
+            m > CISHARE_DEDUP_MAX_MARKS)
+            break;
+        body = (size_t)n * CISHARE_DEDUP_ID_BYTES + (size_t)m * MARK_REC;
+        if (off + BATCH_HDR + body > size)
+            break;
+        crc = crc32c(crc32c(0, h, 12), h + BATCH_HDR, body);
+        if (crc != get32(h + 12))
+            break;
+        for (i = 0; i < n; i++) {
+            bool added;
+            if ((err = table_add(d, h + BATCH_HDR + i * 16, &added))) {
+                cishare_err_set(err, errstr, errstr_size, "%s: out of memory",
+                                d->path);
+                goto out;
+            }
+        }
+        for (i = 0; i < m; i++) {
+            const uint8_t *r = h + BATCH_HDR + (size_t)n * 16 + i * MARK_REC;
+            char name[CISHARE_DEDUP_MARK_NAME];
+            memcpy(name, r, sizeof(name));
+            name[sizeof(name) - 1] = '\0';
+            if (*name)
+                mark_set(d, name, get64(r + CISHARE_DEDUP_MARK_NAME));
+        }
+        off += BATCH_HDR + body;
+        good = off;
+        d->batches++;
+    }
+    if (good < size) {
+        /* Torn tail: never committed (its fsync did not complete). */
+        d->torn = size - good;
+        if (ftruncate(d->fd, (off_t)good) || fsync(d->fd)) {
+            err = cishare_err_set(CISHARE_ERR_IO, errstr, errstr_size,
+                                  "%s: cannot cut torn tail: %s", d->path,
+                                  strerror(errno));
+            goto out;
+        }
+    }
+    d->log_size = good;
+    if (lseek(d->fd, 0, SEEK_END) < 0)
+        err = cishare_err_set(CISHARE_ERR_IO, errstr, errstr_size, "%s: %s",
+                              d->path, strerror(errno));
+out:
+    free(buf);
+    return err;
+}
+
+cishare_err_t cishare_dedup_open(const char *path, cishare_dedup_t **dp,
+                                 char *errstr, size_t errstr_size)
+{
+    cishare_dedup_t *d;
+    cishare_err_t err;
+
+    *dp = NULL;
+    crc32c_init();
+    if (sodium_init() < 0)
+        return cishare_err_set(CISHARE_ERR_CRYPTO, errstr, errstr_size,
+                               "libsodium init failed");
+    if (!(d = calloc(1, sizeof(*d))) || !(d->path = strdup(path))) {
+        free(d);
+        return cishare_err_set(CISHARE_ERR_NOMEM, errstr, errstr_size,
+                               "out of memory");
+    }
+    d->fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    if (d->fd < 0) {
+        err = cishare_err_set(CISHARE_ERR_IO, errstr, errstr_size,
+                              "%s: cannot open: %s", path, strerror(errno));
+        cishare_dedup_close(d);
+        return err;
+    }
+    if ((err = dedup_load(d, errstr, errstr_size))) {
+        cishare_dedup_close(d);
+        return err;
+    }
+    *dp = d;
+    return CISHARE_OK;
+}
+
+void cishare_dedup_close(cishare_dedup_t *d)
+{
+    if (!d)
+        return;
+    if (d->fd >= 0)
+        close(d->fd);
+    free(d->slots);
+    free(d->pending);
+    free(d->path);
+    free(d);
+}
+
+size_t cishare_dedup_count(const cishare_dedup_t *d)
+{
+    return d->cnt;
+}
+
+size_t cishare_dedup_memory(const cishare_dedup_t *d)
+{
+    return sizeof(*d) + strlen(d->path) + 1 + d->cap * CISHARE_DEDUP_ID_BYTES +
+           d->pending_cap * CISHARE_DEDUP_ID_BYTES;
+}
+
+uint64_t cishare_dedup_torn_bytes(const cishare_dedup_t *d)
+{
+    return d->torn;
+}
