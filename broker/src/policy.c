@@ -1,0 +1,500 @@
+/*
+ * cishare - the TLP policy engine. The rules are written down once, in
+ * cishare/policy.h; this file implements them in the same order, and the
+ * table-driven test (tests/unit/test_policy.c) checks them from that text.
+ */
+#include "cishare/policy.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const struct {
+    const char *code;
+    const char *text;
+} reasons[CISHARE_REASON__CNT] = {
+    [CISHARE_REASON_DELIVER_AUDIENCE] = {"in-audience",
+                                         "participant is in the audience"},
+    [CISHARE_REASON_DELIVER_NAMED] = {"named-recipient",
+                                      "participant is a named TLP:RED "
+                                      "recipient"},
+    [CISHARE_REASON_DELIVER_OWN] = {"own-message",
+                                    "origin always receives its own "
+                                    "messages"},
+    [CISHARE_REASON_DELIVER_COMMUNITY] = {"community",
+                                          "TLP:CLEAR and TLP:GREEN may be "
+                                          "re-shared to the community"},
+    [CISHARE_REASON_DELIVER_CLIENT] = {"relay-client",
+                                       "participant is a client of the "
+                                       "relay"},
+    [CISHARE_REASON_DELIVER_RELAY_SELF] = {"relay-self",
+                                           "the relay holds the message "
+                                           "already"},
+    [CISHARE_REASON_NOT_IN_AUDIENCE] = {"not-in-audience",
+                                        "audience does not include "
+                                        "participant"},
+    [CISHARE_REASON_RED_NOT_NAMED] = {"red-not-named",
+                                      "TLP:RED is for named recipients only"},
+    [CISHARE_REASON_EXPIRED] = {"expired", "message expired"},
+    [CISHARE_REASON_NEVER_RESHARED] = {"never-reshared",
+                                       "TLP:AMBER+STRICT and TLP:RED are "
+                                       "never re-shared"},
+    [CISHARE_REASON_NOT_RELAY_CLIENT] = {"not-relay-client",
+                                         "TLP:AMBER is re-shared only to the "
+                                         "relay's clients"},
+    [CISHARE_REASON_LOOSENED] = {"loosened", "relay may not loosen the label"},
+    [CISHARE_REASON_RELAY_NOT_RECIPIENT] = {"relay-not-recipient",
+                                            "relay did not receive the "
+                                            "message directly"},
+    [CISHARE_REASON_UNKNOWN_PARTICIPANT] = {"unknown-participant",
+                                            "participant is not in the "
+                                            "directory"},
+    [CISHARE_REASON_INVALID] = {"invalid", "invalid message or label"},
+};
+
+const char *cishare_reason_code(cishare_reason_t reason)
+{
+    return (unsigned)reason < CISHARE_REASON__CNT ? reasons[reason].code
+                                                  : "invalid";
+}
+
+const char *cishare_reason_text(cishare_reason_t reason)
+{
+    return (unsigned)reason < CISHARE_REASON__CNT ? reasons[reason].text
+                                                  : "invalid reason";
+}
+
+static cishare_decision_t decision(bool deliver, cishare_reason_t reason)
+{
+    cishare_decision_t d = {deliver, reason, reasons[reason].text};
+    return d;
+}
+
+/* ---------------------------------------------------------------------
+ * Audiences
+ * ------------------------------------------------------------------ */
+
+static const char *const kind_prefix[] = {
+    [CISHARE_AUD_ALL] = "all",
+    [CISHARE_AUD_SECTOR] = "sector:",
+    [CISHARE_AUD_ROLE] = "role:",
+    [CISHARE_AUD_PARTICIPANT] = "participant:",
+};
+
+/* "AMBER+STRICT" for messages (header form is lowercase). */
+static const char *tlp_upper(cishare_tlp_t tlp)
+{
+    static const char *const names[CISHARE_TLP__CNT] = {
+        "CLEAR", "GREEN", "AMBER", "AMBER+STRICT", "RED"};
+    return (unsigned)tlp < CISHARE_TLP__CNT ? names[tlp] : "?";
+}
+
+static size_t item_text(const cishare_aud_item_t *it, char *buf, size_t size)
+{
+    int n = snprintf(buf, size, "%s%s", kind_prefix[it->kind], it->value);
+    return n < 0 ? 0 : (size_t)n;
+}
+
+/* Canonical order is the byte order of the item texts. */
+static int item_cmp(const void *a, const void *b)
+{
+    char ta[96], tb[96];
+
+    item_text(a, ta, sizeof(ta));
+    item_text(b, tb, sizeof(tb));
+    return strcmp(ta, tb);
+}
+
+static int name_chars_ok(const char *s, size_t len)
+{
+    size_t i;
+
+    if (len == 0 || len > CISHARE_ID_MAX_LEN)
+        return 0;
+    for (i = 0; i < len; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+              c == '_' || c == '.'))
+            return 0;
+    }
+    return 1;
+}
+
+void cishare_audience_clear(cishare_audience_t *aud)
+{
+    if (!aud)
+        return;
+    free(aud->items);
+    aud->items = NULL;
+    aud->cnt = 0;
+}
+
+cishare_err_t cishare_audience_parse(const char *text, cishare_audience_t *aud,
+                                     char *errstr, size_t errstr_size)
+{
+    const char *p = text, *end;
+    size_t cap = 0, i, j;
+    cishare_role_t role;
+
+    aud->items = NULL;
+    aud->cnt = 0;
+    if (!text || !*text)
+        return cishare_err_set(CISHARE_ERR_VALIDATION, errstr, errstr_size,
+                               "empty audience");
+    for (end = text; *end; end++)
+        if (*end == ',')
+            cap++;
+    cap++;
+    if (cap > CISHARE_AUDIENCE_MAX_ITEMS)
+        return cishare_err_set(CISHARE_ERR_TOO_LARGE, errstr, errstr_size,
+                               "audience has more than %d items",
+                               CISHARE_AUDIENCE_MAX_ITEMS);
+    aud->items = calloc(cap, sizeof(*aud->items));
+    if (!aud->items)
+        return cishare_err_set(CISHARE_ERR_NOMEM, errstr, errstr_size,
+                               "out of memory");
+    while (*p) {
+        const char *s, *e, *colon;
+        cishare_aud_item_t *it = &aud->items[aud->cnt];
+        size_t len, klen;
+
+        end = strchr(p, ',');
+        if (!end)
+            end = p + strlen(p);
+        for (s = p; s < end && (*s == ' ' || *s == '\t'); s++)
+            ;
+        for (e = end; e > s && (e[-1] == ' ' || e[-1] == '\t'); e--)
+            ;
+        len = (size_t)(e - s);
+        colon = memchr(s, ':', len);
+        klen = colon ? (size_t)(colon - s) : len;
+        if (len == 0) {
+            cishare_audience_clear(aud);
+            return cishare_err_set(CISHARE_ERR_VALIDATION, errstr, errstr_size,
+                                   "empty audience item");
+        }
+        if (!colon && len == 3 && !memcmp(s, "all", 3)) {
+            it->kind = CISHARE_AUD_ALL;
+        } else if (colon && ((klen == 6 && !memcmp(s, "sector", 6)) ||
+                             (klen == 4 && !memcmp(s, "role", 4)) ||
+                             (klen == 11 && !memcmp(s, "participant", 11)))) {
+            size_t vlen = len - klen - 1;
+            it->kind = klen == 6   ? CISHARE_AUD_SECTOR
+                       : klen == 4 ? CISHARE_AUD_ROLE
+                                   : CISHARE_AUD_PARTICIPANT;
+            if (!name_chars_ok(colon + 1, vlen)) {
+                cishare_audience_clear(aud);
+                return cishare_err_set(
+                    CISHARE_ERR_VALIDATION, errstr, errstr_size,
+                    "audience item '%.*s': bad name (1-%d characters of "
+                    "a-z, 0-9, '.', '_', '-')",
+                    (int)len, s, CISHARE_ID_MAX_LEN);
+            }
+            memcpy(it->value, colon + 1, vlen);
+            it->value[vlen] = '\0';
+            if (it->kind == CISHARE_AUD_ROLE &&
+                !cishare_role_parse(it->value, &role)) {
+                cishare_audience_clear(aud);
+                return cishare_err_set(
+                    CISHARE_ERR_VALIDATION, errstr, errstr_size,
+                    "audience item '%.*s': unknown role", (int)len, s);
+            }
+        } else {
+            cishare_audience_clear(aud);
+            return cishare_err_set(
+                CISHARE_ERR_VALIDATION, errstr, errstr_size,
+                "audience item '%.*s': expected all, sector:<code>, "
+                "role:<role> or participant:<id>",
+                (int)(len > 80 ? 80 : len), s);
+        }
+        aud->cnt++;
+        p = *end ? end + 1 : end;
+        if (*end && !*p) { /* trailing comma */
+            cishare_audience_clear(aud);
+            return cishare_err_set(CISHARE_ERR_VALIDATION, errstr, errstr_size,
+                                   "empty audience item");
+        }
+    }
+    qsort(aud->items, aud->cnt, sizeof(*aud->items), item_cmp);
+    for (i = j = 0; i < aud->cnt; i++)
+        if (j == 0 || item_cmp(&aud->items[j - 1], &aud->items[i]))
+            aud->items[j++] = aud->items[i];
+    aud->cnt = j;
+    return CISHARE_OK;
+}
+
+cishare_err_t cishare_audience_resolve(const cishare_directory_t *dir,
+                                       cishare_tlp_t tlp,
+                                       const cishare_participant_t *origin,
+                                       const char *text,
+                                       cishare_audience_t *aud, char *errstr,
+                                       size_t errstr_size)
+{
+    char buf[CISHARE_ID_MAX_LEN + 16];
+    const char *tname = tlp_upper(tlp);
+    cishare_err_t err;
+    size_t i;
+
+    aud->items = NULL;
+    aud->cnt = 0;
+    if ((unsigned)tlp >= CISHARE_TLP__CNT)
+        return cishare_err_set(CISHARE_ERR_INVALID_ARG, errstr, errstr_size,
+                               "invalid TLP label");
+    if (!text || !*text) {
+        switch (tlp) {
+        case CISHARE_TLP_CLEAR:
+        case CISHARE_TLP_GREEN:
+            text = "all";
+            break;
+        case CISHARE_TLP_AMBER:
+        case CISHARE_TLP_AMBER_STRICT:
+            if (!origin || origin->sector_cnt == 0)
+                return cishare_err_set(
+                    CISHARE_ERR_POLICY, errstr, errstr_size,
+                    "no default audience: TLP:%s defaults to the origin's "
+                    "first sector, and origin '%s' has no sector; give an "
+                    "explicit audience",
+                    tname, origin ? origin->id : "?");
+            snprintf(buf, sizeof(buf), "sector:%s", origin->sectors[0]);
+            text = buf;
+            break;
+        default:
+            return cishare_err_set(
+                CISHARE_ERR_POLICY, errstr, errstr_size,
+                "no default audience: TLP:RED needs explicit "
+                "participant:<id> items naming its recipients");
+        }
+    }
+    err = cishare_audience_parse(text, aud, errstr, errstr_size);
+    if (err)
+        return err;
+    for (i = 0; i < aud->cnt; i++) {
+        const cishare_aud_item_t *it = &aud->items[i];
+        if (tlp == CISHARE_TLP_RED && it->kind != CISHARE_AUD_PARTICIPANT) {
+            item_text(it, buf, sizeof(buf));
+            cishare_audience_clear(aud);
+            return cishare_err_set(CISHARE_ERR_POLICY, errstr, errstr_size,
+                                   "TLP:RED is for named recipients only: "
+                                   "audience item '%s' is refused (use "
+                                   "participant:<id> items)",
+                                   buf);
+        }
+        if (it->kind == CISHARE_AUD_SECTOR &&
+            !cishare_directory_sector_find(dir, it->value)) {
+            err = cishare_err_set(CISHARE_ERR_VALIDATION, errstr, errstr_size,
+                                  "audience: unknown sector '%s'", it->value);
+            break;
+        }
+        if (it->kind == CISHARE_AUD_PARTICIPANT &&
+            !cishare_directory_find(dir, it->value)) {
+            err = cishare_err_set(CISHARE_ERR_VALIDATION, errstr, errstr_size,
+                                  "audience: unknown participant '%s'",
+                                  it->value);
+            break;
+        }
+    }
+    if (err)
+        cishare_audience_clear(aud);
+    return err;
+}
+
+size_t cishare_audience_format(const cishare_audience_t *aud, char *buf,
+                               size_t size)
+{
+    char item[96];
+    size_t i, total = 0, n;
+
+    if (size)
+        buf[0] = '\0';
+    for (i = 0; aud && i < aud->cnt; i++) {
+        n = item_text(&aud->items[i], item, sizeof(item));
+        if (i > 0) {
+            if (total + 1 < size) {
+                buf[total] = ',';
+                buf[total + 1] = '\0';
+            }
+            total++;
+        }
+        if (total < size) {
+            size_t room = size - total - 1;
+            size_t c = n < room ? n : room;
+            memcpy(buf + total, item, c);
+            buf[total + c] = '\0';
+        }
+        total += n;
+    }
+    return total;
+}
+
+static bool item_matches(const cishare_aud_item_t *it,
+                         const cishare_participant_t *p)
+{
+    switch (it->kind) {
+    case CISHARE_AUD_ALL:
+        return true;
+    case CISHARE_AUD_SECTOR:
+        return cishare_participant_in_sector(p, it->value);
+    case CISHARE_AUD_ROLE:
+        return !strcmp(cishare_role_name(p->role), it->value);
+    case CISHARE_AUD_PARTICIPANT:
+        return !strcmp(p->id, it->value);
+    }
+    return false;
+}
+
+bool cishare_audience_matches(const cishare_audience_t *aud,
+                              const cishare_participant_t *p)
+{
+    size_t i;
+
+    for (i = 0; aud && p && i < aud->cnt; i++)
+        if (item_matches(&aud->items[i], p))
+            return true;
+    return false;
+}
+
+/* ---------------------------------------------------------------------
+ * Decisions
+ * ------------------------------------------------------------------ */
+
+static bool expired(const cishare_policy_msg_t *msg, int64_t now_ms)
+{
+    return msg->expires_ms != 0 && now_ms >= msg->expires_ms;
+}
+
+cishare_decision_t cishare_policy_decide(const cishare_directory_t *dir,
+                                         const cishare_policy_msg_t *msg,
+                                         const cishare_participant_t *p,
+                                         int64_t now_ms)
+{
+    size_t i;
+
+    (void)dir; /* all the rules need is in msg and p, for now */
+    if (!msg || (unsigned)msg->tlp >= CISHARE_TLP__CNT)
+        return decision(false, CISHARE_REASON_INVALID);
+    if (!p)
+        return decision(false, CISHARE_REASON_UNKNOWN_PARTICIPANT);
+    /* Rule 1 (unverifiable) is the caller's: msg was verified. */
+    if (expired(msg, now_ms)) /* rule 2 */
+        return decision(false, CISHARE_REASON_EXPIRED);
+    if (msg->origin && !strcmp(msg->origin, p->id)) /* rule 3 */
+        return decision(true, CISHARE_REASON_DELIVER_OWN);
+    if (msg->tlp == CISHARE_TLP_RED) { /* rule 6: participant items only */
+        for (i = 0; msg->audience && i < msg->audience->cnt; i++) {
+            const cishare_aud_item_t *it = &msg->audience->items[i];
+            if (it->kind == CISHARE_AUD_PARTICIPANT &&
+                !strcmp(it->value, p->id))
+                return decision(true, CISHARE_REASON_DELIVER_NAMED);
+        }
+        return decision(false, CISHARE_REASON_RED_NOT_NAMED);
+    }
+    /* Rules 4 and 5. */
+    if (cishare_audience_matches(msg->audience, p))
+        return decision(true, CISHARE_REASON_DELIVER_AUDIENCE);
+    return decision(false, CISHARE_REASON_NOT_IN_AUDIENCE);
+}
+
+bool cishare_policy_is_client(const cishare_participant_t *relay,
+                              const cishare_participant_t *p)
+{
+    size_t i;
+
+    if (!relay || !p || !strcmp(relay->id, p->id))
+        return false;
+    switch (relay->role) {
+    case CISHARE_ROLE_CEPTOAR:
+        return p->role == CISHARE_ROLE_OPERATOR && p->ceptoar &&
+               !strcmp(p->ceptoar, relay->id);
+    case CISHARE_ROLE_MINISTRY:
+        for (i = 0; i < p->sector_cnt; i++)
+            if (cishare_participant_in_sector(relay, p->sectors[i]))
+                return true;
+        return false;
+    case CISHARE_ROLE_COORDINATION_OFFICE:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* Rules a-d: may the relay re-share msg at all? */
+static cishare_reason_t reshare_refusal(const cishare_directory_t *dir,
+                                        const cishare_policy_msg_t *msg,
+                                        const cishare_participant_t *relay,
+                                        cishare_tlp_t relay_tlp, int64_t now_ms)
+{
+    if (!msg || (unsigned)msg->tlp >= CISHARE_TLP__CNT ||
+        (unsigned)relay_tlp >= CISHARE_TLP__CNT)
+        return CISHARE_REASON_INVALID;
+    if (!relay)
+        return CISHARE_REASON_UNKNOWN_PARTICIPANT;
+    if (expired(msg, now_ms)) /* a */
+        return CISHARE_REASON_EXPIRED;
+    if (msg->tlp >= CISHARE_TLP_AMBER_STRICT) /* b */
+        return CISHARE_REASON_NEVER_RESHARED;
+    if (!cishare_tlp_at_least(relay_tlp, msg->tlp)) /* c */
+        return CISHARE_REASON_LOOSENED;
+    if (!cishare_policy_decide(dir, msg, relay, now_ms).deliver) /* d */
+        return CISHARE_REASON_RELAY_NOT_RECIPIENT;
+    return CISHARE_REASON__CNT; /* allowed */
+}
+
+cishare_decision_t cishare_policy_decide_reshare(
+    const cishare_directory_t *dir, const cishare_policy_msg_t *msg,
+    const cishare_participant_t *relay, cishare_tlp_t relay_tlp,
+    const cishare_participant_t *p, int64_t now_ms)
+{
+    cishare_reason_t r;
+
+    if (!p)
+        return decision(false, CISHARE_REASON_UNKNOWN_PARTICIPANT);
+    r = reshare_refusal(dir, msg, relay, relay_tlp, now_ms);
+    if (r != CISHARE_REASON__CNT)
+        return decision(false, r);
+    if (!strcmp(p->id, relay->id)) /* e */
+        return decision(true, CISHARE_REASON_DELIVER_RELAY_SELF);
+    if (msg->origin && !strcmp(msg->origin, p->id)) /* f */
+        return decision(true, CISHARE_REASON_DELIVER_OWN);
+    if (relay_tlp <= CISHARE_TLP_GREEN) /* g */
+        return decision(true, CISHARE_REASON_DELIVER_COMMUNITY);
+    if (cishare_policy_is_client(relay, p)) /* h */
+        return decision(true, CISHARE_REASON_DELIVER_CLIENT);
+    return decision(false, CISHARE_REASON_NOT_RELAY_CLIENT);
+}
+
+cishare_err_t cishare_policy_check_reshare(
+    const cishare_directory_t *dir, const cishare_policy_msg_t *msg,
+    const cishare_participant_t *relay, cishare_tlp_t relay_tlp, int64_t now_ms,
+    cishare_reason_t *reasonp, char *errstr, size_t errstr_size)
+{
+    cishare_reason_t r = reshare_refusal(dir, msg, relay, relay_tlp, now_ms);
+
+    if (r == CISHARE_REASON__CNT)
+        return CISHARE_OK;
+    if (reasonp)
+        *reasonp = r;
+    return cishare_err_set(CISHARE_ERR_POLICY, errstr, errstr_size,
+                           "relay '%s' may not re-share this TLP:%s message "
+                           "at TLP:%s: %s",
+                           relay ? relay->id : "?",
+                           msg ? tlp_upper(msg->tlp) : "?",
+                           tlp_upper(relay_tlp), cishare_reason_text(r));
+}
+
+size_t cishare_policy_members(const cishare_directory_t *dir,
+                              const cishare_policy_msg_t *msg, int64_t now_ms,
+                              const cishare_participant_t **out,
+                              size_t out_size)
+{
+    size_t i, n = 0, cnt = cishare_directory_participant_cnt(dir);
+
+    for (i = 0; i < cnt; i++) {
+        const cishare_participant_t *p = cishare_directory_participant(dir, i);
+        if (cishare_policy_decide(dir, msg, p, now_ms).deliver) {
+            if (n < out_size)
+                out[n] = p;
+            n++;
+        }
+    }
+    return n;
+}
