@@ -1,0 +1,1108 @@
+/*
+ * cishare - envelope headers, canonical signing input, signature schemes.
+ * The byte layouts here are the contract of schemas/README.md; change both
+ * together (and the golden vectors under tests/vectors/envelope/).
+ */
+#include "cishare/envelope.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+/* Domain separators: never reuse one for another byte layout. */
+#define SIG_PREFIX     "cishare-envelope"
+#define RELAY_PREFIX   "cishare-relay"
+#define SEAL_AD_PREFIX "cishare/seal-ad/v1"
+#define SIG_VERSION    0x01
+
+/* ------------------------------------------------------------------ */
+/* Byte writer with snprintf semantics: counts past the end of buf.    */
+/* ------------------------------------------------------------------ */
+
+typedef struct wbuf_s {
+    uint8_t *buf;
+    size_t size;
+    size_t len;
+} wbuf_t;
+
+static void put_bytes(wbuf_t *w, const void *p, size_t n)
+{
+    if (w->buf && w->len < w->size) {
+        size_t room = w->size - w->len;
+        memcpy(w->buf + w->len, p, n < room ? n : room);
+    }
+    w->len += n;
+}
+
+static void put_u8(wbuf_t *w, uint8_t v)
+{
+    put_bytes(w, &v, 1);
+}
+
+static void put_u32(wbuf_t *w, uint32_t v)
+{
+    uint8_t b[4] = {(uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8),
+                    (uint8_t)v};
+    put_bytes(w, b, 4);
+}
+
+static void put_u64(wbuf_t *w, uint64_t v)
+{
+    uint8_t b[8];
+    int i;
+
+    for (i = 7; i >= 0; i--) {
+        b[i] = (uint8_t)v;
+        v >>= 8;
+    }
+    put_bytes(w, b, 8);
+}
+
+/* Length-prefixed field: u32 big-endian length, then the bytes. */
+static void put_field(wbuf_t *w, const void *p, size_t n)
+{
+    put_u32(w, (uint32_t)n);
+    put_bytes(w, p, n);
+}
+
+static void put_str(wbuf_t *w, const char *s)
+{
+    put_field(w, s, strlen(s));
+}
+
+/* ------------------------------------------------------------------ */
+/* Time: the one header form, strict.                                   */
+/* ------------------------------------------------------------------ */
+
+static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+    int64_t era;
+    unsigned yoe, doy, doe;
+
+    y -= m <= 2;
+    era = (y >= 0 ? y : y - 399) / 400;
+    yoe = (unsigned)(y - era * 400);
+    doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + (int64_t)doe - 719468;
+}
+
+void cishare_envelope_time_format(int64_t ms,
+                                  char out[CISHARE_TIME_TEXT_LEN + 1])
+{
+    time_t secs = (time_t)(ms / 1000);
+    struct tm tm;
+    char tmp[96];
+
+    if (ms < 0 || !gmtime_r(&secs, &tm) || tm.tm_year + 1900 > 9999) {
+        snprintf(out, CISHARE_TIME_TEXT_LEN + 1, "0000-00-00T00:00:00.000Z");
+        return;
+    }
+    /* Fields are in range here; the wide buffer keeps -Wformat quiet. */
+    snprintf(tmp, sizeof(tmp), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+             tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+             tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+    memcpy(out, tmp, CISHARE_TIME_TEXT_LEN);
+    out[CISHARE_TIME_TEXT_LEN] = '\0';
+}
+
+static bool digits(const char *s, size_t n, unsigned *out)
+{
+    unsigned v = 0;
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+        v = v * 10 + (unsigned)(s[i] - '0');
+    }
+    *out = v;
+    return true;
+}
+
+bool cishare_envelope_time_parse(const char *t, size_t len, int64_t *msp)
+{
+    static const unsigned mdays[12] = {31, 29, 31, 30, 31, 30,
+                                       31, 31, 30, 31, 30, 31};
+    unsigned y, mo, d, h, mi, s, ms;
+    bool leap;
+
+    /* YYYY-MM-DDTHH:MM:SS.sssZ */
+    if (len != CISHARE_TIME_TEXT_LEN || t[4] != '-' || t[7] != '-' ||
+        t[10] != 'T' || t[13] != ':' || t[16] != ':' || t[19] != '.' ||
+        t[23] != 'Z')
+        return false;
+    if (!digits(t, 4, &y) || !digits(t + 5, 2, &mo) || !digits(t + 8, 2, &d) ||
+        !digits(t + 11, 2, &h) || !digits(t + 14, 2, &mi) ||
+        !digits(t + 17, 2, &s) || !digits(t + 20, 3, &ms))
+        return false;
+    leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] ||
+        (mo == 2 && d == 29 && !leap) || h > 23 || mi > 59 || s > 59)
+        return false;
+    *msp =
+        ((days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + s) * 1000) +
+        ms;
+    return true;
+}
+
+/* ------------------------------------------------------------------ */
+/* Field validation                                                     */
+/* ------------------------------------------------------------------ */
+
+/* Participant ids and sector codes: [a-z0-9][a-z0-9._-]*. */
+static bool valid_name(const char *s, size_t max, bool may_be_empty)
+{
+    size_t i, n = strnlen(s, max + 1);
+
+    if (n == 0)
+        return may_be_empty;
+    if (n > max ||
+        !((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= '0' && s[0] <= '9')))
+        return false;
+    for (i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
+              c == '_' || c == '-'))
+            return false;
+    }
+    return true;
+}
+
+static bool valid_audience(const char *s)
+{
+    size_t i, n = strnlen(s, CISHARE_AUDIENCE_TEXT_LEN + 1);
+
+    if (n == 0 || n > CISHARE_AUDIENCE_TEXT_LEN)
+        return false;
+    for (i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
+              c == '_' || c == '-' || c == ':' || c == ','))
+            return false;
+    }
+    return true;
+}
+
+static bool valid_hex(const char *s, size_t n)
+{
+    size_t i;
+
+    if (strnlen(s, n + 1) != n)
+        return false;
+    for (i = 0; i < n; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+            return false;
+    return true;
+}
+
+static bool valid_id(const char *s)
+{
+    size_t i;
+
+    if (strnlen(s, CISHARE_MSG_ID_LEN + 1) != CISHARE_MSG_ID_LEN)
+        return false;
+    for (i = 0; i < CISHARE_MSG_ID_LEN; i++) {
+        char c = s[i];
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (c != '-')
+                return false;
+        } else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool valid_alg(const char *s)
+{
+    return s[0] && valid_name(s, CISHARE_SIG_ALG_LEN, false);
+}
+
+static bool valid_time(int64_t ms)
+{
+    /* up to 9999-12-31 */
+    return ms >= 0 && ms < 253402300800000LL;
+}
+
+cishare_err_t cishare_envelope_validate(const cishare_envelope_t *env,
+                                        char *errstr, size_t errstr_size)
+{
+#define BAD(...)                                                               \
+    return cishare_err_set(CISHARE_ERR_VALIDATION, errstr, errstr_size,        \
+                           __VA_ARGS__)
+    size_t i;
+
+    if (!valid_id(env->id))
+        BAD("envelope: message id is not a 36-character lowercase UUID");
+    if ((unsigned)env->type >= CISHARE_MSG__CNT)
+        BAD("envelope: bad message type");
+    if ((unsigned)env->tlp >= CISHARE_TLP__CNT)
+        BAD("envelope: bad TLP label");
+    if (!valid_name(env->origin, CISHARE_ENV_NAME_LEN, false))
+        BAD("envelope: bad origin participant id");
+    if (!valid_name(env->sector, CISHARE_ENV_NAME_LEN, true))
+        BAD("envelope: bad sector code");
+    if (!valid_audience(env->audience))
+        BAD("envelope: audience empty, too long or with bad characters");
+    if (!valid_time(env->created_ms))
+        BAD("envelope: created time out of range");
+    if (env->expires_ms != 0 && !valid_time(env->expires_ms))
+        BAD("envelope: expires time out of range");
+    if (env->enc[0] && strcmp(env->enc, CISHARE_ENC_SEAL_V1) != 0)
+        BAD("envelope: unknown encryption '%.*s'", CISHARE_ENC_LEN, env->enc);
+    if (env->key_id[0] && !valid_hex(env->key_id, CISHARE_KEY_ID_LEN))
+        BAD("envelope: key id is not 16 lowercase hex characters");
+    if (env->alg[0] && !valid_alg(env->alg))
+        BAD("envelope: bad signature scheme id");
+    if (env->sig_len > CISHARE_SIG_MAX_BYTES)
+        BAD("envelope: signature too long");
+    if (env->relay_cnt > CISHARE_RELAY_MAX)
+        BAD("envelope: more than %d relay hops", CISHARE_RELAY_MAX);
+    for (i = 0; i < env->relay_cnt; i++) {
+        const cishare_relay_hop_t *h = &env->relay[i];
+        if (!valid_name(h->by, CISHARE_ENV_NAME_LEN, false) ||
+            (unsigned)h->tlp >= CISHARE_TLP__CNT ||
+            !valid_time(h->created_ms) ||
+            !valid_hex(h->key_id, CISHARE_KEY_ID_LEN) || !valid_alg(h->alg) ||
+            !valid_audience(h->audience) || h->sig_len == 0 ||
+            h->sig_len > CISHARE_SIG_MAX_BYTES)
+            BAD("envelope: relay hop %zu is malformed", i + 1);
+    }
+    return CISHARE_OK;
+#undef BAD
+}
+
+/* ------------------------------------------------------------------ */
+/* Envelope basics                                                      */
+/* ------------------------------------------------------------------ */
+
+void cishare_envelope_init(cishare_envelope_t *env)
+{
+    memset(env, 0, sizeof(*env));
+}
+
+void cishare_envelope_new_id(cishare_envelope_t *env)
+{
+    uint8_t r[16];
+    char hex[33];
+
+    randombytes_buf(r, sizeof(r));
+    r[6] = (uint8_t)((r[6] & 0x0f) | 0x40); /* version 4 */
+    r[8] = (uint8_t)((r[8] & 0x3f) | 0x80); /* RFC 4122 variant */
+    sodium_bin2hex(hex, sizeof(hex), r, sizeof(r));
+    snprintf(env->id, sizeof(env->id), "%.8s-%.4s-%.4s-%.4s-%.12s", hex,
+             hex + 8, hex + 12, hex + 16, hex + 20);
+}
+
+/* ------------------------------------------------------------------ */
+/* Signature schemes                                                    */
+/* ------------------------------------------------------------------ */
+
+static cishare_err_t ed25519_sign(const uint8_t digest[CISHARE_DIGEST_BYTES],
+                                  const cishare_keypair_t *kp, uint8_t *sig,
+                                  size_t *sig_lenp)
+{
+    unsigned long long n = 0;
+
+    if (crypto_sign_detached(sig, &n, digest, CISHARE_DIGEST_BYTES,
+                             kp->ed25519_sk) != 0)
+        return CISHARE_ERR_CRYPTO;
+    *sig_lenp = (size_t)n;
+    return CISHARE_OK;
+}
+
+static int ed25519_verify(const uint8_t digest[CISHARE_DIGEST_BYTES],
+                          const uint8_t *sig, size_t sig_len,
+                          const uint8_t pk[CISHARE_ED25519_PK_BYTES])
+{
+    if (sig_len != crypto_sign_BYTES)
+        return -1;
+    return crypto_sign_verify_detached(sig, digest, CISHARE_DIGEST_BYTES, pk) ==
+                   0
+               ? 0
+               : -1;
+}
+
+static const cishare_sig_scheme_t sig_schemes[] = {
+    {
+        .name = CISHARE_SIG_ED25519,
+        .max_sig_bytes = crypto_sign_BYTES,
+        .sign = ed25519_sign,
+        .verify = ed25519_verify,
+    },
+};
+
+const cishare_sig_scheme_t *cishare_sig_scheme_find(const char *name)
+{
+    size_t i;
+
+    for (i = 0; name && i < sizeof(sig_schemes) / sizeof(sig_schemes[0]); i++)
+        if (!strcmp(sig_schemes[i].name, name))
+            return &sig_schemes[i];
+    return NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* Canonical signing input                                              */
+/* ------------------------------------------------------------------ */
+
+size_t cishare_envelope_signing_input(const cishare_envelope_t *env,
+                                      const char *subject, size_t subject_len,
+                                      const uint8_t *value, size_t value_len,
+                                      uint8_t *buf, size_t size)
+{
+    wbuf_t w = {buf, size, 0};
+    uint8_t vd[CISHARE_DIGEST_BYTES];
+
+    crypto_generichash(vd, sizeof(vd), value, value_len, NULL, 0);
+    put_bytes(&w, SIG_PREFIX, strlen(SIG_PREFIX));
+    put_u8(&w, SIG_VERSION);
+    put_str(&w, env->alg);
+    put_str(&w, env->id);
+    put_str(&w, cishare_msgtype_name(env->type));
+    put_str(&w, cishare_tlp_name(env->tlp));
+    put_str(&w, env->origin);
+    put_str(&w, env->sector);
+    put_str(&w, env->audience);
+    put_u64(&w, env->schema_fp);
+    put_u64(&w, (uint64_t)env->created_ms);
+    put_u64(&w, (uint64_t)env->expires_ms);
+    put_str(&w, env->key_id);
+    put_str(&w, env->enc);
+    put_field(&w, subject, subject_len);
+    put_u64(&w, (uint64_t)value_len);
+    put_bytes(&w, vd, sizeof(vd));
+    return w.len;
+}
+
+/* Fixed upper bound of the signing input: every string is bounded. */
+#define SIGNING_INPUT_MAX                                                      \
+    (32 + 13 * 4 + CISHARE_SIG_ALG_LEN + CISHARE_MSG_ID_LEN + 16 + 16 +        \
+     2 * CISHARE_ENV_NAME_LEN + CISHARE_AUDIENCE_TEXT_LEN + 3 * 8 +            \
+     CISHARE_KEY_ID_LEN + CISHARE_ENC_LEN + CISHARE_SUBJECT_MAX_LEN + 8 + 32)
+
+void cishare_envelope_digest(const cishare_envelope_t *env, const char *subject,
+                             size_t subject_len, const uint8_t *value,
+                             size_t value_len,
+                             uint8_t digest[CISHARE_DIGEST_BYTES])
+{
+    uint8_t buf[SIGNING_INPUT_MAX];
+    size_t n;
+
+    n = cishare_envelope_signing_input(env, subject, subject_len, value,
+                                       value_len, buf, sizeof(buf));
+    /* Callers validate first, so n always fits; hash nothing partial. */
+    if (n > sizeof(buf))
+        n = 0;
+    crypto_generichash(digest, CISHARE_DIGEST_BYTES, buf, n, NULL, 0);
+}
+
+cishare_err_t cishare_envelope_sign(cishare_envelope_t *env,
+                                    const cishare_keypair_t *kp,
+                                    const char *scheme, const char *subject,
+                                    size_t subject_len, const uint8_t *value,
+                                    size_t value_len, char *errstr,
+                                    size_t errstr_size)
+{
+    const cishare_sig_scheme_t *s =
+        cishare_sig_scheme_find(scheme ? scheme : CISHARE_SIG_ED25519);
+    uint8_t d[CISHARE_DIGEST_BYTES];
+    cishare_err_t err;
+
+    if (!s)
+        return cishare_err_set(CISHARE_ERR_INVALID_ARG, errstr, errstr_size,
+                               "unknown signature scheme '%s'", scheme);
+    if (subject_len > CISHARE_SUBJECT_MAX_LEN)
+        return cishare_err_set(CISHARE_ERR_TOO_LARGE, errstr, errstr_size,
+                               "subject longer than %d bytes",
+                               CISHARE_SUBJECT_MAX_LEN);
+    snprintf(env->alg, sizeof(env->alg), "%s", s->name);
+    memcpy(env->key_id, kp->key_id, sizeof(env->key_id));
+    env->sig_len = 0;
+    env->relay_cnt = 0; /* a fresh origin signature starts a new chain */
+    if ((err = cishare_envelope_validate(env, errstr, errstr_size)))
+        return err;
+    cishare_envelope_digest(env, subject, subject_len, value, value_len, d);
+    if ((err = s->sign(d, kp, env->sig, &env->sig_len)))
+        return cishare_err_set(err, errstr, errstr_size, "signing failed");
+    return CISHARE_OK;
+}
+
+cishare_err_t
+cishare_envelope_verify(const cishare_envelope_t *env, const char *subject,
+                        size_t subject_len, const uint8_t *value,
+                        size_t value_len,
+                        const uint8_t pk[CISHARE_ED25519_PK_BYTES],
+                        char *errstr, size_t errstr_size)
+{
+    const cishare_sig_scheme_t *s;
+    uint8_t d[CISHARE_DIGEST_BYTES];
+    char key_id[CISHARE_KEY_ID_LEN + 1];
+
+    if (!env || !pk || (value_len && !value) || (subject_len && !subject))
+        return cishare_err_set(CISHARE_ERR_BAD_SIGNATURE, errstr, errstr_size,
+                               "nothing to verify");
+    if (env->sig_len == 0)
+        return cishare_err_set(CISHARE_ERR_BAD_SIGNATURE, errstr, errstr_size,
+                               "message %.36s: no signature", env->id);
+    if (!(s = cishare_sig_scheme_find(env->alg)))
+        return cishare_err_set(CISHARE_ERR_BAD_SIGNATURE, errstr, errstr_size,
+                               "message %.36s: unknown signature scheme",
+                               env->id);
+    if (subject_len > CISHARE_SUBJECT_MAX_LEN ||
+        env->sig_len > s->max_sig_bytes ||
+        cishare_envelope_validate(env, NULL, 0) != CISHARE_OK)
+        return cishare_err_set(CISHARE_ERR_BAD_SIGNATURE, errstr, errstr_size,
+                               "message %.36s: malformed envelope", env->id);
+    /* The key id must name the key we verify with. */
+    cishare_key_id(pk, key_id);
+    if (sodium_memcmp(key_id, env->key_id, CISHARE_KEY_ID_LEN) != 0)
+        return cishare_err_set(CISHARE_ERR_BAD_SIGNATURE, errstr, errstr_size,
+                               "message %.36s: key id %s is not the "
+                               "verifying key %s",
+                               env->id, env->key_id, key_id);
+    cishare_envelope_digest(env, subject, subject_len, value, value_len, d);
+    if (s->verify(d, env->sig, env->sig_len, pk) != 0)
+        return cishare_err_set(CISHARE_ERR_BAD_SIGNATURE, errstr, errstr_size,
+                               "message %.36s: signature does not verify",
+                               env->id);
+    return CISHARE_OK;
+}
+
+cishare_err_t cishare_sig_verify(const cishare_envelope_t *env,
+                                 const char *subject, size_t subject_len,
+                                 const uint8_t *value, size_t value_len,
+                                 const uint8_t pk[CISHARE_ED25519_PK_BYTES],
+                                 char *errstr, size_t errstr_size)
+{
+    return cishare_envelope_verify(env, subject, subject_len, value, value_len,
+                                   pk, errstr, errstr_size);
+}
+
+/* ------------------------------------------------------------------ */
+/* Relay chain                                                          */
+/* ------------------------------------------------------------------ */
+
+/* Digest a relay hop signs: prefix, D, hop index, previous signature,
+ * the hop's fields. */
+static void relay_digest(const cishare_envelope_t *env, size_t i,
+                         const uint8_t d[CISHARE_DIGEST_BYTES],
+                         uint8_t out[CISHARE_DIGEST_BYTES])
+{
+    const cishare_relay_hop_t *h = &env->relay[i];
+    crypto_generichash_state st;
+    uint8_t buf[128 + CISHARE_SIG_MAX_BYTES + CISHARE_AUDIENCE_TEXT_LEN +
+                CISHARE_ENV_NAME_LEN + CISHARE_SIG_ALG_LEN];
+    wbuf_t w = {buf, sizeof(buf), 0};
+
+    put_bytes(&w, RELAY_PREFIX, strlen(RELAY_PREFIX));
+    put_u8(&w, SIG_VERSION);
+    put_bytes(&w, d, CISHARE_DIGEST_BYTES);
+    put_u32(&w, (uint32_t)i);
+    if (i == 0)
+        put_field(&w, env->sig, env->sig_len);
+    else
+        put_field(&w, env->relay[i - 1].sig, env->relay[i - 1].sig_len);
+    put_str(&w, h->by);
+    put_str(&w, cishare_tlp_name(h->tlp));
+    put_u64(&w, (uint64_t)h->created_ms);
+    put_str(&w, h->key_id);
+    put_str(&w, h->alg);
+    put_str(&w, h->audience);
+    crypto_generichash_init(&st, NULL, 0, CISHARE_DIGEST_BYTES);
+    crypto_generichash_update(&st, buf, w.len <= sizeof(buf) ? w.len : 0);
+    crypto_generichash_final(&st, out, CISHARE_DIGEST_BYTES);
+}
+
+cishare_err_t cishare_envelope_relay_sign(
+    cishare_envelope_t *env, const cishare_keypair_t *kp, const char *by,
+    cishare_tlp_t tlp, const char *audience, int64_t now_ms,
+    const char *subject, size_t subject_len, const uint8_t *value,
+    size_t value_len, char *errstr, size_t errstr_size)
+{
+    const cishare_sig_scheme_t *s =
+        cishare_sig_scheme_find(CISHARE_SIG_ED25519);
+    cishare_relay_hop_t *h;
+    uint8_t d[CISHARE_DIGEST_BYTES], rd[CISHARE_DIGEST_BYTES];
+    cishare_err_t err;
+
+    if (env->sig_len == 0)
+        return cishare_err_set(CISHARE_ERR_INVALID_ARG, errstr, errstr_size,
+                               "relay: message %.36s is not signed", env->id);
+    if (env->relay_cnt >= CISHARE_RELAY_MAX)
+        return cishare_err_set(CISHARE_ERR_TOO_LARGE, errstr, errstr_size,
+                               "relay: message %.36s already has %d hops",
+                               env->id, CISHARE_RELAY_MAX);
+    if (subject_len > CISHARE_SUBJECT_MAX_LEN)
+        return cishare_err_set(CISHARE_ERR_TOO_LARGE, errstr, errstr_size,
+                               "subject too long");
+    h = &env->relay[env->relay_cnt];
+    memset(h, 0, sizeof(*h));
+    snprintf(h->by, sizeof(h->by), "%s", by ? by : "");
+    h->tlp = tlp;
+    h->created_ms = now_ms;
+    memcpy(h->key_id, kp->key_id, sizeof(h->key_id));
+    snprintf(h->alg, sizeof(h->alg), "%s", s->name);
+    if (!audience || strlen(audience) > CISHARE_AUDIENCE_TEXT_LEN)
+        return cishare_err_set(CISHARE_ERR_VALIDATION, errstr, errstr_size,
+                               "relay: audience missing or too long");
+    snprintf(h->audience, sizeof(h->audience), "%s", audience);
+    h->sig_len = 1; /* placeholder so validate checks the rest */
+    env->relay_cnt++;
+    if ((err = cishare_envelope_validate(env, errstr, errstr_size))) {
+        env->relay_cnt--;
+        return err;
+    }
+    cishare_envelope_digest(env, subject, subject_len, value, value_len, d);
+    relay_digest(env, env->relay_cnt - 1, d, rd);
+    if ((err = s->sign(rd, kp, h->sig, &h->sig_len))) {
+        env->relay_cnt--;
+        return cishare_err_set(err, errstr, errstr_size,
+                               "relay signing failed");
+    }
+    return CISHARE_OK;
+}
+
+cishare_err_t
+cishare_envelope_relay_verify(const cishare_envelope_t *env, size_t i,
+                              const char *subject, size_t subject_len,
+                              const uint8_t *value, size_t value_len,
+                              const uint8_t pk[CISHARE_ED25519_PK_BYTES],
+                              char *errstr, size_t errstr_size)
+{
+    const cishare_sig_scheme_t *s;
+    uint8_t d[CISHARE_DIGEST_BYTES], rd[CISHARE_DIGEST_BYTES];
+    char key_id[CISHARE_KEY_ID_LEN + 1];
+
+    if (!env || !pk || i >= env->relay_cnt || env->sig_len == 0 ||
+        subject_len > CISHARE_SUBJECT_MAX_LEN ||
+        cishare_envelope_validate(env, NULL, 0) != CISHARE_OK ||
+        !(s = cishare_sig_scheme_find(env->relay[i].alg)))
+        return cishare_err_set(CISHARE_ERR_BAD_SIGNATURE, errstr, errstr_size,
+                               "relay hop %zu: missing or malformed", i + 1);
+    cishare_key_id(pk, key_id);
+    if (sodium_memcmp(key_id, env->relay[i].key_id, CISHARE_KEY_ID_LEN) != 0)
+        return cishare_err_set(CISHARE_ERR_BAD_SIGNATURE, errstr, errstr_size,
+                               "relay hop %zu: key id is not the verifying "
+                               "key",
+                               i + 1);
+    cishare_envelope_digest(env, subject, subject_len, value, value_len, d);
+    relay_digest(env, i, d, rd);
+    if (s->verify(rd, env->relay[i].sig, env->relay[i].sig_len, pk) != 0)
+        return cishare_err_set(CISHARE_ERR_BAD_SIGNATURE, errstr, errstr_size,
+                               "relay hop %zu (%s): signature does not "
+                               "verify",
+                               i + 1, env->relay[i].by);
+    return CISHARE_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* Encryption binding and fingerprint                                   */
+/* ------------------------------------------------------------------ */
+
+size_t cishare_envelope_seal_ad(const cishare_envelope_t *env,
+                                const char *subject, size_t subject_len,
+                                uint8_t *buf, size_t size)
+{
+    wbuf_t w = {buf, size, 0};
+
+    put_bytes(&w, SEAL_AD_PREFIX, strlen(SEAL_AD_PREFIX));
+    put_str(&w, env->id);
+    put_str(&w, env->origin);
+    put_str(&w, cishare_msgtype_name(env->type));
+    put_str(&w, cishare_tlp_name(env->tlp));
+    put_field(&w, subject, subject_len);
+    put_u64(&w, env->schema_fp);
+    return w.len;
+}
+
+cishare_err_t cishare_envelope_check_fingerprint(const cishare_envelope_t *env,
+                                                 const uint8_t *value,
+                                                 size_t value_len, char *errstr,
+                                                 size_t errstr_size)
+{
+    uint64_t fp = 0;
+    int i;
+
+    if (!value || value_len < 10 || value[0] != 0xC3 || value[1] != 0x01)
+        return cishare_err_set(CISHARE_ERR_VALIDATION, errstr, errstr_size,
+                               "message %.36s: value is not Avro "
+                               "single-object encoded",
+                               env->id);
+    for (i = 7; i >= 0; i--)
+        fp = (fp << 8) | value[2 + i];
+    if (fp != env->schema_fp)
+        return cishare_err_set(CISHARE_ERR_VALIDATION, errstr, errstr_size,
+                               "message %.36s: value fingerprint %016llx "
+                               "differs from header %016llx",
+                               env->id, (unsigned long long)fp,
+                               (unsigned long long)env->schema_fp);
+    return CISHARE_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* Header text forms                                                    */
+/* ------------------------------------------------------------------ */
+
+static size_t sig_b64(const uint8_t *sig, size_t len, char *buf, size_t size)
+{
+    char tmp[sodium_base64_ENCODED_LEN(CISHARE_SIG_MAX_BYTES,
+                                       sodium_base64_VARIANT_ORIGINAL)];
+
+    if (len == 0 || len > CISHARE_SIG_MAX_BYTES)
+        return 0;
+    sodium_bin2base64(tmp, sizeof(tmp), sig, len,
+                      sodium_base64_VARIANT_ORIGINAL);
+    return (size_t)snprintf(buf, size, "%s", tmp);
+}
+
+size_t cishare_envelope_header_text(const cishare_envelope_t *env,
+                                    const char *name, size_t idx, char *buf,
+                                    size_t size)
+{
+    char t[CISHARE_TIME_TEXT_LEN + 1];
+
+    if (size)
+        buf[0] = '\0';
+    if (!strcmp(name, CISHARE_H_ID))
+        return (size_t)snprintf(buf, size, "%s", env->id);
+    if (!strcmp(name, CISHARE_H_TYPE))
+        return (size_t)snprintf(buf, size, "%s",
+                                cishare_msgtype_name(env->type));
+    if (!strcmp(name, CISHARE_H_TLP))
+        return (size_t)snprintf(buf, size, "%s", cishare_tlp_name(env->tlp));
+    if (!strcmp(name, CISHARE_H_ORIGIN))
+        return (size_t)snprintf(buf, size, "%s", env->origin);
+    if (!strcmp(name, CISHARE_H_SECTOR))
+        return (size_t)snprintf(buf, size, "%s", env->sector);
+    if (!strcmp(name, CISHARE_H_AUDIENCE))
+        return (size_t)snprintf(buf, size, "%s", env->audience);
+    if (!strcmp(name, CISHARE_H_SCHEMA))
+        return (size_t)snprintf(buf, size, "%016llx",
+                                (unsigned long long)env->schema_fp);
+    if (!strcmp(name, CISHARE_H_CREATED)) {
+        cishare_envelope_time_format(env->created_ms, t);
+        return (size_t)snprintf(buf, size, "%s", t);
+    }
+    if (!strcmp(name, CISHARE_H_EXPIRES)) {
+        if (!env->expires_ms)
+            return 0;
+        cishare_envelope_time_format(env->expires_ms, t);
+        return (size_t)snprintf(buf, size, "%s", t);
+    }
+    if (!strcmp(name, CISHARE_H_KID))
+        return (size_t)snprintf(buf, size, "%s", env->key_id);
+    if (!strcmp(name, CISHARE_H_ALG))
+        return (size_t)snprintf(buf, size, "%s", env->alg);
+    if (!strcmp(name, CISHARE_H_SIG))
+        return sig_b64(env->sig, env->sig_len, buf, size);
+    if (!strcmp(name, CISHARE_H_ENC))
+        return (size_t)snprintf(buf, size, "%s", env->enc);
+    if (!strcmp(name, CISHARE_H_RELAY) && idx < env->relay_cnt) {
+        const cishare_relay_hop_t *h = &env->relay[idx];
+        char s[sodium_base64_ENCODED_LEN(CISHARE_SIG_MAX_BYTES,
+                                         sodium_base64_VARIANT_ORIGINAL)];
+        sig_b64(h->sig, h->sig_len, s, sizeof(s));
+        cishare_envelope_time_format(h->created_ms, t);
+        return (size_t)snprintf(buf, size, "%s %s %s %s %s %s %s", h->by,
+                                cishare_tlp_name(h->tlp), t, h->key_id, h->alg,
+                                h->audience, s);
+    }
+    return 0;
+}
+
+/* Header names written, in order (cishare.relay handled apart). */
+static const char *const header_order[] = {
+    CISHARE_H_ID,      CISHARE_H_TYPE,     CISHARE_H_TLP,    CISHARE_H_ORIGIN,
+    CISHARE_H_SECTOR,  CISHARE_H_AUDIENCE, CISHARE_H_SCHEMA, CISHARE_H_CREATED,
+    CISHARE_H_EXPIRES, CISHARE_H_KID,      CISHARE_H_ALG,    CISHARE_H_SIG,
+    CISHARE_H_ENC,
+};
+
+cishare_err_t cishare_envelope_to_headers(const cishare_envelope_t *env,
+                                          rd_kafka_headers_t *hdrs,
+                                          char *errstr, size_t errstr_size)
+{
+    char buf[CISHARE_HEADER_VALUE_MAX + 1];
+    cishare_err_t err;
+    size_t i, n;
+
+    if (env->sig_len == 0)
+        return cishare_err_set(CISHARE_ERR_INVALID_ARG, errstr, errstr_size,
+                               "message %.36s: not signed", env->id);
+    if ((err = cishare_envelope_validate(env, errstr, errstr_size)))
+        return err;
+    for (i = 0; i < sizeof(header_order) / sizeof(header_order[0]); i++) {
+        n = cishare_envelope_header_text(env, header_order[i], 0, buf,
+                                         sizeof(buf));
+        if (n == 0 && (!strcmp(header_order[i], CISHARE_H_EXPIRES) ||
+                       !strcmp(header_order[i], CISHARE_H_ENC)))
+            continue; /* optional, absent */
+        if (n >= sizeof(buf))
+            return cishare_err_set(CISHARE_ERR_TOO_LARGE, errstr, errstr_size,
+                                   "header %s too long", header_order[i]);
+        if (rd_kafka_header_add(hdrs, header_order[i], -1, buf, (ssize_t)n))
+            return cishare_err_set(CISHARE_ERR_KAFKA, errstr, errstr_size,
+                                   "cannot add header %s", header_order[i]);
+    }
+    for (i = 0; i < env->relay_cnt; i++) {
+        n = cishare_envelope_header_text(env, CISHARE_H_RELAY, i, buf,
+                                         sizeof(buf));
+        if (n == 0 || n >= sizeof(buf))
+            return cishare_err_set(CISHARE_ERR_TOO_LARGE, errstr, errstr_size,
+                                   "header %s too long", CISHARE_H_RELAY);
+        if (rd_kafka_header_add(hdrs, CISHARE_H_RELAY, -1, buf, (ssize_t)n))
+            return cishare_err_set(CISHARE_ERR_KAFKA, errstr, errstr_size,
+                                   "cannot add header %s", CISHARE_H_RELAY);
+    }
+    return CISHARE_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* Header parsing (untrusted)                                           */
+/* ------------------------------------------------------------------ */
+
+static cishare_err_t parse_sig(const char *text, size_t len, uint8_t *sig,
+                               size_t *sig_lenp)
+{
+    const char *end = NULL;
+    size_t n = 0;
+
+    if (len == 0 ||
+        len > sodium_base64_ENCODED_LEN(CISHARE_SIG_MAX_BYTES,
+                                        sodium_base64_VARIANT_ORIGINAL))
+        return CISHARE_ERR_TOO_LARGE;
+    if (sodium_base642bin(sig, CISHARE_SIG_MAX_BYTES, text, len, NULL, &n, &end,
+                          sodium_base64_VARIANT_ORIGINAL) != 0 ||
+        end != text + len || n == 0)
+        return CISHARE_ERR_PARSE;
+    *sig_lenp = n;
+    return CISHARE_OK;
+}
+
+static bool copy_text(char *dst, size_t dst_size, const char *v, size_t len)
+{
+    if (len >= dst_size)
+        return false;
+    memcpy(dst, v, len);
+    dst[len] = '\0';
+    return true;
+}
+
+/* "<by> <tlp> <created> <kid> <alg> <audience> <sig>" */
+static bool parse_relay(const char *v, size_t len, cishare_relay_hop_t *h)
+{
+    const char *f[7];
+    size_t fl[7], k = 0, i, start = 0;
+
+    for (i = 0; i <= len; i++) {
+        if (i == len || v[i] == ' ') {
+            if (k == 7)
+                return false;
+            f[k] = v + start;
+            fl[k++] = i - start;
+            start = i + 1;
+        }
+    }
+    if (k != 7)
+        return false;
+    memset(h, 0, sizeof(*h));
+    {
+        char tlp[16];
+        if (!copy_text(h->by, sizeof(h->by), f[0], fl[0]) ||
+            !copy_text(tlp, sizeof(tlp), f[1], fl[1]))
+            return false;
+        for (h->tlp = 0; h->tlp < CISHARE_TLP__CNT; h->tlp++)
+            if (!strcmp(tlp, cishare_tlp_name(h->tlp)))
+                break;
+        if (h->tlp >= CISHARE_TLP__CNT)
+            return false;
+    }
+    if (!cishare_envelope_time_parse(f[2], fl[2], &h->created_ms) ||
+        !copy_text(h->key_id, sizeof(h->key_id), f[3], fl[3]) ||
+        !copy_text(h->alg, sizeof(h->alg), f[4], fl[4]) ||
+        !copy_text(h->audience, sizeof(h->audience), f[5], fl[5]) ||
+        parse_sig(f[6], fl[6], h->sig, &h->sig_len) != CISHARE_OK)
+        return false;
+    return true;
+}
+
+enum {
+    F_ID = 1 << 0,
+    F_TYPE = 1 << 1,
+    F_TLP = 1 << 2,
+    F_ORIGIN = 1 << 3,
+    F_SECTOR = 1 << 4,
+    F_AUDIENCE = 1 << 5,
+    F_SCHEMA = 1 << 6,
+    F_CREATED = 1 << 7,
+    F_EXPIRES = 1 << 8,
+    F_KID = 1 << 9,
+    F_ALG = 1 << 10,
+    F_SIG = 1 << 11,
+    F_ENC = 1 << 12,
+    F_REQUIRED = F_ID | F_TYPE | F_TLP | F_ORIGIN | F_SECTOR | F_AUDIENCE |
+                 F_SCHEMA | F_CREATED | F_KID | F_ALG,
+};
+
+static const struct {
+    const char *name;
+    unsigned flag;
+} header_flags[] = {
+    {CISHARE_H_ID, F_ID},           {CISHARE_H_TYPE, F_TYPE},
+    {CISHARE_H_TLP, F_TLP},         {CISHARE_H_ORIGIN, F_ORIGIN},
+    {CISHARE_H_SECTOR, F_SECTOR},   {CISHARE_H_AUDIENCE, F_AUDIENCE},
+    {CISHARE_H_SCHEMA, F_SCHEMA},   {CISHARE_H_CREATED, F_CREATED},
+    {CISHARE_H_EXPIRES, F_EXPIRES}, {CISHARE_H_KID, F_KID},
+    {CISHARE_H_ALG, F_ALG},         {CISHARE_H_SIG, F_SIG},
+    {CISHARE_H_ENC, F_ENC},
+};
+
+static cishare_err_t parse_one(cishare_envelope_t *env, unsigned flag,
+                               const char *v, size_t len, char *errstr,
+                               size_t errstr_size, const char *name)
+{
+#define BADV(...)                                                              \
+    return cishare_err_set(CISHARE_ERR_VALIDATION, errstr, errstr_size,        \
+                           "header " __VA_ARGS__)
+    char tmp[32];
+    size_t i;
+
+    switch (flag) {
+    case F_ID:
+        if (!copy_text(env->id, sizeof(env->id), v, len) || !valid_id(env->id))
+            BADV("%s: not a lowercase UUID", name);
+        break;
+    case F_TYPE:
+        if (!copy_text(tmp, sizeof(tmp), v, len) ||
+            !cishare_msgtype_parse(tmp, &env->type) ||
+            strcmp(tmp, cishare_msgtype_name(env->type)) != 0)
+            BADV("%s: not a message type", name);
+        break;
+    case F_TLP:
+        /* Exactly the header form: no aliases, no case folding. */
+        if (!copy_text(tmp, sizeof(tmp), v, len))
+            BADV("%s: not a TLP label", name);
+        for (i = 0; i < CISHARE_TLP__CNT; i++)
+            if (!strcmp(tmp, cishare_tlp_name((cishare_tlp_t)i)))
+                break;
+        if (i == CISHARE_TLP__CNT)
+            BADV("%s: not a TLP label", name);
+        env->tlp = (cishare_tlp_t)i;
+        break;
+    case F_ORIGIN:
+        if (!copy_text(env->origin, sizeof(env->origin), v, len) ||
+            !valid_name(env->origin, CISHARE_ENV_NAME_LEN, false))
+            BADV("%s: not a participant id", name);
+        break;
+    case F_SECTOR:
+        if (!copy_text(env->sector, sizeof(env->sector), v, len) ||
+            !valid_name(env->sector, CISHARE_ENV_NAME_LEN, true))
+            BADV("%s: not a sector code", name);
+        break;
+    case F_AUDIENCE:
+        if (!copy_text(env->audience, sizeof(env->audience), v, len) ||
+            !valid_audience(env->audience))
+            BADV("%s: not a canonical audience", name);
+        break;
+    case F_SCHEMA: {
+        unsigned long long fp = 0;
+        if (len != 16 || !copy_text(tmp, sizeof(tmp), v, len) ||
+            !valid_hex(tmp, 16))
+            BADV("%s: not 16 lowercase hex digits", name);
+        for (i = 0; i < 16; i++)
+            fp = (fp << 4) |
+                 (unsigned)(tmp[i] <= '9' ? tmp[i] - '0' : tmp[i] - 'a' + 10);
+        env->schema_fp = fp;
+        break;
+    }
+    case F_CREATED:
+        if (!cishare_envelope_time_parse(v, len, &env->created_ms))
+            BADV("%s: not YYYY-MM-DDTHH:MM:SS.sssZ", name);
+        break;
+    case F_EXPIRES:
+        if (!cishare_envelope_time_parse(v, len, &env->expires_ms) ||
+            env->expires_ms == 0)
+            BADV("%s: not YYYY-MM-DDTHH:MM:SS.sssZ", name);
+        break;
+    case F_KID:
+        if (!copy_text(env->key_id, sizeof(env->key_id), v, len) ||
+            !valid_hex(env->key_id, CISHARE_KEY_ID_LEN))
+            BADV("%s: not 16 lowercase hex digits", name);
+        break;
+    case F_ALG:
+        if (!copy_text(env->alg, sizeof(env->alg), v, len) ||
+            !valid_alg(env->alg))
+            BADV("%s: not a scheme id", name);
+        break;
+    case F_SIG:
+        if (parse_sig(v, len, env->sig, &env->sig_len) != CISHARE_OK)
+            BADV("%s: not base64 of at most %d bytes", name,
+                 CISHARE_SIG_MAX_BYTES);
+        break;
+    case F_ENC:
+        if (!copy_text(env->enc, sizeof(env->enc), v, len) ||
+            strcmp(env->enc, CISHARE_ENC_SEAL_V1) != 0)
+            BADV("%s: unknown encryption", name);
+        break;
+    }
+    return CISHARE_OK;
+#undef BADV
+}
+
+cishare_err_t cishare_envelope_from_headers(const rd_kafka_headers_t *hdrs,
+                                            cishare_envelope_t *env,
+                                            char *errstr, size_t errstr_size)
+{
+    unsigned seen = 0;
+    size_t idx, i;
+    cishare_err_t err;
+
+    cishare_envelope_init(env);
+    for (idx = 0; hdrs; idx++) {
+        const char *name;
+        const void *val;
+        size_t size;
+        unsigned flag = 0;
+
+        if (rd_kafka_header_get_all(hdrs, idx, &name, &val, &size) !=
+            RD_KAFKA_RESP_ERR_NO_ERROR)
+            break;
+        if (idx >= CISHARE_ENV_MAX_HEADERS) {
+            err = cishare_err_set(CISHARE_ERR_TOO_LARGE, errstr, errstr_size,
+                                  "more than %d headers",
+                                  CISHARE_ENV_MAX_HEADERS);
+            goto fail;
+        }
+        if (strncmp(name, "cishare.", 8) != 0)
+            continue; /* other tools' headers: not ours, not trusted */
+        if (!val || size > CISHARE_HEADER_VALUE_MAX ||
+            memchr(val, '\0', size)) {
+            err = cishare_err_set(
+                !val                              ? CISHARE_ERR_PARSE
+                : size > CISHARE_HEADER_VALUE_MAX ? CISHARE_ERR_TOO_LARGE
+                                                  : CISHARE_ERR_PARSE,
+                errstr, errstr_size, "header %.40s: %s", name,
+                !val                              ? "null value"
+                : size > CISHARE_HEADER_VALUE_MAX ? "value too long"
+                                                  : "NUL byte in value");
+            goto fail;
+        }
+        if (!strcmp(name, CISHARE_H_RELAY)) {
+            if (env->relay_cnt >= CISHARE_RELAY_MAX) {
+                err =
+                    cishare_err_set(CISHARE_ERR_TOO_LARGE, errstr, errstr_size,
+                                    "header %s: more than %d relay hops",
+                                    CISHARE_H_RELAY, CISHARE_RELAY_MAX);
+                goto fail;
+            }
+            if (!parse_relay(val, size, &env->relay[env->relay_cnt])) {
+                err =
+                    cishare_err_set(CISHARE_ERR_VALIDATION, errstr, errstr_size,
+                                    "header %s #%zu: malformed relay hop",
+                                    CISHARE_H_RELAY, env->relay_cnt + 1);
+                goto fail;
+            }
+            env->relay_cnt++;
+            continue;
+        }
+        for (i = 0; i < sizeof(header_flags) / sizeof(header_flags[0]); i++)
+            if (!strcmp(name, header_flags[i].name))
+                flag = header_flags[i].flag;
+        if (!flag) {
+            err = cishare_err_set(CISHARE_ERR_VALIDATION, errstr, errstr_size,
+                                  "header %.40s: unknown cishare header", name);
+            goto fail;
+        }
+        if (seen & flag) {
+            err = cishare_err_set(CISHARE_ERR_VALIDATION, errstr, errstr_size,
+                                  "header %s: duplicate", name);
+            goto fail;
+        }
+        seen |= flag;
+        if ((err = parse_one(env, flag, val, size, errstr, errstr_size, name)))
+            goto fail;
+    }
+    for (i = 0; i < sizeof(header_flags) / sizeof(header_flags[0]); i++)
+        if ((F_REQUIRED & header_flags[i].flag) &&
+            !(seen & header_flags[i].flag)) {
+            err = cishare_err_set(CISHARE_ERR_VALIDATION, errstr, errstr_size,
+                                  "header %s: missing", header_flags[i].name);
+            goto fail;
+        }
+    if ((err = cishare_envelope_validate(env, errstr, errstr_size)))
+        goto fail;
+    return CISHARE_OK;
+fail:
+    cishare_envelope_init(env);
+    return err;
+}
+
+/* ------------------------------------------------------------------ */
+/* JSON view                                                            */
+/* ------------------------------------------------------------------ */
+
+static json_t *audience_json(const char *text)
+{
+    json_t *a = json_array();
+    const char *p = text, *c;
+
+    while (a && *p) {
+        c = strchr(p, ',');
+        json_array_append_new(a,
+                              json_stringn(p, c ? (size_t)(c - p) : strlen(p)));
+        if (!c)
+            break;
+        p = c + 1;
+    }
+    return a;
+}
+
+json_t *cishare_envelope_to_json(const cishare_envelope_t *env)
+{
+    char t[CISHARE_TIME_TEXT_LEN + 1], fp[17];
+    json_t *o = json_object();
+    size_t i;
+
+    if (!o)
+        return NULL;
+    snprintf(fp, sizeof(fp), "%016llx", (unsigned long long)env->schema_fp);
+    json_object_set_new(o, "message_id", json_string(env->id));
+    json_object_set_new(o, "type",
+                        json_string(cishare_msgtype_name(env->type)));
+    json_object_set_new(o, "tlp", json_string(cishare_tlp_name(env->tlp)));
+    json_object_set_new(o, "origin", json_string(env->origin));
+    json_object_set_new(o, "sector", json_string(env->sector));
+    json_object_set_new(o, "audience", audience_json(env->audience));
+    json_object_set_new(o, "schema", json_string(fp));
+    cishare_envelope_time_format(env->created_ms, t);
+    json_object_set_new(o, "created", json_string(t));
+    if (env->expires_ms) {
+        cishare_envelope_time_format(env->expires_ms, t);
+        json_object_set_new(o, "expires", json_string(t));
+    }
+    json_object_set_new(o, "key_id", json_string(env->key_id));
+    json_object_set_new(o, "sig_alg", json_string(env->alg));
+    json_object_set_new(o, "encrypted", json_boolean(env->enc[0] != '\0'));
+    if (env->relay_cnt) {
+        json_t *by = json_array(), *hops = json_array();
+        for (i = 0; i < env->relay_cnt && i < CISHARE_RELAY_MAX; i++) {
+            const cishare_relay_hop_t *h = &env->relay[i];
+            json_t *ho = json_object();
+            json_array_append_new(by, json_string(h->by));
+            cishare_envelope_time_format(h->created_ms, t);
+            json_object_set_new(ho, "by", json_string(h->by));
+            json_object_set_new(ho, "tlp",
+                                json_string(cishare_tlp_name(h->tlp)));
+            json_object_set_new(ho, "audience", audience_json(h->audience));
+            json_object_set_new(ho, "created", json_string(t));
+            json_object_set_new(ho, "key_id", json_string(h->key_id));
+            json_array_append_new(hops, ho);
+        }
+        json_object_set_new(o, "relayed_by", by);
+        json_object_set_new(o, "relay", hops);
+    }
+    return o;
+}
