@@ -160,7 +160,15 @@ void cishare_uuid_v4(char out[37]);
  */
 bool cishare_time_parse(const char *text, int64_t *msp);
 
-/** ms -> "YYYY-MM-DDTHH:MM:SSZ", or "...SS.sssZ" when ms % 1000 != 0. */
+/** Times RFC 3339 can write: 0001-01-01T00:00:00Z .. 9999-12-31T23:59:59.999Z
+ */
+#define CISHARE_TIME_MIN_MS (-62135596800000LL)
+#define CISHARE_TIME_MAX_MS (253402300799999LL)
+bool cishare_time_in_range(int64_t ms);
+
+/** ms -> "YYYY-MM-DDTHH:MM:SSZ", or "...SS.sssZ" when ms % 1000 != 0.
+ *  Outside the range above: the decimal number of ms (decode then yields
+ *  a JSON integer instead, which encode accepts). */
 void cishare_time_format(int64_t ms, char out[32]);
 
 /** Current time in ms since the epoch (CLOCK_REALTIME). */
