@@ -1,0 +1,167 @@
+/*
+ * cishare - the one place that turns a native JSON message into a signed
+ * (and, for TLP:RED and TLP:AMBER+STRICT, encrypted) Kafka message, and a
+ * received Kafka message back into a verified envelope and payload.
+ *
+ *   build: JSON -> audience (directory) -> Avro (codec) -> seal to every
+ *          member of the audience + origin (policy, seal.h) -> sign
+ *   open:  headers -> origin and key (directory) -> verify (+ relay hops)
+ *          -> [policy decision by the caller] -> decrypt -> check
+ *          fingerprint -> decode
+ *
+ * open is split so that a feed verifies every message but decrypts and
+ * decodes only those its policy delivers:
+ *   cishare_message_verify()  headers + signature, no payload work
+ *   cishare_message_decode()  decrypt if needed, fingerprint, decode
+ *   cishare_message_open()    both
+ *
+ * Threading: a codec is single-threaded (codec.h); everything else is
+ * reentrant on a shared, immutable directory.
+ */
+#ifndef CISHARE_MESSAGE_H
+#define CISHARE_MESSAGE_H
+
+#include "cishare/codec.h"
+#include "cishare/directory.h"
+#include "cishare/envelope.h"
+#include "cishare/err.h"
+#include "cishare/keys.h"
+#include "cishare/policy.h"
+#include "cishare/seal.h"
+#include "cishare/types.h"
+
+#include <jansson.h>
+#include <librdkafka/rdkafka.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/** Largest Kafka value accepted: a maximal payload sealed to the maximal
+ *  number of recipients. Anything longer is refused before parsing. */
+#define CISHARE_MESSAGE_MAX_VALUE                                              \
+    (CISHARE_CODEC_MAX_MSG_SIZE + CISHARE_SEAL_HEADER_BYTES +                  \
+     CISHARE_SEAL_MAX_RECIPIENTS * CISHARE_SEAL_ENTRY_BYTES +                  \
+     CISHARE_SEAL_TAG_BYTES)
+
+/** A message ready to produce. Owned; free with cishare_msg_out_clear(). */
+typedef struct cishare_msg_out_s {
+    cishare_envelope_t env; /**< signed; to_headers() it */
+    char *key;              /**< subject (Kafka key), NUL-terminated */
+    size_t key_len;
+    uint8_t *value; /**< Avro bytes or sealed value */
+    size_t value_len;
+    cishare_audience_t audience; /**< resolved, for routing to topics */
+    size_t recipient_cnt;        /**< encryption recipients (0: clear) */
+} cishare_msg_out_t;
+
+/** Free what out owns and zero it. NULL is a no-op. */
+void cishare_msg_out_clear(cishare_msg_out_t *out);
+
+/**
+ * Build a signed message from native JSON (codec.h / schemas/README.md):
+ * {"type", "tlp"?, "audience"?, "expires"?, "payload"}. Unknown top-level
+ * keys are refused. msg is only read (defaults such as payload.id are
+ * filled into a copy).
+ *
+ * @param tlp_override       >= 0: use this label (--tlp), ignoring
+ *                           msg.tlp; -1: msg.tlp, else GREEN
+ * @param audience_override  non-NULL: audience text ("a,b" items),
+ *                           ignoring msg.audience; NULL: msg.audience,
+ *                           else the label's default (policy.h)
+ * @param kp                 the origin's key pair; its key id must be the
+ *                           origin's key in the directory
+ * @param out                on success filled (caller clears); on failure
+ *                           zeroed
+ *
+ * Errors: CISHARE_ERR_PARSE / _VALIDATION (message, payload field),
+ * CISHARE_ERR_POLICY (audience), CISHARE_ERR_UNKNOWN_KEY (kp is not the
+ * origin's key), CISHARE_ERR_TOO_LARGE, CISHARE_ERR_NOMEM.
+ */
+cishare_err_t cishare_message_build(
+    cishare_codec_t *codec, const cishare_directory_t *dir,
+    const cishare_participant_t *origin, const cishare_keypair_t *kp,
+    const json_t *msg, int tlp_override, const char *audience_override,
+    int64_t now_ms, cishare_msg_out_t *out, char *errstr, size_t errstr_size);
+
+/** A received message. Owned; free with cishare_msg_in_clear(). */
+typedef struct cishare_msg_in_s {
+    cishare_envelope_t env;
+    const cishare_participant_t *origin; /**< in dir; NULL if unknown */
+    bool verified;  /**< origin signature and every relay hop verified */
+    bool encrypted; /**< value is sealed (env.enc) */
+    /** Effective label and audience: the last relay hop's when relayed,
+     *  else the origin's. Parsed from headers (syntax only). */
+    cishare_tlp_t tlp;
+    cishare_audience_t audience;
+    /** Relay hops' participants, in order (in dir). */
+    const cishare_participant_t *relay[CISHARE_RELAY_MAX];
+    json_t *payload; /**< decoded payload object; NULL if not decoded */
+    cishare_msgtype_t payload_type;
+} cishare_msg_in_t;
+
+/** Free what in owns and zero it. NULL is a no-op. */
+void cishare_msg_in_clear(cishare_msg_in_t *in);
+
+/**
+ * Parse and verify without touching the payload: headers (bounded), key
+ * (<= CISHARE_SUBJECT_MAX_LEN), value length (<= CISHARE_MESSAGE_MAX_VALUE),
+ * origin and key id in the directory, origin signature, every relay hop
+ * (relay known, its key, its signature, label never loosened). For a
+ * plaintext value also the fingerprint header against the value.
+ * On success in->verified is true. On failure in->env holds what was
+ * parsed (for quarantine reports) and in->verified is false.
+ *
+ * Errors: CISHARE_ERR_PARSE / _VALIDATION / _TOO_LARGE (malformed),
+ * CISHARE_ERR_UNKNOWN_KEY (origin, relay or key id not in the directory),
+ * CISHARE_ERR_BAD_SIGNATURE (missing or wrong signature),
+ * CISHARE_ERR_POLICY (a relay hop loosened the label).
+ */
+cishare_err_t
+cishare_message_verify(const cishare_directory_t *dir,
+                       const rd_kafka_headers_t *hdrs, const char *key,
+                       size_t key_len, const uint8_t *value, size_t len,
+                       cishare_msg_in_t *in, char *errstr, size_t errstr_size)
+    __attribute__((warn_unused_result));
+
+/**
+ * Decrypt (when sealed) with kp, check the fingerprint and that the
+ * payload's type and subject match the envelope and key, decode into
+ * in->payload. Requires a verified `in` from cishare_message_verify() on
+ * the same key and value (CISHARE_ERR_INVALID_ARG otherwise).
+ * kp may be NULL for plaintext values. Errors: CISHARE_ERR_NOT_RECIPIENT
+ * (sealed and kp NULL or not a recipient), CISHARE_ERR_DECRYPT, codec
+ * errors, CISHARE_ERR_VALIDATION (type, subject or fingerprint mismatch).
+ * Decrypted plaintext is wiped after decoding.
+ */
+cishare_err_t
+cishare_message_decode(cishare_codec_t *codec, const cishare_keypair_t *kp,
+                       const char *key, size_t key_len, const uint8_t *value,
+                       size_t len, cishare_msg_in_t *in, char *errstr,
+                       size_t errstr_size) __attribute__((warn_unused_result));
+
+/**
+ * verify + decode. With kp NULL a sealed payload is left undecoded
+ * (in->payload NULL) and the result is CISHARE_OK when verified ("verify
+ * only"); with kp set, NOT_RECIPIENT / DECRYPT are returned (in->verified
+ * stays true so the caller can tell the two apart).
+ */
+cishare_err_t
+cishare_message_open(cishare_codec_t *codec, const cishare_directory_t *dir,
+                     const cishare_keypair_t *kp,
+                     const rd_kafka_headers_t *hdrs, const char *key,
+                     size_t key_len, const uint8_t *value, size_t len,
+                     cishare_msg_in_t *in, char *errstr, size_t errstr_size)
+    __attribute__((warn_unused_result));
+
+/** What the policy needs (borrowed from in; effective label/audience). */
+void cishare_message_policy_msg(const cishare_msg_in_t *in,
+                                cishare_policy_msg_t *pm);
+
+/**
+ * The feed's JSON line: {"message_id", "type", "tlp", "audience",
+ * "origin", "sector", "created", "expires"?, "key_id", "relayed_by"?,
+ * "encrypted", "payload"} (payload null when not decoded). New reference.
+ */
+json_t *cishare_message_to_json(const cishare_msg_in_t *in);
+
+#endif
