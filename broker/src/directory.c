@@ -556,7 +556,7 @@ static int parse_participant(parse_t *ps, yaml_node_t *m, size_t index,
     char label[160], detail[128];
     yaml_node_t *idv, *v;
     char *role = NULL, *core = NULL, *ed = NULL, *x = NULL, *kid = NULL;
-    int nomem = 0, errs_before = ps->errs->cnt;
+    int nomem = 0, role_ok, errs_before = ps->errs->cnt;
     cishare_err_t err;
 
     memset(p, 0, sizeof(*p));
@@ -577,7 +577,10 @@ static int parse_participant(parse_t *ps, yaml_node_t *m, size_t index,
                  label, CISHARE_ID_MAX_LEN);
     p->name = field_str(ps, m, "name", 1, label, &nomem);
     role = field_str(ps, m, "role", 1, label, &nomem);
-    if (role && !cishare_role_parse(role, &p->role))
+    role_ok = role && cishare_role_parse(role, &p->role);
+    if (!role_ok)
+        p->role = CISHARE_ROLE__CNT; /* matches no role-based rule */
+    if (role && !role_ok)
         errs_add(ps->errs,
                  "%s: role: unknown role '%s' (expected operator, ceptoar, "
                  "ceptoar-council, ministry, coordination-office or "
@@ -682,7 +685,8 @@ static int parse_participant(parse_t *ps, yaml_node_t *m, size_t index,
                  "%s)",
                  label, kid, p->key_id);
 
-    if (role && p->role != CISHARE_ROLE_OPERATOR) {
+    /* Role-dependent checks only once the role is known. */
+    if (role_ok && p->role != CISHARE_ROLE_OPERATOR) {
         if (p->ceptoar)
             errs_add(ps->errs,
                      "%s: ceptoar: only operators have a parent CEPTOAR",
@@ -693,7 +697,7 @@ static int parse_participant(parse_t *ps, yaml_node_t *m, size_t index,
                      "designated core infrastructure",
                      label);
     }
-    if (role && cishare_role_parse(role, &p->role) && p->sector_cnt == 0 &&
+    if (role_ok && p->sector_cnt == 0 &&
         (p->role == CISHARE_ROLE_OPERATOR || p->role == CISHARE_ROLE_CEPTOAR ||
          p->role == CISHARE_ROLE_MINISTRY) &&
         !(v && v->type == YAML_SEQUENCE_NODE &&
@@ -701,7 +705,7 @@ static int parse_participant(parse_t *ps, yaml_node_t *m, size_t index,
         errs_add(ps->errs, "%s: sectors: a%s %s needs at least one sector",
                  label, p->role == CISHARE_ROLE_OPERATOR ? "n" : "",
                  cishare_role_name(p->role));
-    if (role && p->role == CISHARE_ROLE_OPERATOR && !p->ceptoar)
+    if (role_ok && p->role == CISHARE_ROLE_OPERATOR && !p->ceptoar)
         errs_add(ps->errs,
                  "%s: ceptoar: missing (an operator names the CEPTOAR of its "
                  "sector)",
