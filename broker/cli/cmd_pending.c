@@ -15,10 +15,7 @@
     }
 
 PENDING(cishare_cmd_demo, "demo")
-PENDING(cishare_cmd_encode, "encode")
-PENDING(cishare_cmd_decode, "decode")
 PENDING(cishare_cmd_inspect, "inspect")
-PENDING(cishare_cmd_schema, "schema")
 PENDING(cishare_cmd_publish, "publish")
 PENDING(cishare_cmd_alert, "alert")
 PENDING(cishare_cmd_feed, "feed")
