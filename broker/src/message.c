@@ -1,0 +1,504 @@
+/*
+ * cishare - message build (JSON -> signed Kafka message) and open
+ * (Kafka message -> verified envelope + payload). See message.h.
+ */
+#include "cishare/message.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ------------------------------------------------------------------ */
+/* build                                                                */
+/* ------------------------------------------------------------------ */
+
+void cishare_msg_out_clear(cishare_msg_out_t *out)
+{
+    if (!out)
+        return;
+    free(out->key);
+    free(out->value);
+    cishare_audience_clear(&out->audience);
+    memset(out, 0, sizeof(*out));
+}
+
+static const char *const top_keys[] = {"type", "tlp", "audience", "expires",
+                                       "payload"};
+
+/* msg.audience (array of strings, or one string) -> "a,b" text, malloc()ed.
+ * NULL with *errp set on error; NULL with *errp OK when absent. */
+static char *audience_text(const json_t *a, cishare_err_t *errp, char *errstr,
+                           size_t errstr_size)
+{
+    size_t i, len = 0;
+    char *buf;
+    json_t *it;
+
+    *errp = CISHARE_OK;
+    if (!a || json_is_null(a))
+        return NULL;
+    if (json_is_string(a))
+        return strdup(json_string_value(a));
+    if (!json_is_array(a) || json_array_size(a) > CISHARE_AUDIENCE_MAX_ITEMS) {
+        *errp = cishare_err_set(CISHARE_ERR_VALIDATION, errstr, errstr_size,
+                                "message.audience: expected an array of at "
+                                "most %d strings",
+                                CISHARE_AUDIENCE_MAX_ITEMS);
+        return NULL;
+    }
+    json_array_foreach(a, i, it)
+    {
+        if (!json_is_string(it) || strchr(json_string_value(it), ',')) {
+            *errp = cishare_err_set(CISHARE_ERR_VALIDATION, errstr, errstr_size,
+                                    "message.audience[%zu]: expected an "
+                                    "item string such as \"sector:gas\"",
+                                    i);
+            return NULL;
+        }
+        len += json_string_length(it) + 1;
+    }
+    if (!(buf = calloc(1, len + 1))) {
+        *errp = CISHARE_ERR_NOMEM;
+        return NULL;
+    }
+    json_array_foreach(a, i, it)
+    {
+        if (i)
+            strcat(buf, ",");
+        strcat(buf, json_string_value(it));
+    }
+    return buf;
+}
+
+/* Encryption recipients: every member direct delivery reaches, plus the
+ * origin. malloc()ed array of X25519 keys in *pksp. */
+static cishare_err_t recipients(const cishare_directory_t *dir,
+                                const cishare_policy_msg_t *pm,
+                                const cishare_participant_t *origin,
+                                int64_t now_ms, uint8_t (**pksp)[32],
+                                size_t *np, char *errstr, size_t errstr_size)
+{
+    size_t cnt = cishare_directory_participant_cnt(dir), n, i, k = 0;
+    const cishare_participant_t **mem;
+    uint8_t(*pks)[32];
+    bool have_origin = false;
+
+    mem = calloc(cnt + 1, sizeof(*mem));
+    pks = calloc(cnt + 1, sizeof(*pks));
+    if (!mem || !pks) {
+        free(mem);
+        free(pks);
+        return cishare_err_set(CISHARE_ERR_NOMEM, errstr, errstr_size,
+                               "out of memory");
+    }
+    n = cishare_policy_members(dir, pm, now_ms, mem, cnt);
+    if (n > cnt)
+        n = cnt; /* cannot happen: members are directory participants */
+    for (i = 0; i < n; i++) {
+        memcpy(pks[k++], mem[i]->x25519_pk, 32);
+        if (mem[i] == origin)
+            have_origin = true;
+    }
+    if (!have_origin)
+        memcpy(pks[k++], origin->x25519_pk, 32);
+    free(mem);
+    if (k > CISHARE_SEAL_MAX_RECIPIENTS) {
+        free(pks);
+        return cishare_err_set(CISHARE_ERR_TOO_LARGE, errstr, errstr_size,
+                               "audience reaches %zu participants; at most "
+                               "%d can receive an encrypted message",
+                               k, CISHARE_SEAL_MAX_RECIPIENTS);
+    }
+    *pksp = pks;
+    *np = k;
+    return CISHARE_OK;
+}
+
+cishare_err_t cishare_message_build(
+    cishare_codec_t *codec, const cishare_directory_t *dir,
+    const cishare_participant_t *origin, const cishare_keypair_t *kp,
+    const json_t *msg, int tlp_override, const char *audience_override,
+    int64_t now_ms, cishare_msg_out_t *out, char *errstr, size_t errstr_size)
+{
+    cishare_envelope_t *env = &out->env;
+    json_t *payload = NULL, *v;
+    const char *k, *subject;
+    char *aud_text = NULL;
+    uint8_t *plain = NULL, (*pks)[32] = NULL;
+    size_t plain_len = 0, npk = 0, i, n;
+    uint8_t ad[CISHARE_SEAL_AD_MAX];
+    cishare_policy_msg_t pm;
+    cishare_err_t err = CISHARE_OK;
+
+    memset(out, 0, sizeof(*out));
+    cishare_envelope_init(env);
+    if (!codec || !dir || !origin || !kp || !msg)
+        return cishare_err_set(CISHARE_ERR_INVALID_ARG, errstr, errstr_size,
+                               "message build: missing argument");
+    if (!json_is_object(msg))
+        return cishare_err_set(CISHARE_ERR_VALIDATION, errstr, errstr_size,
+                               "message: expected a JSON object");
+    json_object_foreach((json_t *)msg, k, v)
+    {
+        for (i = 0; i < sizeof(top_keys) / sizeof(top_keys[0]); i++)
+            if (!strcmp(k, top_keys[i]))
+                break;
+        if (i == sizeof(top_keys) / sizeof(top_keys[0]))
+            return cishare_err_set(CISHARE_ERR_VALIDATION, errstr, errstr_size,
+                                   "message.%s: unknown field (expected "
+                                   "type, tlp, audience, expires, payload)",
+                                   k);
+    }
+    /* The signing key must be the origin's key in the directory. */
+    if (sodium_memcmp(kp->ed25519_pk, origin->ed25519_pk,
+                      CISHARE_ED25519_PK_BYTES) != 0)
+        return cishare_err_set(CISHARE_ERR_UNKNOWN_KEY, errstr, errstr_size,
+                               "key %s is not the directory key of '%s' (%s)",
+                               kp->key_id, origin->id, origin->key_id);
+
+    v = json_object_get(msg, "type");
+    if (!json_is_string(v) ||
+        !cishare_msgtype_parse(json_string_value(v), &env->type))
+        return cishare_err_set(CISHARE_ERR_VALIDATION, errstr, errstr_size,
+                               "message.type: expected one of indicator, "
+                               "incident, alert, sighting, revocation");
+    if (tlp_override >= 0) {
+        if (tlp_override >= CISHARE_TLP__CNT)
+            return cishare_err_set(CISHARE_ERR_INVALID_ARG, errstr, errstr_size,
+                                   "bad TLP override");
+        env->tlp = (cishare_tlp_t)tlp_override;
+    } else if ((v = json_object_get(msg, "tlp")) && !json_is_null(v)) {
+        if (!json_is_string(v) ||
+            !cishare_tlp_parse(json_string_value(v), &env->tlp))
+            return cishare_err_set(CISHARE_ERR_VALIDATION, errstr, errstr_size,
+                                   "message.tlp: expected clear, green, "
+                                   "amber, amber+strict or red");
+    } else {
+        env->tlp = CISHARE_TLP_GREEN;
+    }
+    if ((v = json_object_get(msg, "expires")) && !json_is_null(v)) {
+        if (!json_is_string(v) ||
+            !cishare_time_parse(json_string_value(v), &env->expires_ms) ||
+            env->expires_ms <= 0)
+            return cishare_err_set(CISHARE_ERR_VALIDATION, errstr, errstr_size,
+                                   "message.expires: expected an RFC 3339 "
+                                   "UTC time");
+        if (env->expires_ms <= now_ms)
+            return cishare_err_set(CISHARE_ERR_VALIDATION, errstr, errstr_size,
+                                   "message.expires: already in the past");
+    }
+    v = json_object_get(msg, "payload");
+    if (!json_is_object(v))
+        return cishare_err_set(CISHARE_ERR_VALIDATION, errstr, errstr_size,
+                               "message.payload: expected an object");
+    if (!(payload = json_deep_copy(v)))
+        return cishare_err_set(CISHARE_ERR_NOMEM, errstr, errstr_size,
+                               "out of memory");
+
+    /* audience */
+    if (audience_override)
+        aud_text = strdup(audience_override);
+    else
+        aud_text = audience_text(json_object_get(msg, "audience"), &err, errstr,
+                                 errstr_size);
+    if (err)
+        goto fail;
+    if ((err = cishare_audience_resolve(dir, env->tlp, origin, aud_text,
+                                        &out->audience, errstr, errstr_size)))
+        goto fail;
+    n = cishare_audience_format(&out->audience, env->audience,
+                                sizeof(env->audience));
+    if (n >= sizeof(env->audience)) {
+        err = cishare_err_set(CISHARE_ERR_TOO_LARGE, errstr, errstr_size,
+                              "audience text is %zu bytes; at most %d fit "
+                              "the envelope",
+                              n, CISHARE_AUDIENCE_TEXT_LEN);
+        goto fail;
+    }
+
+    /* payload */
+    if ((err = cishare_payload_fill_defaults(env->type, payload, now_ms, errstr,
+                                             errstr_size)))
+        goto fail;
+    subject = cishare_payload_subject(env->type, payload);
+    if (!subject || !*subject || strlen(subject) > CISHARE_SUBJECT_MAX_LEN) {
+        err = cishare_err_set(CISHARE_ERR_VALIDATION, errstr, errstr_size,
+                              "payload: subject id (%s) missing, empty or "
+                              "longer than %d",
+                              env->type == CISHARE_MSG_SIGHTING ? "sighting_of"
+                              : env->type == CISHARE_MSG_REVOCATION ? "revokes"
+                                                                    : "id",
+                              CISHARE_SUBJECT_MAX_LEN);
+        goto fail;
+    }
+    if (!(out->key = strdup(subject))) {
+        err = CISHARE_ERR_NOMEM;
+        goto fail;
+    }
+    out->key_len = strlen(out->key);
+    if ((err = cishare_codec_encode(codec, env->type, payload, &plain,
+                                    &plain_len, errstr, errstr_size)))
+        goto fail;
+
+    /* envelope */
+    cishare_envelope_new_id(env);
+    snprintf(env->origin, sizeof(env->origin), "%s", origin->id);
+    snprintf(env->sector, sizeof(env->sector), "%s",
+             origin->sector_cnt ? origin->sectors[0] : "");
+    env->schema_fp = cishare_codec_fingerprint(codec, env->type);
+    env->created_ms = now_ms;
+
+    if (cishare_tlp_encrypted(env->tlp)) {
+        pm.tlp = env->tlp;
+        pm.origin = origin->id;
+        pm.audience = &out->audience;
+        pm.expires_ms = env->expires_ms;
+        if ((err = recipients(dir, &pm, origin, now_ms, &pks, &npk, errstr,
+                              errstr_size)))
+            goto fail;
+        snprintf(env->enc, sizeof(env->enc), "%s", CISHARE_ENC_SEAL_V1);
+        n = cishare_envelope_seal_ad(env, out->key, out->key_len, ad,
+                                     sizeof(ad));
+        if ((err = cishare_seal_encrypt(
+                 plain, plain_len, (const uint8_t(*)[32])pks, npk, ad, n,
+                 &out->value, &out->value_len, errstr, errstr_size)))
+            goto fail;
+        out->recipient_cnt = npk;
+        sodium_memzero(plain, plain_len);
+        free(plain);
+        plain = NULL;
+    } else {
+        out->value = plain;
+        out->value_len = plain_len;
+        plain = NULL;
+    }
+    if ((err = cishare_envelope_sign(env, kp, NULL, out->key, out->key_len,
+                                     out->value, out->value_len, errstr,
+                                     errstr_size)))
+        goto fail;
+    free(pks);
+    free(aud_text);
+    json_decref(payload);
+    return CISHARE_OK;
+
+fail:
+    if (plain) {
+        sodium_memzero(plain, plain_len);
+        free(plain);
+    }
+    free(pks);
+    free(aud_text);
+    json_decref(payload);
+    cishare_msg_out_clear(out);
+    return err ? err : CISHARE_ERR_VALIDATION;
+}
+
+/* ------------------------------------------------------------------ */
+/* open                                                                 */
+/* ------------------------------------------------------------------ */
+
+void cishare_msg_in_clear(cishare_msg_in_t *in)
+{
+    if (!in)
+        return;
+    json_decref(in->payload);
+    cishare_audience_clear(&in->audience);
+    memset(in, 0, sizeof(*in));
+}
+
+cishare_err_t cishare_message_verify(const cishare_directory_t *dir,
+                                     const rd_kafka_headers_t *hdrs,
+                                     const char *key, size_t key_len,
+                                     const uint8_t *value, size_t len,
+                                     cishare_msg_in_t *in, char *errstr,
+                                     size_t errstr_size)
+{
+    cishare_envelope_t *env = &in->env;
+    const cishare_participant_t *p;
+    const char *aud;
+    cishare_tlp_t tlp;
+    cishare_err_t err;
+    size_t i;
+
+    memset(in, 0, sizeof(*in));
+    if (!dir || (key_len && !key) || (len && !value))
+        return cishare_err_set(CISHARE_ERR_INVALID_ARG, errstr, errstr_size,
+                               "message verify: missing argument");
+    if (key_len > CISHARE_SUBJECT_MAX_LEN)
+        return cishare_err_set(CISHARE_ERR_TOO_LARGE, errstr, errstr_size,
+                               "key: %zu bytes, more than %d", key_len,
+                               CISHARE_SUBJECT_MAX_LEN);
+    if (len > CISHARE_MESSAGE_MAX_VALUE)
+        return cishare_err_set(CISHARE_ERR_TOO_LARGE, errstr, errstr_size,
+                               "value: %zu bytes, more than %lu", len,
+                               (unsigned long)CISHARE_MESSAGE_MAX_VALUE);
+    if ((err = cishare_envelope_from_headers(hdrs, env, errstr, errstr_size)))
+        return err;
+    in->encrypted = cishare_envelope_encrypted(env);
+
+    /* origin and key */
+    if (!(p = cishare_directory_find(dir, env->origin)))
+        return cishare_err_set(CISHARE_ERR_UNKNOWN_KEY, errstr, errstr_size,
+                               "message %s: origin '%s' is not in the "
+                               "directory",
+                               env->id, env->origin);
+    if (strcmp(p->key_id, env->key_id) != 0)
+        return cishare_err_set(CISHARE_ERR_UNKNOWN_KEY, errstr, errstr_size,
+                               "message %s: key %s is not the key of '%s' "
+                               "(%s)",
+                               env->id, env->key_id, p->id, p->key_id);
+    if ((err = cishare_envelope_verify(env, key, key_len, value, len,
+                                       p->ed25519_pk, errstr, errstr_size)))
+        return err;
+    in->origin = p;
+
+    /* relay chain: each hop known, its key, its signature, never looser */
+    tlp = env->tlp;
+    aud = env->audience;
+    for (i = 0; i < env->relay_cnt; i++) {
+        const cishare_relay_hop_t *h = &env->relay[i];
+        const cishare_participant_t *r = cishare_directory_find(dir, h->by);
+        if (!r || strcmp(r->key_id, h->key_id) != 0)
+            return cishare_err_set(CISHARE_ERR_UNKNOWN_KEY, errstr, errstr_size,
+                                   "message %s: relay hop %zu: '%s' or key "
+                                   "%s not in the directory",
+                                   env->id, i + 1, h->by, h->key_id);
+        if ((err = cishare_envelope_relay_verify(env, i, key, key_len, value,
+                                                 len, r->ed25519_pk, errstr,
+                                                 errstr_size)))
+            return err;
+        if (!cishare_tlp_at_least(h->tlp, tlp))
+            return cishare_err_set(CISHARE_ERR_POLICY, errstr, errstr_size,
+                                   "message %s: relay '%s' loosened the label "
+                                   "from %s to %s",
+                                   env->id, h->by, cishare_tlp_name(tlp),
+                                   cishare_tlp_name(h->tlp));
+        in->relay[i] = r;
+        tlp = h->tlp;
+        aud = h->audience;
+    }
+    if (!in->encrypted && (err = cishare_envelope_check_fingerprint(
+                               env, value, len, errstr, errstr_size)))
+        return err;
+    if ((err = cishare_audience_parse(aud, &in->audience, errstr, errstr_size)))
+        return err;
+    in->tlp = tlp;
+    in->verified = true;
+    return CISHARE_OK;
+}
+
+cishare_err_t cishare_message_decode(cishare_codec_t *codec,
+                                     const cishare_keypair_t *kp,
+                                     const char *key, size_t key_len,
+                                     const uint8_t *value, size_t len,
+                                     cishare_msg_in_t *in, char *errstr,
+                                     size_t errstr_size)
+{
+    const cishare_envelope_t *env = &in->env;
+    uint8_t *plain = NULL, ad[CISHARE_SEAL_AD_MAX];
+    const uint8_t *bytes = value;
+    size_t blen = len, adlen;
+    cishare_msgtype_t type;
+    const char *subject;
+    json_t *payload = NULL;
+    cishare_err_t err;
+
+    if (!codec || !in->verified)
+        return cishare_err_set(CISHARE_ERR_INVALID_ARG, errstr, errstr_size,
+                               "message decode: message not verified");
+    if (in->encrypted) {
+        if (!kp)
+            return cishare_err_set(
+                CISHARE_ERR_NOT_RECIPIENT, errstr, errstr_size,
+                "message %s: encrypted, and no key given", env->id);
+        adlen = cishare_envelope_seal_ad(env, key, key_len, ad, sizeof(ad));
+        if ((err = cishare_seal_decrypt(value, len, kp, ad, adlen, &plain,
+                                        &blen, errstr, errstr_size)))
+            return err;
+        bytes = plain;
+        if ((err = cishare_envelope_check_fingerprint(env, bytes, blen, errstr,
+                                                      errstr_size)))
+            goto done;
+    }
+    if ((err = cishare_codec_decode(codec, bytes, blen, &type, &payload, errstr,
+                                    errstr_size)))
+        goto done;
+    if (type != env->type) {
+        err = cishare_err_set(CISHARE_ERR_VALIDATION, errstr, errstr_size,
+                              "message %s: header type %s, payload is %s",
+                              env->id, cishare_msgtype_name(env->type),
+                              cishare_msgtype_name(type));
+        goto done;
+    }
+    subject = cishare_payload_subject(type, payload);
+    if (!subject || strlen(subject) != key_len ||
+        memcmp(subject, key, key_len) != 0) {
+        err = cishare_err_set(CISHARE_ERR_VALIDATION, errstr, errstr_size,
+                              "message %s: Kafka key is not the payload's "
+                              "subject id",
+                              env->id);
+        goto done;
+    }
+    in->payload = payload;
+    in->payload_type = type;
+    payload = NULL;
+done:
+    json_decref(payload);
+    if (plain) {
+        sodium_memzero(plain, blen);
+        free(plain);
+    }
+    return err;
+}
+
+cishare_err_t
+cishare_message_open(cishare_codec_t *codec, const cishare_directory_t *dir,
+                     const cishare_keypair_t *kp,
+                     const rd_kafka_headers_t *hdrs, const char *key,
+                     size_t key_len, const uint8_t *value, size_t len,
+                     cishare_msg_in_t *in, char *errstr, size_t errstr_size)
+{
+    cishare_err_t err;
+
+    if ((err = cishare_message_verify(dir, hdrs, key, key_len, value, len, in,
+                                      errstr, errstr_size)))
+        return err;
+    if (in->encrypted && !kp)
+        return CISHARE_OK; /* verify only */
+    return cishare_message_decode(codec, kp, key, key_len, value, len, in,
+                                  errstr, errstr_size);
+}
+
+void cishare_message_policy_msg(const cishare_msg_in_t *in,
+                                cishare_policy_msg_t *pm)
+{
+    pm->tlp = in->tlp;
+    pm->origin = in->env.origin;
+    pm->audience = &in->audience;
+    pm->expires_ms = in->env.expires_ms;
+}
+
+json_t *cishare_message_to_json(const cishare_msg_in_t *in)
+{
+    json_t *o = cishare_envelope_to_json(&in->env);
+    char buf[CISHARE_AUDIENCE_TEXT_LEN + 1];
+
+    if (!o)
+        return NULL;
+    /* effective label and audience of a relayed copy */
+    json_object_set_new(o, "tlp", json_string(cishare_tlp_name(in->tlp)));
+    if (in->env.relay_cnt &&
+        cishare_audience_format(&in->audience, buf, sizeof(buf)) <
+            sizeof(buf)) {
+        json_t *a = json_array();
+        char *save = NULL, *item;
+        for (item = strtok_r(buf, ",", &save); a && item;
+             item = strtok_r(NULL, ",", &save))
+            json_array_append_new(a, json_string(item));
+        json_object_set_new(o, "audience", a);
+    }
+    json_object_set_new(o, "payload",
+                        in->payload ? json_incref(in->payload) : json_null());
+    return o;
+}

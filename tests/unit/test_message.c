@@ -1,0 +1,541 @@
+/* Message build/open on the example directory (deploy/examples). */
+#include "cishare/message.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cmocka.h>
+
+static cishare_codec_t *codec;
+static cishare_directory_t *dir;
+static const int64_t NOW = 1795676400000LL; /* 2026-11-26T07:00:00Z */
+
+static const char *src(void)
+{
+    const char *s = getenv("CISHARE_SRC");
+    return s ? s : ".";
+}
+
+static void load_kp(const char *id, cishare_keypair_t *kp)
+{
+    char path[1024], err[512] = "";
+
+    snprintf(path, sizeof(path), "%s/deploy/examples/keys/%s.key", src(), id);
+    if (cishare_keypair_load(kp, path, err, sizeof(err)) != CISHARE_OK)
+        fail_msg("%s", err);
+}
+
+static const cishare_participant_t *P(const char *id)
+{
+    const cishare_participant_t *p = cishare_directory_find(dir, id);
+    assert_non_null(p);
+    return p;
+}
+
+static int setup(void **state)
+{
+    char path[1024], err[1024] = "";
+
+    (void)state;
+    assert_int_equal(cishare_crypto_init(), CISHARE_OK);
+    snprintf(path, sizeof(path), "%s/deploy/examples/directory.yaml", src());
+    if (cishare_directory_load(path, NULL, &dir, err, sizeof(err)))
+        fail_msg("%s", err);
+    if (cishare_codec_new(&codec, err, sizeof(err)))
+        fail_msg("%s", err);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    cishare_codec_destroy(codec);
+    cishare_directory_destroy(dir);
+    return 0;
+}
+
+static json_t *msg_json(const char *text)
+{
+    json_error_t je;
+    json_t *j = json_loads(text, 0, &je);
+
+    if (!j)
+        fail_msg("bad test JSON: %s", je.text);
+    return j;
+}
+
+#define INDICATOR                                                              \
+    "{\"type\":\"indicator\",%s\"payload\":{\"id\":\"indicator--6d0f3c0e-"     \
+    "2b52-4a39-9a4e-1f1f7b0e0a01\",\"type\":\"ipv4\",\"value\":\"203.0.113."   \
+    "45\",\"name\":\"C2\",\"confidence\":80}}"
+
+static cishare_err_t build(const char *as, const char *extra, int tlp,
+                           const char *aud, cishare_msg_out_t *out, char *err,
+                           size_t errsize)
+{
+    char text[2048];
+    cishare_keypair_t kp;
+    cishare_err_t e;
+    json_t *j;
+
+    snprintf(text, sizeof(text), INDICATOR, extra);
+    j = msg_json(text);
+    load_kp(as, &kp);
+    e = cishare_message_build(codec, dir, P(as), &kp, j, tlp, aud, NOW, out,
+                              err, errsize);
+    cishare_keypair_wipe(&kp);
+    json_decref(j);
+    return e;
+}
+
+static rd_kafka_headers_t *headers(const cishare_envelope_t *env)
+{
+    rd_kafka_headers_t *h = rd_kafka_headers_new(16);
+    assert_int_equal(cishare_envelope_to_headers(env, h, NULL, 0), CISHARE_OK);
+    return h;
+}
+
+static cishare_err_t open_as(const char *id, const cishare_msg_out_t *out,
+                             const rd_kafka_headers_t *h, cishare_msg_in_t *in,
+                             char *err, size_t errsize)
+{
+    cishare_keypair_t kp, *kpp = NULL;
+    cishare_err_t e;
+
+    if (id) {
+        load_kp(id, &kp);
+        kpp = &kp;
+    }
+    e = cishare_message_open(codec, dir, kpp, h, out->key, out->key_len,
+                             out->value, out->value_len, in, err, errsize);
+    if (kpp)
+        cishare_keypair_wipe(&kp);
+    return e;
+}
+
+static void test_green_roundtrip(void **state)
+{
+    cishare_msg_out_t out;
+    cishare_msg_in_t in;
+    cishare_policy_msg_t pm;
+    rd_kafka_headers_t *h;
+    char err[512] = "";
+
+    (void)state;
+    assert_int_equal(build("op-power-a", "", -1, NULL, &out, err, sizeof(err)),
+                     CISHARE_OK);
+    assert_int_equal(out.env.tlp, CISHARE_TLP_GREEN);
+    assert_string_equal(out.env.audience, "all");
+    assert_string_equal(out.env.sector, "electricity");
+    assert_string_equal(out.key,
+                        "indicator--6d0f3c0e-2b52-4a39-9a4e-1f1f7b0e0a01");
+    assert_int_equal(out.recipient_cnt, 0);
+    assert_false(cishare_envelope_encrypted(&out.env));
+    h = headers(&out.env);
+    assert_int_equal(open_as("jpcert", &out, h, &in, err, sizeof(err)),
+                     CISHARE_OK);
+    assert_true(in.verified);
+    assert_ptr_equal(in.origin, P("op-power-a"));
+    assert_non_null(in.payload);
+    assert_string_equal(json_string_value(json_object_get(in.payload, "value")),
+                        "203.0.113.45");
+    cishare_message_policy_msg(&in, &pm);
+    assert_true(cishare_policy_decide(dir, &pm, P("jpcert"), NOW).deliver);
+    cishare_msg_in_clear(&in);
+    /* no key needed for plaintext */
+    assert_int_equal(open_as(NULL, &out, h, &in, err, sizeof(err)), CISHARE_OK);
+    assert_non_null(in.payload);
+    cishare_msg_in_clear(&in);
+    rd_kafka_headers_destroy(h);
+    cishare_msg_out_clear(&out);
+}
+
+static void test_amber_default_audience(void **state)
+{
+    cishare_msg_out_t out;
+    char err[512] = "";
+
+    (void)state;
+    assert_int_equal(build("op-bank-a", "\"tlp\":\"amber\",", -1, NULL, &out,
+                           err, sizeof(err)),
+                     CISHARE_OK);
+    assert_string_equal(out.env.audience, "sector:finance");
+    assert_false(cishare_envelope_encrypted(&out.env));
+    cishare_msg_out_clear(&out);
+    /* override beats the message */
+    assert_int_equal(build("op-bank-a", "\"tlp\":\"amber\",", CISHARE_TLP_GREEN,
+                           "sector:gas,all", &out, err, sizeof(err)),
+                     CISHARE_OK);
+    assert_int_equal(out.env.tlp, CISHARE_TLP_GREEN);
+    assert_string_equal(out.env.audience, "all,sector:gas");
+    cishare_msg_out_clear(&out);
+}
+
+static void test_red_recipients(void **state)
+{
+    cishare_msg_out_t out;
+    cishare_msg_in_t in;
+    rd_kafka_headers_t *h;
+    char err[512] = "";
+
+    (void)state;
+    assert_int_equal(build("nco",
+                           "\"tlp\":\"red\",\"audience\":[\"participant:"
+                           "ceptoar-electricity\"],",
+                           -1, NULL, &out, err, sizeof(err)),
+                     CISHARE_OK);
+    assert_true(cishare_envelope_encrypted(&out.env));
+    assert_int_equal(out.recipient_cnt, 2); /* named + origin */
+    assert_null(memmem(out.value, out.value_len, "203.0.113.45", 12));
+    h = headers(&out.env);
+    /* named recipient and origin decrypt */
+    assert_int_equal(
+        open_as("ceptoar-electricity", &out, h, &in, err, sizeof(err)),
+        CISHARE_OK);
+    assert_non_null(in.payload);
+    cishare_msg_in_clear(&in);
+    assert_int_equal(open_as("nco", &out, h, &in, err, sizeof(err)),
+                     CISHARE_OK);
+    assert_non_null(in.payload);
+    cishare_msg_in_clear(&in);
+    /* anyone else: verified, not a recipient */
+    assert_int_equal(open_as("op-power-a", &out, h, &in, err, sizeof(err)),
+                     CISHARE_ERR_NOT_RECIPIENT);
+    assert_true(in.verified);
+    assert_null(in.payload);
+    cishare_msg_in_clear(&in);
+    /* verify only */
+    assert_int_equal(open_as(NULL, &out, h, &in, err, sizeof(err)), CISHARE_OK);
+    assert_true(in.verified);
+    assert_true(in.encrypted);
+    assert_null(in.payload);
+    cishare_msg_in_clear(&in);
+    rd_kafka_headers_destroy(h);
+    cishare_msg_out_clear(&out);
+}
+
+static void test_amber_strict_members(void **state)
+{
+    cishare_msg_out_t out;
+    cishare_msg_in_t in;
+    rd_kafka_headers_t *h;
+    char err[512] = "";
+    static const char *const yes[] = {"min-meti", "nco", "op-power-a"};
+    static const char *const no[] = {"op-power-b", "ceptoar-electricity",
+                                     "jpcert", "min-fsa"};
+    size_t i;
+
+    (void)state;
+    assert_int_equal(build("op-power-a",
+                           "\"tlp\":\"amber+strict\",\"audience\":["
+                           "\"participant:min-meti\",\"participant:nco\"],",
+                           -1, NULL, &out, err, sizeof(err)),
+                     CISHARE_OK);
+    assert_int_equal(out.recipient_cnt, 3);
+    h = headers(&out.env);
+    for (i = 0; i < 3; i++) {
+        assert_int_equal(open_as(yes[i], &out, h, &in, err, sizeof(err)),
+                         CISHARE_OK);
+        cishare_msg_in_clear(&in);
+    }
+    for (i = 0; i < 4; i++) {
+        assert_int_equal(open_as(no[i], &out, h, &in, err, sizeof(err)),
+                         CISHARE_ERR_NOT_RECIPIENT);
+        cishare_msg_in_clear(&in);
+    }
+    rd_kafka_headers_destroy(h);
+    cishare_msg_out_clear(&out);
+}
+
+static void test_build_refusals(void **state)
+{
+    cishare_msg_out_t out;
+    cishare_keypair_t kp;
+    char err[512] = "";
+    json_t *j;
+
+    (void)state;
+    /* RED with a sector audience */
+    assert_int_equal(build("nco",
+                           "\"tlp\":\"red\",\"audience\":[\"sector:gas\"],", -1,
+                           NULL, &out, err, sizeof(err)),
+                     CISHARE_ERR_POLICY);
+    assert_null(out.value);
+    /* unknown top-level field */
+    assert_int_equal(
+        build("nco", "\"origin\":\"nco\",", -1, NULL, &out, err, sizeof(err)),
+        CISHARE_ERR_VALIDATION);
+    assert_non_null(strstr(err, "message.origin"));
+    /* expired already */
+    assert_int_equal(build("nco", "\"expires\":\"2020-01-01T00:00:00Z\",", -1,
+                           NULL, &out, err, sizeof(err)),
+                     CISHARE_ERR_VALIDATION);
+    /* bad label */
+    assert_int_equal(
+        build("nco", "\"tlp\":\"purple\",", -1, NULL, &out, err, sizeof(err)),
+        CISHARE_ERR_VALIDATION);
+    /* signing as someone else */
+    j = msg_json("{\"type\":\"indicator\",\"payload\":{\"type\":\"ipv4\","
+                 "\"value\":\"192.0.2.1\",\"name\":\"x\"}}");
+    load_kp("op-power-b", &kp);
+    assert_int_equal(cishare_message_build(codec, dir, P("op-power-a"), &kp, j,
+                                           -1, NULL, NOW, &out, err,
+                                           sizeof(err)),
+                     CISHARE_ERR_UNKNOWN_KEY);
+    /* payload errors name the field */
+    cishare_keypair_wipe(&kp);
+    load_kp("op-power-a", &kp);
+    json_object_set_new(json_object_get(j, "payload"), "confidence",
+                        json_string("high"));
+    assert_int_not_equal(cishare_message_build(codec, dir, P("op-power-a"), &kp,
+                                               j, -1, NULL, NOW, &out, err,
+                                               sizeof(err)),
+                         CISHARE_OK);
+    assert_non_null(strstr(err, "confidence"));
+    cishare_keypair_wipe(&kp);
+    json_decref(j);
+}
+
+/* Replace one header's value in a copy of h. */
+static rd_kafka_headers_t *with(const rd_kafka_headers_t *h, const char *name,
+                                const char *val)
+{
+    rd_kafka_headers_t *c = rd_kafka_headers_copy(h);
+    rd_kafka_header_remove(c, name);
+    rd_kafka_header_add(c, name, -1, val, -1);
+    return c;
+}
+
+static void test_open_refusals(void **state)
+{
+    cishare_msg_out_t out, red;
+    cishare_msg_in_t in;
+    rd_kafka_headers_t *h, *t;
+    char err[512] = "";
+    uint8_t *v;
+
+    (void)state;
+    assert_int_equal(build("op-power-a", "\"tlp\":\"amber\",", -1, NULL, &out,
+                           err, sizeof(err)),
+                     CISHARE_OK);
+    h = headers(&out.env);
+    /* label changed */
+    t = with(h, CISHARE_H_TLP, "green");
+    assert_int_equal(cishare_message_open(codec, dir, NULL, t, out.key,
+                                          out.key_len, out.value, out.value_len,
+                                          &in, err, sizeof(err)),
+                     CISHARE_ERR_BAD_SIGNATURE);
+    assert_false(in.verified);
+    cishare_msg_in_clear(&in);
+    rd_kafka_headers_destroy(t);
+    /* unknown origin */
+    t = with(h, CISHARE_H_ORIGIN, "op-nobody");
+    assert_int_equal(cishare_message_open(codec, dir, NULL, t, out.key,
+                                          out.key_len, out.value, out.value_len,
+                                          &in, err, sizeof(err)),
+                     CISHARE_ERR_UNKNOWN_KEY);
+    cishare_msg_in_clear(&in);
+    rd_kafka_headers_destroy(t);
+    /* key id of another participant */
+    t = with(h, CISHARE_H_KID, P("op-power-b")->key_id);
+    assert_int_equal(cishare_message_open(codec, dir, NULL, t, out.key,
+                                          out.key_len, out.value, out.value_len,
+                                          &in, err, sizeof(err)),
+                     CISHARE_ERR_UNKNOWN_KEY);
+    cishare_msg_in_clear(&in);
+    rd_kafka_headers_destroy(t);
+    /* origin claims another participant with that participant's kid */
+    t = with(h, CISHARE_H_ORIGIN, "op-power-b");
+    rd_kafka_header_remove(t, CISHARE_H_KID);
+    rd_kafka_header_add(t, CISHARE_H_KID, -1, P("op-power-b")->key_id, -1);
+    assert_int_equal(cishare_message_open(codec, dir, NULL, t, out.key,
+                                          out.key_len, out.value, out.value_len,
+                                          &in, err, sizeof(err)),
+                     CISHARE_ERR_BAD_SIGNATURE);
+    cishare_msg_in_clear(&in);
+    rd_kafka_headers_destroy(t);
+    /* value byte, key */
+    v = malloc(out.value_len);
+    memcpy(v, out.value, out.value_len);
+    v[out.value_len - 1] ^= 1;
+    assert_int_equal(cishare_message_open(codec, dir, NULL, h, out.key,
+                                          out.key_len, v, out.value_len, &in,
+                                          err, sizeof(err)),
+                     CISHARE_ERR_BAD_SIGNATURE);
+    cishare_msg_in_clear(&in);
+    free(v);
+    assert_int_equal(cishare_message_open(codec, dir, NULL, h, "indicator--x",
+                                          12, out.value, out.value_len, &in,
+                                          err, sizeof(err)),
+                     CISHARE_ERR_BAD_SIGNATURE);
+    cishare_msg_in_clear(&in);
+    /* oversized key and value are refused before parsing */
+    {
+        static char bigkey[CISHARE_SUBJECT_MAX_LEN + 2];
+        memset(bigkey, 'k', sizeof(bigkey) - 1);
+        assert_int_equal(cishare_message_open(
+                             codec, dir, NULL, h, bigkey, sizeof(bigkey) - 1,
+                             out.value, out.value_len, &in, err, sizeof(err)),
+                         CISHARE_ERR_TOO_LARGE);
+        cishare_msg_in_clear(&in);
+        assert_int_equal(cishare_message_open(codec, dir, NULL, h, out.key,
+                                              out.key_len, out.value,
+                                              CISHARE_MESSAGE_MAX_VALUE + 1,
+                                              &in, err, sizeof(err)),
+                         CISHARE_ERR_TOO_LARGE);
+        cishare_msg_in_clear(&in);
+    }
+    rd_kafka_headers_destroy(h);
+
+    /* A legitimate participant re-signs another message's ciphertext as
+     * its own: the seal is bound to id/origin, so it does not open. */
+    assert_int_equal(build("nco",
+                           "\"tlp\":\"red\",\"audience\":[\"participant:"
+                           "op-power-a\"],",
+                           -1, NULL, &red, err, sizeof(err)),
+                     CISHARE_OK);
+    {
+        cishare_keypair_t kp;
+        cishare_envelope_t env = red.env;
+        load_kp("op-power-a", &kp);
+        strcpy(env.origin, "op-power-a");
+        cishare_envelope_new_id(&env);
+        assert_int_equal(cishare_envelope_sign(&env, &kp, NULL, red.key,
+                                               red.key_len, red.value,
+                                               red.value_len, NULL, 0),
+                         CISHARE_OK);
+        h = headers(&env);
+        assert_int_equal(cishare_message_open(
+                             codec, dir, &kp, h, red.key, red.key_len,
+                             red.value, red.value_len, &in, err, sizeof(err)),
+                         CISHARE_ERR_DECRYPT);
+        assert_true(in.verified);
+        cishare_msg_in_clear(&in);
+        rd_kafka_headers_destroy(h);
+        cishare_keypair_wipe(&kp);
+    }
+    cishare_msg_out_clear(&red);
+    cishare_msg_out_clear(&out);
+}
+
+static void test_relay(void **state)
+{
+    cishare_msg_out_t out;
+    cishare_msg_in_t in;
+    cishare_policy_msg_t pm;
+    cishare_keypair_t rk;
+    rd_kafka_headers_t *h;
+    char err[512] = "";
+    json_t *j;
+
+    (void)state;
+    assert_int_equal(build("op-power-a", "\"tlp\":\"green\",", -1, NULL, &out,
+                           err, sizeof(err)),
+                     CISHARE_OK);
+    load_kp("ceptoar-electricity", &rk);
+    /* tightened to AMBER for its members */
+    assert_int_equal(
+        cishare_envelope_relay_sign(&out.env, &rk, "ceptoar-electricity",
+                                    CISHARE_TLP_AMBER, "sector:electricity",
+                                    NOW + 1000, out.key, out.key_len, out.value,
+                                    out.value_len, err, sizeof(err)),
+        CISHARE_OK);
+    h = headers(&out.env);
+    assert_int_equal(open_as("op-power-b", &out, h, &in, err, sizeof(err)),
+                     CISHARE_OK);
+    assert_int_equal(in.tlp, CISHARE_TLP_AMBER);
+    assert_ptr_equal(in.relay[0], P("ceptoar-electricity"));
+    cishare_message_policy_msg(&in, &pm);
+    assert_true(cishare_policy_decide(dir, &pm, P("op-power-b"), NOW).deliver);
+    assert_false(cishare_policy_decide(dir, &pm, P("jpcert"), NOW).deliver);
+    j = cishare_message_to_json(&in);
+    assert_string_equal(json_string_value(json_object_get(j, "tlp")), "amber");
+    assert_string_equal(
+        json_string_value(json_array_get(json_object_get(j, "relayed_by"), 0)),
+        "ceptoar-electricity");
+    json_decref(j);
+    cishare_msg_in_clear(&in);
+    rd_kafka_headers_destroy(h);
+    /* a second hop that loosens the label is refused */
+    assert_int_equal(
+        cishare_envelope_relay_sign(&out.env, &rk, "ceptoar-electricity",
+                                    CISHARE_TLP_GREEN, "all", NOW + 2000,
+                                    out.key, out.key_len, out.value,
+                                    out.value_len, err, sizeof(err)),
+        CISHARE_OK);
+    h = headers(&out.env);
+    assert_int_equal(open_as("op-power-b", &out, h, &in, err, sizeof(err)),
+                     CISHARE_ERR_POLICY);
+    assert_false(in.verified);
+    cishare_msg_in_clear(&in);
+    rd_kafka_headers_destroy(h);
+    cishare_keypair_wipe(&rk);
+    cishare_msg_out_clear(&out);
+}
+
+static void test_timing(void **state)
+{
+    cishare_msg_out_t out;
+    cishare_msg_in_t in;
+    rd_kafka_headers_t *h;
+    struct timespec a, b;
+    char err[512];
+    int i, iters = 300;
+    const char *extra[] = {"\"tlp\":\"green\",",
+                           "\"tlp\":\"red\",\"audience\":[\"participant:"
+                           "ceptoar-electricity\"],"};
+    int k;
+
+    (void)state;
+    for (k = 0; k < 2; k++) {
+        clock_gettime(CLOCK_MONOTONIC, &a);
+        for (i = 0; i < iters; i++) {
+            assert_int_equal(
+                build("nco", extra[k], -1, NULL, &out, err, sizeof(err)),
+                CISHARE_OK);
+            if (i < iters - 1)
+                cishare_msg_out_clear(&out);
+        }
+        clock_gettime(CLOCK_MONOTONIC, &b);
+        printf("%% build %s (incl. key file load): %.1f us\n",
+               k ? "red" : "green",
+               ((b.tv_sec - a.tv_sec) * 1e9 + (b.tv_nsec - a.tv_nsec)) / 1e3 /
+                   iters);
+        h = headers(&out.env);
+        clock_gettime(CLOCK_MONOTONIC, &a);
+        for (i = 0; i < iters; i++) {
+            assert_int_equal(
+                cishare_message_verify(dir, h, out.key, out.key_len, out.value,
+                                       out.value_len, &in, err, sizeof(err)),
+                CISHARE_OK);
+            cishare_msg_in_clear(&in);
+        }
+        clock_gettime(CLOCK_MONOTONIC, &b);
+        printf("%% verify %s (headers+sig): %.1f us\n", k ? "red" : "green",
+               ((b.tv_sec - a.tv_sec) * 1e9 + (b.tv_nsec - a.tv_nsec)) / 1e3 /
+                   iters);
+        rd_kafka_headers_destroy(h);
+        cishare_msg_out_clear(&out);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_green_roundtrip),
+        cmocka_unit_test(test_amber_default_audience),
+        cmocka_unit_test(test_red_recipients),
+        cmocka_unit_test(test_amber_strict_members),
+        cmocka_unit_test(test_build_refusals),
+        cmocka_unit_test(test_open_refusals),
+        cmocka_unit_test(test_relay),
+        cmocka_unit_test(test_timing),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
