@@ -275,6 +275,12 @@ cishare_err_t cishare_codec_decode(cishare_codec_t *codec, const uint8_t *buf,
                               "payload", payloadp, errstr, errstr_size);
     if (err)
         return err;
+    /* What encode refuses, decode refuses too (e.g. confidence 150). */
+    if ((err = check_semantics(type, *payloadp, errstr, errstr_size))) {
+        json_decref(*payloadp);
+        *payloadp = NULL;
+        return err;
+    }
     *typep = type;
     return CISHARE_OK;
 }

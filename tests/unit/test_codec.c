@@ -370,6 +370,24 @@ static void test_decode_errors(void **state)
     assert_non_null(strstr(err, "payload.kill_chain_phases"));
     buf[25] = 0x00;
 
+    /* Decode refuses what encode refuses (found by fuzz_decode): a
+     * sighting with count -1. */
+    {
+        json_t *sp = json_pack("{s:s,s:i,s:s}", "id", "s", "created", 0,
+                               "sighting_of", "i");
+        uint8_t *sb;
+        size_t sl;
+        assert_int_equal(cishare_codec_encode(codec, CISHARE_MSG_SIGHTING, sp,
+                                              &sb, &sl, err, sizeof(err)),
+                         CISHARE_OK);
+        assert_int_equal(sb[15], 0x02); /* count = 1 */
+        sb[15] = 0x01;                  /* count = -1 */
+        assert_int_equal(dec(sb, sl, err, sizeof(err)), CISHARE_ERR_VALIDATION);
+        assert_non_null(strstr(err, "payload.count"));
+        free(sb);
+        json_decref(sp);
+    }
+
     /* Message beyond 1 MiB. */
     big = calloc(1, CISHARE_CODEC_MAX_MSG_SIZE + 1);
     memcpy(big, buf, 30);

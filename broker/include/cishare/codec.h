@@ -106,7 +106,9 @@ cishare_err_t cishare_codec_encode(cishare_codec_t *codec,
  * json_decref()s. Errors: CISHARE_ERR_PARSE (bad magic, bad varint, bad
  * UTF-8, bad union or enum index), CISHARE_ERR_UNKNOWN_SCHEMA (fingerprint
  * not known), CISHARE_ERR_TRUNCATED, CISHARE_ERR_TRAILING,
- * CISHARE_ERR_TOO_LARGE (message, length or item count beyond a bound);
+ * CISHARE_ERR_TOO_LARGE (message, length or item count beyond a bound),
+ * CISHARE_ERR_VALIDATION (well-formed but refused by the checks encode
+ * makes, e.g. confidence outside 0-100);
  * *payloadp is NULL then.
  */
 cishare_err_t cishare_codec_decode(cishare_codec_t *codec, const uint8_t *buf,
