@@ -1,0 +1,388 @@
+/*
+ * cishare - blocklist sink: <out>/blocklist/<type>.txt, one value a line,
+ * sorted and unique, for firewalls and DNS resolvers.
+ *
+ * Sources: indicator messages (payload.type/value) and the inline
+ * observables of alerts. State (<out>/blocklist/state.jsonl) maps
+ * "<origin> <subject>" to {"o": origin, "e": [[type, value], ...],
+ * "x": expiry ms (0: none), "m": modified ms} or to a tombstone
+ * {"o": origin, "revoked": true}. Keying by origin means one participant
+ * can neither overwrite nor revoke another's subject.
+ *
+ * Expiry: min(payload.valid_until, envelope expires). Expired entries
+ * leave the lists at the next sync after they expire (the feed syncs
+ * periodically even when idle) and are forgotten from the state.
+ *
+ * Values are checked against their type before they may reach a list: a
+ * value with whitespace, control bytes or the wrong alphabet is skipped
+ * (counted), never written, so no message can inject lines.
+ */
+#include "sinks/sink.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const list_types[] = {
+    "ipv4", "ipv6", "domain", "url", "email", "md5", "sha1", "sha256", "sha512",
+};
+#define N_TYPES   (sizeof(list_types) / sizeof(list_types[0]))
+#define VALUE_MAX 2048
+
+typedef struct blocklist_s {
+    char *dir;
+    cishare_sink_state_t *state;
+    int64_t view_interval_ms;
+    int64_t last_view_ms;
+    int64_t next_expiry_ms; /* earliest live expiry, INT64_MAX if none */
+    bool dirty;
+    uint64_t skipped;
+} blocklist_t;
+
+static int type_index(const char *t)
+{
+    size_t i;
+
+    for (i = 0; t && i < N_TYPES; i++)
+        if (!strcmp(list_types[i], t))
+            return (int)i;
+    return -1;
+}
+
+/* Normalise value for list type t into out; false if it does not fit. */
+static bool normalise(int t, const char *v, char *out, size_t out_size)
+{
+    size_t len = strlen(v), i, hexlen = 0;
+    const char *type = list_types[t];
+
+    if (len == 0 || len >= out_size || len > VALUE_MAX)
+        return false;
+    for (i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)v[i];
+        if (c <= 0x20 || c == 0x7f)
+            return false;
+        out[i] = (char)c;
+    }
+    out[len] = '\0';
+    if (!strcmp(type, "ipv4"))
+        return strspn(out, "0123456789./") == len && strchr(out, '.');
+    if (!strcmp(type, "ipv6")) {
+        for (i = 0; i < len; i++)
+            out[i] = (char)tolower((unsigned char)out[i]);
+        return strspn(out, "0123456789abcdef:./") == len && strchr(out, ':');
+    }
+    if (!strcmp(type, "domain")) {
+        for (i = 0; i < len; i++)
+            out[i] = (char)tolower((unsigned char)out[i]);
+        if (out[len - 1] == '.')
+            out[--len] = '\0';
+        return len > 0 &&
+               strspn(out, "abcdefghijklmnopqrstuvwxyz0123456789.-_*") == len;
+    }
+    if (!strcmp(type, "url"))
+        return true;
+    if (!strcmp(type, "email"))
+        return strchr(out, '@') != NULL;
+    /* Hashes: exact hex length, lower case. */
+    hexlen = !strcmp(type, "md5")      ? 32
+             : !strcmp(type, "sha1")   ? 40
+             : !strcmp(type, "sha256") ? 64
+                                       : 128;
+    for (i = 0; i < len; i++)
+        out[i] = (char)tolower((unsigned char)out[i]);
+    return len == hexlen && strspn(out, "0123456789abcdef") == len;
+}
+
+static void state_key(const char *origin, const char *subject, char **keyp)
+{
+    if (asprintf(keyp, "%s %s", origin ? origin : "", subject) < 0)
+        *keyp = NULL;
+}
+
+static int64_t json_time(const json_t *v)
+{
+    int64_t ms = 0;
+    const char *s = json_string_value(v);
+
+    if (s && cishare_time_parse(s, &ms))
+        return ms;
+    return 0;
+}
+
+static void blocklist_close(void *ctx);
+
+static cishare_sink_status_t blocklist_regen(blocklist_t *b, int64_t now_ms,
+                                             char *errstr, size_t errstr_size);
+
+static cishare_sink_status_t blocklist_open(const cishare_sink_opts_t *opts,
+                                            void **ctxp, char *errstr,
+                                            size_t errstr_size)
+{
+    blocklist_t *b = calloc(1, sizeof(*b));
+    char *statepath = NULL;
+
+    if (!b)
+        return CISHARE_SINK_ERROR;
+    b->view_interval_ms = opts->view_interval_ms;
+    b->next_expiry_ms = INT64_MAX;
+    if (!strcmp(opts->out, "-")) {
+        cishare_err_set(CISHARE_ERR_INVALID_ARG, errstr, errstr_size,
+                        "the blocklist sink needs an output folder, not '-'");
+        free(b);
+        return CISHARE_SINK_ERROR;
+    }
+    if (asprintf(&b->dir, "%s/blocklist", opts->out) < 0 ||
+        asprintf(&statepath, "%s/state.jsonl", b->dir) < 0) {
+        free(b);
+        return CISHARE_SINK_ERROR;
+    }
+    if (cishare_mkdirs(b->dir)) {
+        cishare_err_set(CISHARE_ERR_IO, errstr, errstr_size,
+                        "%s: cannot create folder: %s", b->dir,
+                        strerror(errno));
+        goto fail;
+    }
+    if (cishare_sink_state_open(statepath, &b->state, errstr, errstr_size))
+        goto fail;
+    free(statepath);
+    /* Lists are views of the state: make them match it now. */
+    if (blocklist_regen(b, cishare_time_now_ms(), errstr, errstr_size)) {
+        blocklist_close(b);
+        return CISHARE_SINK_ERROR;
+    }
+    *ctxp = b;
+    return CISHARE_SINK_OK;
+fail:
+    free(statepath);
+    blocklist_close(b);
+    return CISHARE_SINK_ERROR;
+}
+
+/* Add [type, value] pairs of one observable to entries, if it fits. */
+static void add_entry(blocklist_t *b, json_t *entries, const char *type,
+                      const char *value)
+{
+    char norm[VALUE_MAX + 1];
+    int t = type_index(type);
+
+    if (t < 0 || !value)
+        return; /* not a blocklist type (cve, yara, ...) */
+    if (!normalise(t, value, norm, sizeof(norm))) {
+        b->skipped++;
+        return;
+    }
+    json_array_append_new(entries, json_pack("[s,s]", list_types[t], norm));
+}
+
+static cishare_sink_status_t blocklist_write(void *ctx, const json_t *msg,
+                                             const char *subject, char *errstr,
+                                             size_t errstr_size)
+{
+    blocklist_t *b = ctx;
+    const char *type = json_string_value(json_object_get(msg, "type"));
+    const char *origin = json_string_value(json_object_get(msg, "origin"));
+    json_t *payload = json_object_get(msg, "payload"), *entries, *old, *rec;
+    int64_t expires = json_time(json_object_get(msg, "expires")), vu,
+            modified = json_time(json_object_get(payload, "modified"));
+    char *key;
+    cishare_sink_status_t st = CISHARE_SINK_OK;
+
+    if (!type || !json_is_object(payload) || !subject)
+        return CISHARE_SINK_OK;
+    if (strcmp(type, "indicator") && strcmp(type, "alert"))
+        return CISHARE_SINK_OK;
+    state_key(origin, subject, &key);
+    if (!key)
+        return CISHARE_SINK_ERROR;
+    old = cishare_sink_state_get(b->state, key);
+    if (old && (json_is_true(json_object_get(old, "revoked")) ||
+                json_integer_value(json_object_get(old, "m")) > modified))
+        goto out; /* revoked for good, or we hold a newer version */
+    entries = json_array();
+    if (!strcmp(type, "indicator")) {
+        add_entry(b, entries,
+                  json_string_value(json_object_get(payload, "type")),
+                  json_string_value(json_object_get(payload, "value")));
+    } else {
+        size_t i;
+        json_t *o;
+        json_array_foreach(json_object_get(payload, "observables"), i, o)
+            add_entry(b, entries, json_string_value(json_object_get(o, "type")),
+                      json_string_value(json_object_get(o, "value")));
+    }
+    vu = json_time(json_object_get(payload, "valid_until"));
+    if (vu && (!expires || vu < expires))
+        expires = vu;
+    rec =
+        json_pack("{s:s,s:o,s:I,s:I}", "o", origin ? origin : "", "e", entries,
+                  "x", (json_int_t)expires, "m", (json_int_t)modified);
+    if (!rec || cishare_sink_state_put(b->state, key, rec)) {
+        cishare_err_set(CISHARE_ERR_IO, errstr, errstr_size,
+                        "%s/state.jsonl: cannot record '%s'", b->dir, subject);
+        st = CISHARE_SINK_ERROR;
+    }
+    json_decref(rec);
+    b->dirty = true;
+out:
+    free(key);
+    return st;
+}
+
+static cishare_sink_status_t blocklist_revoke(void *ctx, const char *subject,
+                                              const json_t *rev, char *errstr,
+                                              size_t errstr_size)
+{
+    blocklist_t *b = ctx;
+    const char *origin = json_string_value(json_object_get(rev, "origin"));
+    json_t *tomb;
+    char *key;
+    cishare_sink_status_t st = CISHARE_SINK_OK;
+
+    state_key(origin, subject, &key);
+    tomb = json_pack("{s:s,s:b}", "o", origin ? origin : "", "revoked", 1);
+    if (!key || !tomb || cishare_sink_state_put(b->state, key, tomb)) {
+        cishare_err_set(CISHARE_ERR_IO, errstr, errstr_size,
+                        "%s/state.jsonl: cannot record revocation of '%s'",
+                        b->dir, subject);
+        st = CISHARE_SINK_ERROR;
+    }
+    json_decref(tomb);
+    free(key);
+    b->dirty = true;
+    return st;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static cishare_sink_status_t write_list(blocklist_t *b, size_t t,
+                                        const char **vals, size_t n,
+                                        char *errstr, size_t errstr_size)
+{
+    cishare_atomic_t af;
+    char *path;
+    size_t i;
+
+    if (asprintf(&path, "%s/%s.txt", b->dir, list_types[t]) < 0)
+        return CISHARE_SINK_ERROR;
+    qsort(vals, n, sizeof(*vals), cmp_str);
+    if (cishare_atomic_begin(&af, path))
+        goto fail;
+    for (i = 0; i < n; i++)
+        if (i == 0 || strcmp(vals[i], vals[i - 1]))
+            fprintf(af.fp, "%s\n", vals[i]);
+    if (cishare_atomic_commit(&af))
+        goto fail;
+    free(path);
+    return CISHARE_SINK_OK;
+fail:
+    cishare_err_set(CISHARE_ERR_IO, errstr, errstr_size, "%s: %s", path,
+                    strerror(errno));
+    free(path);
+    return CISHARE_SINK_ERROR;
+}
+
+static cishare_sink_status_t blocklist_regen(blocklist_t *b, int64_t now_ms,
+                                             char *errstr, size_t errstr_size)
+{
+    json_t *all = cishare_sink_state_all(b->state), *v, *e, *expired;
+    const char *key, **vals[N_TYPES] = {0};
+    size_t cnt[N_TYPES] = {0}, cap[N_TYPES] = {0}, t, i;
+    cishare_sink_status_t st = CISHARE_SINK_OK;
+
+    b->next_expiry_ms = INT64_MAX;
+    expired = json_array();
+    json_object_foreach(all, key, v)
+    {
+        int64_t x = json_integer_value(json_object_get(v, "x"));
+        if (json_is_true(json_object_get(v, "revoked")))
+            continue;
+        if (x && x <= now_ms) {
+            json_array_append_new(expired, json_string(key));
+            continue;
+        }
+        if (x && x < b->next_expiry_ms)
+            b->next_expiry_ms = x;
+        json_array_foreach(json_object_get(v, "e"), i, e)
+        {
+            int ti = type_index(json_string_value(json_array_get(e, 0)));
+            const char *val = json_string_value(json_array_get(e, 1));
+            if (ti < 0 || !val)
+                continue;
+            if (cnt[ti] == cap[ti]) {
+                size_t nc = cap[ti] ? cap[ti] * 2 : 64;
+                const char **np = realloc(vals[ti], nc * sizeof(*np));
+                if (!np) {
+                    st = CISHARE_SINK_ERROR;
+                    goto out;
+                }
+                vals[ti] = np;
+                cap[ti] = nc;
+            }
+            vals[ti][cnt[ti]++] = val;
+        }
+    }
+    for (t = 0; t < N_TYPES && st == CISHARE_SINK_OK; t++)
+        st = write_list(b, t, vals[t], cnt[t], errstr, errstr_size);
+    if (st == CISHARE_SINK_OK) {
+        /* Lists no longer hold them: forget expired entries. */
+        json_array_foreach(expired, i, e)
+            cishare_sink_state_put(b->state, json_string_value(e), NULL);
+        b->dirty = false;
+        b->last_view_ms = now_ms;
+    }
+out:
+    for (t = 0; t < N_TYPES; t++)
+        free(vals[t]);
+    json_decref(expired);
+    return st;
+}
+
+static cishare_sink_status_t blocklist_sync(void *ctx, int64_t now_ms,
+                                            uint64_t *markp, char *errstr,
+                                            size_t errstr_size)
+{
+    blocklist_t *b = ctx;
+
+    *markp = 0;
+    if (cishare_sink_state_sync(b->state, errstr, errstr_size))
+        return CISHARE_SINK_ERROR;
+    if ((b->dirty || now_ms >= b->next_expiry_ms) &&
+        (b->view_interval_ms <= 0 || now_ms < b->last_view_ms ||
+         now_ms - b->last_view_ms >= b->view_interval_ms)) {
+        if (blocklist_regen(b, now_ms, errstr, errstr_size))
+            return CISHARE_SINK_ERROR;
+        /* Forgotten expired entries: make that durable too. */
+        if (cishare_sink_state_sync(b->state, errstr, errstr_size))
+            return CISHARE_SINK_ERROR;
+    }
+    return CISHARE_SINK_OK;
+}
+
+static void blocklist_close(void *ctx)
+{
+    blocklist_t *b = ctx;
+
+    if (!b)
+        return;
+    if (b->state && b->dirty) {
+        blocklist_regen(b, cishare_time_now_ms(), NULL, 0);
+        cishare_sink_state_sync(b->state, NULL, 0);
+    }
+    cishare_sink_state_close(b->state);
+    free(b->dir);
+    free(b);
+}
+
+const cishare_sink_plugin_t cishare_sink_blocklist = {
+    .name = "blocklist",
+    .description = "plain-text blocklists per indicator type (blocklist/)",
+    .open = blocklist_open,
+    .write = blocklist_write,
+    .revoke = blocklist_revoke,
+    .sync = blocklist_sync,
+    .close = blocklist_close,
+};

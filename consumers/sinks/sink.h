@@ -1,0 +1,173 @@
+/*
+ * cishare - the feed's sinks: where delivered messages go.
+ *
+ * A sink is a plugin: a struct of callbacks filled with designated
+ * initialisers (fluent-bit style). Each callback answers OK, RETRY (a
+ * passing condition: the caller may try the same call again) or ERROR.
+ *
+ * The feed calls, for each batch:
+ *   write(msg, subject)      every delivered message but revocations
+ *   revoke(subject, rev)     for each verified revocation message
+ *   sync(now, &mark)         makes everything written so far durable
+ *                            (fsync) and updates the sink's views
+ * then commits the batch in the dedup log (dedup.h), recording each sink's
+ * mark, then commits Kafka offsets. On start the sink is opened with the
+ * mark of the last committed batch, so it can drop output that was
+ * written but never committed (see the invariant in dedup.h).
+ *
+ * `msg` is the delivered message in native JSON form (schemas/README.md):
+ * envelope fields message_id, origin, sector, tlp, audience, created,
+ * expires, type, key_id (and relayed_by) plus payload. Sinks only read it.
+ *
+ * The three sinks:
+ *   jsonl      <out>/feed.jsonl (or stdout for out "-"): one message per
+ *              line. Append-only: a revocation is written as its own
+ *              message line (type "revocation", payload.revokes = subject),
+ *              a *delete* event as OpenCTI sends: a reader of the file
+ *              drops every earlier line of that subject from that origin.
+ *              Mark = file length; on open the file is cut back to it.
+ *   stix       <out>/stix/bundle.json: the current state as one STIX 2.1
+ *              bundle, rewritten atomically.
+ *   blocklist  <out>/blocklist/<type>.txt for ipv4, ipv6, domain, url,
+ *              email, md5, sha1, sha256, sha512: one value a line, sorted,
+ *              unique; expired and revoked indicators leave. Each file is
+ *              replaced atomically (temporary file, fsync, rename).
+ * The stix and blocklist sinks keep their state by subject in a journal
+ * (<out>/<sink>/state.jsonl): re-applying a message is idempotent, and a
+ * revocation leaves a tombstone so that a late copy of the revoked
+ * subject stays out. A revocation only removes a subject published by the
+ * revocation's own origin.
+ *
+ * Threading: a sink instance is used by one thread at a time.
+ */
+#ifndef CISHARE_SINK_H
+#define CISHARE_SINK_H
+
+#include "cishare/codec.h"
+#include "cishare/err.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+typedef enum {
+    CISHARE_SINK_OK = 0,
+    CISHARE_SINK_RETRY, /**< transient: call again later */
+    CISHARE_SINK_ERROR  /**< failed: errstr says why */
+} cishare_sink_status_t;
+
+typedef struct cishare_sink_opts_s {
+    const char *out; /**< output folder; "-" = stdout (jsonl only) */
+    bool has_mark;   /**< a committed mark is known (from dedup) */
+    uint64_t mark;   /**< that mark */
+    /** Views (bundle, blocklists) are rewritten on sync at most this
+     *  often; 0 = on every sync that changed something. Close always
+     *  rewrites changed views. */
+    int64_t view_interval_ms;
+} cishare_sink_opts_t;
+
+typedef struct cishare_sink_plugin_s {
+    const char *name;
+    const char *description;
+    /** Create the instance into *ctxp (owned by the sink until close). */
+    cishare_sink_status_t (*open)(const cishare_sink_opts_t *opts, void **ctxp,
+                                  char *errstr, size_t errstr_size);
+    /** msg and subject are borrowed for the call. */
+    cishare_sink_status_t (*write)(void *ctx, const json_t *msg,
+                                   const char *subject, char *errstr,
+                                   size_t errstr_size);
+    /** rev: the verified revocation message (borrowed). */
+    cishare_sink_status_t (*revoke)(void *ctx, const char *subject,
+                                    const json_t *rev, char *errstr,
+                                    size_t errstr_size);
+    /** Durable: fsync; *markp receives the sink's mark (0 if unused). */
+    cishare_sink_status_t (*sync)(void *ctx, int64_t now_ms, uint64_t *markp,
+                                  char *errstr, size_t errstr_size);
+    /** Rewrite changed views, release everything. NULL ctx is a no-op. */
+    void (*close)(void *ctx);
+} cishare_sink_plugin_t;
+
+extern const cishare_sink_plugin_t cishare_sink_jsonl;
+extern const cishare_sink_plugin_t cishare_sink_stix;
+extern const cishare_sink_plugin_t cishare_sink_blocklist;
+
+/** Plugin by name ("jsonl", "stix", "blocklist"), or NULL. */
+const cishare_sink_plugin_t *cishare_sink_plugin_find(const char *name);
+
+/** An open sink: plugin plus instance, and counters. */
+typedef struct cishare_sink_s {
+    const cishare_sink_plugin_t *plugin;
+    void *ctx;
+    uint64_t written, revoked;
+} cishare_sink_t;
+
+/**
+ * Open sink `name` with opts. *sinkp receives a new sink the caller
+ * closes with cishare_sink_close(). CISHARE_ERR_NOT_FOUND for an unknown
+ * name, CISHARE_ERR_IO when the plugin refuses (errstr says why).
+ */
+cishare_err_t cishare_sink_open(const char *name,
+                                const cishare_sink_opts_t *opts,
+                                cishare_sink_t **sinkp, char *errstr,
+                                size_t errstr_size);
+cishare_sink_status_t cishare_sink_write(cishare_sink_t *sink,
+                                         const json_t *msg, const char *subject,
+                                         char *errstr, size_t errstr_size);
+cishare_sink_status_t cishare_sink_revoke(cishare_sink_t *sink,
+                                          const char *subject,
+                                          const json_t *rev, char *errstr,
+                                          size_t errstr_size);
+cishare_sink_status_t cishare_sink_sync(cishare_sink_t *sink, int64_t now_ms,
+                                        uint64_t *markp, char *errstr,
+                                        size_t errstr_size);
+/** Close and free. NULL is a no-op. */
+void cishare_sink_close(cishare_sink_t *sink);
+
+/* ---- helpers shared by the sinks (and the quarantine writer) ---- */
+
+/* Times: cishare_time_parse(), _format(), _now_ms() of codec.h. */
+
+/** mkdir -p with mode 0750. 0 or -1 (errno set). */
+int cishare_mkdirs(const char *path);
+
+/**
+ * Atomic file replacement: cishare_atomic_begin() opens a temporary file
+ * "<path>.tmp.<pid>" in the same folder; the caller writes to af->fp;
+ * cishare_atomic_commit() flushes, fsyncs, renames over path and fsyncs
+ * the folder; cishare_atomic_abort() removes the temporary file.
+ */
+typedef struct cishare_atomic_s {
+    FILE *fp;
+    char *path, *tmp;
+} cishare_atomic_t;
+int cishare_atomic_begin(cishare_atomic_t *af, const char *path);
+int cishare_atomic_commit(cishare_atomic_t *af);
+void cishare_atomic_abort(cishare_atomic_t *af);
+
+/**
+ * The subject-keyed state of a sink: an in-memory JSON object (subject ->
+ * value) and an append-only journal of JSON lines {"s":subject,"v":value}
+ * (value null = forget). Lines that do not parse (a torn tail) end the
+ * load. The journal is rewritten atomically when it holds more than twice
+ * the live entries.
+ */
+typedef struct cishare_sink_state_s cishare_sink_state_t;
+cishare_err_t cishare_sink_state_open(const char *path,
+                                      cishare_sink_state_t **sp, char *errstr,
+                                      size_t errstr_size);
+/** Set subject -> value (value borrowed; NULL forgets the subject). */
+cishare_err_t cishare_sink_state_put(cishare_sink_state_t *s,
+                                     const char *subject, json_t *value);
+/** Borrowed value of subject, or NULL. */
+json_t *cishare_sink_state_get(const cishare_sink_state_t *s,
+                               const char *subject);
+/** Borrowed object of every subject -> value. */
+json_t *cishare_sink_state_all(const cishare_sink_state_t *s);
+/** Flush and fsync the journal (and compact it when due). */
+cishare_err_t cishare_sink_state_sync(cishare_sink_state_t *s, char *errstr,
+                                      size_t errstr_size);
+void cishare_sink_state_close(cishare_sink_state_t *s);
+
+#endif
