@@ -380,13 +380,16 @@ const char *import_classify(const char *v)
     size_t n = strlen(v);
     const char *at;
 
-    if (!n)
-        return NULL;
+    if (!n || strpbrk(v, " \t\r\n"))
+        return NULL; /* an observable is one token */
     if (is_ipv4(v))
         return "ipv4";
     if (strchr(v, ':') && is_ipv6(v))
         return "ipv6";
-    if (strstr(v, "://"))
+    if ((at = strstr(v, "://")) && at > v && at[3] &&
+        strspn(v,
+               "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+               "+.-") == (size_t)(at - v))
         return "url";
     if (n == 32 && all_hex(v, 32))
         return "md5";

@@ -635,6 +635,7 @@ cishare_err_t import_text(import_ctx_t *ctx, const char *buf, size_t len,
             e = v + strlen(v);
             while (e > v && strchr(">)\"'].:", e[-1]))
                 *--e = '\0';
+            refang(v);
             if ((type = import_classify(v))) {
                 char r2[600];
                 snprintf(r2, sizeof(r2), "%s %s", rec, v);
