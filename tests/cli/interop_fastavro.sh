@@ -13,4 +13,4 @@ if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import fastavro' 2>/d
         exit 1
     fi
 fi
-exec "$venv/bin/python" "$CISHARE_SRC/tests/cli/interop_fastavro.py"
+exec "$venv/bin/python" "$(dirname "$0")/interop_fastavro.py"

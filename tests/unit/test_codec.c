@@ -360,6 +360,21 @@ static void test_decode_errors(void **state)
     buf[17] = 0x00;
     buf[12] = 0x01; /* created = -1 ms: fine */
     assert_int_equal(dec(buf, 30, err, sizeof(err)), CISHARE_OK);
+    /* ... and the encoder writes exactly these bytes (zigzag of -1). */
+    {
+        json_t *mp = json_pack("{s:s,s:s,s:i,s:s,s:s}", "id", "a", "created",
+                               "1969-12-31T23:59:59.999Z", "modified", 0,
+                               "type", "ipv4", "value", "v");
+        uint8_t *mb;
+        size_t ml;
+        assert_int_equal(cishare_codec_encode(codec, CISHARE_MSG_INDICATOR, mp,
+                                              &mb, &ml, err, sizeof(err)),
+                         CISHARE_OK);
+        assert_int_equal(ml, 30);
+        assert_memory_equal(mb, buf, 30);
+        free(mb);
+        json_decref(mp);
+    }
     buf[12] = 0x00;
     buf[11] = 0xFF; /* id "\xff": not UTF-8 */
     assert_int_equal(dec(buf, 30, err, sizeof(err)), CISHARE_ERR_PARSE);
