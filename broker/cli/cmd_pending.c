@@ -15,7 +15,6 @@
     }
 
 PENDING(cishare_cmd_demo, "demo")
-PENDING(cishare_cmd_inspect, "inspect")
 PENDING(cishare_cmd_publish, "publish")
 PENDING(cishare_cmd_alert, "alert")
 PENDING(cishare_cmd_feed, "feed")

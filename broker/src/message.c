@@ -487,8 +487,9 @@ json_t *cishare_message_to_json(const cishare_msg_in_t *in)
     if (!o)
         return NULL;
     /* effective label and audience of a relayed copy */
-    json_object_set_new(o, "tlp", json_string(cishare_tlp_name(in->tlp)));
-    if (in->env.relay_cnt &&
+    if (in->verified && in->env.relay_cnt)
+        json_object_set_new(o, "tlp", json_string(cishare_tlp_name(in->tlp)));
+    if (in->verified && in->env.relay_cnt &&
         cishare_audience_format(&in->audience, buf, sizeof(buf)) <
             sizeof(buf)) {
         json_t *a = json_array();

@@ -525,6 +525,70 @@ static void test_timing(void **state)
     }
 }
 
+/* Fixtures for tests/cli/inspect.sh, written only with
+ * CISHARE_REGEN_VECTORS=1: {"key", "headers": [[n, v]...], "value_b64"}. */
+static void write_fixture(const char *name, const cishare_msg_out_t *out)
+{
+    rd_kafka_headers_t *h = headers(&out->env);
+    json_t *o = json_object(), *ha = json_array();
+    const char *n;
+    const void *v;
+    size_t size, i;
+    char path[1024], *b64;
+
+    for (i = 0; !rd_kafka_header_get_all(h, i, &n, &v, &size); i++)
+        json_array_append_new(ha,
+                              json_pack("[s s%]", n, (const char *)v, size));
+    b64 = malloc(sodium_base64_ENCODED_LEN(out->value_len,
+                                           sodium_base64_VARIANT_ORIGINAL));
+    sodium_bin2base64(b64,
+                      sodium_base64_ENCODED_LEN(out->value_len,
+                                                sodium_base64_VARIANT_ORIGINAL),
+                      out->value, out->value_len,
+                      sodium_base64_VARIANT_ORIGINAL);
+    json_object_set_new(o, "key", json_stringn(out->key, out->key_len));
+    json_object_set_new(o, "headers", ha);
+    json_object_set_new(o, "value_b64", json_string(b64));
+    snprintf(path, sizeof(path), "%s/tests/vectors/message/%s.json", src(),
+             name);
+    assert_int_equal(json_dump_file(o, path, JSON_INDENT(1)), 0);
+    free(b64);
+    json_decref(o);
+    rd_kafka_headers_destroy(h);
+}
+
+static void test_fixtures(void **state)
+{
+    cishare_msg_out_t out;
+    cishare_keypair_t rk;
+    char err[512] = "";
+
+    (void)state;
+    if (!getenv("CISHARE_REGEN_VECTORS"))
+        skip();
+    assert_int_equal(build("op-power-a", "\"tlp\":\"amber\",", -1, NULL, &out,
+                           err, sizeof(err)),
+                     CISHARE_OK);
+    write_fixture("amber", &out);
+    load_kp("ceptoar-electricity", &rk);
+    assert_int_equal(cishare_envelope_relay_sign(
+                         &out.env, &rk, "ceptoar-electricity",
+                         CISHARE_TLP_AMBER, "role:operator,sector:electricity",
+                         NOW + 1000, out.key, out.key_len, out.value,
+                         out.value_len, err, sizeof(err)),
+                     CISHARE_OK);
+    cishare_keypair_wipe(&rk);
+    write_fixture("amber-relayed", &out);
+    cishare_msg_out_clear(&out);
+    assert_int_equal(build("nco",
+                           "\"tlp\":\"red\",\"audience\":[\"participant:"
+                           "ceptoar-electricity\"],",
+                           -1, NULL, &out, err, sizeof(err)),
+                     CISHARE_OK);
+    write_fixture("red", &out);
+    cishare_msg_out_clear(&out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -536,6 +600,7 @@ int main(void)
         cmocka_unit_test(test_open_refusals),
         cmocka_unit_test(test_relay),
         cmocka_unit_test(test_timing),
+        cmocka_unit_test(test_fixtures),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

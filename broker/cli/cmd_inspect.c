@@ -1,0 +1,506 @@
+/*
+ * cishare inspect: show the envelope, the verification result and the
+ * payload of one Kafka message (headers + key + value), read from a file.
+ *
+ * Input forms (auto-detected; first non-blank byte '{' means JSON):
+ *
+ *  JSON   {"key": "<subject>",
+ *          "headers": [["cishare.id", "..."], ...]   (or an object
+ *                     {"cishare.id": "...", "cishare.relay": ["..", ".."]}),
+ *          "value_b64": "<standard base64 of the value>"}
+ *
+ *  kcat   what `kcat -C ... -f '%K %k\n%h\n%S %s\n'` prints for ONE
+ *         message: "<key length> <key>\n<headers>\n<value length> <value
+ *         bytes>\n". Lengths make key and value binary-safe; kcat prints
+ *         headers as name=value joined by ',' (cishare header values are
+ *         printable and a ',' inside one is never followed by "name=").
+ */
+#include "cishare/cli.h"
+#include "cishare/directory.h"
+#include "cishare/envelope.h"
+#include "cishare/message.h"
+
+#include <ctype.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ERRBUF_SIZE 16384
+#define INPUT_MAX   (4u * CISHARE_MESSAGE_MAX_VALUE)
+#define KCAT_FORMAT "%K %k\\n%h\\n%S %s\\n"
+
+static void inspect_usage(FILE *fp)
+{
+    fprintf(fp,
+            "Usage: cishare inspect [--directory FILE [--root-key FILE]] "
+            "[--key FILE]\n"
+            "                       [--json] [FILE|-]\n"
+            "\n"
+            "Show the envelope (headers), the verification result and the "
+            "payload of one\n"
+            "message. Input (auto-detected):\n"
+            "  JSON  {\"key\": ..., \"headers\": [[name, value], ...] or "
+            "{name: value},\n"
+            "         \"value_b64\": ...}\n"
+            "  kcat  the output of: kcat -C -b BROKER -t TOPIC -o OFFSET -c 1 "
+            "\\\n"
+            "          -f '%%K %%k\\n%%h\\n%%S %%s\\n'\n"
+            "\n"
+            "Options:\n"
+            "  -d, --directory FILE  signed participant directory to verify "
+            "against\n"
+            "  -r, --root-key FILE   pinned root public key (default: "
+            "root.pub beside it)\n"
+            "  -k, --key FILE        secret key file: decrypt when the "
+            "message is\n"
+            "                        addressed to it (RED, AMBER+STRICT)\n"
+            "  -j, --json            print one JSON object instead of text\n"
+            "  -h, --help            show this help\n"
+            "\n"
+            "Exit status: 0 verified, 1 verification failed (or no "
+            "--directory),\n"
+            "2 bad usage or malformed input.\n");
+}
+
+typedef struct input_s {
+    char *key;
+    size_t key_len;
+    uint8_t *value;
+    size_t value_len;
+    rd_kafka_headers_t *hdrs;
+} input_t;
+
+static void input_clear(input_t *in)
+{
+    free(in->key);
+    free(in->value);
+    if (in->hdrs)
+        rd_kafka_headers_destroy(in->hdrs);
+    memset(in, 0, sizeof(*in));
+}
+
+static int add_header(input_t *in, const char *name, const json_t *v, char *err,
+                      size_t errsize)
+{
+    if (!json_is_string(v)) {
+        snprintf(err, errsize, "header %.64s: value is not a string", name);
+        return -1;
+    }
+    rd_kafka_header_add(in->hdrs, name, -1, json_string_value(v),
+                        (ssize_t)json_string_length(v));
+    return 0;
+}
+
+static int parse_json(const char *buf, size_t len, input_t *in, char *err,
+                      size_t errsize)
+{
+    json_error_t je;
+    json_t *root, *h, *v;
+    const char *b64;
+    size_t i, n;
+    int rc = -1;
+
+    root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &je);
+    if (!root) {
+        snprintf(err, errsize, "line %d: %s", je.line, je.text);
+        return -1;
+    }
+    in->hdrs = rd_kafka_headers_new(16);
+    if (!json_is_object(root)) {
+        snprintf(err, errsize, "expected a JSON object");
+        goto done;
+    }
+    v = json_object_get(root, "key");
+    if (v && !json_is_null(v)) {
+        if (!json_is_string(v) ||
+            json_string_length(v) > CISHARE_SUBJECT_MAX_LEN) {
+            snprintf(err, errsize,
+                     "\"key\": expected a string of at most %d "
+                     "bytes",
+                     CISHARE_SUBJECT_MAX_LEN);
+            goto done;
+        }
+        in->key_len = json_string_length(v);
+        in->key = malloc(in->key_len + 1);
+        memcpy(in->key, json_string_value(v), in->key_len + 1);
+    }
+    h = json_object_get(root, "headers");
+    if (json_is_array(h)) {
+        if (json_array_size(h) > CISHARE_ENV_MAX_HEADERS * 2) {
+            snprintf(err, errsize, "\"headers\": too many");
+            goto done;
+        }
+        json_array_foreach(h, i, v)
+        {
+            if (!json_is_array(v) || json_array_size(v) != 2 ||
+                !json_is_string(json_array_get(v, 0))) {
+                snprintf(err, errsize,
+                         "\"headers\"[%zu]: expected [name, value]", i);
+                goto done;
+            }
+            if (add_header(in, json_string_value(json_array_get(v, 0)),
+                           json_array_get(v, 1), err, errsize))
+                goto done;
+        }
+    } else if (json_is_object(h)) {
+        const char *name;
+        json_object_foreach(h, name, v)
+        {
+            if (json_is_array(v)) {
+                json_t *e;
+                if (json_array_size(v) > CISHARE_ENV_MAX_HEADERS) {
+                    snprintf(err, errsize, "header %.64s: too many", name);
+                    goto done;
+                }
+                json_array_foreach(v, n, e)
+                {
+                    if (add_header(in, name, e, err, errsize))
+                        goto done;
+                }
+            } else if (add_header(in, name, v, err, errsize)) {
+                goto done;
+            }
+        }
+    } else if (h) {
+        snprintf(err, errsize, "\"headers\": expected an array or object");
+        goto done;
+    }
+    v = json_object_get(root, "value_b64");
+    if (!json_is_string(v)) {
+        snprintf(err, errsize, "\"value_b64\": expected a base64 string");
+        goto done;
+    }
+    b64 = json_string_value(v);
+    n = json_string_length(v);
+    if (n / 4 * 3 > CISHARE_MESSAGE_MAX_VALUE + 3) {
+        snprintf(err, errsize, "\"value_b64\": value longer than %lu bytes",
+                 (unsigned long)CISHARE_MESSAGE_MAX_VALUE);
+        goto done;
+    }
+    in->value = malloc(n / 4 * 3 + 4);
+    if (sodium_base642bin(in->value, n / 4 * 3 + 4, b64, n, " \n\r\t",
+                          &in->value_len, NULL,
+                          sodium_base64_VARIANT_ORIGINAL) != 0) {
+        snprintf(err, errsize, "\"value_b64\": not valid base64");
+        goto done;
+    }
+    rc = 0;
+done:
+    json_decref(root);
+    return rc;
+}
+
+/* "<len> " prefix; returns the length or -1. */
+static long read_len(const char **p, const char *end)
+{
+    long v = 0;
+    const char *s = *p;
+
+    if (s < end && *s == '-')
+        return -1; /* kcat prints -1 for a null key/value */
+    while (s < end && isdigit((unsigned char)*s) && v < 100000000)
+        v = v * 10 + (*s++ - '0');
+    if (s == *p || s >= end || *s != ' ')
+        return -1;
+    *p = s + 1;
+    return v;
+}
+
+/* Does s start "name=" with a plausible header name? */
+static bool starts_header(const char *s, const char *end)
+{
+    const char *c = s;
+
+    while (c < end &&
+           (isalnum((unsigned char)*c) || *c == '.' || *c == '_' || *c == '-'))
+        c++;
+    return c > s && c < end && *c == '=';
+}
+
+static int parse_kcat(const char *buf, size_t len, input_t *in, char *err,
+                      size_t errsize)
+{
+    const char *p = buf, *end = buf + len, *nl, *h, *he;
+    long n;
+
+    in->hdrs = rd_kafka_headers_new(16);
+    /* key */
+    if ((n = read_len(&p, end)) < 0 || n > CISHARE_SUBJECT_MAX_LEN ||
+        end - p < n + 1 || p[n] != '\n') {
+        snprintf(err, errsize,
+                 "kcat line 1: expected '<key length> <key>' "
+                 "(kcat -f '%s')",
+                 KCAT_FORMAT);
+        return -1;
+    }
+    in->key = malloc((size_t)n + 1);
+    memcpy(in->key, p, (size_t)n);
+    in->key[n] = '\0';
+    in->key_len = (size_t)n;
+    p += n + 1;
+    /* headers: one line */
+    if (!(nl = memchr(p, '\n', (size_t)(end - p)))) {
+        snprintf(err, errsize, "kcat line 2: expected the headers line");
+        return -1;
+    }
+    for (h = p; h < nl; h = he + 1) {
+        const char *eq;
+        char name[256];
+        /* the header ends at a ',' that starts another "name=" */
+        for (he = h; he < nl; he++)
+            if (*he == ',' && starts_header(he + 1, nl))
+                break;
+        eq = memchr(h, '=', (size_t)(he - h));
+        if (!eq || (size_t)(eq - h) >= sizeof(name)) {
+            snprintf(err, errsize, "kcat line 2: expected name=value");
+            return -1;
+        }
+        memcpy(name, h, (size_t)(eq - h));
+        name[eq - h] = '\0';
+        rd_kafka_header_add(in->hdrs, name, -1, eq + 1, he - eq - 1);
+    }
+    p = nl + 1;
+    /* value */
+    if ((n = read_len(&p, end)) < 0 || (size_t)n > CISHARE_MESSAGE_MAX_VALUE ||
+        end - p < n) {
+        snprintf(err, errsize,
+                 "kcat line 3: expected '<value length> <value bytes>' of at "
+                 "most %lu bytes",
+                 (unsigned long)CISHARE_MESSAGE_MAX_VALUE);
+        return -1;
+    }
+    in->value = malloc((size_t)n + 1);
+    memcpy(in->value, p, (size_t)n);
+    in->value_len = (size_t)n;
+    p += n;
+    if (p < end && *p == '\n')
+        p++;
+    if (p != end) {
+        snprintf(err, errsize,
+                 "%zu bytes after the message: give one "
+                 "message (kcat -c 1)",
+                 (size_t)(end - p));
+        return -1;
+    }
+    return 0;
+}
+
+static void print_text(const cishare_envelope_t *env, bool parsed,
+                       const rd_kafka_headers_t *hdrs, const input_t *in,
+                       const char *status, const char *detail,
+                       const json_t *payload, const char *payload_note)
+{
+    const char *name;
+    const void *val;
+    size_t size, i;
+
+    printf("key: %.*s\n", (int)in->key_len, in->key ? in->key : "");
+    printf("headers:\n");
+    for (i = 0; !rd_kafka_header_get_all(hdrs, i, &name, &val, &size); i++)
+        printf("  %s: %.*s\n", name, (int)(size > 200 ? 200 : size),
+               val ? (const char *)val : "(null)");
+    printf("value: %zu bytes%s\n", in->value_len,
+           parsed && cishare_envelope_encrypted(env) ? " (encrypted)" : "");
+    if (parsed && cishare_envelope_encrypted(env))
+        printf("recipients: %ld\n",
+               cishare_seal_recipient_cnt(in->value, in->value_len));
+    printf("verification: %s%s%s\n", status, detail[0] ? ": " : "", detail);
+    if (payload) {
+        char *s = json_dumps(payload, JSON_INDENT(2) | JSON_SORT_KEYS);
+        printf("payload: %s\n", s ? s : "?");
+        free(s);
+    } else {
+        printf("payload: (%s)\n", payload_note);
+    }
+}
+
+int cishare_cmd_inspect(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"directory", required_argument, NULL, 'd'},
+        {"root-key", required_argument, NULL, 'r'},
+        {"key", required_argument, NULL, 'k'},
+        {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    const char *dir_path = NULL, *root = NULL, *key_path = NULL, *file = "-";
+    char *buf = NULL, *errstr = NULL, *perr = NULL;
+    const char *status, *payload_note = "not decoded";
+    size_t len = 0, i;
+    bool as_json = false, parsed = false;
+    cishare_directory_t *dir = NULL;
+    cishare_codec_t *codec = NULL;
+    cishare_keypair_t kp;
+    cishare_msg_in_t msg;
+    cishare_envelope_t env;
+    input_t in;
+    int c, rc = CISHARE_EXIT_USAGE;
+    cishare_err_t err;
+
+    memset(&in, 0, sizeof(in));
+    memset(&msg, 0, sizeof(msg));
+    memset(&kp, 0, sizeof(kp));
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "d:r:k:jh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'd':
+            dir_path = optarg;
+            break;
+        case 'r':
+            root = optarg;
+            break;
+        case 'k':
+            key_path = optarg;
+            break;
+        case 'j':
+            as_json = true;
+            break;
+        case 'h':
+            inspect_usage(stdout);
+            return CISHARE_EXIT_OK;
+        default:
+            return cishare_cli_usage_error("inspect", "bad option");
+        }
+    }
+    if (optind < argc)
+        file = argv[optind++];
+    if (optind < argc)
+        return cishare_cli_usage_error("inspect", "unexpected argument '%s'",
+                                       argv[optind]);
+    if (root && !dir_path)
+        return cishare_cli_usage_error("inspect",
+                                       "--root-key needs --directory");
+    if (!(errstr = calloc(1, ERRBUF_SIZE)) || !(perr = calloc(1, 512)))
+        goto out;
+    if (cishare_crypto_init()) {
+        cishare_cli_error("inspect: libsodium initialisation failed");
+        goto out;
+    }
+    if (key_path && cishare_keypair_load(&kp, key_path, errstr, ERRBUF_SIZE) !=
+                        CISHARE_OK) {
+        cishare_cli_error("inspect: %s", errstr);
+        goto out;
+    }
+    if (dir_path &&
+        cishare_directory_load(dir_path, root, &dir, errstr, ERRBUF_SIZE)) {
+        cishare_cli_error("inspect: %s", errstr);
+        goto out;
+    }
+    if ((err = cishare_codec_new(&codec, errstr, ERRBUF_SIZE))) {
+        cishare_cli_error("inspect: %s", errstr);
+        goto out;
+    }
+    if (cishare_cli_read_file(file, INPUT_MAX, &buf, &len, errstr,
+                              ERRBUF_SIZE)) {
+        cishare_cli_error("inspect: %s", errstr);
+        goto out;
+    }
+    for (i = 0; i < len && isspace((unsigned char)buf[i]); i++)
+        ;
+    if ((i < len && buf[i] == '{' ? parse_json(buf, len, &in, perr, 512)
+                                  : parse_kcat(buf, len, &in, perr, 512))) {
+        cishare_cli_error("inspect: %s: %s", file, perr);
+        goto out;
+    }
+
+    /* Malformed headers are bad input (2), not a failed verification. */
+    if ((err = cishare_envelope_from_headers(in.hdrs, &env, errstr,
+                                             ERRBUF_SIZE))) {
+        cishare_cli_error("inspect: %s: %s", file, errstr);
+        if (!as_json)
+            print_text(&env, false, in.hdrs, &in, "not verified", errstr, NULL,
+                       "envelope malformed");
+        goto out;
+    }
+    parsed = true;
+    errstr[0] = '\0';
+    if (!dir) {
+        status = "NOT VERIFIED";
+        snprintf(errstr, ERRBUF_SIZE, "no --directory given");
+        rc = CISHARE_EXIT_FAIL;
+        msg.env = env;
+        msg.tlp = env.tlp;
+        msg.encrypted = cishare_envelope_encrypted(&env);
+        if (!msg.encrypted) {
+            /* show the payload anyway, clearly marked unverified */
+            cishare_msgtype_t t;
+            if (cishare_codec_decode(codec, in.value, in.value_len, &t,
+                                     &msg.payload, perr, 512) != CISHARE_OK)
+                payload_note = perr;
+        } else {
+            payload_note = "encrypted; not decrypted without verification";
+        }
+    } else {
+        err = cishare_message_open(codec, dir, key_path ? &kp : NULL, in.hdrs,
+                                   in.key, in.key_len, in.value, in.value_len,
+                                   &msg, errstr, ERRBUF_SIZE);
+        if (!msg.verified) {
+            status = "FAILED";
+            rc = CISHARE_EXIT_FAIL;
+            payload_note = "not decoded: verification failed";
+        } else {
+            status = "verified";
+            rc = CISHARE_EXIT_OK;
+            if (err == CISHARE_ERR_NOT_RECIPIENT) {
+                payload_note = key_path ? "encrypted; not addressed to --key"
+                                        : "encrypted; give --key to decrypt";
+                snprintf(perr, 512, "origin %s, key %s", msg.env.origin,
+                         msg.env.key_id);
+            } else if (err) {
+                /* signed but undecryptable or undecodable: refuse */
+                status = "FAILED";
+                rc = CISHARE_EXIT_FAIL;
+                payload_note = "not decoded";
+            } else {
+                if (msg.encrypted && !key_path)
+                    payload_note = "encrypted; give --key to decrypt";
+                if (msg.env.relay_cnt)
+                    snprintf(perr, 512, "origin %s, key %s, %zu relay hop(s)",
+                             msg.env.origin, msg.env.key_id, msg.env.relay_cnt);
+                else
+                    snprintf(perr, 512, "origin %s, key %s", msg.env.origin,
+                             msg.env.key_id);
+            }
+            if (rc == CISHARE_EXIT_OK)
+                snprintf(errstr, ERRBUF_SIZE, "%s", perr);
+        }
+    }
+    if (as_json) {
+        json_t *o = json_object(), *e = cishare_message_to_json(&msg);
+        char *s;
+        json_object_del(e, "payload");
+        json_object_set_new(o, "key",
+                            json_stringn(in.key ? in.key : "", in.key_len));
+        json_object_set_new(o, "envelope", e);
+        json_object_set_new(o, "verified", json_boolean(msg.verified));
+        json_object_set_new(o, "verification", json_string(errstr));
+        json_object_set_new(
+            o, "payload", msg.payload ? json_incref(msg.payload) : json_null());
+        if (!msg.payload)
+            json_object_set_new(o, "payload_note", json_string(payload_note));
+        s = json_dumps(o, JSON_INDENT(2));
+        if (s)
+            printf("%s\n", s);
+        free(s);
+        json_decref(o);
+    } else {
+        print_text(&msg.env, parsed, in.hdrs, &in, status, errstr, msg.payload,
+                   payload_note);
+    }
+    if (rc != CISHARE_EXIT_OK)
+        cishare_cli_error("inspect: %s: %s: %s", file,
+                          strcmp(status, "FAILED") ? "not verified"
+                                                   : "verification failed",
+                          errstr);
+out:
+    cishare_msg_in_clear(&msg);
+    cishare_keypair_wipe(&kp);
+    cishare_codec_destroy(codec);
+    cishare_directory_destroy(dir);
+    input_clear(&in);
+    free(buf);
+    free(errstr);
+    free(perr);
+    return rc;
+}

@@ -1,0 +1,104 @@
+#!/bin/bash
+# cishare inspect: exit 0 verified, 1 verification failed, 2 bad input;
+# JSON and kcat input; decryption with --key. Fixtures: tests/vectors/message
+# (JSON written by test_message with CISHARE_REGEN_VECTORS=1; the .kcat file
+# is real kcat output of a message consumed from `cishare dev-broker`).
+set -u
+BIN=${CISHARE_BIN:?CISHARE_BIN not set}
+SRC=${CISHARE_SRC:?CISHARE_SRC not set}
+EX=$SRC/deploy/examples
+M=$SRC/tests/vectors/message
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+fails=0 n=0
+D=(--directory $EX/directory.yaml)
+
+# expect CODE GREP-PATTERN args...   (pattern searched in stdout+stderr)
+expect() {
+    local want=$1 pat=$2 out rc
+    shift 2
+    n=$((n + 1))
+    out=$("$BIN" "$@" 2>&1)
+    rc=$?
+    if [ "$rc" != "$want" ] || ! grep -qE -- "$pat" <<<"$out"; then
+        echo "FAIL: cishare $*"
+        echo "  want exit $want and output matching '$pat'"
+        echo "  got exit $rc, output:"
+        sed 's/^/    /' <<<"$out" | head -40
+        fails=$((fails + 1))
+    fi
+}
+
+# edit FILE OUT PYTHON-EXPR-ON-m : write a modified copy of a JSON fixture
+edit() {
+    python3 - "$1" "$2" "$3" <<'PY'
+import json, sys, base64
+m = json.load(open(sys.argv[1]))
+def hdr(name, val):
+    for h in m["headers"]:
+        if h[0] == name:
+            h[1] = val
+exec(sys.argv[3])
+json.dump(m, open(sys.argv[2], "w"))
+PY
+}
+
+expect 0 "^Usage: cishare inspect" inspect --help
+
+# --- verified ----------------------------------------------------------
+expect 0 "verification: verified: origin op-power-a" inspect "${D[@]}" $M/amber.json
+expect 0 '"value": "203.0.113.45"' inspect "${D[@]}" $M/amber.json
+expect 0 '"verified": true' inspect --json "${D[@]}" $M/amber.json
+expect 0 "1 relay hop" inspect "${D[@]}" $M/amber-relayed.json
+expect 0 "1 relay hop" inspect "${D[@]}" $M/amber-relayed.kcat
+expect 0 "1 relay hop" inspect "${D[@]}" - < $M/amber-relayed.kcat
+expect 0 "ceptoar-electricity" inspect --json "${D[@]}" --root-key $EX/root.pub $M/amber-relayed.kcat
+
+# --- encrypted ---------------------------------------------------------
+expect 0 '"value": "203.0.113.45"' inspect "${D[@]}" --key $EX/keys/ceptoar-electricity.key $M/red.json
+expect 0 '"value": "203.0.113.45"' inspect "${D[@]}" --key $EX/keys/nco.key $M/red.json
+expect 0 "not addressed to --key" inspect "${D[@]}" --key $EX/keys/op-power-a.key $M/red.json
+expect 0 "give --key to decrypt" inspect "${D[@]}" $M/red.json
+expect 0 "recipients: 2" inspect "${D[@]}" $M/red.json
+
+# --- verification failures (exit 1) ------------------------------------
+edit $M/amber.json $TMP/tlp.json 'hdr("cishare.tlp", "green")'
+expect 1 "verification: FAILED: .*signature does not verify" inspect "${D[@]}" $TMP/tlp.json
+edit $M/amber.json $TMP/aud.json 'hdr("cishare.audience", "all")'
+expect 1 "FAILED" inspect "${D[@]}" $TMP/aud.json
+edit $M/amber.json $TMP/key.json 'm["key"] = "indicator--other"'
+expect 1 "FAILED" inspect "${D[@]}" $TMP/key.json
+edit $M/red.json $TMP/val.json '
+v = bytearray(base64.b64decode(m["value_b64"])); v[len(v)//2] ^= 1
+m["value_b64"] = base64.b64encode(bytes(v)).decode()'
+expect 1 "FAILED" inspect "${D[@]}" --key $EX/keys/ceptoar-electricity.key $TMP/val.json
+edit $M/amber.json $TMP/nosig.json 'm["headers"] = [h for h in m["headers"] if h[0] != "cishare.sig"]'
+expect 1 "no signature" inspect "${D[@]}" $TMP/nosig.json
+edit $M/amber.json $TMP/origin.json 'hdr("cishare.origin", "op-nobody")'
+expect 1 "not in the directory" inspect "${D[@]}" $TMP/origin.json
+edit $M/amber-relayed.json $TMP/relay.json '
+for h in m["headers"]:
+    if h[0] == "cishare.relay": h[1] = h[1].replace(" amber ", " green ")'
+expect 1 "relay hop 1" inspect "${D[@]}" $TMP/relay.json
+# kcat form with a changed header
+sed '2s/cishare.tlp=amber/cishare.tlp=red/' $M/amber-relayed.kcat > $TMP/t.kcat
+expect 1 "FAILED" inspect "${D[@]}" $TMP/t.kcat
+# no directory: shown, but not verified
+expect 1 "NOT VERIFIED" inspect $M/amber.json
+
+# --- bad input (exit 2) ------------------------------------------------
+edit $M/amber.json $TMP/dup.json 'm["headers"].append(["cishare.tlp", "red"])'
+expect 2 "cishare.tlp: duplicate" inspect "${D[@]}" $TMP/dup.json
+edit $M/amber.json $TMP/big.json 'hdr("cishare.audience", "a" * 7000)'
+expect 2 "value too long" inspect "${D[@]}" $TMP/big.json
+echo 'not a message' > $TMP/garbage
+expect 2 "kcat line 1" inspect "${D[@]}" $TMP/garbage
+echo '{"key": 1}' > $TMP/bad.json
+expect 2 '"key": expected' inspect "${D[@]}" $TMP/bad.json
+expect 2 "No such file" inspect "${D[@]}" $TMP/missing.json
+expect 2 "bad option" inspect --frobnicate
+head -c 200 $M/amber-relayed.kcat > $TMP/short.kcat
+expect 2 "kcat line" inspect "${D[@]}" $TMP/short.kcat
+
+echo "inspect.sh: $((n - fails))/$n passed"
+[ $fails -eq 0 ]
