@@ -31,7 +31,9 @@
  * Threading: a codec is immutable after cishare_codec_new() except for
  * scratch buffers, so one codec instance must be used by one thread at a
  * time (create one per worker thread; creation costs a few hundred µs).
- * Functions without a codec argument are reentrant.
+ * Functions without a codec argument are reentrant. avro-c is not used
+ * at run time, so its global, thread-unsafe avro_strerror() state is
+ * never involved.
  */
 #ifndef CISHARE_CODEC_H
 #define CISHARE_CODEC_H
