@@ -14,8 +14,4 @@
         return CISHARE_EXIT_USAGE;                                             \
     }
 
-PENDING(cishare_cmd_demo, "demo")
-PENDING(cishare_cmd_publish, "publish")
 PENDING(cishare_cmd_alert, "alert")
-PENDING(cishare_cmd_feed, "feed")
-PENDING(cishare_cmd_provision, "provision")

@@ -1,0 +1,311 @@
+/*
+ * cishare publish: import files (native JSON, STIX 2.1, MISP, CSV, text),
+ * check the publish rules, sign/encrypt, route and produce every record;
+ * report each failed record by name and end with a summary line.
+ */
+#include "publisher.h"
+
+#include "cishare/cli.h"
+#include "cishare/config.h"
+#include "cishare/importer.h"
+#include "cishare/types.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MAX_X 256
+
+static void usage(FILE *fp)
+{
+    fprintf(
+        fp,
+        "Usage: cishare publish -c CONFIG [options] FILE...|-\n"
+        "\n"
+        "Sign, encrypt (TLP:RED, TLP:AMBER+STRICT) and publish every record "
+        "of\n"
+        "the input files as the configured participant, routed to the "
+        "topics\n"
+        "its audience needs (idempotent producer, acks=all, every delivery\n"
+        "checked).\n"
+        "\n"
+        "Options:\n"
+        "  -c, --config FILE        client config (key=value; librdkafka keys "
+        "and\n"
+        "                           cishare.* keys, see below)\n"
+        "  -X key=value             set one config key (overrides the file; "
+        "other\n"
+        "                           than cishare.* keys go to librdkafka)\n"
+        "  -f, --format FMT         auto (default), json, stix, misp, csv, "
+        "text\n"
+        "  -t, --tlp LABEL          label for records without one; may "
+        "tighten a\n"
+        "                           record's label, never loosen it\n"
+        "  -a, --audience ITEM,...  all, sector:<code>, role:<role>, "
+        "participant:<id>\n"
+        "                           (default: per label; RED needs "
+        "participants)\n"
+        "  -n, --dry-run            do everything except sending; print the "
+        "plan\n"
+        "  -v, --verbose            print every published record on stdout\n"
+        "  -h, --help               show this help\n"
+        "\n"
+        "Output: failed records on stderr (\"%% ERROR: <record>: <reason>\"), "
+        "then\n"
+        "\"%% published N, rejected M (reason: count, ...)\". The dry run "
+        "prints\n"
+        "<record> TAB <subject> TAB <tlp> TAB <topics> per record on stdout.\n"
+        "Formats and their mappings: producers/importers/README.md.\n"
+        "Exit status: 0 all published, 1 a record was refused or not "
+        "delivered,\n"
+        "2 bad usage, config or input file (then nothing is sent).\n"
+        "\n"
+        "Config keys:\n");
+    cishare_config_print_help(fp);
+}
+
+typedef struct reason_cnt_s {
+    const char *reason;
+    size_t cnt;
+} reason_cnt_t;
+
+/* "reason: n, reason: n" into buf. */
+static void count_add(reason_cnt_t *v, size_t *n, size_t max,
+                      const char *reason)
+{
+    size_t i;
+
+    for (i = 0; i < *n; i++) {
+        if (!strcmp(v[i].reason, reason)) {
+            v[i].cnt++;
+            return;
+        }
+    }
+    if (*n < max) {
+        v[*n].reason = reason;
+        v[*n].cnt = 1;
+        (*n)++;
+    }
+}
+
+static void counts_format(const reason_cnt_t *v, size_t n, char *buf,
+                          size_t size)
+{
+    size_t i, off = 0;
+
+    buf[0] = '\0';
+    for (i = 0; i < n && off < size; i++)
+        off += (size_t)snprintf(buf + off, size - off, "%s%s: %zu",
+                                i ? ", " : "", v[i].reason, v[i].cnt);
+}
+
+/* Shared with cmd_alert.c: print failures and the summary; returns the
+ * exit status. */
+int cishare_publish_report(cishare_publisher_t *pub, bool dry_run, bool verbose,
+                           const cishare_import_result_t *imp);
+
+int cishare_publish_report(cishare_publisher_t *pub, bool dry_run, bool verbose,
+                           const cishare_import_result_t *imp)
+{
+    reason_cnt_t rej[64], skip[64];
+    size_t nrej = 0, nskip = 0, i, published = 0, rejected = 0;
+    char buf[2048];
+
+    for (i = 0; i < cishare_publisher_cnt(pub); i++) {
+        const cishare_pub_rec_t *r = cishare_publisher_rec(pub, i);
+        if (r->failed) {
+            cishare_cli_error("%s: %s", r->record, r->detail);
+            count_add(rej, &nrej, 64, r->reason);
+            rejected++;
+            continue;
+        }
+        published++;
+        if (dry_run || verbose)
+            printf("%s\t%s\t%s\t%s\n", r->record, r->subject, r->tlp,
+                   r->topics);
+    }
+    fflush(stdout);
+    for (i = 0; imp && i < imp->skipped_cnt; i++)
+        count_add(skip, &nskip, 64, imp->skipped[i].reason);
+    if (nskip) {
+        counts_format(skip, nskip, buf, sizeof(buf));
+        cishare_cli_info("skipped %zu input objects that are not shared "
+                         "(%s)",
+                         imp->skipped_cnt, buf);
+    }
+    counts_format(rej, nrej, buf, sizeof(buf));
+    cishare_cli_info("%spublished %zu, rejected %zu%s%s%s",
+                     dry_run ? "dry run, nothing sent: " : "", published,
+                     rejected, nrej ? " (" : "", buf, nrej ? ")" : "");
+    return rejected ? CISHARE_EXIT_FAIL : CISHARE_EXIT_OK;
+}
+
+/* Publish with progress on a terminal, then flush. */
+void cishare_publish_flush(cishare_publisher_t *pub,
+                           const cishare_config_t *conf);
+
+void cishare_publish_flush(cishare_publisher_t *pub,
+                           const cishare_config_t *conf)
+{
+    const char *mt = cishare_config_get_kafka(conf, "message.timeout.ms");
+    int timeout = (mt ? atoi(mt) : 30000) + 5000;
+    bool tty = isatty(STDERR_FILENO);
+
+    while (cishare_publisher_inflight(pub) && timeout > 0 &&
+           !cishare_cli_stop) {
+        cishare_publisher_poll(pub, 200);
+        timeout -= 200;
+        if (tty)
+            fprintf(stderr, "\r%% delivered %zu, waiting for %zu   ",
+                    cishare_publisher_delivered(pub),
+                    cishare_publisher_inflight(pub));
+    }
+    if (tty)
+        fprintf(stderr, "\r%60s\r", "");
+    cishare_publisher_flush(pub, timeout > 0 ? 1000 : 0);
+}
+
+int cishare_cmd_publish(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"format", required_argument, NULL, 'f'},
+        {"tlp", required_argument, NULL, 't'},
+        {"audience", required_argument, NULL, 'a'},
+        {"dry-run", no_argument, NULL, 'n'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    cishare_config_t *conf = cishare_config_new();
+    cishare_import_format_t fmt = CISHARE_IMPORT_AUTO;
+    cishare_import_result_t imp;
+    cishare_publisher_t *pub = NULL;
+    const char *xs[MAX_X], *audience = NULL;
+    size_t nx = 0, i;
+    int c, tlp = -1, rc = CISHARE_EXIT_USAGE;
+    bool dry_run = false, verbose = false, have_conf = false;
+    bool tty = isatty(STDERR_FILENO);
+    char errstr[2048];
+    cishare_tlp_t t;
+
+    cishare_import_result_init(&imp);
+    if (!conf) {
+        cishare_cli_error("out of memory");
+        return CISHARE_EXIT_FAIL;
+    }
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "c:X:f:t:a:nvh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c':
+            if (cishare_config_load(conf, optarg, errstr, sizeof(errstr))) {
+                cishare_cli_error("%s", errstr);
+                goto out;
+            }
+            have_conf = true;
+            break;
+        case 'X':
+            if (nx == MAX_X) {
+                rc = cishare_cli_usage_error("publish", "too many -X");
+                goto out;
+            }
+            xs[nx++] = optarg;
+            break;
+        case 'f':
+            if (!cishare_import_format_parse(optarg, &fmt)) {
+                rc = cishare_cli_usage_error(
+                    "publish",
+                    "unknown format '%s' (json, stix, misp, csv, text)",
+                    optarg);
+                goto out;
+            }
+            break;
+        case 't':
+            if (!cishare_tlp_parse(optarg, &t)) {
+                rc = cishare_cli_usage_error(
+                    "publish",
+                    "'%s' is not a TLP label (clear, green, amber, "
+                    "amber+strict, red)",
+                    optarg);
+                goto out;
+            }
+            tlp = (int)t;
+            break;
+        case 'a':
+            audience = optarg;
+            break;
+        case 'n':
+            dry_run = true;
+            break;
+        case 'v':
+            verbose = true;
+            break;
+        case 'h':
+            usage(stdout);
+            rc = CISHARE_EXIT_OK;
+            goto out;
+        default:
+            rc = cishare_cli_usage_error("publish", "bad option");
+            goto out;
+        }
+    }
+    for (i = 0; i < nx; i++) {
+        if (cishare_config_set_kv(conf, xs[i], errstr, sizeof(errstr))) {
+            cishare_cli_error("-X %s: %s", xs[i], errstr);
+            goto out;
+        }
+    }
+    if (!have_conf) {
+        rc = cishare_cli_usage_error("publish", "-c CONFIG is required");
+        goto out;
+    }
+    if (optind >= argc) {
+        rc = cishare_cli_usage_error("publish",
+                                     "no input file (use - for stdin)");
+        goto out;
+    }
+
+    /* Import everything first: a bad file sends nothing. */
+    for (i = (size_t)optind; i < (size_t)argc; i++) {
+        if (cishare_import_file(argv[i], fmt, &imp, errstr, sizeof(errstr))) {
+            cishare_cli_error("%s", errstr);
+            cishare_cli_error("nothing was published");
+            goto out;
+        }
+    }
+    cishare_cli_signals();
+    if (cishare_publisher_new(conf, dry_run, &pub, errstr, sizeof(errstr))) {
+        cishare_cli_error("%s", errstr);
+        goto out;
+    }
+    for (i = 0; i < imp.rejected_cnt; i++)
+        if (cishare_publisher_reject(pub, imp.rejected[i].record,
+                                     imp.rejected[i].reason,
+                                     imp.rejected[i].detail))
+            goto nomem;
+    for (i = 0; i < imp.cnt && !cishare_cli_stop; i++) {
+        if (cishare_publisher_submit(pub, imp.recs[i].msg, imp.recs[i].record,
+                                     tlp, audience))
+            goto nomem;
+        if (tty && (i % 100 == 99 || i + 1 == imp.cnt))
+            fprintf(stderr, "\r%% built %zu/%zu   ", i + 1, imp.cnt);
+    }
+    if (tty && imp.cnt)
+        fprintf(stderr, "\n");
+    for (; i < imp.cnt; i++) /* interrupted */
+        if (cishare_publisher_reject(pub, imp.recs[i].record, "interrupted",
+                                     "not sent: interrupted"))
+            goto nomem;
+    cishare_publish_flush(pub, conf);
+    rc = cishare_publish_report(pub, dry_run, verbose, &imp);
+    goto out;
+nomem:
+    cishare_cli_error("out of memory");
+    rc = CISHARE_EXIT_FAIL;
+out:
+    cishare_publisher_destroy(pub);
+    cishare_import_result_clear(&imp);
+    cishare_config_destroy(conf);
+    return rc;
+}

@@ -1,0 +1,471 @@
+/*
+ * cishare - the publishing pipeline (see publisher.h).
+ *
+ * Every record has one entry in `recs`; each topic copy produced carries
+ * the record's index as its opaque, so the delivery report callback (run
+ * from rd_kafka_poll/flush on our thread) can mark the record failed with
+ * the broker's reason in plain words.
+ */
+#include "publisher.h"
+
+#include "cishare/codec.h"
+#include "cishare/identity.h"
+#include "cishare/kafka_errors.h"
+#include "cishare/message.h"
+#include "cishare/policy.h"
+#include "cishare/routing.h"
+#include "cishare/topics.h"
+
+#include <librdkafka/rdkafka.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct cishare_publisher_s {
+    cishare_identity_t id;
+    cishare_codec_t *codec;
+    rd_kafka_t *rk; /* NULL in a dry run */
+    cishare_pub_rec_t *recs;
+    size_t cnt, size;
+    size_t inflight, delivered;
+    char last_error[512]; /* last client-level error (error_cb) */
+};
+
+static void rec_fail(cishare_pub_rec_t *r, const char *reason,
+                     const char *detail)
+{
+    if (r->failed)
+        return; /* the first reason is the one reported */
+    r->failed = true;
+    r->reason = strdup(reason);
+    r->detail = strdup(detail);
+}
+
+static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    cishare_publisher_t *pub = opaque;
+    size_t idx = (size_t)(uintptr_t)m->_private;
+    cishare_pub_rec_t *r;
+    char buf[512];
+
+    (void)rk;
+    if (idx >= pub->cnt)
+        return;
+    r = &pub->recs[idx];
+    if (r->pending)
+        r->pending--;
+    if (pub->inflight)
+        pub->inflight--;
+    if (!m->err) {
+        pub->delivered++;
+        return;
+    }
+    cishare_kafka_describe_error(m->err, pub->id.me->id, "write to",
+                                 rd_kafka_topic_name(m->rkt), buf, sizeof(buf));
+    rec_fail(r,
+             cishare_kafka_err_is_authz(m->err) ? "not authorised"
+                                                : "delivery failed",
+             buf);
+}
+
+static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+    cishare_publisher_t *pub = opaque;
+    char buf[400];
+
+    (void)rk;
+    cishare_kafka_describe_error((rd_kafka_resp_err_t)err, pub->id.me->id, NULL,
+                                 NULL, buf, sizeof(buf));
+    snprintf(pub->last_error, sizeof(pub->last_error), "%s (%s)", buf, reason);
+}
+
+cishare_err_t cishare_publisher_new(const cishare_config_t *conf, bool dry_run,
+                                    cishare_publisher_t **pubp, char *errstr,
+                                    size_t errstr_size)
+{
+    cishare_publisher_t *pub = calloc(1, sizeof(*pub));
+    rd_kafka_conf_t *kc = NULL;
+    cishare_err_t err;
+    char kerr[512];
+
+    *pubp = NULL;
+    if (!pub)
+        return CISHARE_ERR_NOMEM;
+    if ((err = cishare_identity_load(conf, &pub->id, errstr, errstr_size)) ||
+        (err = cishare_codec_new(&pub->codec, errstr, errstr_size)))
+        goto fail;
+    if (!dry_run) {
+        if (!(kc = cishare_config_kafka_conf(conf, errstr, errstr_size))) {
+            err = CISHARE_ERR_CONFIG;
+            goto fail;
+        }
+        if (rd_kafka_conf_set(kc, "enable.idempotence", "true", kerr,
+                              sizeof(kerr)) != RD_KAFKA_CONF_OK ||
+            rd_kafka_conf_set(kc, "acks", "all", kerr, sizeof(kerr)) !=
+                RD_KAFKA_CONF_OK ||
+            (!cishare_config_get_kafka(conf, "message.timeout.ms") &&
+             rd_kafka_conf_set(kc, "message.timeout.ms", "30000", kerr,
+                               sizeof(kerr)) != RD_KAFKA_CONF_OK)) {
+            err = cishare_err_set(CISHARE_ERR_CONFIG, errstr, errstr_size,
+                                  "producer config: %s", kerr);
+            goto fail;
+        }
+        rd_kafka_conf_set_dr_msg_cb(kc, dr_cb);
+        rd_kafka_conf_set_error_cb(kc, error_cb);
+        rd_kafka_conf_set_opaque(kc, pub);
+        if (!(pub->rk =
+                  rd_kafka_new(RD_KAFKA_PRODUCER, kc, kerr, sizeof(kerr)))) {
+            err = cishare_err_set(CISHARE_ERR_KAFKA, errstr, errstr_size,
+                                  "cannot create the Kafka producer: %s", kerr);
+            goto fail; /* kc is still ours */
+        }
+        kc = NULL; /* owned by rk */
+    }
+    *pubp = pub;
+    return CISHARE_OK;
+fail:
+    if (kc)
+        rd_kafka_conf_destroy(kc);
+    cishare_publisher_destroy(pub);
+    return err;
+}
+
+void cishare_publisher_destroy(cishare_publisher_t *pub)
+{
+    size_t i;
+
+    if (!pub)
+        return;
+    if (pub->rk)
+        rd_kafka_destroy(pub->rk);
+    for (i = 0; i < pub->cnt; i++) {
+        cishare_pub_rec_t *r = &pub->recs[i];
+        free(r->record);
+        free(r->subject);
+        free(r->topics);
+        free(r->tlp);
+        free(r->reason);
+        free(r->detail);
+    }
+    free(pub->recs);
+    cishare_codec_destroy(pub->codec);
+    cishare_identity_clear(&pub->id);
+    free(pub);
+}
+
+const cishare_participant_t *
+cishare_publisher_me(const cishare_publisher_t *pub)
+{
+    return pub->id.me;
+}
+
+const cishare_directory_t *
+cishare_publisher_directory(const cishare_publisher_t *pub)
+{
+    return pub->id.dir;
+}
+
+size_t cishare_publisher_cnt(const cishare_publisher_t *pub)
+{
+    return pub->cnt;
+}
+
+const cishare_pub_rec_t *cishare_publisher_rec(const cishare_publisher_t *pub,
+                                               size_t i)
+{
+    return i < pub->cnt ? &pub->recs[i] : NULL;
+}
+
+size_t cishare_publisher_inflight(const cishare_publisher_t *pub)
+{
+    return pub->inflight;
+}
+
+size_t cishare_publisher_delivered(const cishare_publisher_t *pub)
+{
+    return pub->delivered;
+}
+
+/* A new record entry; NULL on allocation failure. */
+static cishare_pub_rec_t *rec_new(cishare_publisher_t *pub, const char *record)
+{
+    cishare_pub_rec_t *r;
+
+    if (pub->cnt == pub->size) {
+        size_t ns = pub->size ? pub->size * 2 : 64;
+        cishare_pub_rec_t *n = realloc(pub->recs, ns * sizeof(*n));
+        if (!n)
+            return NULL;
+        pub->recs = n;
+        pub->size = ns;
+    }
+    r = &pub->recs[pub->cnt];
+    memset(r, 0, sizeof(*r));
+    if (!(r->record = strdup(record)))
+        return NULL;
+    pub->cnt++;
+    return r;
+}
+
+cishare_err_t cishare_publisher_reject(cishare_publisher_t *pub,
+                                       const char *record, const char *reason,
+                                       const char *detail)
+{
+    cishare_pub_rec_t *r = rec_new(pub, record);
+
+    if (!r)
+        return CISHARE_ERR_NOMEM;
+    rec_fail(r, reason, detail);
+    return CISHARE_OK;
+}
+
+/* Reason category of a build error. */
+static const char *build_reason(cishare_err_t err)
+{
+    switch (err) {
+    case CISHARE_ERR_POLICY:
+        return "refused by the sharing rules";
+    case CISHARE_ERR_UNKNOWN_KEY:
+        return "wrong key";
+    case CISHARE_ERR_TOO_LARGE:
+        return "too large";
+    default:
+        return "invalid message";
+    }
+}
+
+/* The mandatory-incident rule: NULL when it holds, else the missing
+ * participant (its id) written into `missing`. */
+static bool mandatory_incident_ok(cishare_publisher_t *pub,
+                                  const cishare_msg_out_t *out, char *why,
+                                  size_t why_size)
+{
+    const cishare_directory_t *dir = pub->id.dir;
+    cishare_policy_msg_t pm;
+    size_t i, n = cishare_directory_participant_cnt(dir), ministries = 0;
+    int64_t now = cishare_time_now_ms();
+
+    pm.tlp = out->env.tlp;
+    pm.origin = out->env.origin;
+    pm.audience = &out->audience;
+    pm.expires_ms = 0; /* reachability, not expiry */
+    for (i = 0; i < n; i++) {
+        const cishare_participant_t *p = cishare_directory_participant(dir, i);
+        bool needed = p->role == CISHARE_ROLE_COORDINATION_OFFICE ||
+                      (p->role == CISHARE_ROLE_MINISTRY &&
+                       cishare_participant_in_sector(p, out->env.sector));
+        if (p->role == CISHARE_ROLE_MINISTRY && needed)
+            ministries++;
+        if (needed && !cishare_policy_decide(dir, &pm, p, now).deliver) {
+            snprintf(why, why_size,
+                     "a mandatory incident notice from core-infrastructure "
+                     "operator %s must be addressed to its competent "
+                     "ministry and to the coordination office: add "
+                     "participant:%s to the audience",
+                     out->env.origin, p->id);
+            return false;
+        }
+    }
+    if (!ministries) {
+        snprintf(why, why_size,
+                 "a mandatory incident notice must go to the competent "
+                 "ministry, but the directory has no ministry for sector %s",
+                 out->env.sector);
+        return false;
+    }
+    return true;
+}
+
+/* Comma-joined list. */
+static char *join(const cishare_strlist_t *l)
+{
+    size_t i, len = 1;
+    char *s;
+
+    for (i = 0; i < l->cnt; i++)
+        len += strlen(l->items[i]) + 1;
+    if (!(s = malloc(len)))
+        return NULL;
+    s[0] = '\0';
+    for (i = 0; i < l->cnt; i++) {
+        if (i)
+            strcat(s, ",");
+        strcat(s, l->items[i]);
+    }
+    return s;
+}
+
+cishare_err_t cishare_publisher_submit(cishare_publisher_t *pub,
+                                       const json_t *msg, const char *record,
+                                       int tlp_override, const char *audience)
+{
+    const cishare_participant_t *me = pub->id.me;
+    cishare_pub_rec_t *r = rec_new(pub, record);
+    size_t idx = pub->cnt - 1, i;
+    json_t *copy = NULL;
+    const char *origin, *tlps;
+    cishare_tlp_t rec_tlp;
+    cishare_msg_out_t out;
+    cishare_strlist_t topics = {0};
+    char errstr[1024];
+    cishare_err_t err;
+
+    memset(&out, 0, sizeof(out));
+    if (!r)
+        return CISHARE_ERR_NOMEM;
+    if (!(copy = json_deep_copy(msg)))
+        return CISHARE_ERR_NOMEM;
+
+    /* only as itself */
+    origin = json_string_value(json_object_get(copy, "origin"));
+    if (origin && strcmp(origin, me->id)) {
+        snprintf(errstr, sizeof(errstr),
+                 "the record names origin '%s'; %s may publish only as "
+                 "itself",
+                 origin, me->id);
+        rec_fail(r, "not own identity", errstr);
+        goto done;
+    }
+    json_object_del(copy, "origin");
+
+    /* tighten only */
+    tlps = json_string_value(json_object_get(copy, "tlp"));
+    if (tlps && cishare_tlp_parse(tlps, &rec_tlp) && tlp_override >= 0 &&
+        (cishare_tlp_t)tlp_override < rec_tlp) {
+        snprintf(errstr, sizeof(errstr),
+                 "--tlp %s would loosen the record's label %s (a label may "
+                 "only be kept or tightened)",
+                 cishare_tlp_name((cishare_tlp_t)tlp_override),
+                 cishare_tlp_name(rec_tlp));
+        rec_fail(r, "label loosened", errstr);
+        goto done;
+    }
+
+    if ((err = cishare_message_build(
+             pub->codec, pub->id.dir, me, &pub->id.kp, copy, tlp_override,
+             audience, cishare_time_now_ms(), &out, errstr, sizeof(errstr)))) {
+        if (err == CISHARE_ERR_NOMEM)
+            goto nomem;
+        rec_fail(r, build_reason(err), errstr);
+        goto done;
+    }
+
+    /* an operator only in its own sectors */
+    if (me->role == CISHARE_ROLE_OPERATOR) {
+        for (i = 0; i < out.audience.cnt; i++) {
+            const cishare_aud_item_t *it = &out.audience.items[i];
+            if (it->kind == CISHARE_AUD_SECTOR &&
+                !cishare_participant_in_sector(me, it->value)) {
+                snprintf(errstr, sizeof(errstr),
+                         "operator %s may publish only in its own sectors; "
+                         "the audience names sector:%s",
+                         me->id, it->value);
+                rec_fail(r, "outside own sectors", errstr);
+                goto done;
+            }
+        }
+    }
+
+    /* mandatory incident notices of core-infrastructure operators */
+    if (out.env.type == CISHARE_MSG_INCIDENT && me->core_infrastructure) {
+        const char *lb = json_string_value(
+            json_object_get(json_object_get(copy, "payload"), "legal_basis"));
+        if (lb && !strcmp(lb, "mandatory") &&
+            !mandatory_incident_ok(pub, &out, errstr, sizeof(errstr))) {
+            rec_fail(r, "mandatory incident not addressed", errstr);
+            goto done;
+        }
+    }
+
+    if ((err =
+             cishare_routing_topics(pub->id.dir, me, out.env.tlp, &out.audience,
+                                    &topics, errstr, sizeof(errstr)))) {
+        if (err == CISHARE_ERR_NOMEM)
+            goto nomem;
+        rec_fail(r, "no topic", errstr);
+        goto done;
+    }
+    r = &pub->recs[idx];
+    if (!(r->subject = strdup(out.key)) || !(r->topics = join(&topics)) ||
+        !(r->tlp = strdup(cishare_tlp_name(out.env.tlp))))
+        goto nomem;
+
+    for (i = 0; pub->rk && i < topics.cnt; i++) {
+        rd_kafka_headers_t *hdrs = rd_kafka_headers_new(16);
+        rd_kafka_resp_err_t kerr;
+
+        if ((err = cishare_envelope_to_headers(&out.env, hdrs, errstr,
+                                               sizeof(errstr)))) {
+            rd_kafka_headers_destroy(hdrs);
+            rec_fail(r, "invalid message", errstr);
+            break;
+        }
+        while (1) {
+            kerr = rd_kafka_producev(pub->rk, RD_KAFKA_V_TOPIC(topics.items[i]),
+                                     RD_KAFKA_V_KEY(out.key, out.key_len),
+                                     RD_KAFKA_V_VALUE(out.value, out.value_len),
+                                     RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                     RD_KAFKA_V_HEADERS(hdrs),
+                                     RD_KAFKA_V_OPAQUE((void *)(uintptr_t)idx),
+                                     RD_KAFKA_V_END);
+            if (kerr != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+                break;
+            rd_kafka_poll(pub->rk, 100); /* make room */
+            r = &pub->recs[idx];
+        }
+        if (kerr) {
+            char buf[512];
+            rd_kafka_headers_destroy(hdrs); /* not taken on failure */
+            cishare_kafka_describe_error(kerr, me->id, "write to",
+                                         topics.items[i], buf, sizeof(buf));
+            rec_fail(r,
+                     cishare_kafka_err_is_authz(kerr) ? "not authorised"
+                                                      : "delivery failed",
+                     buf);
+            continue;
+        }
+        r->pending++;
+        pub->inflight++;
+    }
+    if (pub->rk)
+        rd_kafka_poll(pub->rk, 0);
+
+done:
+    json_decref(copy);
+    cishare_msg_out_clear(&out);
+    cishare_strlist_clear(&topics);
+    return CISHARE_OK;
+nomem:
+    json_decref(copy);
+    cishare_msg_out_clear(&out);
+    cishare_strlist_clear(&topics);
+    return CISHARE_ERR_NOMEM;
+}
+
+void cishare_publisher_poll(cishare_publisher_t *pub, int timeout_ms)
+{
+    if (pub->rk)
+        rd_kafka_poll(pub->rk, timeout_ms);
+}
+
+void cishare_publisher_flush(cishare_publisher_t *pub, int timeout_ms)
+{
+    size_t i;
+    char buf[700];
+
+    if (!pub->rk)
+        return;
+    rd_kafka_flush(pub->rk, timeout_ms);
+    rd_kafka_poll(pub->rk, 0);
+    if (!pub->inflight)
+        return;
+    snprintf(buf, sizeof(buf), "not delivered within %d ms%s%s", timeout_ms,
+             pub->last_error[0] ? ": " : "", pub->last_error);
+    for (i = 0; i < pub->cnt; i++)
+        if (pub->recs[i].pending)
+            rec_fail(&pub->recs[i], "not delivered", buf);
+    /* drop what is left so that destroy does not wait for it */
+    rd_kafka_purge(pub->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+    rd_kafka_poll(pub->rk, 100);
+}

@@ -1,0 +1,100 @@
+/*
+ * cishare - the publishing pipeline shared by `cishare publish` and
+ * `cishare alert`: check the publish rules, build (sign, encrypt) each
+ * message as the configured participant, route it to the topics its
+ * audience needs and produce it with an idempotent, acks=all producer,
+ * recording the outcome of every record from its delivery reports.
+ *
+ * Publish rules checked here, per record (a refusal names the record):
+ *   - the record's own label is kept; the caller's label (--tlp) may
+ *     tighten it, never loosen it;
+ *   - a participant publishes only as itself (an "origin" field naming
+ *     another participant is refused);
+ *   - an operator publishes only in its own sectors (every `sector:` item
+ *     of the audience is one of its sectors; the sector header is always
+ *     the origin's first sector);
+ *   - a mandatory incident notice from a core-infrastructure operator must
+ *     reach its competent ministry (every ministry of the message's sector)
+ *     and the coordination office;
+ *   - RED needs named participants (the audience rules of policy.h).
+ *
+ * Threading: one publisher is used from one thread; delivery reports are
+ * served from cishare_publisher_poll() / _flush() on that thread.
+ */
+#ifndef CISHARE_PUBLISHER_H
+#define CISHARE_PUBLISHER_H
+
+#include "cishare/config.h"
+#include "cishare/directory.h"
+#include "cishare/err.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+/** Outcome of one record. Strings owned by the publisher. */
+typedef struct cishare_pub_rec_s {
+    char *record;  /**< input record name */
+    char *subject; /**< Kafka key; NULL when not built */
+    char *topics;  /**< comma-joined topics; NULL when not built */
+    char *tlp;     /**< label published; NULL when not built */
+    bool failed;
+    char *reason;   /**< short category when failed ("not authorised") */
+    char *detail;   /**< the problem when failed */
+    size_t pending; /**< deliveries outstanding (private bookkeeping) */
+} cishare_pub_rec_t;
+
+typedef struct cishare_publisher_s cishare_publisher_t;
+
+/**
+ * Load the identity named by conf (directory, participant, key) and,
+ * unless dry_run, create the producer (conf's librdkafka keys plus
+ * enable.idempotence=true, acks=all; message.timeout.ms 30000 unless set).
+ * The caller owns *pubp (cishare_publisher_destroy()).
+ */
+cishare_err_t cishare_publisher_new(const cishare_config_t *conf, bool dry_run,
+                                    cishare_publisher_t **pubp, char *errstr,
+                                    size_t errstr_size);
+void cishare_publisher_destroy(cishare_publisher_t *pub);
+
+const cishare_participant_t *
+cishare_publisher_me(const cishare_publisher_t *pub);
+const cishare_directory_t *
+cishare_publisher_directory(const cishare_publisher_t *pub);
+
+/**
+ * Check, build, route and produce one native JSON message (only read).
+ * tlp_override: -1 none, else the caller's label (may only tighten).
+ * audience: NULL or the caller's audience text (replaces msg.audience).
+ * The outcome is recorded under `record`; a refusal is not an error of
+ * this call. Returns CISHARE_ERR_NOMEM only.
+ */
+cishare_err_t cishare_publisher_submit(cishare_publisher_t *pub,
+                                       const json_t *msg, const char *record,
+                                       int tlp_override, const char *audience);
+
+/** Record a record refused before submit (an importer's rejection). */
+cishare_err_t cishare_publisher_reject(cishare_publisher_t *pub,
+                                       const char *record, const char *reason,
+                                       const char *detail);
+
+/** Serve delivery reports for up to timeout_ms. */
+void cishare_publisher_poll(cishare_publisher_t *pub, int timeout_ms);
+
+/**
+ * Flush: wait up to timeout_ms for every delivery report; deliveries
+ * still outstanding then fail ("not delivered within the timeout", with
+ * the last client error when there was one).
+ */
+void cishare_publisher_flush(cishare_publisher_t *pub, int timeout_ms);
+
+/** Number of records, and record i (in submission order). */
+size_t cishare_publisher_cnt(const cishare_publisher_t *pub);
+const cishare_pub_rec_t *cishare_publisher_rec(const cishare_publisher_t *pub,
+                                               size_t i);
+/** Deliveries outstanding over all records. */
+size_t cishare_publisher_inflight(const cishare_publisher_t *pub);
+/** Deliveries confirmed so far (topic copies). */
+size_t cishare_publisher_delivered(const cishare_publisher_t *pub);
+
+#endif
