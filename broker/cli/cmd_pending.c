@@ -14,4 +14,3 @@
         return CISHARE_EXIT_USAGE;                                             \
     }
 
-PENDING(cishare_cmd_alert, "alert")
