@@ -1,0 +1,63 @@
+/*
+ * cishare - the feed daemon: reads participant P's topics from Kafka,
+ * verifies, filters by the TLP policy, decrypts, de-duplicates and writes
+ * what P may see into the sinks; quarantines what is invalid.
+ *
+ * Per batch (see the invariant in dedup.h): poll up to batch-size messages
+ * -> for each: verify (cishare_message_verify) [invalid -> quarantine],
+ * policy decide [withheld -> counted by reason], dedup check [seen ->
+ * counted as duplicate], decode/decrypt [not openable -> quarantine],
+ * write or revoke in every sink, dedup add -> sinks sync, quarantine
+ * sync -> dedup commit (ids + marks) -> Kafka offset commit (sync).
+ * The ids of invalid messages are never added to the dedup set: a forged
+ * copy must not suppress the genuine message.
+ *
+ * Library code: it never prints; lines for the user go to opts->log.
+ */
+#ifndef CISHARE_FEED_H
+#define CISHARE_FEED_H
+
+#include "cishare/config.h"
+#include "cishare/err.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CISHARE_FEED_MAX_SINKS 3
+
+typedef struct cishare_feed_opts_s {
+    const cishare_config_t *conf;
+    const char *sinks[CISHARE_FEED_MAX_SINKS]; /**< "jsonl", "stix", ... */
+    size_t sink_cnt;
+    const char *out;           /**< folder, or "-" (jsonl on stdout) */
+    bool once;                 /**< stop at the end of every partition */
+    bool from_beginning;       /**< start every partition at its beginning */
+    int threads;               /**< verification threads (>= 1) */
+    int batch_size;            /**< messages per batch (default 1000) */
+    int64_t stats_interval_ms; /**< 0: no stats lines */
+    volatile int *stop;        /**< set to non-zero to stop cleanly */
+    void (*log)(void *opaque, const char *line);
+    void *log_opaque;
+} cishare_feed_opts_t;
+
+typedef struct cishare_feed_stats_s {
+    uint64_t delivered, duplicates, withheld, quarantined, revocations;
+    uint64_t withheld_by[32]; /**< by cishare_reason_t */
+} cishare_feed_stats_t;
+
+/**
+ * Run the feed until opts->stop is set or (with once) every assigned
+ * partition reached its end. Stats are filled in any case.
+ * @returns CISHARE_OK; CISHARE_ERR_CONFIG (bad configuration, identity),
+ *          CISHARE_ERR_KAFKA, CISHARE_ERR_IO (sink, dedup, quarantine).
+ */
+cishare_err_t cishare_feed_run(const cishare_feed_opts_t *opts,
+                               cishare_feed_stats_t *stats, char *errstr,
+                               size_t errstr_size);
+
+/** "delivered N, duplicates D, withheld W (reason n, ...), quarantined Q" */
+void cishare_feed_stats_format(const cishare_feed_stats_t *stats, char *buf,
+                               size_t size);
+
+#endif
