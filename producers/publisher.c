@@ -30,6 +30,7 @@ struct cishare_publisher_s {
     size_t cnt, size;
     size_t inflight, delivered;
     char last_error[512]; /* last client-level error (error_cb) */
+    char principal[128];  /* who Kafka sees: sasl.username, else our id */
 };
 
 static void rec_fail(cishare_pub_rec_t *r, const char *reason,
@@ -61,7 +62,7 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
         pub->delivered++;
         return;
     }
-    cishare_kafka_describe_error(m->err, pub->id.me->id, "write to",
+    cishare_kafka_describe_error(m->err, pub->principal, "write to",
                                  rd_kafka_topic_name(m->rkt), buf, sizeof(buf));
     rec_fail(r,
              cishare_kafka_err_is_authz(m->err) ? "not authorised"
@@ -95,6 +96,10 @@ cishare_err_t cishare_publisher_new(const cishare_config_t *conf, bool dry_run,
     if ((err = cishare_identity_load(conf, &pub->id, errstr, errstr_size)) ||
         (err = cishare_codec_new(&pub->codec, errstr, errstr_size)))
         goto fail;
+    snprintf(pub->principal, sizeof(pub->principal), "%s",
+             cishare_config_get_kafka(conf, "sasl.username")
+                 ? cishare_config_get_kafka(conf, "sasl.username")
+                 : pub->id.me->id);
     if (!dry_run) {
         if (!(kc = cishare_config_kafka_conf(conf, errstr, errstr_size))) {
             err = CISHARE_ERR_CONFIG;
@@ -417,7 +422,7 @@ cishare_err_t cishare_publisher_submit(cishare_publisher_t *pub,
         if (kerr) {
             char buf[512];
             rd_kafka_headers_destroy(hdrs); /* not taken on failure */
-            cishare_kafka_describe_error(kerr, me->id, "write to",
+            cishare_kafka_describe_error(kerr, pub->principal, "write to",
                                          topics.items[i], buf, sizeof(buf));
             rec_fail(r,
                      cishare_kafka_err_is_authz(kerr) ? "not authorised"

@@ -459,14 +459,19 @@ static bool native_shape(json_t *v)
  * against its schema when the message is built. */
 static void native_one(import_ctx_t *ctx, json_t *v, const char *where)
 {
-    const char *type, *subj, *tlps;
+    const char *type, *subj, *tlps, *pid;
     cishare_msgtype_t mt;
     cishare_tlp_t tlp;
     char rec[512];
 
     subj = json_is_object(v) ? native_subject(v) : NULL;
-    if (subj)
-        snprintf(rec, sizeof(rec), "%s: %s", ctx->name, subj);
+    /* named by the payload's own id (a sighting's subject is the
+     * indicator it sights), with the line or index when there is one */
+    pid =
+        json_string_value(json_object_get(json_object_get(v, "payload"), "id"));
+    if (pid || subj)
+        snprintf(rec, sizeof(rec), "%s%s: %s", ctx->name, where,
+                 pid ? pid : subj);
     else
         snprintf(rec, sizeof(rec), "%s%s", ctx->name, where);
     if (!native_shape(v)) {
@@ -510,7 +515,7 @@ static void native_root(import_ctx_t *ctx, json_t *root)
     if (json_is_array(root)) {
         json_array_foreach(root, i, v)
         {
-            snprintf(where, sizeof(where), ": [%zu]", i);
+            snprintf(where, sizeof(where), "[%zu]", i);
             native_one(ctx, v, where);
         }
     } else {

@@ -170,6 +170,7 @@ static void test_native_json(void **state)
                      CISHARE_OK);
     assert_int_equal(res.cnt, 2);
     assert_int_equal(res.rejected_cnt, 1);
+    assert_string_equal(res.recs[1].record, "feed.jsonl:2: indicator--b");
     assert_string_equal(res.rejected[0].record, "feed.jsonl:3");
     assert_string_equal(res.rejected[0].reason, "invalid JSON");
     cishare_import_result_clear(&res);
