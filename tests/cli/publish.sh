@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# cishare publish --dry-run and cishare alert --dry-run without a broker:
+# every real sample outside invalid/ imports and builds; the invalid files
+# that are not JSON fail naming the file (exit 2, nothing sent); the
+# publish rules refuse with the record named (exit 1).
+set -euo pipefail
+B="${CISHARE_BIN:?}"
+EX="${CISHARE_SRC:?}/deploy/examples"
+S="${CISHARE_SAMPLES:?}"
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+ok() { echo "ok - $*"; }
+
+# A participant audience is valid at every label, RED included.
+while IFS= read -r -d '' f; do
+    "$B" publish -c "$EX/op-power-a.conf" -n -a participant:op-power-b "$f" \
+        >"$tmp/out" 2>"$tmp/err" || { cat "$tmp/err"; fail "$f"; }
+    grep -q "published [0-9]*, rejected 0" "$tmp/err" || fail "$f: $(cat "$tmp/err")"
+done < <(find "$S" -type f ! -path '*/invalid/*' ! -name '*.md' -print0)
+ok "every sample outside invalid/ publishes in a dry run"
+
+for f in stix-validator-invalid_braces.json stix-validator-invalid_comma.json; do
+    set +e
+    "$B" publish -c "$EX/op-power-a.conf" -n "$S/invalid/$f" >/dev/null 2>"$tmp/err"
+    rc=$?
+    set -e
+    [ "$rc" -eq 2 ] || fail "$f: exit $rc"
+    grep -q "ERROR: $f: not valid JSON" "$tmp/err" || fail "$f: $(cat "$tmp/err")"
+done
+ok "non-JSON files fail naming the file"
+
+expect() { # exit-code grep-pattern args...
+    local want="$1" pat="$2" rc
+    shift 2
+    set +e
+    "$B" "$@" >"$tmp/out" 2>"$tmp/err"
+    rc=$?
+    set -e
+    [ "$rc" -eq "$want" ] || { cat "$tmp/err"; fail "$* -> exit $rc, want $want"; }
+    grep -q -- "$pat" "$tmp/err" || { cat "$tmp/err"; fail "$*: no '$pat'"; }
+}
+f141="$S/stix21/elevator-141-TLP-marking-structures.json"
+expect 1 "indicator--14975dea-86cd-4211-a5f8-9c2e4daab69a: --tlp green would loosen the record's label amber" \
+    publish -c "$EX/op-power-a.conf" -n --tlp green -a participant:op-power-b "$f141"
+expect 1 "indicator--8cf9236f-1b96-493d-98be-0c1c1e8b62d7: .*TLP:RED needs explicit participant" \
+    publish -c "$EX/op-power-a.conf" -n "$f141"
+expect 1 "may publish only in its own sectors; the audience names sector:gas" \
+    publish -c "$EX/op-power-a.conf" -n -a sector:gas "$S/feeds/pymisp-freetext.txt"
+cat >"$tmp/inc.json" <<JSON
+{"type":"incident","tlp":"amber","audience":["participant:min-meti"],"payload":{"id":"incident--00000000-0000-4000-8000-000000000001","created":"2026-01-01T00:00:00Z","modified":"2026-01-01T00:00:00Z","title":"t","stage":"preliminary","category":"ddos","operator_overview":"o","summary":"s","affected_service":"a","affected_system":"b","impact":"none","operating_mode":"normal","detected_at":"2026-01-01T00:00:00Z","reported_at":"2026-01-01T00:00:00Z","legal_basis":"mandatory"}}
+JSON
+expect 1 "must be addressed to its competent ministry and to the coordination office: add participant:nco" \
+    publish -c "$EX/op-power-a.conf" -n "$tmp/inc.json"
+expect 0 "published 1, rejected 0" \
+    publish -c "$EX/op-power-a.conf" -n -a participant:min-meti,participant:nco "$tmp/inc.json"
+expect 1 "record names origin 'op-power-b'" publish -c "$EX/op-power-a.conf" -n - \
+    <<<'{"type":"indicator","origin":"op-power-b","payload":{"id":"indicator--x","type":"ipv4","value":"192.0.2.1"}}'
+expect 2 "unknown configuration key 'cishare.nope'" \
+    publish -c "$EX/op-power-a.conf" -n -X cishare.nope=1 "$tmp/inc.json"
+ok "publish rules refuse with the record named"
+
+expect 0 "published 1, rejected 0" alert -c "$EX/nco.conf" -n -s high -T t -b b --all
+grep -q "cishare.green.all" "$tmp/out" || fail "alert to all routes to .all"
+expect 1 "only the coordination office and the ministries issue alerts" \
+    alert -c "$EX/op-power-a.conf" -n -s high -T t -b b
+expect 1 "not competent for sector 'finance'" \
+    alert -c "$EX/min-meti.conf" -n -s low -T t -b b -S finance
+expect 2 "severity" alert -c "$EX/nco.conf" -n -T t -b b
+ok "alert rules"
