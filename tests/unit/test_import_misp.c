@@ -124,6 +124,8 @@ static void test_feed_manifest(void **state)
 
 static void test_tlp_most_restrictive(void **state)
 {
+    /* clang-format off: it does not settle on this concatenation */
+    // clang-format off
     static const char ev[] =
         "{\"Event\":{\"uuid\":\"11111111-1111-4111-8111-111111111111\","
         "\"info\":\"test\",\"distribution\":\"1\",\"date\":\"2024-01-01\","
@@ -188,6 +190,7 @@ static void test_tlp_most_restrictive(void **state)
                                                                                                                                           "vulnerability",
                                                                                                                                           "cve-2024-3400",
                                                                                                                                           "") "]}}";
+    // clang-format on
     cishare_import_result_t res;
     char err[512];
     json_t *m;
