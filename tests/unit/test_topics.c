@@ -1,0 +1,185 @@
+/* Topic layout and ACL model (topics.h) on the example directory, and the
+ * model checked against routing and the policy engine: every recipient can
+ * read a topic the message is routed to, and at AMBER no one else can. */
+#include "cishare/directory.h"
+#include "cishare/policy.h"
+#include "cishare/routing.h"
+#include "cishare/topics.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+static cishare_directory_t *dir;
+static cishare_acl_set_t acls;
+
+static int setup(void **state)
+{
+    char path[4096], err[1024];
+    (void)state;
+    snprintf(path, sizeof(path), "%s/deploy/examples/directory.yaml",
+             getenv("CISHARE_SRC") ? getenv("CISHARE_SRC") : ".");
+    if (cishare_directory_load(path, NULL, &dir, err, sizeof(err))) {
+        fprintf(stderr, "%s\n", err);
+        return -1;
+    }
+    return cishare_acls_for_directory(dir, &acls) ? -1 : 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    cishare_acl_set_clear(&acls);
+    cishare_directory_destroy(dir);
+    return 0;
+}
+
+static bool can(const char *id, rd_kafka_AclOperation_t op, const char *t)
+{
+    char pr[128];
+    snprintf(pr, sizeof(pr), "User:%s", id);
+    return cishare_acl_allows(&acls, pr, RD_KAFKA_RESOURCE_TOPIC, t, op);
+}
+#define R RD_KAFKA_ACL_OPERATION_READ
+#define W RD_KAFKA_ACL_OPERATION_WRITE
+
+static void test_names(void **state)
+{
+    char b[CISHARE_TOPIC_MAX];
+    cishare_strlist_t l = {0};
+    (void)state;
+    assert_int_equal(
+        cishare_topic_sector(CISHARE_TLP_AMBER_STRICT, "gas", b, sizeof(b)),
+        CISHARE_OK);
+    assert_string_equal(b, "cishare.amber-strict.gas");
+    assert_int_not_equal(
+        cishare_topic_sector(CISHARE_TLP_RED, "gas", b, sizeof(b)), CISHARE_OK);
+    assert_int_not_equal(cishare_topic_inbox("nco", b, 10), CISHARE_OK);
+    assert_int_equal(cishare_topics_for_directory(dir, &l, NULL, 0),
+                     CISHARE_OK);
+    /* 4 labels x (15 sectors + all) + 11 inboxes */
+    assert_int_equal(l.cnt, 4 * 16 + 11);
+    assert_true(cishare_strlist_has(&l, "cishare.inbox.op-bank-a"));
+    assert_true(cishare_strlist_has(&l, "cishare.green.all"));
+    cishare_strlist_clear(&l);
+}
+
+static void test_matrix(void **state)
+{
+    (void)state;
+    /* the table */
+    assert_false(can("op-power-a", R, "cishare.amber.finance"));
+    assert_false(can("op-power-a", R, "cishare.inbox.op-bank-a"));
+    assert_false(can("op-power-a", W, "cishare.green.finance"));
+    assert_false(can("op-power-a", W, "cishare.amber.all"));
+    assert_true(can("op-power-a", R, "cishare.amber.electricity"));
+    assert_true(can("op-power-a", R, "cishare.green.finance"));
+    assert_true(can("op-power-a", W, "cishare.amber-strict.electricity"));
+    assert_true(can("op-power-a", W, "cishare.inbox.nco"));
+    /* amber. prefix never covers amber-strict. */
+    assert_true(can("nco", W, "cishare.amber.gas"));
+    assert_true(can("nco", W, "cishare.amber-strict.gas"));
+    assert_false(can("nco", R, "cishare.amber.gas"));
+    assert_true(can("min-meti", R, "cishare.amber-strict.petroleum"));
+    assert_false(can("min-meti", R, "cishare.amber.finance"));
+    assert_true(can("jpcert", W, "cishare.green.all"));
+    assert_false(can("jpcert", W, "cishare.amber.all"));
+    assert_false(can("jpcert", W, "cishare.green.electricity"));
+    assert_true(cishare_acl_is_managed(RD_KAFKA_RESOURCE_TOPIC, "cishare.x"));
+    assert_false(cishare_acl_is_managed(RD_KAFKA_RESOURCE_TOPIC, "other"));
+}
+
+/* For audience text at tlp from origin: each member reads a routed topic;
+ * at AMBER (not encrypted) nobody else reads any routed topic. */
+static void check(const char *origin_id, cishare_tlp_t tlp, const char *text)
+{
+    const cishare_participant_t *o = cishare_directory_find(dir, origin_id);
+    const cishare_participant_t *mem[64];
+    cishare_audience_t aud = {0};
+    cishare_strlist_t topics = {0};
+    cishare_policy_msg_t pm;
+    char err[512], pr[128];
+    size_t i, j, n;
+
+    assert_non_null(o);
+    assert_int_equal(
+        cishare_audience_resolve(dir, tlp, o, text, &aud, err, sizeof(err)),
+        CISHARE_OK);
+    assert_int_equal(
+        cishare_routing_topics(dir, o, tlp, &aud, &topics, err, sizeof(err)),
+        CISHARE_OK);
+    pm.tlp = tlp;
+    pm.origin = o->id;
+    pm.audience = &aud;
+    pm.expires_ms = 0;
+    n = cishare_policy_members(dir, &pm, 0, mem, 64);
+    for (i = 0; i < cishare_directory_participant_cnt(dir); i++) {
+        const cishare_participant_t *p = cishare_directory_participant(dir, i);
+        bool member = false, reads = false;
+        for (j = 0; j < n; j++)
+            member |= mem[j] == p;
+        snprintf(pr, sizeof(pr), "%s", p->principal);
+        for (j = 0; j < topics.cnt; j++)
+            reads |= cishare_acl_allows(&acls, pr, RD_KAFKA_RESOURCE_TOPIC,
+                                        topics.items[j],
+                                        RD_KAFKA_ACL_OPERATION_READ);
+        if (member && !reads && p != o)
+            fail_msg("%s %s from %s: member %s reads no routed topic",
+                     cishare_tlp_name(tlp), text, origin_id, p->id);
+        if (tlp >= CISHARE_TLP_AMBER && reads && !member)
+            fail_msg("%s %s from %s: non-member %s can read a routed topic",
+                     cishare_tlp_name(tlp), text, origin_id, p->id);
+    }
+    /* and the origin may write every routed topic */
+    snprintf(pr, sizeof(pr), "%s", o->principal);
+    for (j = 0; j < topics.cnt; j++)
+        if (!cishare_acl_allows(&acls, pr, RD_KAFKA_RESOURCE_TOPIC,
+                                topics.items[j], RD_KAFKA_ACL_OPERATION_WRITE))
+            fail_msg("%s may not write %s", origin_id, topics.items[j]);
+    cishare_strlist_clear(&topics);
+    cishare_audience_clear(&aud);
+}
+
+static void test_routing_vs_acls(void **state)
+{
+    (void)state;
+    check("op-power-a", CISHARE_TLP_AMBER, NULL);
+    check("op-power-a", CISHARE_TLP_AMBER_STRICT, "sector:electricity");
+    check("op-power-a", CISHARE_TLP_AMBER, "participant:min-meti");
+    check("op-power-a", CISHARE_TLP_RED,
+          "participant:nco,participant:op-bank-a");
+    check("op-power-a", CISHARE_TLP_GREEN, "sector:electricity");
+    check("min-meti", CISHARE_TLP_AMBER, "sector:gas,participant:nco");
+    check("nco", CISHARE_TLP_AMBER, "all");
+    check("nco", CISHARE_TLP_AMBER, "sector:finance,sector:gas");
+    check("nco", CISHARE_TLP_GREEN, "all");
+    check("jpcert", CISHARE_TLP_GREEN, "all");
+    check("ceptoar-gas", CISHARE_TLP_AMBER, "participant:op-gas-a");
+}
+
+/* Role items: routing sends them to .all, which every participant reads:
+ * at AMBER that exposes the message to non-members (deploy/TOPICS.md). */
+static void test_role_routing(void **state)
+{
+    (void)state;
+    if (!getenv("CISHARE_TEST_ROLE_ROUTING"))
+        skip();
+    check("nco", CISHARE_TLP_AMBER, "role:ceptoar");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_names),
+        cmocka_unit_test(test_matrix),
+        cmocka_unit_test(test_routing_vs_acls),
+        cmocka_unit_test(test_role_routing),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
