@@ -86,13 +86,13 @@ static void demo_usage(FILE *fp)
             CISHARE_EXAMPLES_DIR);
 }
 
-/* Run this binary with argv (NULL-terminated), stdout and stderr to log.
- * Returns the exit status, or -1 when it could not run. */
-static int run_self(char *const argv[], const char *log)
+/* Start this binary with argv (NULL-terminated), stdout and stderr to
+ * log. Returns the child's pid, or -1. */
+static pid_t spawn_self(char *const argv[], const char *log)
 {
     posix_spawn_file_actions_t fa;
     pid_t pid;
-    int status, rc;
+    int rc;
 
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_TRUNC,
@@ -101,7 +101,15 @@ static int run_self(char *const argv[], const char *log)
     posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
     rc = posix_spawn(&pid, "/proc/self/exe", &fa, NULL, argv, environ);
     posix_spawn_file_actions_destroy(&fa);
-    if (rc != 0)
+    return rc == 0 ? pid : -1;
+}
+
+/* Exit status of child pid, or -1 when it did not exit normally. */
+static int wait_self(pid_t pid)
+{
+    int status;
+
+    if (pid < 0)
         return -1;
     while (waitpid(pid, &status, 0) < 0)
         if (errno != EINTR)
@@ -264,7 +272,7 @@ static int publish_all(demo_t *d)
         snprintf(log, sizeof(log), "%s/publish-%zu.log", d->work, i + 1);
         if (json_dump_file(m->message, file, JSON_INDENT(2)))
             return -1;
-        rc = run_self(argv, log);
+        rc = wait_self(spawn_self(argv, log));
         if (rc != 0) {
             cishare_cli_error("demo: step %zu (%s as %s): cishare publish "
                               "exited %d",
@@ -303,36 +311,55 @@ static int read_feed(demo_t *d, const char *id, const char *outdir)
     return 0;
 }
 
+/* Every participant's feed runs at once, as its own process. */
 static int run_feeds(demo_t *d)
 {
     size_t i, n = cishare_directory_participant_cnt(d->dir);
+    pid_t *pids = calloc(n, sizeof(*pids));
+    char(*outdirs)[1024] = calloc(n, sizeof(*outdirs));
+    int failed = 0;
 
+    if (!pids || !outdirs) {
+        free(pids);
+        free(outdirs);
+        return -1;
+    }
     for (i = 0; i < n; i++) {
         const char *id = cishare_directory_participant(d->dir, i)->id;
-        char conf[1024], outdir[1024], log[1024];
+        char conf[1024], log[1024];
         char *argv[] = {
             "cishare",          "feed",  "-c",       conf,        "--once",
-            "--from-beginning", "--out", outdir,     "--format",  "jsonl",
+            "--from-beginning", "--out", outdirs[i], "--format",  "jsonl",
             "--format",         "stix",  "--format", "blocklist", NULL};
-        int rc;
 
-        if (write_config(d, id, conf, sizeof(conf)))
-            return -1;
+        if (write_config(d, id, conf, sizeof(conf))) {
+            pids[i] = -1;
+            continue;
+        }
         if (d->out)
-            snprintf(outdir, sizeof(outdir), "%s/%s", d->out, id);
+            snprintf(outdirs[i], sizeof(outdirs[i]), "%s/%s", d->out, id);
         else
-            snprintf(outdir, sizeof(outdir), "%s/feed-%s", d->work, id);
+            snprintf(outdirs[i], sizeof(outdirs[i]), "%s/feed-%s", d->work, id);
         snprintf(log, sizeof(log), "%s/feed-%s.log", d->work, id);
-        rc = run_self(argv, log);
+        pids[i] = spawn_self(argv, log);
+    }
+    for (i = 0; i < n; i++) {
+        const char *id = cishare_directory_participant(d->dir, i)->id;
+        char log[1024];
+        int rc = wait_self(pids[i]);
+
+        snprintf(log, sizeof(log), "%s/feed-%s.log", d->work, id);
         if (rc != 0) {
             cishare_cli_error("demo: the feed of %s exited %d", id, rc);
             show_log(log);
-            return -1;
+            failed = 1;
+        } else if (read_feed(d, id, outdirs[i])) {
+            failed = 1;
         }
-        if (read_feed(d, id, outdir))
-            return -1;
     }
-    return 0;
+    free(pids);
+    free(outdirs);
+    return failed ? -1 : 0;
 }
 
 static json_t *find_delivered(json_t *lines, const char *subject)

@@ -46,7 +46,8 @@ cishare_err_t cishare_routing_topics(const cishare_directory_t *dir,
     /* Shared topics first: participant items need them to decide. */
     for (i = 0; !err && tlp != CISHARE_TLP_RED && i < aud->cnt; i++) {
         const cishare_aud_item_t *it = &aud->items[i];
-        if (it->kind == CISHARE_AUD_PARTICIPANT)
+        if (it->kind == CISHARE_AUD_PARTICIPANT ||
+            (it->kind == CISHARE_AUD_ROLE && tlp >= CISHARE_TLP_AMBER))
             continue;
         err = cishare_topic_sector(
             tlp, it->kind == CISHARE_AUD_SECTOR ? it->value : CISHARE_TOPIC_ALL,
@@ -59,6 +60,20 @@ cishare_err_t cishare_routing_topics(const cishare_directory_t *dir,
     for (i = 0; !err && i < aud->cnt; i++) {
         const cishare_aud_item_t *it = &aud->items[i];
         const cishare_participant_t *p;
+        size_t k;
+        if (it->kind == CISHARE_AUD_ROLE && tlp >= CISHARE_TLP_AMBER) {
+            /* Every participant reads the .all topics, so an AMBER role
+             * item goes to each member's inbox: the ACLs then keep
+             * non-members out on their own. */
+            for (k = 0; !err && k < cishare_directory_participant_cnt(dir);
+                 k++) {
+                p = cishare_directory_participant(dir, k);
+                if (!strcmp(cishare_role_name(p->role), it->value) &&
+                    !feed_reads(p, tlp, &shared))
+                    err = add_inbox(out, p->id);
+            }
+            continue;
+        }
         if (it->kind != CISHARE_AUD_PARTICIPANT)
             continue;
         p = cishare_directory_find(dir, it->value);

@@ -313,12 +313,11 @@ cishare_err_t cishare_acls_for_participant(const cishare_directory_t *dir,
     for (s = 0; s < p->sector_cnt; s++)
         for (t = 0; t < TOPIC_LABEL_CNT; t++)
             ADD_TOPIC(topic_labels[t], p->sectors[s], LITERAL, WRITE);
-    /* WRITE: community information across sectors. */
-    if (p->role == CISHARE_ROLE_SECURITY_ORG ||
-        p->role == CISHARE_ROLE_CEPTOAR_COUNCIL) {
-        ADD_TOPIC(CISHARE_TLP_CLEAR, CISHARE_TOPIC_ALL, LITERAL, WRITE);
-        ADD_TOPIC(CISHARE_TLP_GREEN, CISHARE_TOPIC_ALL, LITERAL, WRITE);
-    }
+    /* WRITE: community information across sectors. CLEAR and GREEN
+     * default to the audience `all`, which routes to the .all topics, and
+     * every participant may read them anyway. */
+    ADD_TOPIC(CISHARE_TLP_CLEAR, CISHARE_TOPIC_ALL, LITERAL, WRITE);
+    ADD_TOPIC(CISHARE_TLP_GREEN, CISHARE_TOPIC_ALL, LITERAL, WRITE);
 #undef ADD
 #undef ADD_TOPIC
     return CISHARE_OK;

@@ -83,9 +83,13 @@ static void test_routes(void **state)
     check_route("op-bank-a", CISHARE_TLP_AMBER,
                 "sector:finance,participant:nco",
                 "cishare.amber.finance cishare.inbox.nco");
-    /* Roles span sectors: the .all topic. */
+    /* Roles span sectors: the .all topic at GREEN, but each member's
+     * inbox at AMBER (every participant may read .all). */
+    check_route("nco", CISHARE_TLP_GREEN, "role:ceptoar", "cishare.green.all");
     check_route("nco", CISHARE_TLP_AMBER, "role:ceptoar",
-                "cishare.amber.all");
+                "cishare.inbox.ceptoar-electricity "
+                "cishare.inbox.ceptoar-finance cishare.inbox.ceptoar-gas "
+                "cishare.inbox.nco");
     /* Only inboxes; the origin gets its own copy when nothing else reaches
      * it. */
     check_route("op-power-a", CISHARE_TLP_AMBER_STRICT,

@@ -89,6 +89,10 @@ static void test_matrix(void **state)
     assert_true(can("min-meti", R, "cishare.amber-strict.petroleum"));
     assert_false(can("min-meti", R, "cishare.amber.finance"));
     assert_true(can("jpcert", W, "cishare.green.all"));
+    /* GREEN defaults to `all`: every participant writes the community
+     * topics. */
+    assert_true(can("op-power-a", W, "cishare.green.all"));
+    assert_true(can("op-bank-a", W, "cishare.clear.all"));
     assert_false(can("jpcert", W, "cishare.amber.all"));
     assert_false(can("jpcert", W, "cishare.green.electricity"));
     assert_true(cishare_acl_is_managed(RD_KAFKA_RESOURCE_TOPIC, "cishare.x"));
@@ -163,14 +167,15 @@ static void test_routing_vs_acls(void **state)
     check("ceptoar-gas", CISHARE_TLP_AMBER, "participant:op-gas-a");
 }
 
-/* Role items: routing sends them to .all, which every participant reads:
- * at AMBER that exposes the message to non-members (deploy/TOPICS.md). */
+/* Role items: at AMBER and stricter they must reach only the role's
+ * members, never .all, which every participant reads (deploy/TOPICS.md). */
 static void test_role_routing(void **state)
 {
     (void)state;
-    if (!getenv("CISHARE_TEST_ROLE_ROUTING"))
-        skip();
     check("nco", CISHARE_TLP_AMBER, "role:ceptoar");
+    check("nco", CISHARE_TLP_AMBER_STRICT, "role:ministry");
+    check("op-power-a", CISHARE_TLP_AMBER, "role:ceptoar,sector:electricity");
+    check("nco", CISHARE_TLP_GREEN, "role:operator");
 }
 
 int main(void)

@@ -6,7 +6,9 @@
  * Publishing (cishare_routing_topics):
  *   all               -> cishare.<tlp>.all
  *   sector:<s>        -> cishare.<tlp>.<s>
- *   role:<r>          -> cishare.<tlp>.all (roles span sectors)
+ *   role:<r>          -> CLEAR, GREEN: cishare.<tlp>.all (roles span
+ *                        sectors); AMBER and stricter: the inbox of each
+ *                        participant of role r (.all is readable by all)
  *   participant:<id>  -> cishare.inbox.<id>, unless a topic above already
  *                        reaches <id> (one of its sectors, or .all)
  *   RED               -> inboxes only (its audience is participant items)

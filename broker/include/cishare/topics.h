@@ -38,8 +38,8 @@
  *   coordination-office   topic prefixes cishare.clear. cishare.green.
  *                         cishare.amber. cishare.amber-strict. (alerts to
  *                         all sectors or selected ones)
- *   security-org,         topics cishare.clear.all cishare.green.all
- *   ceptoar-council       (community information)
+ *   every participant     topics cishare.clear.all cishare.green.all
+ *                         (community information; GREEN defaults to `all`)
  * WRITE and READ imply DESCRIBE in Kafka; an idempotent producer needs
  * WRITE on one topic (KIP-679), no cluster ACL.
  *
