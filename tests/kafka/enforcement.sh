@@ -140,7 +140,7 @@ acl_denials() { # expect: denied|allowed
 }
 acl_denials denied
 for t in cishare.green.finance cishare.amber.finance cishare.amber-strict.gas \
-    cishare.clear.all cishare.amber.all; do
+    cishare.clear.gas cishare.amber.all; do
     if ! kwrite op-power-a "$t" "intrusion-$run" && denied; then
         ok "3 op-power-a writes $t: denied"
     else
