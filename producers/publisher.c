@@ -356,6 +356,19 @@ cishare_err_t cishare_publisher_submit(cishare_publisher_t *pub,
         goto done;
     }
 
+    /* alerts (注意喚起) come from the coordination office and ministries */
+    if (out.env.type == CISHARE_MSG_ALERT &&
+        me->role != CISHARE_ROLE_COORDINATION_OFFICE &&
+        me->role != CISHARE_ROLE_MINISTRY) {
+        snprintf(errstr, sizeof(errstr),
+                 "%s is a%s %s: only the coordination office and ministries "
+                 "issue alerts",
+                 me->id, me->role == CISHARE_ROLE_OPERATOR ? "n" : "",
+                 cishare_role_name(me->role));
+        rec_fail(r, "alert from a non-issuer", errstr);
+        goto done;
+    }
+
     /* an operator only in its own sectors */
     if (me->role == CISHARE_ROLE_OPERATOR) {
         for (i = 0; i < out.audience.cnt; i++) {

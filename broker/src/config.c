@@ -297,6 +297,10 @@ rd_kafka_conf_t *cishare_config_kafka_conf(const cishare_config_t *conf,
     rd_kafka_conf_t *kconf = rd_kafka_conf_new();
     size_t i;
 
+    /* librdkafka's own notices and warnings (retries, coordinator loads)
+     * are noise on a command line: cishare reports failures itself in
+     * plain words. -X log_level=7 or -X debug=... brings them back. */
+    rd_kafka_conf_set(kconf, "log_level", "3", NULL, 0);
     for (i = 0; i < conf->kafka_cnt; i++) {
         if (rd_kafka_conf_set(kconf, conf->kafka[i].key, conf->kafka[i].value,
                               errstr, errstr_size) != RD_KAFKA_CONF_OK) {

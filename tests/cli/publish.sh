@@ -56,6 +56,8 @@ expect 0 "published 1, rejected 0" \
     publish -c "$EX/op-power-a.conf" -n -a participant:min-meti,participant:nco "$tmp/inc.json"
 expect 1 "record names origin 'op-power-b'" publish -c "$EX/op-power-a.conf" -n - \
     <<<'{"type":"indicator","origin":"op-power-b","payload":{"id":"indicator--x","type":"ipv4","value":"192.0.2.1"}}'
+expect 1 "only the coordination office and ministries issue alerts" \
+    publish -c "$EX/op-power-a.conf" -n "$CISHARE_SRC/schemas/examples/alert-example.json"
 expect 2 "unknown configuration key 'cishare.nope'" \
     publish -c "$EX/op-power-a.conf" -n -X cishare.nope=1 "$tmp/inc.json"
 ok "publish rules refuse with the record named"
