@@ -14,11 +14,13 @@
 #include "sinks/sink.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define SINK_RETRIES 5
@@ -244,78 +246,317 @@ static cishare_err_t to_sinks(feed_t *f, const json_t *msg, const char *subject,
     return CISHARE_OK;
 }
 
-static cishare_err_t handle(feed_t *f, const rd_kafka_message_t *m,
-                            char *errstr, size_t errstr_size)
+/* ---- one batch: prepare (parallel), then deliver (in order) ---- */
+
+/*
+ * A polled message and what a worker found out about it. Workers fill
+ * everything but m; the main thread then reads the items in poll order.
+ * Preparing is pure with respect to the feed's state (directory, identity
+ * and `now` are shared and read-only; each worker has its own codec and
+ * scratch envelope), so the result does not depend on the thread.
+ */
+enum { ITEM_QUARANTINE, ITEM_WITHHELD, ITEM_UNDECODABLE, ITEM_DELIVER };
+
+typedef struct item_s {
+    rd_kafka_message_t *m;
+    int state;
+    cishare_err_t err;       /* why quarantined or undecodable */
+    char *why;               /* detail of err (malloc()ed) */
+    cishare_reason_t reason; /* withheld */
+    bool revocation;
+    uint8_t id[CISHARE_DEDUP_ID_BYTES];
+    json_t *js; /* the message as delivered (ITEM_DELIVER) */
+} item_t;
+
+/* One preparing thread's own state. */
+typedef struct worker_s {
+    cishare_codec_t *codec;
+    cishare_msg_in_t *in; /* scratch: an envelope is large */
+} worker_t;
+
+static void item_clear(item_t *it)
 {
+    if (it->m)
+        rd_kafka_message_destroy(it->m);
+    free(it->why);
+    json_decref(it->js);
+    memset(it, 0, sizeof(*it));
+}
+
+static void item_fail(item_t *it, int state, cishare_err_t err, const char *why)
+{
+    it->state = state;
+    it->err = err;
+    it->why = strdup(why);
+}
+
+/* Verify, policy, decode and render one message (any thread). */
+static void prepare(const feed_t *f, worker_t *w, item_t *it, int64_t now_ms)
+{
+    const rd_kafka_message_t *m = it->m;
     rd_kafka_headers_t *hdrs = NULL;
-    cishare_msg_in_t in;
+    cishare_msg_in_t *in = w->in;
     cishare_policy_msg_t pm;
     cishare_decision_t d;
-    uint8_t idb[CISHARE_DEDUP_ID_BYTES];
     char why[512] = "";
     cishare_err_t err;
-    json_t *js = NULL;
 
-    memset(&in, 0, sizeof(in));
     rd_kafka_message_headers(m, &hdrs);
     err = cishare_message_verify(f->id.dir, hdrs, m->key, m->key_len,
-                                 m->payload, m->len, &in, why, sizeof(why));
-    if (err || !in.verified) {
-        cishare_msg_in_clear(&in);
-        return quarantine(f, m, err ? err : CISHARE_ERR_BAD_SIGNATURE, why,
-                          errstr, errstr_size);
+                                 m->payload, m->len, in, why, sizeof(why));
+    if (err || !in->verified) {
+        item_fail(it, ITEM_QUARANTINE, err ? err : CISHARE_ERR_BAD_SIGNATURE,
+                  why);
+        goto out;
     }
-    cishare_message_policy_msg(&in, &pm);
-    d = cishare_policy_decide(f->id.dir, &pm, f->id.me, cishare_time_now_ms());
+    cishare_message_policy_msg(in, &pm);
+    d = cishare_policy_decide(f->id.dir, &pm, f->id.me, now_ms);
     if (!d.deliver) {
-        f->stats->withheld++;
-        if ((size_t)d.reason < 32)
-            f->stats->withheld_by[d.reason]++;
-        cishare_msg_in_clear(&in);
-        return CISHARE_OK;
+        it->state = ITEM_WITHHELD;
+        it->reason = d.reason;
+        goto out;
     }
-    cishare_dedup_id_from_text(in.env.id, idb);
-    if (cishare_dedup_seen(f->dedup, idb)) {
-        f->stats->duplicates++;
-        cishare_msg_in_clear(&in);
-        return CISHARE_OK;
-    }
-    err = cishare_message_decode(f->codec, &f->id.kp, m->key, m->key_len,
-                                 m->payload, m->len, &in, why, sizeof(why));
+    /* Ids of verified messages only: a forged copy never suppresses the
+     * genuine one. Duplicates are told apart in order, by the main
+     * thread; decoding one is wasted work, not a wrong result. */
+    cishare_dedup_id_from_text(in->env.id, it->id);
+    err = cishare_message_decode(w->codec, &f->id.kp, m->key, m->key_len,
+                                 m->payload, m->len, in, why, sizeof(why));
     if (err) {
-        cishare_msg_in_clear(&in);
-        return quarantine(f, m, err, why, errstr, errstr_size);
+        item_fail(it, ITEM_UNDECODABLE, err, why);
+        goto out;
     }
-    if (!(js = cishare_message_to_json(&in))) {
-        cishare_msg_in_clear(&in);
-        return cishare_err_set(CISHARE_ERR_NOMEM, errstr, errstr_size,
-                               "out of memory");
+    it->revocation = in->env.type == CISHARE_MSG_REVOCATION;
+    it->js = cishare_message_to_json(in);
+    it->state = ITEM_DELIVER;
+    if (!it->js)
+        item_fail(it, ITEM_UNDECODABLE, CISHARE_ERR_NOMEM, "out of memory");
+out:
+    cishare_msg_in_clear(in);
+}
+
+/* Deliver one prepared message (main thread, poll order). */
+static cishare_err_t deliver(feed_t *f, item_t *it, char *errstr,
+                             size_t errstr_size)
+{
+    const rd_kafka_message_t *m = it->m;
+    cishare_err_t err;
+
+    switch (it->state) {
+    case ITEM_QUARANTINE:
+        return quarantine(f, m, it->err, it->why, errstr, errstr_size);
+    case ITEM_WITHHELD:
+        f->stats->withheld++;
+        if ((size_t)it->reason < 32)
+            f->stats->withheld_by[it->reason]++;
+        return CISHARE_OK;
+    default:
+        break;
     }
-    if (in.env.type == CISHARE_MSG_REVOCATION) {
+    if (cishare_dedup_seen(f->dedup, it->id)) {
+        f->stats->duplicates++;
+        return CISHARE_OK;
+    }
+    if (it->state == ITEM_UNDECODABLE) {
+        if (it->err == CISHARE_ERR_NOMEM)
+            return cishare_err_set(CISHARE_ERR_NOMEM, errstr, errstr_size,
+                                   "out of memory");
+        return quarantine(f, m, it->err, it->why, errstr, errstr_size);
+    }
+    if (it->revocation) {
         const char *subj = json_string_value(
-            json_object_get(json_object_get(js, "payload"), "revokes"));
+            json_object_get(json_object_get(it->js, "payload"), "revokes"));
         /* Sinks remove the subject only if the revocation's origin
          * published it (they key their state by origin). */
-        err = subj ? to_sinks(f, js, subj, true, errstr, errstr_size)
+        err = subj ? to_sinks(f, it->js, subj, true, errstr, errstr_size)
                    : CISHARE_OK;
         f->stats->revocations++;
     } else {
-        char subject[1024];
-        size_t kl =
-            m->key_len < sizeof(subject) - 1 ? m->key_len : sizeof(subject) - 1;
-        memcpy(subject, m->key ? (const char *)m->key : "", m->key ? kl : 0);
-        subject[m->key ? kl : 0] = '\0';
-        err = to_sinks(f, js, subject, false, errstr, errstr_size);
+        char subject[CISHARE_SUBJECT_MAX_LEN + 1];
+        /* verify bounded the key */
+        size_t kl = m->key ? m->key_len : 0;
+        memcpy(subject, kl ? (const char *)m->key : "", kl);
+        subject[kl] = '\0';
+        err = to_sinks(f, it->js, subject, false, errstr, errstr_size);
     }
-    json_decref(js);
-    cishare_msg_in_clear(&in);
     if (err)
         return err;
-    if (cishare_dedup_add(f->dedup, idb))
+    if (cishare_dedup_add(f->dedup, it->id))
         return cishare_err_set(CISHARE_ERR_NOMEM, errstr, errstr_size,
                                "out of memory");
     f->stats->delivered++;
     return CISHARE_OK;
+}
+
+/* ---- the preparing threads ---- */
+
+/*
+ * The main thread hands one batch at a time to the pool and, while the
+ * workers prepare it, delivers and commits the previous batch and polls
+ * the next one. Workers take items by an atomic index, so the batch is
+ * shared out without a lock per message.
+ */
+typedef struct pool_s {
+    pthread_t *th;
+    worker_t *w; /* w[0..n-1] for the threads */
+    int n;
+    const feed_t *f;
+    pthread_mutex_t lock;
+    pthread_cond_t work, done;
+    /* The current job (under lock; next is atomic). */
+    item_t *items;
+    size_t cnt;
+    size_t next;     /* atomic: next item to take */
+    size_t finished; /* items prepared */
+    uint64_t job;    /* job number, to wake workers once per job */
+    int64_t now_ms;
+    bool quit;
+} pool_t;
+
+static cishare_err_t worker_init(worker_t *w, char *errstr, size_t errstr_size)
+{
+    cishare_err_t err;
+
+    if ((err = cishare_codec_new(&w->codec, errstr, errstr_size)))
+        return err;
+    if (!(w->in = calloc(1, sizeof(*w->in))))
+        return cishare_err_set(CISHARE_ERR_NOMEM, errstr, errstr_size,
+                               "out of memory");
+    return CISHARE_OK;
+}
+
+static void worker_clear(worker_t *w)
+{
+    cishare_codec_destroy(w->codec);
+    free(w->in);
+    memset(w, 0, sizeof(*w));
+}
+
+static void *pool_main(void *arg)
+{
+    void **a = arg;
+    pool_t *p = a[0];
+    worker_t *w = a[1];
+    uint64_t seen = 0;
+
+    free(arg);
+    pthread_mutex_lock(&p->lock);
+    for (;;) {
+        size_t i, mine = 0, cnt;
+        item_t *items;
+        int64_t now;
+
+        while (!p->quit && p->job == seen)
+            pthread_cond_wait(&p->work, &p->lock);
+        if (p->quit)
+            break;
+        seen = p->job;
+        items = p->items;
+        cnt = p->cnt;
+        now = p->now_ms;
+        pthread_mutex_unlock(&p->lock);
+        while ((i = __atomic_fetch_add(&p->next, 1, __ATOMIC_RELAXED)) < cnt) {
+            prepare(p->f, w, &items[i], now);
+            mine++;
+        }
+        pthread_mutex_lock(&p->lock);
+        p->finished += mine;
+        if (p->finished == p->cnt)
+            pthread_cond_signal(&p->done);
+    }
+    pthread_mutex_unlock(&p->lock);
+    return NULL;
+}
+
+static void pool_destroy(pool_t *p)
+{
+    int i;
+
+    if (!p)
+        return;
+    pthread_mutex_lock(&p->lock);
+    p->quit = true;
+    pthread_cond_broadcast(&p->work);
+    pthread_mutex_unlock(&p->lock);
+    for (i = 0; i < p->n; i++)
+        pthread_join(p->th[i], NULL);
+    for (i = 0; i < p->n; i++)
+        worker_clear(&p->w[i]);
+    pthread_mutex_destroy(&p->lock);
+    pthread_cond_destroy(&p->work);
+    pthread_cond_destroy(&p->done);
+    free(p->th);
+    free(p->w);
+    free(p);
+}
+
+static cishare_err_t pool_new(const feed_t *f, int n, pool_t **pp, char *errstr,
+                              size_t errstr_size)
+{
+    pool_t *p = calloc(1, sizeof(*p));
+    cishare_err_t err;
+    int i;
+
+    *pp = NULL;
+    if (!p || !(p->th = calloc((size_t)n, sizeof(*p->th))) ||
+        !(p->w = calloc((size_t)n, sizeof(*p->w)))) {
+        if (p)
+            free(p->th);
+        free(p);
+        return cishare_err_set(CISHARE_ERR_NOMEM, errstr, errstr_size,
+                               "out of memory");
+    }
+    p->f = f;
+    pthread_mutex_init(&p->lock, NULL);
+    pthread_cond_init(&p->work, NULL);
+    pthread_cond_init(&p->done, NULL);
+    for (i = 0; i < n; i++) {
+        void **arg = malloc(2 * sizeof(*arg));
+        if ((err = worker_init(&p->w[i], errstr, errstr_size)))
+            goto fail;
+        if (!arg) {
+            err = cishare_err_set(CISHARE_ERR_NOMEM, errstr, errstr_size,
+                                  "out of memory");
+            goto fail;
+        }
+        arg[0] = p;
+        arg[1] = &p->w[i];
+        if (pthread_create(&p->th[i], NULL, pool_main, arg)) {
+            free(arg);
+            err = cishare_err_set(CISHARE_ERR_INVALID_ARG, errstr, errstr_size,
+                                  "cannot start a verification thread");
+            worker_clear(&p->w[i]);
+            goto fail;
+        }
+        p->n++;
+    }
+    *pp = p;
+    return CISHARE_OK;
+fail:
+    pool_destroy(p);
+    return err;
+}
+
+/* Start preparing items[0..cnt-1]; the previous job must be finished. */
+static void pool_submit(pool_t *p, item_t *items, size_t cnt, int64_t now_ms)
+{
+    pthread_mutex_lock(&p->lock);
+    p->items = items;
+    p->cnt = cnt;
+    p->finished = 0;
+    p->now_ms = now_ms;
+    __atomic_store_n(&p->next, 0, __ATOMIC_RELAXED);
+    p->job++;
+    pthread_cond_broadcast(&p->work);
+    pthread_mutex_unlock(&p->lock);
+}
+
+static void pool_wait(pool_t *p)
+{
+    pthread_mutex_lock(&p->lock);
+    while (p->finished < p->cnt)
+        pthread_cond_wait(&p->done, &p->lock);
+    pthread_mutex_unlock(&p->lock);
 }
 
 /* ---- batch commit: sinks, quarantine, dedup, Kafka ---- */
@@ -546,16 +787,107 @@ static cishare_err_t consumer_error(feed_t *f, const rd_kafka_message_t *m,
     return CISHARE_OK;
 }
 
+static int64_t mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+typedef struct batch_s {
+    item_t *items;
+    size_t cnt;
+} batch_t;
+
+/* Poll up to cap messages: wait up to 100 ms for the first (not at all
+ * with nowait: a prepared batch is waiting to be delivered), then take
+ * only what is already queued, so that a quiet feed delivers at once and
+ * a busy one fills its batches. Consumer errors are handled here. */
+static cishare_err_t poll_batch(feed_t *f, batch_t *b, size_t cap, bool nowait,
+                                char *errstr, size_t errstr_size)
+{
+    const cishare_feed_opts_t *opts = f->opts;
+    int64_t deadline = cishare_time_now_ms() + 100;
+    cishare_err_t err;
+
+    b->cnt = 0;
+    while (b->cnt < cap && !(opts->stop && *opts->stop)) {
+        rd_kafka_message_t *m;
+        int timeout = 0;
+
+        if (!b->cnt && !nowait) {
+            int64_t left = deadline - cishare_time_now_ms();
+            if (left <= 0)
+                break;
+            timeout = (int)left;
+        }
+        if (!(m = rd_kafka_consumer_poll(f->rk, timeout))) {
+            if (b->cnt || nowait)
+                break;
+            continue;
+        }
+        if (m->err) {
+            err = consumer_error(f, m, errstr, errstr_size);
+            rd_kafka_message_destroy(m);
+            if (err)
+                return err;
+            if (opts->once && all_at_end(f))
+                break;
+            continue;
+        }
+        eof_set(f, rd_kafka_topic_name(m->rkt), m->partition, false);
+        if (!f->stats->busy_first_us)
+            f->stats->busy_first_us = mono_us();
+        b->items[b->cnt++].m = m;
+    }
+    return CISHARE_OK;
+}
+
+/* Deliver a prepared batch in poll order, then commit it (dedup.h). On
+ * error nothing of the batch is committed. Items are cleared. */
+static cishare_err_t deliver_batch(feed_t *f, batch_t *b, char *errstr,
+                                   size_t errstr_size)
+{
+    cishare_err_t err = CISHARE_OK;
+    size_t i;
+
+    for (i = 0; i < b->cnt; i++) {
+        if (!err && !(err = deliver(f, &b->items[i], errstr, errstr_size)))
+            offset_track(f, b->items[i].m);
+        item_clear(&b->items[i]);
+    }
+    if (!b->cnt || err)
+        return err;
+    b->cnt = 0;
+    if ((err = commit_batch(f, true, errstr, errstr_size)))
+        return err;
+    f->stats->busy_last_us = mono_us();
+    return CISHARE_OK;
+}
+
+static void batch_clear(batch_t *b)
+{
+    size_t i;
+
+    for (i = 0; i < b->cnt; i++)
+        item_clear(&b->items[i]);
+    b->cnt = 0;
+}
+
 cishare_err_t cishare_feed_run(const cishare_feed_opts_t *opts,
                                cishare_feed_stats_t *stats, char *errstr,
                                size_t errstr_size)
 {
     feed_t f;
     cishare_err_t err;
-    int batch_size = opts->batch_size > 0 ? opts->batch_size : 1000;
+    size_t batch_size = opts->batch_size > 0 ? (size_t)opts->batch_size : 1000;
     int64_t last_stats = cishare_time_now_ms(), started = last_stats,
             last_sync = last_stats;
     char line[1024];
+    pool_t *pool = NULL;
+    worker_t w0 = {0};
+    batch_t bufs[2] = {{0}}, *cur = &bufs[0], *pend = &bufs[1], *tmp;
+    size_t i;
 
     memset(&f, 0, sizeof(f));
     memset(stats, 0, sizeof(*stats));
@@ -563,39 +895,44 @@ cishare_err_t cishare_feed_run(const cishare_feed_opts_t *opts,
     f.stats = stats;
     if ((err = feed_open(&f, errstr, errstr_size)))
         goto out;
+    if (!(bufs[0].items = calloc(batch_size, sizeof(item_t))) ||
+        !(bufs[1].items = calloc(batch_size, sizeof(item_t)))) {
+        err = cishare_err_set(CISHARE_ERR_NOMEM, errstr, errstr_size,
+                              "out of memory");
+        goto out;
+    }
+    /* One thread prepares in line; more prepare batch k on a pool while
+     * this thread delivers and commits batch k-1 and polls batch k+1. */
+    if (opts->threads > 1)
+        err = pool_new(&f, opts->threads, &pool, errstr, errstr_size);
+    else
+        err = worker_init(&w0, errstr, errstr_size);
+    if (err)
+        goto out;
     while (!(opts->stop && *opts->stop)) {
-        int n = 0;
-        int64_t now, deadline = cishare_time_now_ms() + 100;
+        int64_t now;
 
-        /* One batch: up to batch_size messages or 100 ms. */
-        while (n < batch_size && !(opts->stop && *opts->stop)) {
-            int64_t left = deadline - cishare_time_now_ms();
-            rd_kafka_message_t *m;
-
-            if (left <= 0)
-                break;
-            if (!(m = rd_kafka_consumer_poll(f.rk, (int)left)))
-                continue;
-            if (m->err) {
-                err = consumer_error(&f, m, errstr, errstr_size);
-                rd_kafka_message_destroy(m);
-                if (err)
-                    goto out;
-                if (opts->once && all_at_end(&f))
-                    break;
-                continue;
-            }
-            eof_set(&f, rd_kafka_topic_name(m->rkt), m->partition, false);
-            err = handle(&f, m, errstr, errstr_size);
-            offset_track(&f, m);
-            rd_kafka_message_destroy(m);
-            if (err)
-                goto out; /* nothing of this batch is committed */
-            n++;
-        }
+        if ((err = poll_batch(&f, cur, batch_size, pend->cnt > 0, errstr,
+                              errstr_size)))
+            goto out;
         now = cishare_time_now_ms();
+        if (pool) {
+            pool_wait(pool); /* pend is prepared */
+            if (cur->cnt)
+                pool_submit(pool, cur->items, cur->cnt, now);
+            tmp = pend;
+            pend = cur;
+            cur = tmp; /* the prepared batch, delivered now */
+        } else {
+            for (i = 0; i < cur->cnt; i++)
+                prepare(&f, &w0, &cur->items[i], now);
+        }
         /* Sync also when idle, so expired indicators leave the views. */
-        if (n || (f.offsets && f.offsets->cnt) || now - last_sync >= 1000) {
+        if (cur->cnt) {
+            if ((err = deliver_batch(&f, cur, errstr, errstr_size)))
+                goto out;
+            last_sync = now;
+        } else if ((f.offsets && f.offsets->cnt) || now - last_sync >= 1000) {
             if ((err = commit_batch(&f, true, errstr, errstr_size)))
                 goto out;
             last_sync = now;
@@ -606,7 +943,7 @@ cishare_err_t cishare_feed_run(const cishare_feed_opts_t *opts,
             feed_log(&f, "feed: %s", line);
             last_stats = now;
         }
-        if (opts->once && all_at_end(&f))
+        if (opts->once && all_at_end(&f) && !pend->cnt)
             break;
         /* --once and the group never formed: Kafka is not answering. */
         if (opts->once && !f.ever_assigned && now - started > 30000) {
@@ -616,8 +953,21 @@ cishare_err_t cishare_feed_run(const cishare_feed_opts_t *opts,
             goto out;
         }
     }
+    if (pool) {
+        pool_wait(pool);
+        if ((err = deliver_batch(&f, pend, errstr, errstr_size)))
+            goto out;
+    }
     err = commit_batch(&f, true, errstr, errstr_size);
 out:
+    if (pool)
+        pool_wait(pool); /* no worker touches the items any more */
+    batch_clear(&bufs[0]);
+    batch_clear(&bufs[1]);
+    free(bufs[0].items);
+    free(bufs[1].items);
+    pool_destroy(pool);
+    worker_clear(&w0);
     feed_close(&f);
     return err;
 }

@@ -44,6 +44,9 @@ typedef struct cishare_feed_opts_s {
 typedef struct cishare_feed_stats_s {
     uint64_t delivered, duplicates, withheld, quarantined, revocations;
     uint64_t withheld_by[32]; /**< by cishare_reason_t */
+    /** Busy time (CLOCK_MONOTONIC, us): the first message polled and the
+     *  end of the last commit of a batch with messages; 0 when none. */
+    int64_t busy_first_us, busy_last_us;
 } cishare_feed_stats_t;
 
 /**

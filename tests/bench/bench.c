@@ -1,0 +1,1109 @@
+/*
+ * cishare_bench - the measurements of tests/bench/run (issue 8).
+ *
+ * One run measures, with the same indicator message (about 300 bytes of
+ * Avro payload, the same envelope headers) everywhere:
+ *
+ *   crypto     libsodium Ed25519 sign and verify of a 32-byte digest,
+ *              one thread: the denominators of the *_limit ratios
+ *   publish    library path (cishare_publisher_submit, build + sign +
+ *              route + produce, acks=all) and command-line path
+ *              (`cishare publish` on a file), op-power-a, TLP:GREEN
+ *   feed       cishare_feed_run (verify, policy, dedup, decode, JSONL
+ *              sink, commit) of op-power-b, --threads 1 and 2
+ *   encrypted  nco publishes AMBER+STRICT to 10 recipients; op-gas-a's
+ *              feed, 1 and 2 threads
+ *   latency    `cishare feed --out -` while the library publishes at a
+ *              fixed rate: created header -> line read from the feed
+ *   memory     peak RSS of `cishare feed --once` with 1 M ids in its
+ *              de-duplication history, minus the same with none
+ *   baseline   raw librdkafka produce (same bytes, same headers, same
+ *              producer settings and user) and consume, same broker
+ *
+ * and prints `RESULT <name> <value> <unit>` and `RATIO <name> <value>`.
+ * With --smoke everything runs on librdkafka's in-process mock cluster
+ * with tiny counts (a check that the program works, not a measurement).
+ * With --offline N it runs only the library build and verify paths
+ * without Kafka (for callgrind; see docs/PERFORMANCE.md).
+ */
+#include "cishare/codec.h"
+#include "cishare/config.h"
+#include "cishare/envelope.h"
+#include "cishare/identity.h"
+#include "cishare/message.h"
+#include "cishare/policy.h"
+#include "cishare/routing.h"
+#include "cishare/topics.h"
+#include "dedup.h"
+#include "feed.h"
+#include "publisher.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+typedef struct bench_s {
+    const char *examples; /* deploy/examples */
+    const char *cishare;  /* the cishare binary */
+    const char *work;     /* scratch folder */
+    char bootstrap[256];
+    bool mock;
+    int pub_n, cli_n, enc_n, raw_n, lat_rate, lat_secs, mem_ids;
+    double crypto_secs;
+    unsigned tag; /* makes group ids and folders unique per run */
+    /* results */
+    double sign_limit, verify_limit, pub_lib, pub_cli, feed1, feed2;
+    double enc_pub, enc_feed1, enc_feed2, raw_prod, raw_cons;
+} bench_t;
+
+static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void die(const char *fmt, ...)
+{
+    va_list ap;
+
+    fprintf(stderr, "%% ERROR: bench: ");
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    exit(1);
+}
+
+static void note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void note(const char *fmt, ...)
+{
+    va_list ap;
+
+    fprintf(stderr, "%% bench: ");
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void result(const char *name, double v, const char *unit)
+{
+    printf("RESULT %s %.1f %s\n", name, v, unit);
+    fflush(stdout);
+}
+
+static void ratio(const char *name, double num, double den)
+{
+    printf("RATIO %s %.3f\n", name, den > 0 ? num / den : 0.0);
+    fflush(stdout);
+}
+
+/* ---- configuration ---- */
+
+static cishare_config_t *conf_for(const bench_t *b, const char *id)
+{
+    cishare_config_t *c = cishare_config_new();
+    char path[1024], errstr[512];
+
+    snprintf(path, sizeof(path), "%s/%s.conf", b->examples, id);
+    if (!c || cishare_config_load(c, path, errstr, sizeof(errstr)) ||
+        cishare_config_set(c, "bootstrap.servers", b->bootstrap, errstr,
+                           sizeof(errstr)) ||
+        (b->mock && cishare_config_set(c, "security.protocol", "plaintext",
+                                       errstr, sizeof(errstr))) ||
+        cishare_config_set(c, "log_level", "3", errstr, sizeof(errstr)))
+        die("%s: %s", path, errstr);
+    return c;
+}
+
+static void conf_set(cishare_config_t *c, const char *k, const char *v)
+{
+    char errstr[512];
+    if (cishare_config_set(c, k, v, errstr, sizeof(errstr)))
+        die("config %s: %s", k, errstr);
+}
+
+/* ---- the message ---- */
+
+/* A TLP:GREEN sha256 indicator (payload about 300 bytes of Avro). The
+ * subject id varies with i so that every message is a distinct subject. */
+static json_t *indicator(unsigned long i)
+{
+    char id[64], value[65], desc[160];
+    uint8_t h[32];
+    size_t k;
+
+    snprintf(id, sizeof(id), "indicator--00000000-0000-4000-8000-%012lx", i);
+    crypto_generichash(h, sizeof(h), (const uint8_t *)id, strlen(id), NULL, 0);
+    for (k = 0; k < 32; k++)
+        snprintf(value + 2 * k, 3, "%02x", h[k]);
+    snprintf(desc, sizeof(desc),
+             "Loader dropped by a phishing campaign against electricity "
+             "operators; seen on host %lu of the OT network.",
+             i % 997);
+    return json_pack(
+        "{s:s, s:{s:s, s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:[s], s:[s,s], "
+        "s:s}}",
+        "type", "indicator", "payload", "id", id, "type", "sha256", "value",
+        value, "name", "Loader sample (campaign 2026-04)", "description", desc,
+        "confidence", 80, "valid_from", "2026-01-01T00:00:00Z", "valid_until",
+        "2027-01-01T00:00:00Z", "kill_chain_phases",
+        "mitre-attack:initial-access", "labels", "loader", "phishing", "source",
+        "bench");
+}
+
+/* ---- crypto limits ---- */
+
+static void bench_crypto(bench_t *b)
+{
+    uint8_t pk[32], sk[64], d[CISHARE_DIGEST_BYTES], sig[64];
+    unsigned long n = 0;
+    double t0, t;
+
+    crypto_sign_keypair(pk, sk);
+    randombytes_buf(d, sizeof(d));
+    t0 = now_s();
+    do {
+        for (int k = 0; k < 64; k++, n++) {
+            d[0] = (uint8_t)n;
+            crypto_sign_detached(sig, NULL, d, sizeof(d), sk);
+        }
+    } while ((t = now_s() - t0) < b->crypto_secs);
+    b->sign_limit = (double)n / t;
+    crypto_sign_detached(sig, NULL, d, sizeof(d), sk);
+    n = 0;
+    t0 = now_s();
+    do {
+        for (int k = 0; k < 64; k++, n++)
+            if (crypto_sign_verify_detached(sig, d, sizeof(d), pk) != 0)
+                die("libsodium verify failed");
+    } while ((t = now_s() - t0) < b->crypto_secs);
+    b->verify_limit = (double)n / t;
+    sodium_memzero(sk, sizeof(sk));
+    result("crypto_sign_limit", b->sign_limit, "msg/s");
+    result("crypto_verify_limit", b->verify_limit, "msg/s");
+    result("crypto_verify_limit_2core", 2 * b->verify_limit, "msg/s");
+}
+
+/* ---- publish: library path ---- */
+
+static double publish_lib(bench_t *b, const char *as, int n, int tlp,
+                          const char *audience)
+{
+    cishare_config_t *c = conf_for(b, as);
+    cishare_publisher_t *pub;
+    char errstr[512];
+    size_t i, failed = 0;
+    double t0, t;
+
+    conf_set(c, "linger.ms", "5");
+    if (cishare_publisher_new(c, false, &pub, errstr, sizeof(errstr)))
+        die("publisher %s: %s", as, errstr);
+    /* Connect first: the rate is the steady state, not the handshake. */
+    {
+        json_t *m = indicator(0xfffff000ul + (unsigned long)b->tag % 4096);
+        if (cishare_publisher_submit(pub, m, "warm-up", tlp, audience))
+            die("out of memory");
+        json_decref(m);
+        cishare_publisher_flush(pub, 30000);
+    }
+    t0 = now_s();
+    for (i = 0; i < (size_t)n; i++) {
+        json_t *m = indicator((unsigned long)b->tag << 24 | i);
+        if (!m || cishare_publisher_submit(pub, m, "bench", tlp, audience))
+            die("out of memory");
+        json_decref(m);
+    }
+    cishare_publisher_flush(pub, 60000);
+    t = now_s() - t0;
+    for (i = 0; i < cishare_publisher_cnt(pub); i++) {
+        const cishare_pub_rec_t *r = cishare_publisher_rec(pub, i);
+        if (r->failed && failed++ == 0)
+            note("publish as %s: %s: %s", as, r->reason, r->detail);
+    }
+    if (failed)
+        die("publish as %s: %zu records failed", as, failed);
+    cishare_publisher_destroy(pub);
+    cishare_config_destroy(c);
+    return n / t;
+}
+
+/* ---- child processes ---- */
+
+static pid_t spawn(char *const argv[], int out_fd, const char *log)
+{
+    pid_t pid = fork();
+
+    if (pid < 0)
+        die("fork: %s", strerror(errno));
+    if (pid == 0) {
+        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (fd >= 0) {
+            dup2(fd, 2);
+            if (out_fd < 0)
+                dup2(fd, 1);
+        }
+        if (out_fd >= 0)
+            dup2(out_fd, 1);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    return pid;
+}
+
+static int wait_child(pid_t pid, long *maxrss_kb)
+{
+    struct rusage ru;
+    int st;
+
+    memset(&ru, 0, sizeof(ru));
+    if (wait4(pid, &st, 0, &ru) < 0)
+        die("wait: %s", strerror(errno));
+    if (maxrss_kb)
+        *maxrss_kb = ru.ru_maxrss;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* argv for `cishare <cmd> -c <examples>/<id>.conf -X bootstrap... ` plus
+ * extra arguments (NULL-terminated). Leaks: the process is short. */
+static char **cli_argv(const bench_t *b, const char *cmd, const char *id, ...)
+{
+    char **av = calloc(64, sizeof(*av));
+    size_t n = 0;
+    const char *a;
+    va_list ap;
+
+    av[n++] = strdup(b->cishare);
+    av[n++] = strdup(cmd);
+    av[n++] = strdup("-c");
+    if (asprintf(&av[n++], "%s/%s.conf", b->examples, id) < 0 ||
+        asprintf(&av[n + 1], "bootstrap.servers=%s", b->bootstrap) < 0)
+        die("out of memory");
+    av[n++] = strdup("-X");
+    n++;
+    if (b->mock) {
+        av[n++] = strdup("-X");
+        av[n++] = strdup("security.protocol=plaintext");
+    }
+    va_start(ap, id);
+    while ((a = va_arg(ap, const char *)) && n < 63)
+        av[n++] = strdup(a);
+    va_end(ap);
+    return av;
+}
+
+/* ---- publish: command-line path ---- */
+
+static void bench_publish_cli(bench_t *b)
+{
+    char file[1024], log[1024];
+    FILE *fp;
+    double t0, t;
+    int i, rc;
+
+    snprintf(file, sizeof(file), "%s/cli-input.jsonl", b->work);
+    snprintf(log, sizeof(log), "%s/cli-publish.log", b->work);
+    if (!(fp = fopen(file, "w")))
+        die("%s: %s", file, strerror(errno));
+    for (i = 0; i < b->cli_n; i++) {
+        json_t *m = indicator((unsigned long)(b->tag + 1) << 24 | (unsigned)i);
+        json_dumpf(m, fp, JSON_COMPACT);
+        fputc('\n', fp);
+        json_decref(m);
+    }
+    fclose(fp);
+    t0 = now_s();
+    rc = wait_child(
+        spawn(cli_argv(b, "publish", "op-power-a", "-X", "linger.ms=5",
+                       "--format", "json", file, NULL),
+              -1, log),
+        NULL);
+    t = now_s() - t0;
+    if (rc)
+        die("cishare publish exited %d (see %s)", rc, log);
+    b->pub_cli = b->cli_n / t;
+}
+
+/* ---- feed ---- */
+
+static void feed_log_cb(void *opaque, const char *line)
+{
+    (void)opaque;
+    (void)line;
+}
+
+/* Run participant id's feed (--once, from the beginning, a new group and
+ * state) in this process; returns messages handled per second of busy
+ * time (first message polled to last batch committed). */
+static double feed_lib(bench_t *b, const char *id, int threads, const char *tag,
+                       uint64_t *handledp)
+{
+    cishare_config_t *c = conf_for(b, id);
+    cishare_feed_opts_t o = {0};
+    cishare_feed_stats_t st;
+    char dir[1024], group[256], errstr[1024];
+    uint64_t handled;
+    double busy;
+
+    snprintf(dir, sizeof(dir), "%s/feed-%s", b->work, tag);
+    snprintf(group, sizeof(group), "cishare-feed-%s.bench-%s-%u", id, tag,
+             b->tag);
+    conf_set(c, "group.id", group);
+    conf_set(c, "cishare.state-dir", dir);
+    o.conf = c;
+    o.sinks[0] = "jsonl";
+    o.sink_cnt = 1;
+    o.out = dir;
+    o.once = true;
+    o.from_beginning = true;
+    o.threads = threads;
+    o.batch_size = 1000;
+    o.log = feed_log_cb;
+    if (cishare_feed_run(&o, &st, errstr, sizeof(errstr)))
+        die("feed of %s: %s", id, errstr);
+    handled = st.delivered + st.duplicates + st.withheld + st.quarantined;
+    busy = (double)(st.busy_last_us - st.busy_first_us) / 1e6;
+    if (st.quarantined || st.duplicates)
+        note("feed %s: %llu quarantined, %llu duplicates", tag,
+             (unsigned long long)st.quarantined,
+             (unsigned long long)st.duplicates);
+    cishare_config_destroy(c);
+    if (handledp)
+        *handledp = handled;
+    if (!handled || busy <= 0)
+        die("feed of %s read nothing", id);
+    return (double)handled / busy;
+}
+
+/* ---- latency ---- */
+
+typedef struct lat_s {
+    FILE *in;
+    int64_t since_ms; /* only messages created at or after this */
+    int64_t *ms;      /* latencies */
+    size_t cnt, cap;
+    volatile int warm; /* a line was seen */
+    pthread_mutex_t lock;
+} lat_t;
+
+static int64_t now_ms_real(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void *lat_reader(void *arg)
+{
+    lat_t *l = arg;
+    char line[1 << 16];
+
+    while (fgets(line, sizeof(line), l->in)) {
+        int64_t arrived = now_ms_real(), created;
+        json_t *j = json_loads(line, 0, NULL);
+        const char *c = json_string_value(json_object_get(j, "created"));
+        if (c && cishare_time_parse(c, &created)) {
+            pthread_mutex_lock(&l->lock);
+            l->warm = 1;
+            if (l->since_ms && created >= l->since_ms) {
+                if (l->cnt == l->cap) {
+                    l->cap = l->cap ? 2 * l->cap : 4096;
+                    l->ms = realloc(l->ms, l->cap * sizeof(*l->ms));
+                }
+                l->ms[l->cnt++] = arrived - created;
+            }
+            pthread_mutex_unlock(&l->lock);
+        }
+        json_decref(j);
+    }
+    return NULL;
+}
+
+static int cmp64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void bench_latency(bench_t *b)
+{
+    cishare_config_t *c = conf_for(b, "op-power-a");
+    cishare_publisher_t *pub;
+    lat_t l = {0};
+    pthread_t th;
+    char dir[1024], group[256], log[1024], sd[1100], gid[300], errstr[512];
+    int fds[2], total = b->lat_rate * b->lat_secs, i;
+    double t0, deadline;
+    pid_t pid;
+    size_t got;
+
+    snprintf(dir, sizeof(dir), "%s/latency", b->work);
+    mkdir(dir, 0700);
+    snprintf(group, sizeof(group), "cishare-feed-op-power-b.bench-lat-%u",
+             b->tag);
+    snprintf(sd, sizeof(sd), "cishare.state-dir=%s", dir);
+    snprintf(gid, sizeof(gid), "group.id=%s", group);
+    snprintf(log, sizeof(log), "%s/latency-feed.log", b->work);
+    if (pipe(fds))
+        die("pipe: %s", strerror(errno));
+    pid = spawn(cli_argv(b, "feed", "op-power-b", "-X", sd, "-X", gid, "-X",
+                         "auto.offset.reset=latest", "--out", "-", NULL),
+                fds[1], log);
+    close(fds[1]);
+    l.in = fdopen(fds[0], "r");
+    pthread_mutex_init(&l.lock, NULL);
+    pthread_create(&th, NULL, lat_reader, &l);
+
+    conf_set(c, "linger.ms", "0");
+    if (cishare_publisher_new(c, false, &pub, errstr, sizeof(errstr)))
+        die("publisher: %s", errstr);
+    /* Until the feed has joined its group and delivers. */
+    deadline = now_s() + 60;
+    for (i = 0; !l.warm; i++) {
+        json_t *m = indicator(0xff000000ul + (unsigned long)i);
+        if (now_s() > deadline)
+            die("latency: the feed delivered nothing in 60 s (see %s)", log);
+        cishare_publisher_submit(pub, m, "warm-up", -1, NULL);
+        json_decref(m);
+        cishare_publisher_flush(pub, 5000);
+        usleep(200000);
+    }
+    usleep(500000);
+    pthread_mutex_lock(&l.lock);
+    l.since_ms = now_ms_real();
+    pthread_mutex_unlock(&l.lock);
+    t0 = now_s();
+    for (i = 0; i < total; i++) {
+        double due = t0 + (double)i / b->lat_rate, w = due - now_s();
+        json_t *m;
+        if (w > 0)
+            usleep((useconds_t)(w * 1e6));
+        m = indicator((unsigned long)(b->tag + 2) << 24 | (unsigned)i);
+        cishare_publisher_submit(pub, m, "latency", -1, NULL);
+        json_decref(m);
+        cishare_publisher_poll(pub, 0);
+    }
+    cishare_publisher_flush(pub, 30000);
+    deadline = now_s() + 30;
+    do {
+        pthread_mutex_lock(&l.lock);
+        got = l.cnt;
+        pthread_mutex_unlock(&l.lock);
+        if (got >= (size_t)total)
+            break;
+        usleep(50000);
+    } while (now_s() < deadline);
+    kill(pid, SIGTERM);
+    wait_child(pid, NULL);
+    pthread_join(th, NULL);
+    fclose(l.in);
+    cishare_publisher_destroy(pub);
+    cishare_config_destroy(c);
+    if (l.cnt < (size_t)total)
+        die("latency: %zu of %d messages delivered (see %s)", l.cnt, total,
+            log);
+    qsort(l.ms, l.cnt, sizeof(*l.ms), cmp64);
+    result("latency_rate", b->lat_rate, "msg/s");
+    result("latency_p50", (double)l.ms[l.cnt / 2], "ms");
+    result("latency_p99", (double)l.ms[(l.cnt * 99) / 100], "ms");
+    free(l.ms);
+}
+
+/* ---- memory ---- */
+
+static long feed_rss_kb(bench_t *b, const char *state, const char *tag)
+{
+    char sd[1100], gid[300], log[1100];
+    long kb;
+    int rc;
+
+    snprintf(sd, sizeof(sd), "cishare.state-dir=%s", state);
+    snprintf(gid, sizeof(gid), "group.id=cishare-feed-jpcert.bench-mem%s-%u",
+             tag, b->tag);
+    snprintf(log, sizeof(log), "%s.log", state);
+    rc = wait_child(spawn(cli_argv(b, "feed", "jpcert", "-X", sd, "-X", gid,
+                                   "--once", "--out", state, NULL),
+                          -1, log),
+                    &kb);
+    if (rc)
+        die("cishare feed (memory) exited %d (see %s)", rc, log);
+    return kb;
+}
+
+static void bench_memory(bench_t *b)
+{
+    char empty[1024], full[1024], path[1100], errstr[512];
+    cishare_dedup_t *d;
+    uint8_t id[CISHARE_DEDUP_ID_BYTES];
+    long kb0, kb1;
+    int i;
+
+    snprintf(empty, sizeof(empty), "%s/mem-empty", b->work);
+    snprintf(full, sizeof(full), "%s/mem-full", b->work);
+    mkdir(empty, 0700);
+    mkdir(full, 0700);
+    snprintf(path, sizeof(path), "%s/seen.log", full);
+    unlink(path);
+    if (cishare_dedup_open(path, &d, errstr, sizeof(errstr)))
+        die("%s", errstr);
+    for (i = 0; i < b->mem_ids; i++) {
+        randombytes_buf(id, sizeof(id));
+        if (cishare_dedup_add(d, id))
+            die("out of memory");
+        if ((i + 1) % 100000 == 0 &&
+            cishare_dedup_commit(d, errstr, sizeof(errstr)))
+            die("%s", errstr);
+    }
+    if (cishare_dedup_commit(d, errstr, sizeof(errstr)))
+        die("%s", errstr);
+    cishare_dedup_close(d);
+    kb0 = feed_rss_kb(b, empty, "0");
+    kb1 = feed_rss_kb(b, full, "1");
+    result("feed_rss_empty_history", kb0 / 1024.0, "MiB");
+    result("feed_rss_history", kb1 / 1024.0, "MiB");
+    result("dedup_history_ids", b->mem_ids, "ids");
+    result("dedup_bytes_per_id", (double)(kb1 - kb0) * 1024.0 / b->mem_ids,
+           "B");
+}
+
+/* ---- raw librdkafka baseline ---- */
+
+static rd_kafka_conf_t *raw_conf(bench_t *b, const char *id)
+{
+    cishare_config_t *c = conf_for(b, id);
+    char errstr[512];
+    rd_kafka_conf_t *kc = cishare_config_kafka_conf(c, errstr, sizeof(errstr));
+
+    if (!kc)
+        die("%s: %s", id, errstr);
+    cishare_config_destroy(c);
+    return kc;
+}
+
+static void raw_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *op)
+{
+    (void)rk;
+    if (m->err)
+        (*(size_t *)op)++;
+}
+
+static void bench_raw(bench_t *b, const char *topic)
+{
+    cishare_config_t *c = conf_for(b, "op-power-a");
+    cishare_identity_t idn;
+    cishare_codec_t *codec;
+    cishare_msg_out_t out;
+    rd_kafka_headers_t *hdrs = rd_kafka_headers_new(16);
+    rd_kafka_conf_t *kc;
+    rd_kafka_t *rk;
+    char errstr[512];
+    size_t failed = 0, got = 0;
+    json_t *m = indicator(0xfe000000ul);
+    double t0 = 0, t, first = 0, last = 0;
+    int i;
+
+    /* One signed message: its exact bytes are sent raw_n times. */
+    if (cishare_identity_load(c, &idn, errstr, sizeof(errstr)) ||
+        cishare_codec_new(&codec, errstr, sizeof(errstr)) ||
+        cishare_message_build(codec, idn.dir, idn.me, &idn.kp, m, -1, NULL,
+                              cishare_time_now_ms(), &out, errstr,
+                              sizeof(errstr)) ||
+        cishare_envelope_to_headers(&out.env, hdrs, errstr, sizeof(errstr)))
+        die("raw: %s", errstr);
+    result("message_value_bytes", (double)out.value_len, "B");
+    {
+        size_t hb = 0, k;
+        const char *name;
+        const void *val;
+        size_t sz;
+        for (k = 0; !rd_kafka_header_get_all(hdrs, k, &name, &val, &sz); k++)
+            hb += strlen(name) + sz;
+        result("message_header_bytes", (double)hb, "B");
+    }
+
+    kc = raw_conf(b, "op-power-a");
+    rd_kafka_conf_set(kc, "enable.idempotence", "true", NULL, 0);
+    rd_kafka_conf_set(kc, "acks", "all", NULL, 0);
+    rd_kafka_conf_set(kc, "linger.ms", "5", NULL, 0);
+    rd_kafka_conf_set_dr_msg_cb(kc, raw_dr);
+    rd_kafka_conf_set_opaque(kc, &failed);
+    if (!(rk = rd_kafka_new(RD_KAFKA_PRODUCER, kc, errstr, sizeof(errstr))))
+        die("raw producer: %s", errstr);
+    for (i = -1; i < b->raw_n; i++) {
+        rd_kafka_resp_err_t e;
+        if (i == 0) {
+            rd_kafka_flush(rk, 30000); /* connected: start the clock */
+            t0 = now_s();
+        }
+        while ((e = rd_kafka_producev(
+                    rk, RD_KAFKA_V_TOPIC(topic),
+                    RD_KAFKA_V_KEY(out.key, out.key_len),
+                    RD_KAFKA_V_VALUE(out.value, out.value_len),
+                    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                    RD_KAFKA_V_HEADERS(rd_kafka_headers_copy(hdrs)),
+                    RD_KAFKA_V_END)) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+            rd_kafka_poll(rk, 10);
+        if (e)
+            die("raw produce: %s", rd_kafka_err2str(e));
+        rd_kafka_poll(rk, 0);
+    }
+    rd_kafka_flush(rk, 60000);
+    t = now_s() - t0;
+    if (failed || rd_kafka_outq_len(rk))
+        die("raw produce: %zu failed", failed);
+    rd_kafka_destroy(rk);
+    b->raw_prod = b->raw_n / t;
+
+    /* Consume the whole topic once (every message has this size). */
+    kc = raw_conf(b, "op-power-b");
+    snprintf(errstr, sizeof(errstr), "cishare-feed-op-power-b.bench-raw-%u",
+             b->tag);
+    rd_kafka_conf_set(kc, "group.id", errstr, NULL, 0);
+    rd_kafka_conf_set(kc, "auto.offset.reset", "earliest", NULL, 0);
+    rd_kafka_conf_set(kc, "enable.partition.eof", "true", NULL, 0);
+    rd_kafka_conf_set(kc, "enable.auto.commit", "false", NULL, 0);
+    if (!(rk = rd_kafka_new(RD_KAFKA_CONSUMER, kc, errstr, sizeof(errstr))))
+        die("raw consumer: %s", errstr);
+    rd_kafka_poll_set_consumer(rk);
+    {
+        rd_kafka_topic_partition_list_t *sub =
+            rd_kafka_topic_partition_list_new(1);
+        int eofs = 0, parts = 0;
+        const rd_kafka_metadata_t *md;
+        rd_kafka_topic_partition_list_add(sub, topic, RD_KAFKA_PARTITION_UA);
+        rd_kafka_subscribe(rk, sub);
+        rd_kafka_topic_partition_list_destroy(sub);
+        if (rd_kafka_metadata(rk, 1, NULL, &md, 10000) == 0) {
+            for (i = 0; i < md->topic_cnt; i++)
+                if (!strcmp(md->topics[i].topic, topic))
+                    parts = md->topics[i].partition_cnt;
+            rd_kafka_metadata_destroy(md);
+        }
+        t0 = now_s();
+        while (eofs < (parts ? parts : 1) && now_s() - t0 < 120) {
+            rd_kafka_message_t *msg = rd_kafka_consumer_poll(rk, 100);
+            rd_kafka_headers_t *h;
+            if (!msg)
+                continue;
+            if (msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                eofs++;
+            else if (!msg->err) {
+                if (!got++)
+                    first = now_s();
+                last = now_s();
+                rd_kafka_message_headers(msg, &h);
+            }
+            rd_kafka_message_destroy(msg);
+        }
+        rd_kafka_consumer_close(rk);
+        rd_kafka_destroy(rk);
+    }
+    if (got < 2 || last <= first)
+        die("raw consume: read %zu messages", got);
+    b->raw_cons = (double)(got - 1) / (last - first);
+    result("baseline_raw_produce", b->raw_prod, "msg/s");
+    result("baseline_raw_consume", b->raw_cons, "msg/s");
+    rd_kafka_headers_destroy(hdrs);
+    cishare_msg_out_clear(&out);
+    cishare_codec_destroy(codec);
+    cishare_identity_clear(&idn);
+    cishare_config_destroy(c);
+    json_decref(m);
+}
+
+/* ---- encrypted ---- */
+
+#define ENC_AUDIENCE "sector:electricity,sector:gas,sector:finance"
+
+static size_t enc_recipients(bench_t *b)
+{
+    cishare_config_t *c = conf_for(b, "nco");
+    cishare_identity_t idn;
+    cishare_codec_t *codec;
+    cishare_msg_out_t out;
+    char errstr[512];
+    json_t *m = indicator(1);
+    size_t n;
+
+    if (cishare_identity_load(c, &idn, errstr, sizeof(errstr)) ||
+        cishare_codec_new(&codec, errstr, sizeof(errstr)) ||
+        cishare_message_build(
+            codec, idn.dir, idn.me, &idn.kp, m, CISHARE_TLP_AMBER_STRICT,
+            ENC_AUDIENCE, cishare_time_now_ms(), &out, errstr, sizeof(errstr)))
+        die("encrypted: %s", errstr);
+    n = out.recipient_cnt;
+    cishare_msg_out_clear(&out);
+    cishare_codec_destroy(codec);
+    cishare_identity_clear(&idn);
+    cishare_config_destroy(c);
+    json_decref(m);
+    return n;
+}
+
+/* ---- offline: library paths without Kafka (for callgrind) ---- */
+
+typedef struct wire_s {
+    char *key;
+    size_t key_len;
+    uint8_t *value;
+    size_t value_len;
+    rd_kafka_headers_t *hdrs;
+} wire_t;
+
+#define STEP(acc, stmt)                                                        \
+    do {                                                                       \
+        double t_ = now_s();                                                   \
+        stmt;                                                                  \
+        acc += now_s() - t_;                                                   \
+    } while (0)
+
+static void step(const char *path, const char *name, double secs, int n,
+                 double total)
+{
+    printf("STEP %s %-22s %7.2f us/msg %5.1f %%\n", path, name, secs / n * 1e6,
+           total > 0 ? 100.0 * secs / total : 0.0);
+}
+
+/* The library paths without Kafka, step by step (wall clock, one thread).
+ * The signature rows are libsodium's own cost at the rates measured by
+ * bench_crypto; the rest of the step that contains them is shown apart. */
+static void bench_offline(bench_t *b, int n)
+{
+    cishare_config_t *c = conf_for(b, "op-power-a"), *cb;
+    cishare_identity_t me, rcv;
+    cishare_codec_t *codec, *codec2;
+    cishare_msg_out_t *out = malloc(sizeof(*out));
+    cishare_envelope_t *env = malloc(sizeof(*env));
+    wire_t *w = calloc((size_t)n, sizeof(*w));
+    cishare_msg_in_t *in = calloc(1, sizeof(*in));
+    cishare_dedup_t *dd;
+    char errstr[512], path[1100];
+    double t_msg = 0, t_build = 0, t_hdr = 0, t_route = 0, t_free = 0;
+    double t_parse = 0, t_verify = 0, t_pol = 0, t_dedup = 0, t_dec = 0,
+           t_json = 0, t_dump = 0, t_clear = 0, tot, sig, ver;
+    int i;
+
+    b->crypto_secs = 0.5;
+    bench_crypto(b);
+    sig = 1.0 / b->sign_limit * n;
+    ver = 1.0 / b->verify_limit * n;
+    cb = conf_for(b, "op-power-b");
+    snprintf(path, sizeof(path), "%s/offline-seen.log", b->work);
+    unlink(path);
+    if (cishare_identity_load(c, &me, errstr, sizeof(errstr)) ||
+        cishare_identity_load(cb, &rcv, errstr, sizeof(errstr)) ||
+        cishare_codec_new(&codec, errstr, sizeof(errstr)) ||
+        cishare_codec_new(&codec2, errstr, sizeof(errstr)) ||
+        cishare_dedup_open(path, &dd, errstr, sizeof(errstr)))
+        die("offline: %s", errstr);
+    for (i = 0; i < n; i++) {
+        cishare_strlist_t topics = {0};
+        json_t *m;
+        int e = 0;
+        STEP(t_msg, m = indicator((unsigned long)i));
+        STEP(t_build, e = cishare_message_build(codec, me.dir, me.me, &me.kp, m,
+                                                -1, NULL, cishare_time_now_ms(),
+                                                out, errstr, sizeof(errstr)));
+        if (e)
+            die("offline build: %s", errstr);
+        STEP(t_route, e = cishare_routing_topics(me.dir, me.me, out->env.tlp,
+                                                 &out->audience, &topics,
+                                                 errstr, sizeof(errstr)));
+        w[i].hdrs = rd_kafka_headers_new(16);
+        STEP(t_hdr, e |= cishare_envelope_to_headers(&out->env, w[i].hdrs,
+                                                     errstr, sizeof(errstr)));
+        if (e)
+            die("offline headers: %s", errstr);
+        w[i].key = out->key;
+        w[i].key_len = out->key_len;
+        w[i].value = out->value;
+        w[i].value_len = out->value_len;
+        out->key = NULL;
+        out->value = NULL;
+        STEP(t_free, cishare_msg_out_clear(out); json_decref(m);
+             cishare_strlist_clear(&topics));
+    }
+    for (i = 0; i < n; i++) {
+        cishare_policy_msg_t pm;
+        uint8_t id[CISHARE_DEDUP_ID_BYTES];
+        json_t *js;
+        char *line;
+        int e = 0;
+        bool seen = false, ok;
+        STEP(t_parse, e = cishare_envelope_from_headers(w[i].hdrs, env, errstr,
+                                                        sizeof(errstr)));
+        STEP(t_verify, e |= cishare_message_verify(rcv.dir, w[i].hdrs, w[i].key,
+                                                   w[i].key_len, w[i].value,
+                                                   w[i].value_len, in, errstr,
+                                                   sizeof(errstr)));
+        if (e)
+            die("offline verify: %s", errstr);
+        cishare_message_policy_msg(in, &pm);
+        STEP(t_pol, ok = cishare_policy_decide(rcv.dir, &pm, rcv.me,
+                                               cishare_time_now_ms())
+                             .deliver);
+        if (!ok)
+            die("offline: not delivered");
+        STEP(t_dedup, cishare_dedup_id_from_text(in->env.id, id);
+             seen = cishare_dedup_seen(dd, id); e = cishare_dedup_add(dd, id));
+        if (seen || e)
+            die("offline: dedup");
+        STEP(t_dec, e = cishare_message_decode(
+                        codec2, &rcv.kp, w[i].key, w[i].key_len, w[i].value,
+                        w[i].value_len, in, errstr, sizeof(errstr)));
+        if (e)
+            die("offline decode: %s", errstr);
+        STEP(t_json, js = cishare_message_to_json(in));
+        STEP(t_dump, line = json_dumps(js, JSON_COMPACT | JSON_SORT_KEYS));
+        STEP(t_clear, free(line); json_decref(js); cishare_msg_in_clear(in));
+    }
+    /* verify contains the header parse and the signature */
+    tot = t_build + t_route + t_hdr + t_free;
+    result("offline_publish_path", n / tot, "msg/s");
+    step("publish", "ed25519 sign", sig, n, tot);
+    step("publish", "build (json,avro,id,hash)", t_build - sig, n, tot);
+    step("publish", "routing", t_route, n, tot);
+    step("publish", "headers", t_hdr, n, tot);
+    step("publish", "free", t_free, n, tot);
+    tot = t_verify + t_pol + t_dedup + t_dec + t_json + t_dump + t_clear;
+    result("offline_feed_path", n / tot, "msg/s");
+    step("feed", "ed25519 verify", ver, n, tot);
+    step("feed", "header parse", t_parse, n, tot);
+    step("feed", "verify rest (hash,dir)", t_verify - ver - t_parse, n, tot);
+    step("feed", "policy", t_pol, n, tot);
+    step("feed", "dedup", t_dedup, n, tot);
+    step("feed", "decode (avro)", t_dec, n, tot);
+    step("feed", "to json", t_json, n, tot);
+    step("feed", "jsonl render", t_dump, n, tot);
+    step("feed", "free", t_clear, n, tot);
+    for (i = 0; i < n; i++) {
+        free(w[i].key);
+        free(w[i].value);
+        rd_kafka_headers_destroy(w[i].hdrs);
+    }
+    free(w);
+    free(in);
+    free(out);
+    free(env);
+    cishare_dedup_close(dd);
+    cishare_codec_destroy(codec);
+    cishare_codec_destroy(codec2);
+    cishare_identity_clear(&me);
+    cishare_identity_clear(&rcv);
+    cishare_config_destroy(c);
+    cishare_config_destroy(cb);
+}
+
+/* ---- main ---- */
+
+static void usage(FILE *fp)
+{
+    fprintf(fp,
+            "Usage: cishare_bench --bootstrap HOST:PORT [options]\n"
+            "       cishare_bench --smoke [options]\n"
+            "       cishare_bench --offline N [options]\n"
+            "\n"
+            "Measure cishare on a provisioned broker (tests/bench/run does "
+            "it all) and\n"
+            "print RESULT <name> <value> <unit> and RATIO <name> <value> "
+            "lines.\n"
+            "\n"
+            "  --examples DIR   example configs and directory "
+            "(deploy/examples)\n"
+            "  --cishare PATH   the cishare binary\n"
+            "  --work DIR       scratch folder (default /tmp/cishare-bench)\n"
+            "  --count N        messages per publish/feed run (default "
+            "30000)\n"
+            "  --smoke          mock cluster, tiny counts: checks the "
+            "program runs\n"
+            "  --offline N      only build+open N messages in this process, "
+            "no Kafka\n");
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option lo[] = {
+        {"bootstrap", required_argument, NULL, 'b'},
+        {"examples", required_argument, NULL, 'e'},
+        {"cishare", required_argument, NULL, 'x'},
+        {"work", required_argument, NULL, 'w'},
+        {"count", required_argument, NULL, 'n'},
+        {"smoke", no_argument, NULL, 's'},
+        {"offline", required_argument, NULL, 'o'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    bench_t b = {.examples = "deploy/examples",
+                 .cishare = "build/cishare",
+                 .work = "/tmp/cishare-bench",
+                 .pub_n = 30000,
+                 .cli_n = 5000,
+                 .enc_n = 1500,
+                 .raw_n = 100000,
+                 .lat_rate = 1000,
+                 .lat_secs = 10,
+                 .mem_ids = 1000000,
+                 .crypto_secs = 1.0};
+    rd_kafka_t *mrk = NULL;
+    rd_kafka_mock_cluster_t *mc = NULL;
+    int c, offline = 0;
+    bool smoke = false;
+    uint64_t h1, h2;
+    size_t recips;
+
+    while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+        switch (c) {
+        case 'b':
+            snprintf(b.bootstrap, sizeof(b.bootstrap), "%s", optarg);
+            break;
+        case 'e':
+            b.examples = optarg;
+            break;
+        case 'x':
+            b.cishare = optarg;
+            break;
+        case 'w':
+            b.work = optarg;
+            break;
+        case 'n':
+            b.pub_n = atoi(optarg);
+            break;
+        case 's':
+            smoke = true;
+            break;
+        case 'o':
+            offline = atoi(optarg);
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (optind != argc || (!smoke && !offline && !b.bootstrap[0]) ||
+        b.pub_n < 10) {
+        usage(stderr);
+        return 2;
+    }
+    if (cishare_crypto_init())
+        die("libsodium init failed");
+    b.tag = (unsigned)getpid() ^ (unsigned)time(NULL);
+    mkdir(b.work, 0700);
+    if (offline) {
+        b.mock = true; /* no broker is contacted */
+        snprintf(b.bootstrap, sizeof(b.bootstrap), "127.0.0.1:1");
+        bench_offline(&b, offline);
+        return 0;
+    }
+    if (smoke) {
+        rd_kafka_conf_t *kc = rd_kafka_conf_new();
+        cishare_config_t *cc;
+        cishare_identity_t idn;
+        cishare_strlist_t topics = {0};
+        char errstr[512];
+        size_t i;
+
+        b.mock = true;
+        b.pub_n = 300;
+        b.cli_n = 50;
+        b.enc_n = 20;
+        b.raw_n = 2000;
+        b.lat_rate = 100;
+        b.lat_secs = 1;
+        b.mem_ids = 20000;
+        b.crypto_secs = 0.1;
+        rd_kafka_conf_set(kc, "log_level", "2", NULL, 0);
+        if (!(mrk = rd_kafka_new(RD_KAFKA_PRODUCER, kc, errstr,
+                                 sizeof(errstr))) ||
+            !(mc = rd_kafka_mock_cluster_new(mrk, 1)))
+            die("mock cluster: %s", errstr);
+        snprintf(b.bootstrap, sizeof(b.bootstrap), "%s",
+                 rd_kafka_mock_cluster_bootstraps(mc));
+        cc = conf_for(&b, "nco");
+        if (cishare_identity_load(cc, &idn, errstr, sizeof(errstr)) ||
+            cishare_topics_for_directory(idn.dir, &topics, errstr,
+                                         sizeof(errstr)))
+            die("smoke: %s", errstr);
+        for (i = 0; i < topics.cnt; i++)
+            rd_kafka_mock_topic_create(mc, topics.items[i], 3, 1);
+        cishare_strlist_clear(&topics);
+        cishare_identity_clear(&idn);
+        cishare_config_destroy(cc);
+    }
+
+    note("crypto limits");
+    bench_crypto(&b);
+
+    note("publish: library, %d indicators", b.pub_n);
+    b.pub_lib = publish_lib(&b, "op-power-a", b.pub_n, -1, NULL);
+    result("publish_library", b.pub_lib, "msg/s");
+    note("publish: command line, %d indicators", b.cli_n);
+    bench_publish_cli(&b);
+    result("publish_cli", b.pub_cli, "msg/s");
+
+    note("feed: 1 thread");
+    b.feed1 = feed_lib(&b, "op-power-b", 1, "t1", &h1);
+    result("feed_1core", b.feed1, "msg/s");
+    note("feed: 2 threads");
+    b.feed2 = feed_lib(&b, "op-power-b", 2, "t2", &h2);
+    result("feed_2core", b.feed2, "msg/s");
+    result("feed_messages", (double)h1, "msg");
+    if (h1 != h2)
+        die("feed: 1 thread handled %llu, 2 threads %llu messages",
+            (unsigned long long)h1, (unsigned long long)h2);
+
+    recips = enc_recipients(&b);
+    result("encrypted_recipients", (double)recips, "recipients");
+    note("encrypted: publish %d AMBER+STRICT", b.enc_n);
+    b.enc_pub =
+        publish_lib(&b, "nco", b.enc_n, CISHARE_TLP_AMBER_STRICT, ENC_AUDIENCE);
+    result("encrypted_publish", b.enc_pub, "msg/s");
+    b.enc_feed1 = feed_lib(&b, "op-gas-a", 1, "enc1", NULL);
+    result("encrypted_feed_1core", b.enc_feed1, "msg/s");
+    b.enc_feed2 = feed_lib(&b, "op-gas-a", 2, "enc2", NULL);
+    result("encrypted_feed_2core", b.enc_feed2, "msg/s");
+
+    note("latency: %d msg/s for %d s", b.lat_rate, b.lat_secs);
+    bench_latency(&b);
+
+    note("memory: %d ids", b.mem_ids);
+    bench_memory(&b);
+
+    note("baseline: raw librdkafka, %d messages", b.raw_n);
+    bench_raw(&b, "cishare.green.electricity");
+
+    ratio("publish_vs_sign_limit", b.pub_lib, b.sign_limit);
+    ratio("feed_vs_verify_limit", b.feed1, b.verify_limit);
+    ratio("feed_2core_vs_verify_limit", b.feed2, b.verify_limit);
+    ratio("publish_vs_raw", b.pub_lib, b.raw_prod);
+    ratio("feed_vs_raw", b.feed1, b.raw_cons);
+    ratio("publish_cli_vs_library", b.pub_cli, b.pub_lib);
+    ratio("encrypted_publish_vs_sign_limit", b.enc_pub, b.sign_limit);
+    ratio("encrypted_feed_vs_verify_limit", b.enc_feed1, b.verify_limit);
+
+    if (mc)
+        rd_kafka_mock_cluster_destroy(mc);
+    if (mrk)
+        rd_kafka_destroy(mrk);
+    return 0;
+}

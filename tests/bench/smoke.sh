@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# bench_smoke: cishare_bench --smoke runs every phase on librdkafka's mock
+# cluster with tiny counts; every RESULT and RATIO line of tests/bench/run
+# must be printed. Not a measurement.
+set -euo pipefail
+bench="$1"
+src="${CISHARE_SRC:?}"
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+out="$work/out.txt"
+timeout 100 "$bench" --smoke --examples "$src/deploy/examples" \
+    --cishare "${CISHARE_BIN:?}" --work "$work/w" >"$out" 2>"$work/err.txt" || {
+    echo "cishare_bench --smoke failed:" >&2
+    cat "$work/err.txt" "$out" >&2
+    exit 1
+}
+fail=0
+for r in crypto_sign_limit crypto_verify_limit publish_library publish_cli \
+    feed_1core feed_2core encrypted_recipients encrypted_publish \
+    encrypted_feed_1core encrypted_feed_2core latency_p50 latency_p99 \
+    feed_rss_history dedup_bytes_per_id baseline_raw_produce \
+    baseline_raw_consume; do
+    grep -Eq "^RESULT $r [0-9.]+ [^ ]+$" "$out" || {
+        echo "missing: RESULT $r" >&2
+        fail=1
+    }
+done
+for r in publish_vs_sign_limit feed_vs_verify_limit \
+    feed_2core_vs_verify_limit publish_vs_raw feed_vs_raw; do
+    grep -Eq "^RATIO $r [0-9.]+$" "$out" || {
+        echo "missing: RATIO $r" >&2
+        fail=1
+    }
+done
+grep -q '^RESULT encrypted_recipients 10.0 ' "$out" || {
+    echo "the encrypted messages are not sealed to 10 recipients" >&2
+    fail=1
+}
+[ "$fail" = 0 ] || { cat "$out" >&2; exit 1; }
+echo "bench smoke: $(grep -c '^RESULT' "$out") results, $(grep -c '^RATIO' "$out") ratios"
