@@ -39,6 +39,10 @@ typedef struct feed_s {
     rd_kafka_topic_partition_list_t *assigned;
     rd_kafka_topic_partition_list_t *eof;
     bool ever_assigned;
+    /* --once gives up when no partition is assigned after this long: a
+     * feed killed a moment ago stays in the group until its session times
+     * out, so the wait covers session.timeout.ms with a margin. */
+    int64_t assign_wait_ms;
     /* Offsets to commit after the current batch. */
     rd_kafka_topic_partition_list_t *offsets;
     cishare_strlist_t warned_topics;
@@ -706,6 +710,15 @@ static cishare_err_t feed_open(feed_t *f, char *errstr, size_t errstr_size)
         rd_kafka_conf_destroy(kc);
         return CISHARE_ERR_CONFIG;
     }
+    {
+        char v[32];
+        size_t vlen = sizeof(v);
+        f->assign_wait_ms = 45000;
+        if (rd_kafka_conf_get(kc, "session.timeout.ms", v, &vlen) ==
+            RD_KAFKA_CONF_OK)
+            f->assign_wait_ms = strtoll(v, NULL, 10);
+        f->assign_wait_ms += 15000;
+    }
     rd_kafka_conf_set_rebalance_cb(kc, rebalance_cb);
     rd_kafka_conf_set_opaque(kc, f);
     if (!(f->rk = rd_kafka_new(RD_KAFKA_CONSUMER, kc, errstr, errstr_size))) {
@@ -946,10 +959,14 @@ cishare_err_t cishare_feed_run(const cishare_feed_opts_t *opts,
         if (opts->once && all_at_end(&f) && !pend->cnt)
             break;
         /* --once and the group never formed: Kafka is not answering. */
-        if (opts->once && !f.ever_assigned && now - started > 30000) {
-            err = cishare_err_set(CISHARE_ERR_KAFKA, errstr, errstr_size,
-                                  "no partition assigned after 30 s (is "
-                                  "the broker reachable?)");
+        if (opts->once && !f.ever_assigned &&
+            now - started > f.assign_wait_ms) {
+            err = cishare_err_set(
+                CISHARE_ERR_KAFKA, errstr, errstr_size,
+                "no partition assigned after %lld s (is the broker "
+                "reachable? does another member of the group still hold "
+                "its session?)",
+                (long long)(f.assign_wait_ms / 1000));
             goto out;
         }
     }

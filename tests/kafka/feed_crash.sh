@@ -32,8 +32,9 @@ cleanup() {
 trap cleanup EXIT
 # session.timeout.ms: a member killed with SIGKILL stays in the group until
 # its session times out, and the restarted feed's join waits for that
-# (librdkafka's default is 45 s, longer than feed --once waits for an
-# assignment: 30 s). The broker's minimum, 6 s, keeps the test short.
+# (feed --once waits session.timeout.ms + 15 s for an assignment; the
+# librdkafka default is 45 s). The broker's minimum, 6 s, keeps the test
+# short.
 X=(-X "bootstrap.servers=$CISHARE_KAFKA_BOOTSTRAP")
 F=("${X[@]}" -X session.timeout.ms=6000)
 
