@@ -17,13 +17,46 @@
 #include "cishare/topics.h"
 
 #include <librdkafka/rdkafka.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+/*
+ * Signing runs on its own thread so that one core signs message k while
+ * the caller's thread builds message k+1 and produces message k-1 (the
+ * signature is most of the cost of a message). The ring holds built,
+ * unsigned messages in submission order:
+ *
+ *   tail <= signed <= head,  head - tail <= SIGN_RING
+ *   [tail, signed)  signed, to produce (caller's thread)
+ *   [signed, head)  to sign (signer thread)
+ *   slot head       being built (caller's thread)
+ *
+ * Only the signer advances `signed` (under lock); only the caller's thread
+ * advances head and tail. Messages are produced in submission order, so
+ * per-subject order in Kafka is the order of submit() calls.
+ */
+#define SIGN_RING 64
+
+typedef struct slot_s {
+    cishare_msg_out_t out;
+    cishare_strlist_t topics;
+    size_t idx; /* record */
+    cishare_err_t err;
+    char errstr[512];
+} slot_t;
+
 struct cishare_publisher_s {
     cishare_identity_t id;
+    slot_t *ring; /* NULL in a dry run */
+    size_t head, tail, signed_cnt;
+    pthread_t signer;
+    bool signer_started, quit;
+    bool signer_idle, main_waiting; /* wake only who sleeps */
+    pthread_mutex_t lock;
+    pthread_cond_t work, done;
     cishare_codec_t *codec;
     rd_kafka_t *rk; /* NULL in a dry run */
     cishare_pub_rec_t *recs;
@@ -81,6 +114,68 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
     snprintf(pub->last_error, sizeof(pub->last_error), "%s (%s)", buf, reason);
 }
 
+static void *signer_main(void *arg)
+{
+    cishare_publisher_t *pub = arg;
+
+    pthread_mutex_lock(&pub->lock);
+    for (;;) {
+        slot_t *sl;
+
+        while (!pub->quit && pub->signed_cnt == pub->head) {
+            pub->signer_idle = true;
+            pthread_cond_wait(&pub->work, &pub->lock);
+            pub->signer_idle = false;
+        }
+        if (pub->signed_cnt == pub->head)
+            break; /* quit, and nothing left to sign */
+        sl = &pub->ring[pub->signed_cnt % SIGN_RING];
+        pthread_mutex_unlock(&pub->lock);
+        sl->err = cishare_envelope_sign(
+            &sl->out.env, &pub->id.kp, NULL, sl->out.key, sl->out.key_len,
+            sl->out.value, sl->out.value_len, sl->errstr, sizeof(sl->errstr));
+        pthread_mutex_lock(&pub->lock);
+        pub->signed_cnt++;
+        if (pub->main_waiting)
+            pthread_cond_signal(&pub->done);
+    }
+    pthread_mutex_unlock(&pub->lock);
+    return NULL;
+}
+
+static void produce_slot(cishare_publisher_t *pub, slot_t *sl);
+
+/* Produce signed messages in order until tail >= target (waiting for the
+ * signer as needed), then whatever else is already signed. */
+static void drain_to(cishare_publisher_t *pub, size_t target)
+{
+    size_t upto;
+
+    if (!pub->ring)
+        return;
+    for (;;) {
+        pthread_mutex_lock(&pub->lock);
+        while (pub->signed_cnt < target && pub->signed_cnt == pub->tail) {
+            pub->main_waiting = true;
+            pthread_cond_wait(&pub->done, &pub->lock);
+            pub->main_waiting = false;
+        }
+        upto = pub->signed_cnt;
+        pthread_mutex_unlock(&pub->lock);
+        if (pub->tail == upto)
+            break;
+        while (pub->tail < upto) {
+            slot_t *sl = &pub->ring[pub->tail % SIGN_RING];
+            produce_slot(pub, sl);
+            cishare_msg_out_clear(&sl->out);
+            cishare_strlist_clear(&sl->topics);
+            pub->tail++;
+        }
+        if (pub->tail >= target)
+            break;
+    }
+}
+
 cishare_err_t cishare_publisher_new(const cishare_config_t *conf, bool dry_run,
                                     cishare_publisher_t **pubp, char *errstr,
                                     size_t errstr_size)
@@ -126,6 +221,19 @@ cishare_err_t cishare_publisher_new(const cishare_config_t *conf, bool dry_run,
             goto fail; /* kc is still ours */
         }
         kc = NULL; /* owned by rk */
+        pthread_mutex_init(&pub->lock, NULL);
+        pthread_cond_init(&pub->work, NULL);
+        pthread_cond_init(&pub->done, NULL);
+        if (!(pub->ring = calloc(SIGN_RING, sizeof(*pub->ring)))) {
+            err = CISHARE_ERR_NOMEM;
+            goto fail;
+        }
+        if (pthread_create(&pub->signer, NULL, signer_main, pub)) {
+            err = cishare_err_set(CISHARE_ERR_NOMEM, errstr, errstr_size,
+                                  "cannot start the signing thread");
+            goto fail;
+        }
+        pub->signer_started = true;
     }
     *pubp = pub;
     return CISHARE_OK;
@@ -142,8 +250,27 @@ void cishare_publisher_destroy(cishare_publisher_t *pub)
 
     if (!pub)
         return;
+    if (pub->signer_started) {
+        drain_to(pub, pub->head); /* what was submitted is produced */
+        pthread_mutex_lock(&pub->lock);
+        pub->quit = true;
+        pthread_cond_signal(&pub->work);
+        pthread_mutex_unlock(&pub->lock);
+        pthread_join(pub->signer, NULL);
+    }
     if (pub->rk)
         rd_kafka_destroy(pub->rk);
+    if (pub->ring) {
+        for (i = pub->tail; i < pub->head; i++) {
+            cishare_msg_out_clear(&pub->ring[i % SIGN_RING].out);
+            cishare_strlist_clear(&pub->ring[i % SIGN_RING].topics);
+        }
+        cishare_msg_out_clear(&pub->ring[pub->head % SIGN_RING].out);
+        free(pub->ring);
+        pthread_mutex_destroy(&pub->lock);
+        pthread_cond_destroy(&pub->work);
+        pthread_cond_destroy(&pub->done);
+    }
     for (i = 0; i < pub->cnt; i++) {
         cishare_pub_rec_t *r = &pub->recs[i];
         free(r->record);
@@ -184,7 +311,8 @@ const cishare_pub_rec_t *cishare_publisher_rec(const cishare_publisher_t *pub,
 
 size_t cishare_publisher_inflight(const cishare_publisher_t *pub)
 {
-    return pub->inflight;
+    /* deliveries outstanding, plus messages not produced yet */
+    return pub->inflight + (pub->head - pub->tail);
 }
 
 size_t cishare_publisher_delivered(const cishare_publisher_t *pub)
@@ -301,6 +429,57 @@ static char *join(const cishare_strlist_t *l)
     return s;
 }
 
+/* Produce one signed message to each of its topics (caller's thread). */
+static void produce_slot(cishare_publisher_t *pub, slot_t *sl)
+{
+    cishare_msg_out_t *o = &sl->out;
+    size_t idx = sl->idx, i;
+    cishare_pub_rec_t *r = &pub->recs[idx];
+    char errstr[512];
+
+    if (sl->err) {
+        rec_fail(r, build_reason(sl->err), sl->errstr);
+        return;
+    }
+    for (i = 0; i < sl->topics.cnt; i++) {
+        rd_kafka_headers_t *hdrs = rd_kafka_headers_new(16);
+        rd_kafka_resp_err_t kerr;
+
+        if (cishare_envelope_to_headers(&o->env, hdrs, errstr,
+                                        sizeof(errstr))) {
+            rd_kafka_headers_destroy(hdrs);
+            rec_fail(r, "invalid message", errstr);
+            break;
+        }
+        while (1) {
+            kerr = rd_kafka_producev(
+                pub->rk, RD_KAFKA_V_TOPIC(sl->topics.items[i]),
+                RD_KAFKA_V_KEY(o->key, o->key_len),
+                RD_KAFKA_V_VALUE(o->value, o->value_len),
+                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                RD_KAFKA_V_HEADERS(hdrs),
+                RD_KAFKA_V_OPAQUE((void *)(uintptr_t)idx), RD_KAFKA_V_END);
+            if (kerr != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+                break;
+            rd_kafka_poll(pub->rk, 100); /* make room */
+            r = &pub->recs[idx];
+        }
+        if (kerr) {
+            char buf[512];
+            rd_kafka_headers_destroy(hdrs); /* not taken on failure */
+            cishare_kafka_describe_error(kerr, pub->principal, "write to",
+                                         sl->topics.items[i], buf, sizeof(buf));
+            rec_fail(r,
+                     cishare_kafka_err_is_authz(kerr) ? "not authorised"
+                                                      : "delivery failed",
+                     buf);
+            continue;
+        }
+        r->pending++;
+        pub->inflight++;
+    }
+}
+
 cishare_err_t cishare_publisher_submit(cishare_publisher_t *pub,
                                        const json_t *msg, const char *record,
                                        int tlp_override, const char *audience)
@@ -311,18 +490,27 @@ cishare_err_t cishare_publisher_submit(cishare_publisher_t *pub,
     json_t *copy = NULL;
     const char *origin, *tlps;
     cishare_tlp_t rec_tlp;
-    cishare_msg_out_t out;
+    cishare_msg_out_t local, *o = &local;
     cishare_strlist_t topics = {0};
     char errstr[1024];
     cishare_err_t err;
 
-    memset(&out, 0, sizeof(out));
+    memset(&local, 0, sizeof(local));
     if (!r)
         return CISHARE_ERR_NOMEM;
-    if (!(copy = json_deep_copy(msg)))
+    if (pub->ring) {
+        /* room in the ring: the oldest signed message goes out */
+        if (pub->head - pub->tail == SIGN_RING)
+            drain_to(pub, pub->tail + 1);
+        o = &pub->ring[pub->head % SIGN_RING].out;
+        memset(o, 0, sizeof(*o));
+    }
+    /* only as itself; the "origin" field goes (build refuses unknown
+     * fields), on a copy: msg is only read, and build copies the payload
+     * itself, so a record without it needs no copy of its own */
+    if (json_object_get(msg, "origin") ? !(copy = json_deep_copy(msg))
+                                       : !(copy = json_incref((json_t *)msg)))
         return CISHARE_ERR_NOMEM;
-
-    /* only as itself */
     origin = json_string_value(json_object_get(copy, "origin"));
     if (origin && strcmp(origin, me->id)) {
         snprintf(errstr, sizeof(errstr),
@@ -332,7 +520,8 @@ cishare_err_t cishare_publisher_submit(cishare_publisher_t *pub,
         rec_fail(r, "not own identity", errstr);
         goto done;
     }
-    json_object_del(copy, "origin");
+    if (origin)
+        json_object_del(copy, "origin");
 
     /* tighten only */
     tlps = json_string_value(json_object_get(copy, "tlp"));
@@ -347,9 +536,17 @@ cishare_err_t cishare_publisher_submit(cishare_publisher_t *pub,
         goto done;
     }
 
-    if ((err = cishare_message_build(
-             pub->codec, pub->id.dir, me, &pub->id.kp, copy, tlp_override,
-             audience, cishare_time_now_ms(), &out, errstr, sizeof(errstr)))) {
+    /* With a producer the signer thread signs; a dry run signs here. */
+    err = pub->ring
+              ? cishare_message_build_unsigned(pub->codec, pub->id.dir, me,
+                                               &pub->id.kp, copy, tlp_override,
+                                               audience, cishare_time_now_ms(),
+                                               o, errstr, sizeof(errstr))
+              : cishare_message_build(pub->codec, pub->id.dir, me, &pub->id.kp,
+                                      copy, tlp_override, audience,
+                                      cishare_time_now_ms(), o, errstr,
+                                      sizeof(errstr));
+    if (err) {
         if (err == CISHARE_ERR_NOMEM)
             goto nomem;
         rec_fail(r, build_reason(err), errstr);
@@ -357,7 +554,7 @@ cishare_err_t cishare_publisher_submit(cishare_publisher_t *pub,
     }
 
     /* alerts (注意喚起) come from the coordination office and ministries */
-    if (out.env.type == CISHARE_MSG_ALERT &&
+    if (o->env.type == CISHARE_MSG_ALERT &&
         me->role != CISHARE_ROLE_COORDINATION_OFFICE &&
         me->role != CISHARE_ROLE_MINISTRY) {
         snprintf(errstr, sizeof(errstr),
@@ -371,8 +568,8 @@ cishare_err_t cishare_publisher_submit(cishare_publisher_t *pub,
 
     /* an operator only in its own sectors */
     if (me->role == CISHARE_ROLE_OPERATOR) {
-        for (i = 0; i < out.audience.cnt; i++) {
-            const cishare_aud_item_t *it = &out.audience.items[i];
+        for (i = 0; i < o->audience.cnt; i++) {
+            const cishare_aud_item_t *it = &o->audience.items[i];
             if (it->kind == CISHARE_AUD_SECTOR &&
                 !cishare_participant_in_sector(me, it->value)) {
                 snprintf(errstr, sizeof(errstr),
@@ -386,83 +583,60 @@ cishare_err_t cishare_publisher_submit(cishare_publisher_t *pub,
     }
 
     /* mandatory incident notices of core-infrastructure operators */
-    if (out.env.type == CISHARE_MSG_INCIDENT && me->core_infrastructure) {
+    if (o->env.type == CISHARE_MSG_INCIDENT && me->core_infrastructure) {
         const char *lb = json_string_value(
             json_object_get(json_object_get(copy, "payload"), "legal_basis"));
         if (lb && !strcmp(lb, "mandatory") &&
-            !mandatory_incident_ok(pub, &out, errstr, sizeof(errstr))) {
+            !mandatory_incident_ok(pub, o, errstr, sizeof(errstr))) {
             rec_fail(r, "mandatory incident not addressed", errstr);
             goto done;
         }
     }
 
-    if ((err =
-             cishare_routing_topics(pub->id.dir, me, out.env.tlp, &out.audience,
-                                    &topics, errstr, sizeof(errstr)))) {
+    if ((err = cishare_routing_topics(pub->id.dir, me, o->env.tlp, &o->audience,
+                                      &topics, errstr, sizeof(errstr)))) {
         if (err == CISHARE_ERR_NOMEM)
             goto nomem;
         rec_fail(r, "no topic", errstr);
         goto done;
     }
     r = &pub->recs[idx];
-    if (!(r->subject = strdup(out.key)) || !(r->topics = join(&topics)) ||
-        !(r->tlp = strdup(cishare_tlp_name(out.env.tlp))))
+    if (!(r->subject = strdup(o->key)) || !(r->topics = join(&topics)) ||
+        !(r->tlp = strdup(cishare_tlp_name(o->env.tlp))))
         goto nomem;
 
-    for (i = 0; pub->rk && i < topics.cnt; i++) {
-        rd_kafka_headers_t *hdrs = rd_kafka_headers_new(16);
-        rd_kafka_resp_err_t kerr;
-
-        if ((err = cishare_envelope_to_headers(&out.env, hdrs, errstr,
-                                               sizeof(errstr)))) {
-            rd_kafka_headers_destroy(hdrs);
-            rec_fail(r, "invalid message", errstr);
-            break;
-        }
-        while (1) {
-            kerr = rd_kafka_producev(pub->rk, RD_KAFKA_V_TOPIC(topics.items[i]),
-                                     RD_KAFKA_V_KEY(out.key, out.key_len),
-                                     RD_KAFKA_V_VALUE(out.value, out.value_len),
-                                     RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                     RD_KAFKA_V_HEADERS(hdrs),
-                                     RD_KAFKA_V_OPAQUE((void *)(uintptr_t)idx),
-                                     RD_KAFKA_V_END);
-            if (kerr != RD_KAFKA_RESP_ERR__QUEUE_FULL)
-                break;
-            rd_kafka_poll(pub->rk, 100); /* make room */
-            r = &pub->recs[idx];
-        }
-        if (kerr) {
-            char buf[512];
-            rd_kafka_headers_destroy(hdrs); /* not taken on failure */
-            cishare_kafka_describe_error(kerr, pub->principal, "write to",
-                                         topics.items[i], buf, sizeof(buf));
-            rec_fail(r,
-                     cishare_kafka_err_is_authz(kerr) ? "not authorised"
-                                                      : "delivery failed",
-                     buf);
-            continue;
-        }
-        r->pending++;
-        pub->inflight++;
-    }
-    if (pub->rk)
+    if (pub->ring) {
+        slot_t *sl = &pub->ring[pub->head % SIGN_RING];
+        sl->topics = topics; /* moved */
+        memset(&topics, 0, sizeof(topics));
+        sl->idx = idx;
+        sl->err = CISHARE_OK;
+        json_decref(copy);
+        pthread_mutex_lock(&pub->lock);
+        pub->head++;
+        if (pub->signer_idle)
+            pthread_cond_signal(&pub->work);
+        pthread_mutex_unlock(&pub->lock);
+        drain_to(pub, pub->tail); /* what is signed already */
         rd_kafka_poll(pub->rk, 0);
+        return CISHARE_OK;
+    }
 
 done:
     json_decref(copy);
-    cishare_msg_out_clear(&out);
+    cishare_msg_out_clear(o);
     cishare_strlist_clear(&topics);
     return CISHARE_OK;
 nomem:
     json_decref(copy);
-    cishare_msg_out_clear(&out);
+    cishare_msg_out_clear(o);
     cishare_strlist_clear(&topics);
     return CISHARE_ERR_NOMEM;
 }
 
 void cishare_publisher_poll(cishare_publisher_t *pub, int timeout_ms)
 {
+    drain_to(pub, pub->head);
     if (pub->rk)
         rd_kafka_poll(pub->rk, timeout_ms);
 }
@@ -474,6 +648,7 @@ void cishare_publisher_flush(cishare_publisher_t *pub, int timeout_ms)
 
     if (!pub->rk)
         return;
+    drain_to(pub, pub->head);
     rd_kafka_flush(pub->rk, timeout_ms);
     rd_kafka_poll(pub->rk, 0);
     if (!pub->inflight)

@@ -115,11 +115,16 @@ static cishare_err_t recipients(const cishare_directory_t *dir,
     return CISHARE_OK;
 }
 
-cishare_err_t cishare_message_build(
-    cishare_codec_t *codec, const cishare_directory_t *dir,
-    const cishare_participant_t *origin, const cishare_keypair_t *kp,
-    const json_t *msg, int tlp_override, const char *audience_override,
-    int64_t now_ms, cishare_msg_out_t *out, char *errstr, size_t errstr_size)
+/* build; the signature last unless `sign` is false (then the caller
+ * signs, see cishare_message_build_unsigned). */
+static cishare_err_t message_build(cishare_codec_t *codec,
+                                   const cishare_directory_t *dir,
+                                   const cishare_participant_t *origin,
+                                   const cishare_keypair_t *kp,
+                                   const json_t *msg, int tlp_override,
+                                   const char *audience_override,
+                                   int64_t now_ms, cishare_msg_out_t *out,
+                                   bool sign, char *errstr, size_t errstr_size)
 {
     cishare_envelope_t *env = &out->env;
     json_t *payload = NULL, *v;
@@ -273,9 +278,9 @@ cishare_err_t cishare_message_build(
         out->value_len = plain_len;
         plain = NULL;
     }
-    if ((err = cishare_envelope_sign(env, kp, NULL, out->key, out->key_len,
-                                     out->value, out->value_len, errstr,
-                                     errstr_size)))
+    if (sign && (err = cishare_envelope_sign(
+                     env, kp, NULL, out->key, out->key_len, out->value,
+                     out->value_len, errstr, errstr_size)))
         goto fail;
     free(pks);
     free(aud_text);
@@ -292,6 +297,28 @@ fail:
     json_decref(payload);
     cishare_msg_out_clear(out);
     return err ? err : CISHARE_ERR_VALIDATION;
+}
+
+cishare_err_t cishare_message_build(
+    cishare_codec_t *codec, const cishare_directory_t *dir,
+    const cishare_participant_t *origin, const cishare_keypair_t *kp,
+    const json_t *msg, int tlp_override, const char *audience_override,
+    int64_t now_ms, cishare_msg_out_t *out, char *errstr, size_t errstr_size)
+{
+    return message_build(codec, dir, origin, kp, msg, tlp_override,
+                         audience_override, now_ms, out, true, errstr,
+                         errstr_size);
+}
+
+cishare_err_t cishare_message_build_unsigned(
+    cishare_codec_t *codec, const cishare_directory_t *dir,
+    const cishare_participant_t *origin, const cishare_keypair_t *kp,
+    const json_t *msg, int tlp_override, const char *audience_override,
+    int64_t now_ms, cishare_msg_out_t *out, char *errstr, size_t errstr_size)
+{
+    return message_build(codec, dir, origin, kp, msg, tlp_override,
+                         audience_override, now_ms, out, false, errstr,
+                         errstr_size);
 }
 
 /* ------------------------------------------------------------------ */

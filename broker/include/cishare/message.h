@@ -83,6 +83,20 @@ cishare_err_t cishare_message_build(
     const json_t *msg, int tlp_override, const char *audience_override,
     int64_t now_ms, cishare_msg_out_t *out, char *errstr, size_t errstr_size);
 
+/**
+ * cishare_message_build() without the signature: everything is final
+ * (encrypted when the label says so) but out->env carries no signature
+ * yet. The caller signs, possibly on another thread, with
+ * cishare_envelope_sign(&out->env, kp, NULL, out->key, out->key_len,
+ * out->value, out->value_len, ...) before producing. This lets a
+ * publisher sign message k on one core while it builds message k+1.
+ */
+cishare_err_t cishare_message_build_unsigned(
+    cishare_codec_t *codec, const cishare_directory_t *dir,
+    const cishare_participant_t *origin, const cishare_keypair_t *kp,
+    const json_t *msg, int tlp_override, const char *audience_override,
+    int64_t now_ms, cishare_msg_out_t *out, char *errstr, size_t errstr_size);
+
 /** A received message. Owned; free with cishare_msg_in_clear(). */
 typedef struct cishare_msg_in_s {
     cishare_envelope_t env;
