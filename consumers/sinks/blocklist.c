@@ -31,12 +31,7 @@ static const char *const list_types[] = {
 #define VALUE_MAX 2048
 
 typedef struct blocklist_s {
-    char *dir;
-    cishare_sink_state_t *state;
-    int64_t view_interval_ms;
-    int64_t last_view_ms;
-    int64_t next_expiry_ms; /* earliest live expiry, INT64_MAX if none */
-    bool dirty;
+    cishare_view_sink_t vs; /* folder, state journal, when to regen */
     uint64_t skipped;
 } blocklist_t;
 
@@ -100,19 +95,9 @@ static void state_key(const char *origin, const char *subject, char **keyp)
         *keyp = NULL;
 }
 
-static int64_t json_time(const json_t *v)
-{
-    int64_t ms = 0;
-    const char *s = json_string_value(v);
-
-    if (s && cishare_time_parse(s, &ms))
-        return ms;
-    return 0;
-}
-
 static void blocklist_close(void *ctx);
 
-static cishare_sink_status_t blocklist_regen(blocklist_t *b, int64_t now_ms,
+static cishare_sink_status_t blocklist_regen(void *ctx, int64_t now_ms,
                                              char *errstr, size_t errstr_size);
 
 static cishare_sink_status_t blocklist_open(const cishare_sink_opts_t *opts,
@@ -120,43 +105,17 @@ static cishare_sink_status_t blocklist_open(const cishare_sink_opts_t *opts,
                                             size_t errstr_size)
 {
     blocklist_t *b = calloc(1, sizeof(*b));
-    char *statepath = NULL;
 
     if (!b)
         return CISHARE_SINK_ERROR;
-    b->view_interval_ms = opts->view_interval_ms;
-    b->next_expiry_ms = INT64_MAX;
-    if (!strcmp(opts->out, "-")) {
-        cishare_err_set(CISHARE_ERR_INVALID_ARG, errstr, errstr_size,
-                        "the blocklist sink needs an output folder, not '-'");
-        free(b);
-        return CISHARE_SINK_ERROR;
-    }
-    if (asprintf(&b->dir, "%s/blocklist", opts->out) < 0 ||
-        asprintf(&statepath, "%s/state.jsonl", b->dir) < 0) {
-        free(b);
-        return CISHARE_SINK_ERROR;
-    }
-    if (cishare_mkdirs(b->dir)) {
-        cishare_err_set(CISHARE_ERR_IO, errstr, errstr_size,
-                        "%s: cannot create folder: %s", b->dir,
-                        strerror(errno));
-        goto fail;
-    }
-    if (cishare_sink_state_open(statepath, &b->state, errstr, errstr_size))
-        goto fail;
-    free(statepath);
-    /* Lists are views of the state: make them match it now. */
-    if (blocklist_regen(b, cishare_time_now_ms(), errstr, errstr_size)) {
+    /* Lists are views of the state: the frame makes them match it now. */
+    if (cishare_view_sink_open(&b->vs, "blocklist", opts, blocklist_regen, b,
+                               errstr, errstr_size)) {
         blocklist_close(b);
         return CISHARE_SINK_ERROR;
     }
     *ctxp = b;
     return CISHARE_SINK_OK;
-fail:
-    free(statepath);
-    blocklist_close(b);
-    return CISHARE_SINK_ERROR;
 }
 
 /* Add [type, value] pairs of one observable to entries, if it fits. */
@@ -183,8 +142,10 @@ static cishare_sink_status_t blocklist_write(void *ctx, const json_t *msg,
     const char *type = json_string_value(json_object_get(msg, "type"));
     const char *origin = json_string_value(json_object_get(msg, "origin"));
     json_t *payload = json_object_get(msg, "payload"), *entries, *old, *rec;
-    int64_t expires = json_time(json_object_get(msg, "expires")), vu,
-            modified = json_time(json_object_get(payload, "modified"));
+    int64_t expires = cishare_sink_json_time(json_object_get(msg, "expires")),
+            vu,
+            modified =
+                cishare_sink_json_time(json_object_get(payload, "modified"));
     char *key;
     cishare_sink_status_t st = CISHARE_SINK_OK;
 
@@ -195,7 +156,7 @@ static cishare_sink_status_t blocklist_write(void *ctx, const json_t *msg,
     state_key(origin, subject, &key);
     if (!key)
         return CISHARE_SINK_ERROR;
-    old = cishare_sink_state_get(b->state, key);
+    old = cishare_sink_state_get(b->vs.state, key);
     if (old && (json_is_true(json_object_get(old, "revoked")) ||
                 json_integer_value(json_object_get(old, "m")) > modified))
         goto out; /* revoked for good, or we hold a newer version */
@@ -211,19 +172,14 @@ static cishare_sink_status_t blocklist_write(void *ctx, const json_t *msg,
             add_entry(b, entries, json_string_value(json_object_get(o, "type")),
                       json_string_value(json_object_get(o, "value")));
     }
-    vu = json_time(json_object_get(payload, "valid_until"));
+    vu = cishare_sink_json_time(json_object_get(payload, "valid_until"));
     if (vu && (!expires || vu < expires))
         expires = vu;
     rec =
         json_pack("{s:s,s:o,s:I,s:I}", "o", origin ? origin : "", "e", entries,
                   "x", (json_int_t)expires, "m", (json_int_t)modified);
-    if (!rec || cishare_sink_state_put(b->state, key, rec)) {
-        cishare_err_set(CISHARE_ERR_IO, errstr, errstr_size,
-                        "%s/state.jsonl: cannot record '%s'", b->dir, subject);
-        st = CISHARE_SINK_ERROR;
-    }
-    json_decref(rec);
-    b->dirty = true;
+    st = cishare_view_sink_record(&b->vs, key, rec, "", subject, errstr,
+                                  errstr_size);
 out:
     free(key);
     return st;
@@ -235,21 +191,15 @@ static cishare_sink_status_t blocklist_revoke(void *ctx, const char *subject,
 {
     blocklist_t *b = ctx;
     const char *origin = json_string_value(json_object_get(rev, "origin"));
-    json_t *tomb;
     char *key;
-    cishare_sink_status_t st = CISHARE_SINK_OK;
+    cishare_sink_status_t st;
 
     state_key(origin, subject, &key);
-    tomb = json_pack("{s:s,s:b}", "o", origin ? origin : "", "revoked", 1);
-    if (!key || !tomb || cishare_sink_state_put(b->state, key, tomb)) {
-        cishare_err_set(CISHARE_ERR_IO, errstr, errstr_size,
-                        "%s/state.jsonl: cannot record revocation of '%s'",
-                        b->dir, subject);
-        st = CISHARE_SINK_ERROR;
-    }
-    json_decref(tomb);
+    st = cishare_view_sink_record(
+        &b->vs, key,
+        json_pack("{s:s,s:b}", "o", origin ? origin : "", "revoked", 1),
+        "revocation of ", subject, errstr, errstr_size);
     free(key);
-    b->dirty = true;
     return st;
 }
 
@@ -266,7 +216,7 @@ static cishare_sink_status_t write_list(blocklist_t *b, size_t t,
     char *path;
     size_t i;
 
-    if (asprintf(&path, "%s/%s.txt", b->dir, list_types[t]) < 0)
+    if (asprintf(&path, "%s/%s.txt", b->vs.dir, list_types[t]) < 0)
         return CISHARE_SINK_ERROR;
     qsort(vals, n, sizeof(*vals), cmp_str);
     if (cishare_atomic_begin(&af, path))
@@ -285,15 +235,15 @@ fail:
     return CISHARE_SINK_ERROR;
 }
 
-static cishare_sink_status_t blocklist_regen(blocklist_t *b, int64_t now_ms,
+static cishare_sink_status_t blocklist_regen(void *ctx, int64_t now_ms,
                                              char *errstr, size_t errstr_size)
 {
-    json_t *all = cishare_sink_state_all(b->state), *v, *e, *expired;
+    blocklist_t *b = ctx;
+    json_t *all = cishare_sink_state_all(b->vs.state), *v, *e, *expired;
     const char *key, **vals[N_TYPES] = {0};
     size_t cnt[N_TYPES] = {0}, cap[N_TYPES] = {0}, t, i;
     cishare_sink_status_t st = CISHARE_SINK_OK;
 
-    b->next_expiry_ms = INT64_MAX;
     expired = json_array();
     json_object_foreach(all, key, v)
     {
@@ -304,8 +254,8 @@ static cishare_sink_status_t blocklist_regen(blocklist_t *b, int64_t now_ms,
             json_array_append_new(expired, json_string(key));
             continue;
         }
-        if (x && x < b->next_expiry_ms)
-            b->next_expiry_ms = x;
+        if (x && x < b->vs.next_expiry_ms)
+            b->vs.next_expiry_ms = x;
         json_array_foreach(json_object_get(v, "e"), i, e)
         {
             int ti = type_index(json_string_value(json_array_get(e, 0)));
@@ -330,9 +280,7 @@ static cishare_sink_status_t blocklist_regen(blocklist_t *b, int64_t now_ms,
     if (st == CISHARE_SINK_OK) {
         /* Lists no longer hold them: forget expired entries. */
         json_array_foreach(expired, i, e)
-            cishare_sink_state_put(b->state, json_string_value(e), NULL);
-        b->dirty = false;
-        b->last_view_ms = now_ms;
+            cishare_sink_state_put(b->vs.state, json_string_value(e), NULL);
     }
 out:
     for (t = 0; t < N_TYPES; t++)
@@ -347,19 +295,7 @@ static cishare_sink_status_t blocklist_sync(void *ctx, int64_t now_ms,
 {
     blocklist_t *b = ctx;
 
-    *markp = 0;
-    if (cishare_sink_state_sync(b->state, errstr, errstr_size))
-        return CISHARE_SINK_ERROR;
-    if ((b->dirty || now_ms >= b->next_expiry_ms) &&
-        (b->view_interval_ms <= 0 || now_ms < b->last_view_ms ||
-         now_ms - b->last_view_ms >= b->view_interval_ms)) {
-        if (blocklist_regen(b, now_ms, errstr, errstr_size))
-            return CISHARE_SINK_ERROR;
-        /* Forgotten expired entries: make that durable too. */
-        if (cishare_sink_state_sync(b->state, errstr, errstr_size))
-            return CISHARE_SINK_ERROR;
-    }
-    return CISHARE_SINK_OK;
+    return cishare_view_sink_sync(&b->vs, now_ms, markp, errstr, errstr_size);
 }
 
 static void blocklist_close(void *ctx)
@@ -368,12 +304,7 @@ static void blocklist_close(void *ctx)
 
     if (!b)
         return;
-    if (b->state && b->dirty) {
-        blocklist_regen(b, cishare_time_now_ms(), NULL, 0);
-        cishare_sink_state_sync(b->state, NULL, 0);
-    }
-    cishare_sink_state_close(b->state);
-    free(b->dir);
+    cishare_view_sink_close(&b->vs);
     free(b);
 }
 

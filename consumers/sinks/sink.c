@@ -1,6 +1,7 @@
 /*
  * cishare - sink registry, wrappers and the helpers the sinks share:
- * time text, atomic file replacement, the subject-keyed state journal.
+ * time text, atomic file replacement, the subject-keyed state journal,
+ * the frame of the sinks that rewrite a view from that journal.
  */
 #include "sinks/sink.h"
 
@@ -373,4 +374,114 @@ void cishare_sink_state_close(cishare_sink_state_t *s)
     json_decref(s->all);
     free(s->path);
     free(s);
+}
+
+/* ------------------------------------------------------------------ */
+
+int64_t cishare_sink_json_time(const json_t *v)
+{
+    int64_t ms = 0;
+    const char *s = json_string_value(v);
+
+    if (s && cishare_time_parse(s, &ms))
+        return ms;
+    return 0;
+}
+
+static cishare_sink_status_t view_regen(cishare_view_sink_t *vs, int64_t now_ms,
+                                        char *errstr, size_t errstr_size)
+{
+    vs->next_expiry_ms = INT64_MAX;
+    if (vs->regen(vs->ctx, now_ms, errstr, errstr_size) != CISHARE_SINK_OK)
+        return CISHARE_SINK_ERROR;
+    vs->dirty = false;
+    vs->last_view_ms = now_ms;
+    return CISHARE_SINK_OK;
+}
+
+cishare_sink_status_t cishare_view_sink_open(
+    cishare_view_sink_t *vs, const char *name, const cishare_sink_opts_t *opts,
+    cishare_view_regen_fn regen, void *ctx, char *errstr, size_t errstr_size)
+{
+    char *statepath = NULL;
+    cishare_err_t err;
+
+    vs->view_interval_ms = opts->view_interval_ms;
+    vs->next_expiry_ms = INT64_MAX;
+    vs->regen = regen;
+    vs->ctx = ctx;
+    if (!strcmp(opts->out, "-")) {
+        cishare_err_set(CISHARE_ERR_INVALID_ARG, errstr, errstr_size,
+                        "the %s sink needs an output folder, not '-'", name);
+        return CISHARE_SINK_ERROR;
+    }
+    if (asprintf(&vs->dir, "%s/%s", opts->out, name) < 0) {
+        vs->dir = NULL;
+        return CISHARE_SINK_ERROR;
+    }
+    if (asprintf(&statepath, "%s/state.jsonl", vs->dir) < 0)
+        return CISHARE_SINK_ERROR;
+    if (cishare_mkdirs(vs->dir)) {
+        cishare_err_set(CISHARE_ERR_IO, errstr, errstr_size,
+                        "%s: cannot create folder: %s", vs->dir,
+                        strerror(errno));
+        free(statepath);
+        return CISHARE_SINK_ERROR;
+    }
+    err = cishare_sink_state_open(statepath, &vs->state, errstr, errstr_size);
+    free(statepath);
+    if (err)
+        return CISHARE_SINK_ERROR;
+    /* The view is made from the state: make it match the state now. */
+    return view_regen(vs, cishare_time_now_ms(), errstr, errstr_size);
+}
+
+cishare_sink_status_t cishare_view_sink_record(cishare_view_sink_t *vs,
+                                               const char *key, json_t *rec,
+                                               const char *what,
+                                               const char *subject,
+                                               char *errstr, size_t errstr_size)
+{
+    cishare_sink_status_t st = CISHARE_SINK_OK;
+
+    if (!key || !rec || cishare_sink_state_put(vs->state, key, rec)) {
+        cishare_err_set(CISHARE_ERR_IO, errstr, errstr_size,
+                        "%s/state.jsonl: cannot record %s'%s'", vs->dir, what,
+                        subject);
+        st = CISHARE_SINK_ERROR;
+    }
+    json_decref(rec);
+    vs->dirty = true;
+    return st;
+}
+
+cishare_sink_status_t cishare_view_sink_sync(cishare_view_sink_t *vs,
+                                             int64_t now_ms, uint64_t *markp,
+                                             char *errstr, size_t errstr_size)
+{
+    *markp = 0;
+    if (cishare_sink_state_sync(vs->state, errstr, errstr_size))
+        return CISHARE_SINK_ERROR;
+    if ((vs->dirty || now_ms >= vs->next_expiry_ms) &&
+        (vs->view_interval_ms <= 0 || now_ms < vs->last_view_ms ||
+         now_ms - vs->last_view_ms >= vs->view_interval_ms)) {
+        if (view_regen(vs, now_ms, errstr, errstr_size))
+            return CISHARE_SINK_ERROR;
+        /* A regen may forget expired entries: make that durable too. */
+        if (cishare_sink_state_sync(vs->state, errstr, errstr_size))
+            return CISHARE_SINK_ERROR;
+    }
+    return CISHARE_SINK_OK;
+}
+
+void cishare_view_sink_close(cishare_view_sink_t *vs)
+{
+    if (vs->state && vs->dirty) {
+        view_regen(vs, cishare_time_now_ms(), NULL, 0);
+        cishare_sink_state_sync(vs->state, NULL, 0);
+    }
+    cishare_sink_state_close(vs->state);
+    vs->state = NULL;
+    free(vs->dir);
+    vs->dir = NULL;
 }

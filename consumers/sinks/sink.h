@@ -170,4 +170,53 @@ cishare_err_t cishare_sink_state_sync(cishare_sink_state_t *s, char *errstr,
                                       size_t errstr_size);
 void cishare_sink_state_close(cishare_sink_state_t *s);
 
+/** Milliseconds of an RFC 3339 JSON string; 0 when absent or unparsable. */
+int64_t cishare_sink_json_time(const json_t *v);
+
+/**
+ * The frame the stix and blocklist sinks share: the folder <out>/<name>,
+ * the state journal <out>/<name>/state.jsonl, and when the view (bundle,
+ * lists) is rewritten from the state: on sync when the state changed or
+ * an expiry passed, at most every view_interval_ms; on open; on close when
+ * changed. Embedded in the sink's instance; regen(ctx, ...) rewrites the
+ * view and lowers next_expiry_ms to the earliest live expiry it saw.
+ */
+typedef cishare_sink_status_t (*cishare_view_regen_fn)(void *ctx,
+                                                       int64_t now_ms,
+                                                       char *errstr,
+                                                       size_t errstr_size);
+typedef struct cishare_view_sink_s {
+    char *dir;                   /**< <out>/<name> (owned) */
+    cishare_sink_state_t *state; /**< <dir>/state.jsonl (owned) */
+    int64_t view_interval_ms, last_view_ms;
+    int64_t next_expiry_ms; /**< earliest live expiry, INT64_MAX if none */
+    bool dirty;             /**< state changed since the last view */
+    cishare_view_regen_fn regen;
+    void *ctx;
+} cishare_view_sink_t;
+
+/**
+ * Fill vs for sink `name` (refuses out "-"), create the folder, load the
+ * journal and rewrite the view. On error the caller still calls
+ * cishare_view_sink_close() (which then rewrites nothing).
+ */
+cishare_sink_status_t cishare_view_sink_open(
+    cishare_view_sink_t *vs, const char *name, const cishare_sink_opts_t *opts,
+    cishare_view_regen_fn regen, void *ctx, char *errstr, size_t errstr_size);
+/**
+ * Record key -> rec in the journal and mark the view changed. rec is
+ * taken (NULL, like a NULL key, is an allocation failure); the error
+ * names "<dir>/state.jsonl", what ("" or "revocation of ") and subject.
+ */
+cishare_sink_status_t
+cishare_view_sink_record(cishare_view_sink_t *vs, const char *key, json_t *rec,
+                         const char *what, const char *subject, char *errstr,
+                         size_t errstr_size);
+/** The sink's sync: journal durable, then the view when due. Mark 0. */
+cishare_sink_status_t cishare_view_sink_sync(cishare_view_sink_t *vs,
+                                             int64_t now_ms, uint64_t *markp,
+                                             char *errstr, size_t errstr_size);
+/** Rewrite a changed view, close the journal, free dir. */
+void cishare_view_sink_close(cishare_view_sink_t *vs);
+
 #endif

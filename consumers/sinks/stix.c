@@ -56,11 +56,8 @@ static const struct {
 #define N_TLP (sizeof(tlp2) / sizeof(tlp2[0]))
 
 typedef struct stix_s {
-    char *dir, *bundle_path;
-    cishare_sink_state_t *state;
-    int64_t view_interval_ms, last_view_ms;
-    int64_t next_expiry_ms;
-    bool dirty;
+    cishare_view_sink_t vs; /* folder, state journal, when to regen */
+    char *bundle_path;
 } stix_t;
 
 /* ---- ids and small helpers ---- */
@@ -122,16 +119,6 @@ static const char *marking_for(const char *tlp)
         if (!strcmp(tlp2[i].tlp, tlp))
             return tlp2[i].id;
     return NULL;
-}
-
-static int64_t json_time(const json_t *v)
-{
-    int64_t ms = 0;
-    const char *s = json_string_value(v);
-
-    if (s && cishare_time_parse(s, &ms))
-        return ms;
-    return 0;
 }
 
 /* STIX wants created/modified to the millisecond: always ".sssZ". */
@@ -294,12 +281,12 @@ static void set_str(json_t *o, const char *key, const json_t *v)
 static void msg_times(const json_t *msg, int64_t *createdp, int64_t *modp)
 {
     const json_t *p = json_object_get(msg, "payload");
-    int64_t c = json_time(json_object_get(p, "created"));
+    int64_t c = cishare_sink_json_time(json_object_get(p, "created"));
 
     if (!c)
-        c = json_time(json_object_get(msg, "created"));
+        c = cishare_sink_json_time(json_object_get(msg, "created"));
     *createdp = c;
-    *modp = json_time(json_object_get(p, "modified"));
+    *modp = cishare_sink_json_time(json_object_get(p, "modified"));
     if (!*modp)
         *modp = c;
 }
@@ -378,11 +365,15 @@ static bool emit_observable(gen_t *g, const json_t *msg, const char *origin,
     json_object_set_new(o, "pattern", json_string(pattern));
     json_object_set_new(o, "pattern_type", json_string(ptype));
     free(pattern);
-    vf = payload ? json_time(json_object_get(payload, "valid_from")) : 0;
+    vf = payload
+             ? cishare_sink_json_time(json_object_get(payload, "valid_from"))
+             : 0;
     if (!vf)
         vf = created;
     json_object_set_new(o, "valid_from", time_str(vf));
-    vu = payload ? json_time(json_object_get(payload, "valid_until")) : 0;
+    vu = payload
+             ? cishare_sink_json_time(json_object_get(payload, "valid_until"))
+             : 0;
     if (vu > vf)
         json_object_set_new(o, "valid_until", time_str(vu));
     if (payload) {
@@ -484,7 +475,7 @@ static void gen_incident(gen_t *g, const json_t *msg, const char *origin,
         json_object_set_new(rep, "description", json_string(desc));
     free(desc);
     json_object_set_new(rep, "report_types", json_pack("[s]", "threat-report"));
-    published = json_time(json_object_get(p, "reported_at"));
+    published = cishare_sink_json_time(json_object_get(p, "reported_at"));
     json_object_set_new(rep, "published",
                         time_str(published ? published : created));
     refs = json_pack("[s]", incid);
@@ -577,8 +568,8 @@ static void gen_sighting(gen_t *g, const json_t *msg, const char *origin,
     if (json_is_integer(v) && json_integer_value(v) >= 0 &&
         json_integer_value(v) <= 999999999)
         json_object_set(o, "count", v);
-    fs = json_time(json_object_get(p, "first_seen"));
-    ls = json_time(json_object_get(p, "last_seen"));
+    fs = cishare_sink_json_time(json_object_get(p, "first_seen"));
+    ls = cishare_sink_json_time(json_object_get(p, "last_seen"));
     if (fs)
         json_object_set_new(o, "first_seen", time_str(fs));
     if (ls && ls >= fs)
@@ -624,7 +615,7 @@ static void emit_markings(gen_t *g)
 
 static bool msg_live(const json_t *msg, int64_t now_ms, int64_t *next_expiry)
 {
-    int64_t x = json_time(json_object_get(msg, "expires"));
+    int64_t x = cishare_sink_json_time(json_object_get(msg, "expires"));
 
     if (!x)
         return true;
@@ -635,17 +626,17 @@ static bool msg_live(const json_t *msg, int64_t now_ms, int64_t *next_expiry)
     return true;
 }
 
-static cishare_sink_status_t stix_regen(stix_t *s, int64_t now_ms, char *errstr,
+static cishare_sink_status_t stix_regen(void *ctx, int64_t now_ms, char *errstr,
                                         size_t errstr_size)
 {
-    json_t *all = cishare_sink_state_all(s->state), *v, *bundle, *targets;
+    stix_t *s = ctx;
+    json_t *all = cishare_sink_state_all(s->vs.state), *v, *bundle, *targets;
     const char *key;
     gen_t g = {0};
     cishare_atomic_t af;
     uint8_t rnd[16];
     char bid[100], hex[33];
 
-    s->next_expiry_ms = INT64_MAX;
     g.objects = json_array();
     g.ids = json_object();
     g.idents = json_object();
@@ -660,7 +651,7 @@ static cishare_sink_status_t stix_regen(stix_t *s, int64_t now_ms, char *errstr,
         char id[100];
 
         if (!msg || !type || !subject || !origin ||
-            !msg_live(msg, now_ms, &s->next_expiry_ms))
+            !msg_live(msg, now_ms, &s->vs.next_expiry_ms))
             continue;
         if (!strcmp(type, "indicator")) {
             gen_indicator(&g, msg, origin, subject);
@@ -683,7 +674,7 @@ static cishare_sink_status_t stix_regen(stix_t *s, int64_t now_ms, char *errstr,
         const char *target =
             of ? json_string_value(json_object_get(targets, of)) : NULL;
         if (type && origin && target && !strcmp(type, "sighting") &&
-            msg_live(msg, now_ms, &s->next_expiry_ms))
+            msg_live(msg, now_ms, &s->vs.next_expiry_ms))
             gen_sighting(&g, msg, origin, target);
     }
     emit_markings(&g);
@@ -714,8 +705,6 @@ static cishare_sink_status_t stix_regen(stix_t *s, int64_t now_ms, char *errstr,
         return CISHARE_SINK_ERROR;
     }
     json_decref(bundle);
-    s->dirty = false;
-    s->last_view_ms = now_ms;
     return CISHARE_SINK_OK;
 }
 
@@ -725,12 +714,7 @@ static void stix_close(void *ctx)
 
     if (!s)
         return;
-    if (s->state && s->dirty) {
-        stix_regen(s, cishare_time_now_ms(), NULL, 0);
-        cishare_sink_state_sync(s->state, NULL, 0);
-    }
-    cishare_sink_state_close(s->state);
-    free(s->dir);
+    cishare_view_sink_close(&s->vs);
     free(s->bundle_path);
     free(s);
 }
@@ -740,45 +724,23 @@ static cishare_sink_status_t stix_open(const cishare_sink_opts_t *opts,
                                        size_t errstr_size)
 {
     stix_t *s = calloc(1, sizeof(*s));
-    char *statepath = NULL;
 
     if (!s || sodium_init() < 0) {
         free(s);
         return CISHARE_SINK_ERROR;
     }
-    s->view_interval_ms = opts->view_interval_ms;
-    s->next_expiry_ms = INT64_MAX;
-    if (!strcmp(opts->out, "-")) {
-        cishare_err_set(CISHARE_ERR_INVALID_ARG, errstr, errstr_size,
-                        "the stix sink needs an output folder, not '-'");
+    /* The frame checks opts->out first; this is only a name until then. */
+    if (asprintf(&s->bundle_path, "%s/stix/bundle.json", opts->out) < 0) {
         free(s);
         return CISHARE_SINK_ERROR;
     }
-    if (asprintf(&s->dir, "%s/stix", opts->out) < 0 ||
-        asprintf(&s->bundle_path, "%s/bundle.json", s->dir) < 0 ||
-        asprintf(&statepath, "%s/state.jsonl", s->dir) < 0) {
-        stix_close(s);
-        return CISHARE_SINK_ERROR;
-    }
-    if (cishare_mkdirs(s->dir)) {
-        cishare_err_set(CISHARE_ERR_IO, errstr, errstr_size,
-                        "%s: cannot create folder: %s", s->dir,
-                        strerror(errno));
-        goto fail;
-    }
-    if (cishare_sink_state_open(statepath, &s->state, errstr, errstr_size))
-        goto fail;
-    free(statepath);
-    if (stix_regen(s, cishare_time_now_ms(), errstr, errstr_size)) {
+    if (cishare_view_sink_open(&s->vs, "stix", opts, stix_regen, s, errstr,
+                               errstr_size)) {
         stix_close(s);
         return CISHARE_SINK_ERROR;
     }
     *ctxp = s;
     return CISHARE_SINK_OK;
-fail:
-    free(statepath);
-    stix_close(s);
-    return CISHARE_SINK_ERROR;
 }
 
 static cishare_sink_status_t stix_write(void *ctx, const json_t *msg,
@@ -789,7 +751,7 @@ static cishare_sink_status_t stix_write(void *ctx, const json_t *msg,
     const char *type = json_string_value(json_object_get(msg, "type"));
     const char *origin = json_string_value(json_object_get(msg, "origin"));
     const json_t *p = json_object_get(msg, "payload");
-    json_t *old, *rec;
+    json_t *old;
     char *key = NULL;
     int64_t mod;
     cishare_sink_status_t st = CISHARE_SINK_OK;
@@ -806,21 +768,16 @@ static cishare_sink_status_t stix_write(void *ctx, const json_t *msg,
         key = NULL;
     if (!key)
         return CISHARE_SINK_ERROR;
-    old = cishare_sink_state_get(s->state, key);
-    mod = json_time(json_object_get(p, "modified"));
+    old = cishare_sink_state_get(s->vs.state, key);
+    mod = cishare_sink_json_time(json_object_get(p, "modified"));
     if (old && (json_is_true(json_object_get(old, "revoked")) ||
-                json_time(json_object_get(
+                cishare_sink_json_time(json_object_get(
                     json_object_get(json_object_get(old, "m"), "payload"),
                     "modified")) > mod))
         goto out;
-    rec = json_pack("{s:s,s:O}", "s", subject, "m", msg);
-    if (!rec || cishare_sink_state_put(s->state, key, rec)) {
-        cishare_err_set(CISHARE_ERR_IO, errstr, errstr_size,
-                        "%s/state.jsonl: cannot record '%s'", s->dir, subject);
-        st = CISHARE_SINK_ERROR;
-    }
-    json_decref(rec);
-    s->dirty = true;
+    st = cishare_view_sink_record(
+        &s->vs, key, json_pack("{s:s,s:O}", "s", subject, "m", msg), "",
+        subject, errstr, errstr_size);
 out:
     free(key);
     return st;
@@ -832,22 +789,15 @@ static cishare_sink_status_t stix_revoke(void *ctx, const char *subject,
 {
     stix_t *s = ctx;
     const char *origin = json_string_value(json_object_get(rev, "origin"));
-    json_t *tomb;
     char *key = NULL;
-    cishare_sink_status_t st = CISHARE_SINK_OK;
+    cishare_sink_status_t st;
 
     if (asprintf(&key, "%s %s", origin ? origin : "", subject) < 0)
         return CISHARE_SINK_ERROR;
-    tomb = json_pack("{s:s,s:b}", "s", subject, "revoked", 1);
-    if (!tomb || cishare_sink_state_put(s->state, key, tomb)) {
-        cishare_err_set(CISHARE_ERR_IO, errstr, errstr_size,
-                        "%s/state.jsonl: cannot record revocation of '%s'",
-                        s->dir, subject);
-        st = CISHARE_SINK_ERROR;
-    }
-    json_decref(tomb);
+    st = cishare_view_sink_record(
+        &s->vs, key, json_pack("{s:s,s:b}", "s", subject, "revoked", 1),
+        "revocation of ", subject, errstr, errstr_size);
     free(key);
-    s->dirty = true;
     return st;
 }
 
@@ -857,14 +807,7 @@ static cishare_sink_status_t stix_sync(void *ctx, int64_t now_ms,
 {
     stix_t *s = ctx;
 
-    *markp = 0;
-    if (cishare_sink_state_sync(s->state, errstr, errstr_size))
-        return CISHARE_SINK_ERROR;
-    if ((s->dirty || now_ms >= s->next_expiry_ms) &&
-        (s->view_interval_ms <= 0 || now_ms < s->last_view_ms ||
-         now_ms - s->last_view_ms >= s->view_interval_ms))
-        return stix_regen(s, now_ms, errstr, errstr_size);
-    return CISHARE_SINK_OK;
+    return cishare_view_sink_sync(&s->vs, now_ms, markp, errstr, errstr_size);
 }
 
 const cishare_sink_plugin_t cishare_sink_stix = {
