@@ -4,7 +4,7 @@
  * recommended actions, indicators and a validity period. Published
  * through the same pipeline as `cishare publish`.
  */
-#include "publisher.h"
+#include "publish_cli.h"
 
 #include "cishare/cli.h"
 #include "cishare/codec.h"
@@ -18,13 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-
-#define MAX_X 256
-
-int cishare_publish_report(cishare_publisher_t *pub, bool dry_run, bool verbose,
-                           const cishare_import_result_t *imp);
-void cishare_publish_flush(cishare_publisher_t *pub,
-                           const cishare_config_t *conf);
 
 static void usage(FILE *fp)
 {
@@ -151,13 +144,13 @@ int cishare_cmd_alert(int argc, char **argv)
     cishare_publisher_t *pub = NULL;
     json_t *msg = NULL, *payload = json_object(), *sectors = json_array();
     json_t *cves = json_array(), *actions = json_array(), *obs = json_array();
-    const char *xs[MAX_X], *severity = NULL, *title = NULL, *from = NULL,
-                           *until = NULL, *dur = NULL, *id = NULL;
+    cishare_publish_conf_opts_t co = {0};
+    const char *severity = NULL, *title = NULL, *from = NULL, *until = NULL,
+               *dur = NULL, *id = NULL;
     char *body = NULL, *audience = NULL;
-    size_t nx = 0, i;
+    size_t i;
     int c, rc = CISHARE_EXIT_USAGE;
-    bool all = false, dry_run = false, verbose = false, print_json = false,
-         have_conf = false;
+    bool all = false, dry_run = false, verbose = false, print_json = false;
     cishare_tlp_t tlp = CISHARE_TLP_GREEN;
     int64_t now = cishare_time_now_ms(), from_ms = now, until_ms = 0, dur_ms;
     char errstr[2048], tbuf[32], idbuf[64], uuid[37];
@@ -173,18 +166,9 @@ int cishare_cmd_alert(int argc, char **argv)
                             NULL)) != -1) {
         switch (c) {
         case 'c':
-            if (cishare_config_load(conf, optarg, errstr, sizeof(errstr))) {
-                cishare_cli_error("%s", errstr);
-                goto out;
-            }
-            have_conf = true;
-            break;
         case 'X':
-            if (nx == MAX_X) {
-                rc = cishare_cli_usage_error("alert", "too many -X");
-                goto out;
-            }
-            xs[nx++] = optarg;
+            if (!cishare_publish_conf_opt(&co, conf, "alert", c, optarg))
+                goto out; /* CISHARE_EXIT_USAGE */
             break;
         case 's':
             severity = optarg;
@@ -271,16 +255,8 @@ int cishare_cmd_alert(int argc, char **argv)
             goto out;
         }
     }
-    for (i = 0; i < nx; i++) {
-        if (cishare_config_set_kv(conf, xs[i], errstr, sizeof(errstr))) {
-            cishare_cli_error("-X %s: %s", xs[i], errstr);
-            goto out;
-        }
-    }
-    if (!have_conf) {
-        rc = cishare_cli_usage_error("alert", "-c CONFIG is required");
-        goto out;
-    }
+    if (!cishare_publish_conf_finish(&co, conf, "alert"))
+        goto out; /* CISHARE_EXIT_USAGE */
     if (optind < argc) {
         rc = cishare_cli_usage_error("alert", "unexpected argument '%s'",
                                      argv[optind]);

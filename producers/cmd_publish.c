@@ -3,7 +3,7 @@
  * check the publish rules, sign/encrypt, route and produce every record;
  * report each failed record by name and end with a summary line.
  */
-#include "publisher.h"
+#include "publish_cli.h"
 
 #include "cishare/cli.h"
 #include "cishare/config.h"
@@ -15,8 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-#define MAX_X 256
 
 static void usage(FILE *fp)
 {
@@ -101,11 +99,6 @@ static void counts_format(const reason_cnt_t *v, size_t n, char *buf,
                                 i ? ", " : "", v[i].reason, v[i].cnt);
 }
 
-/* Shared with cmd_alert.c: print failures and the summary; returns the
- * exit status. */
-int cishare_publish_report(cishare_publisher_t *pub, bool dry_run, bool verbose,
-                           const cishare_import_result_t *imp);
-
 int cishare_publish_report(cishare_publisher_t *pub, bool dry_run, bool verbose,
                            const cishare_import_result_t *imp)
 {
@@ -142,9 +135,46 @@ int cishare_publish_report(cishare_publisher_t *pub, bool dry_run, bool verbose,
     return rejected ? CISHARE_EXIT_FAIL : CISHARE_EXIT_OK;
 }
 
-/* Publish with progress on a terminal, then flush. */
-void cishare_publish_flush(cishare_publisher_t *pub,
-                           const cishare_config_t *conf);
+bool cishare_publish_conf_opt(cishare_publish_conf_opts_t *co,
+                              cishare_config_t *conf, const char *cmd, int c,
+                              const char *arg)
+{
+    char errstr[2048];
+
+    if (c == 'c') {
+        if (cishare_config_load(conf, arg, errstr, sizeof(errstr))) {
+            cishare_cli_error("%s", errstr);
+            return false;
+        }
+        co->have_conf = true;
+        return true;
+    }
+    if (co->nx == CISHARE_PUBLISH_MAX_X) {
+        cishare_cli_usage_error(cmd, "too many -X");
+        return false;
+    }
+    co->xs[co->nx++] = arg;
+    return true;
+}
+
+bool cishare_publish_conf_finish(const cishare_publish_conf_opts_t *co,
+                                 cishare_config_t *conf, const char *cmd)
+{
+    char errstr[2048];
+    size_t i;
+
+    for (i = 0; i < co->nx; i++) {
+        if (cishare_config_set_kv(conf, co->xs[i], errstr, sizeof(errstr))) {
+            cishare_cli_error("-X %s: %s", co->xs[i], errstr);
+            return false;
+        }
+    }
+    if (!co->have_conf) {
+        cishare_cli_usage_error(cmd, "-c CONFIG is required");
+        return false;
+    }
+    return true;
+}
 
 void cishare_publish_flush(cishare_publisher_t *pub,
                            const cishare_config_t *conf)
@@ -182,10 +212,11 @@ int cishare_cmd_publish(int argc, char **argv)
     cishare_import_format_t fmt = CISHARE_IMPORT_AUTO;
     cishare_import_result_t imp;
     cishare_publisher_t *pub = NULL;
-    const char *xs[MAX_X], *audience = NULL;
-    size_t nx = 0, i;
+    cishare_publish_conf_opts_t co = {0};
+    const char *audience = NULL;
+    size_t i;
     int c, tlp = -1, rc = CISHARE_EXIT_USAGE;
-    bool dry_run = false, verbose = false, have_conf = false;
+    bool dry_run = false, verbose = false;
     bool tty = isatty(STDERR_FILENO);
     char errstr[2048];
     cishare_tlp_t t;
@@ -199,18 +230,9 @@ int cishare_cmd_publish(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "c:X:f:t:a:nvh", opts, NULL)) != -1) {
         switch (c) {
         case 'c':
-            if (cishare_config_load(conf, optarg, errstr, sizeof(errstr))) {
-                cishare_cli_error("%s", errstr);
-                goto out;
-            }
-            have_conf = true;
-            break;
         case 'X':
-            if (nx == MAX_X) {
-                rc = cishare_cli_usage_error("publish", "too many -X");
-                goto out;
-            }
-            xs[nx++] = optarg;
+            if (!cishare_publish_conf_opt(&co, conf, "publish", c, optarg))
+                goto out; /* CISHARE_EXIT_USAGE */
             break;
         case 'f':
             if (!cishare_import_format_parse(optarg, &fmt)) {
@@ -250,16 +272,8 @@ int cishare_cmd_publish(int argc, char **argv)
             goto out;
         }
     }
-    for (i = 0; i < nx; i++) {
-        if (cishare_config_set_kv(conf, xs[i], errstr, sizeof(errstr))) {
-            cishare_cli_error("-X %s: %s", xs[i], errstr);
-            goto out;
-        }
-    }
-    if (!have_conf) {
-        rc = cishare_cli_usage_error("publish", "-c CONFIG is required");
-        goto out;
-    }
+    if (!cishare_publish_conf_finish(&co, conf, "publish"))
+        goto out; /* CISHARE_EXIT_USAGE */
     if (optind >= argc) {
         rc = cishare_cli_usage_error("publish",
                                      "no input file (use - for stdin)");
