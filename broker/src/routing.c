@@ -1,6 +1,5 @@
 #include "cishare/routing.h"
 
-#include <stdlib.h>
 #include <string.h>
 
 /* True when P's feed reads `topic`: P's sectors and .all at any label, or
@@ -91,19 +90,7 @@ cishare_err_t cishare_routing_topics(const cishare_directory_t *dir,
     cishare_strlist_clear(&shared);
     if (err)
         return err;
-    /* Sort and drop duplicates (an inbox named twice). */
-    cishare_strlist_sort(out);
-    {
-        size_t w = 0;
-        for (i = 0; i < out->cnt; i++) {
-            if (w && !strcmp(out->items[w - 1], out->items[i])) {
-                free(out->items[i]);
-                continue;
-            }
-            out->items[w++] = out->items[i];
-        }
-        out->cnt = w;
-    }
+    cishare_strlist_sort(out); /* also drops an inbox named twice */
     if (!out->cnt)
         return cishare_err_set(CISHARE_ERR_POLICY, errstr, errstr_size,
                                "the audience reaches no topic");

@@ -218,7 +218,8 @@ static cishare_sink_status_t write_list(blocklist_t *b, size_t t,
 
     if (asprintf(&path, "%s/%s.txt", b->vs.dir, list_types[t]) < 0)
         return CISHARE_SINK_ERROR;
-    qsort(vals, n, sizeof(*vals), cmp_str);
+    if (n > 1) /* qsort(NULL, 0) is undefined */
+        qsort(vals, n, sizeof(*vals), cmp_str);
     if (cishare_atomic_begin(&af, path))
         goto fail;
     for (i = 0; i < n; i++)
