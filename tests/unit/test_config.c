@@ -5,6 +5,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "test_util.h"
+
 #include "cishare/config.h"
 
 #include <stdio.h>
@@ -30,8 +32,7 @@ static const char *write_file(const char *name, const char *text)
 static int setup(void **state)
 {
     (void)state;
-    strcpy(tmpdir, "/tmp/cishare-test-config-XXXXXX");
-    return mkdtemp(tmpdir) ? 0 : -1;
+    return test_tmpdir_make(tmpdir, sizeof(tmpdir), "config");
 }
 
 static void test_load_and_resolve(void **state)

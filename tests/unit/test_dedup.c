@@ -8,6 +8,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "test_util.h"
+
 #include "dedup.h"
 
 #include <fcntl.h>
@@ -23,8 +25,7 @@ static char logpath[300];
 static int setup(void **state)
 {
     (void)state;
-    snprintf(tmpdir, sizeof(tmpdir), "/tmp/cishare-test-dedup-XXXXXX");
-    if (!mkdtemp(tmpdir))
+    if (test_tmpdir_make(tmpdir, sizeof(tmpdir), "dedup"))
         return -1;
     snprintf(logpath, sizeof(logpath), "%s/seen.log", tmpdir);
     return 0;
@@ -32,10 +33,8 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-    char cmd[320];
     (void)state;
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-    return system(cmd) == 0 ? 0 : -1;
+    return test_tmpdir_remove(tmpdir);
 }
 
 static void make_id(uint32_t i, uint8_t id[16])

@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "test_util.h"
+
 #include "quarantine.h"
 
 #include <jansson.h>
@@ -20,8 +22,7 @@ static char tmpdir[256], path[300];
 static int setup(void **state)
 {
     (void)state;
-    snprintf(tmpdir, sizeof(tmpdir), "/tmp/cishare-test-quar-XXXXXX");
-    if (!mkdtemp(tmpdir))
+    if (test_tmpdir_make(tmpdir, sizeof(tmpdir), "quar"))
         return -1;
     snprintf(path, sizeof(path), "%s/quarantine.jsonl", tmpdir);
     return 0;
@@ -29,10 +30,8 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-    char cmd[320];
     (void)state;
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-    return system(cmd) == 0 ? 0 : -1;
+    return test_tmpdir_remove(tmpdir);
 }
 
 static void add(cishare_quarantine_t *q, int64_t offset)
