@@ -18,12 +18,8 @@
 # Needs the broker of tests/run: CISHARE_KAFKA_BOOTSTRAP,
 # CISHARE_KAFKA_ADMIN_PASSWORD; CISHARE_BIN, CISHARE_SRC.
 set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-: "${CISHARE_KAFKA_BOOTSTRAP:?set by tests/run (the real broker)}"
-: "${CISHARE_KAFKA_ADMIN_PASSWORD:?set by tests/run}"
-B="${CISHARE_BIN:?}"
-EX="${CISHARE_SRC:?}/deploy/examples"
-tmp="$(mktemp -d)"
 feed_pid=""
 cleanup() {
     [ -z "$feed_pid" ] || kill -9 "$feed_pid" 2>/dev/null || true
@@ -35,21 +31,9 @@ trap cleanup EXIT
 # (feed --once waits session.timeout.ms + 15 s for an assignment; the
 # librdkafka default is 45 s). The broker's minimum, 6 s, keeps the test
 # short.
-X=(-X "bootstrap.servers=$CISHARE_KAFKA_BOOTSTRAP")
 F=("${X[@]}" -X session.timeout.ms=6000)
 
-fail() {
-    echo "FAIL: $*" >&2
-    exit 1
-}
-ok() { echo "ok - $*"; }
-
-"$B" provision -c "$EX/admin.conf" "${X[@]}" \
-    -X "sasl.password=$CISHARE_KAFKA_ADMIN_PASSWORD" >"$tmp/prov.out" \
-    2>"$tmp/prov.err" || { cat "$tmp/prov.err"; fail "provision"; }
-
-run="$(cat /proc/sys/kernel/random/uuid)"
-nonce="${run%%-*}"
+provision_examples
 group="cishare-feed-op-power-b.crash-$nonce"
 out="$tmp/out"
 

@@ -17,32 +17,10 @@
 # repeated here). Needs the broker of tests/run: CISHARE_KAFKA_BOOTSTRAP,
 # CISHARE_KAFKA_ADMIN_PASSWORD; CISHARE_BIN, CISHARE_SRC.
 set -euo pipefail
-
-: "${CISHARE_KAFKA_BOOTSTRAP:?set by tests/run (the real broker)}"
-: "${CISHARE_KAFKA_ADMIN_PASSWORD:?set by tests/run}"
-B="${CISHARE_BIN:?}"
-EX="${CISHARE_SRC:?}/deploy/examples"
-boot="$CISHARE_KAFKA_BOOTSTRAP"
-tmp="$(mktemp -d)"
-trap 'rm -rf "$tmp"' EXIT
-X=(-X "bootstrap.servers=$boot")
-kc=(-b "$boot" -X security.protocol=SASL_PLAINTEXT
-    -X sasl.mechanisms=SCRAM-SHA-512 -X sasl.username=admin
-    -X "sasl.password=$CISHARE_KAFKA_ADMIN_PASSWORD")
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 inbox=cishare.inbox.op-gas-a
 
-fail() {
-    echo "FAIL: $*" >&2
-    exit 1
-}
-ok() { echo "ok - $*"; }
-
-"$B" provision -c "$EX/admin.conf" "${X[@]}" \
-    -X "sasl.password=$CISHARE_KAFKA_ADMIN_PASSWORD" >"$tmp/prov.out" \
-    2>"$tmp/prov.err" || { cat "$tmp/prov.err"; fail "provision"; }
-
-run="$(cat /proc/sys/kernel/random/uuid)"
-nonce="${run%%-*}"
+provision_examples
 group="cishare-feed-op-gas-a.quarantine-$nonce"
 out="$tmp/out"
 now="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
@@ -56,7 +34,6 @@ publish() { # ORIGIN SUBJECT VALUE
     "$B" publish -c "$EX/$1.conf" "${X[@]}" "$tmp/msg.json" >/dev/null \
         2>"$tmp/pub.err" || { cat "$tmp/pub.err"; fail "publish as $1"; }
 }
-uuid() { cat /proc/sys/kernel/random/uuid; }
 
 # The group first reads what is there already (other tests' data).
 feed "$tmp/feed0.err"

@@ -19,28 +19,10 @@
 # Needs the broker of tests/run: CISHARE_KAFKA_BOOTSTRAP,
 # CISHARE_KAFKA_ADMIN_PASSWORD; CISHARE_BIN, CISHARE_SRC.
 set -euo pipefail
-
-: "${CISHARE_KAFKA_BOOTSTRAP:?set by tests/run (the real broker)}"
-: "${CISHARE_KAFKA_ADMIN_PASSWORD:?set by tests/run}"
-B="${CISHARE_BIN:?}"
-EX="${CISHARE_SRC:?}/deploy/examples"
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 DIR="$EX/directory.yaml"
-tmp="$(mktemp -d)"
-trap 'rm -rf "$tmp"' EXIT
-X=(-X "bootstrap.servers=$CISHARE_KAFKA_BOOTSTRAP")
 
-fail() {
-    echo "FAIL: $*" >&2
-    exit 1
-}
-ok() { echo "ok - $*"; }
-
-"$B" provision -c "$EX/admin.conf" "${X[@]}" \
-    -X "sasl.password=$CISHARE_KAFKA_ADMIN_PASSWORD" >"$tmp/prov.out" \
-    2>"$tmp/prov.err" || { cat "$tmp/prov.err"; fail "provision"; }
-
-run="$(cat /proc/sys/kernel/random/uuid)"
-nonce="${run%%-*}"
+provision_examples
 origins=(op-power-a op-bank-a nco min-meti ceptoar-electricity)
 feeds=(op-power-a op-power-b op-bank-a ceptoar-electricity min-meti nco jpcert)
 
@@ -121,7 +103,7 @@ ok "published $(wc -l <"$tmp/msgs.tsv") records from ${#origins[@]} origins"
 alert() { # ORIGIN TLP AUDIENCE TAG alert-options...
     local o="$1" tlp="$2" aud="$3" tag="$4" id
     shift 4
-    id="alert--$(cat /proc/sys/kernel/random/uuid)"
+    id="alert--$(uuid)"
     "$B" alert -c "$EX/$o.conf" "${X[@]}" -s medium -T "rules $nonce" \
         -b "test" -t "$tlp" --id "$id" "$@" >/dev/null 2>"$tmp/alert.err" ||
         { cat "$tmp/alert.err"; fail "alert as $o $*"; }

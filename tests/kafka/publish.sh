@@ -9,30 +9,12 @@
 # Needs the broker of tests/run: CISHARE_KAFKA_BOOTSTRAP,
 # CISHARE_KAFKA_ADMIN_PASSWORD; CISHARE_BIN, CISHARE_SRC, CISHARE_SAMPLES.
 set -euo pipefail
-
-: "${CISHARE_KAFKA_BOOTSTRAP:?set by tests/run}"
-: "${CISHARE_KAFKA_ADMIN_PASSWORD:?set by tests/run}"
-B="${CISHARE_BIN:?}"
-EX="${CISHARE_SRC:?}/deploy/examples"
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 S="${CISHARE_SAMPLES:?}"
-boot="$CISHARE_KAFKA_BOOTSTRAP"
-tmp="$(mktemp -d)"
-trap 'rm -rf "$tmp"' EXIT
-
-fail() { echo "FAIL: $*" >&2; exit 1; }
-ok() { echo "ok - $*"; }
-
-kc=(-b "$boot" -X security.protocol=SASL_PLAINTEXT
-    -X sasl.mechanisms=SCRAM-SHA-512 -X sasl.username=admin
-    -X "sasl.password=$CISHARE_KAFKA_ADMIN_PASSWORD")
-X=(-X "bootstrap.servers=$boot")
 
 # Topics and ACLs from the directory.
-"$B" provision -c "$EX/admin.conf" "${X[@]}" \
-    -X "sasl.password=$CISHARE_KAFKA_ADMIN_PASSWORD" >"$tmp/prov.out" ||
-    fail "provision"
+provision_examples
 
-run="$(cat /proc/sys/kernel/random/uuid)"
 now="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 ind="indicator--$run"
 amb="indicator--${run%????}aaaa"
