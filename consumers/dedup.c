@@ -447,19 +447,61 @@ out:
     return err;
 }
 
-/* Load the whole log; cut a torn tail. */
+/* Stream the bytes [off, off+len) of the log through a fixed buffer:
+ * each chunk goes to fn. Returns false on a read error. */
+#define LOAD_CHUNK (1u << 20)
+
+typedef struct load_s {
+    cishare_dedup_t *d;
+    uint8_t *buf;      /* LOAD_CHUNK bytes */
+    uint32_t crc;      /* pass 1 */
+    cishare_err_t err; /* pass 2 */
+} load_t;
+
+static bool load_stream(load_t *l, uint64_t off, uint64_t len, bool insert)
+{
+    while (len) {
+        size_t n = len < LOAD_CHUNK ? (size_t)len : LOAD_CHUNK, i;
+        if (insert)
+            n -= n % CISHARE_DEDUP_ID_BYTES; /* whole ids per chunk */
+        if (pread(l->d->fd, l->buf, n, (off_t)off) != (ssize_t)n)
+            return false;
+        if (!insert) {
+            l->crc = crc32c(l->crc, l->buf, n);
+        } else {
+            for (i = 0; i + CISHARE_DEDUP_ID_BYTES <= n && !l->err;
+                 i += CISHARE_DEDUP_ID_BYTES) {
+                bool added;
+                l->err = table_add(l->d, l->buf + i, &added);
+            }
+        }
+        off += n;
+        len -= n;
+    }
+    return true;
+}
+
+/*
+ * Load the log; cut a torn tail. Two passes through a 1 MiB buffer, so
+ * that loading never holds the log in memory next to the table (the peak
+ * of a feed with a long history is the table alone): pass 1 checks every
+ * batch's CRC and counts the ids of the good prefix, the table is sized
+ * once for them, pass 2 inserts the ids and applies the marks.
+ */
 static cishare_err_t dedup_load(cishare_dedup_t *d, char *errstr,
                                 size_t errstr_size)
 {
     struct stat st;
-    uint8_t *buf = NULL;
-    size_t size, off = 8, good = 8;
+    uint64_t size, off = 8, good = 8, ids = 0;
+    uint8_t h[BATCH_HDR], magic[8];
+    load_t l = {.d = d};
     cishare_err_t err = CISHARE_OK;
+    int pass;
 
     if (fstat(d->fd, &st))
         return cishare_err_set(CISHARE_ERR_IO, errstr, errstr_size, "%s: %s",
                                d->path, strerror(errno));
-    size = (size_t)st.st_size;
+    size = (uint64_t)st.st_size;
     if (size < 8) {
         /* New (or torn before the magic was durable). */
         if (ftruncate(d->fd, 0) || lseek(d->fd, 0, SEEK_SET) < 0 ||
@@ -471,52 +513,79 @@ static cishare_err_t dedup_load(cishare_dedup_t *d, char *errstr,
         d->log_size = 8;
         return CISHARE_OK;
     }
-    if (!(buf = malloc(size)))
+    if (pread(d->fd, magic, 8, 0) != 8)
+        return cishare_err_set(CISHARE_ERR_IO, errstr, errstr_size,
+                               "%s: cannot read: %s", d->path, strerror(errno));
+    if (memcmp(magic, FILE_MAGIC, 8))
+        return cishare_err_set(CISHARE_ERR_VALIDATION, errstr, errstr_size,
+                               "%s: not a cishare dedup log", d->path);
+    if (!(l.buf = malloc(LOAD_CHUNK)))
         return cishare_err_set(CISHARE_ERR_NOMEM, errstr, errstr_size,
                                "%s: out of memory", d->path);
-    if (pread(d->fd, buf, size, 0) != (ssize_t)size) {
-        err = cishare_err_set(CISHARE_ERR_IO, errstr, errstr_size,
-                              "%s: cannot read: %s", d->path, strerror(errno));
-        goto out;
-    }
-    if (memcmp(buf, FILE_MAGIC, 8)) {
-        err = cishare_err_set(CISHARE_ERR_VALIDATION, errstr, errstr_size,
-                              "%s: not a cishare dedup log", d->path);
-        goto out;
-    }
-    while (off + BATCH_HDR <= size) {
-        const uint8_t *h = buf + off;
-        uint32_t n = get32(h + 4), m = get32(h + 8), crc;
-        size_t body, i;
+    for (pass = 1; pass <= 2; pass++) {
+        uint64_t end = pass == 1 ? size : good;
+        off = 8;
+        while (off + BATCH_HDR <= end) {
+            uint32_t n, m, i;
+            uint64_t body;
 
-        if (get32(h) != BATCH_MAGIC || n > MAX_BATCH_IDS ||
-            m > CISHARE_DEDUP_MAX_MARKS)
-            break;
-        body = (size_t)n * CISHARE_DEDUP_ID_BYTES + (size_t)m * MARK_REC;
-        if (off + BATCH_HDR + body > size)
-            break;
-        crc = crc32c(crc32c(0, h, 12), h + BATCH_HDR, body);
-        if (crc != get32(h + 12))
-            break;
-        for (i = 0; i < n; i++) {
-            bool added;
-            if ((err = table_add(d, h + BATCH_HDR + i * 16, &added))) {
-                cishare_err_set(err, errstr, errstr_size, "%s: out of memory",
-                                d->path);
+            if (pread(d->fd, h, BATCH_HDR, (off_t)off) != BATCH_HDR)
+                goto io;
+            n = get32(h + 4);
+            m = get32(h + 8);
+            if (get32(h) != BATCH_MAGIC || n > MAX_BATCH_IDS ||
+                m > CISHARE_DEDUP_MAX_MARKS)
+                break;
+            body =
+                (uint64_t)n * CISHARE_DEDUP_ID_BYTES + (uint64_t)m * MARK_REC;
+            if (off + BATCH_HDR + body > end)
+                break;
+            if (pass == 1) {
+                l.crc = crc32c(0, h, 12);
+                if (!load_stream(&l, off + BATCH_HDR, body, false))
+                    goto io;
+                if (l.crc != get32(h + 12))
+                    break;
+                ids += n;
+                d->batches++;
+                good = off + BATCH_HDR + body;
+            } else {
+                uint8_t r[MARK_REC];
+                if (!load_stream(&l, off + BATCH_HDR,
+                                 (uint64_t)n * CISHARE_DEDUP_ID_BYTES, true))
+                    goto io;
+                if (l.err) {
+                    err = cishare_err_set(l.err, errstr, errstr_size,
+                                          "%s: out of memory", d->path);
+                    goto out;
+                }
+                for (i = 0; i < m; i++) {
+                    char name[CISHARE_DEDUP_MARK_NAME];
+                    if (pread(d->fd, r, MARK_REC,
+                              (off_t)(off + BATCH_HDR +
+                                      (uint64_t)n * CISHARE_DEDUP_ID_BYTES +
+                                      (uint64_t)i * MARK_REC)) != MARK_REC)
+                        goto io;
+                    memcpy(name, r, sizeof(name));
+                    name[sizeof(name) - 1] = '\0';
+                    if (*name)
+                        mark_set(d, name, get64(r + CISHARE_DEDUP_MARK_NAME));
+                }
+            }
+            off += BATCH_HDR + body;
+        }
+        if (pass == 1 && ids) {
+            /* one table of the final size: load factor <= 3/4 */
+            size_t cap = 1024;
+            while (cap * 3 < (ids + 1) * 4)
+                cap *= 2;
+            if (!(d->slots = calloc(cap, sizeof(*d->slots)))) {
+                err = cishare_err_set(CISHARE_ERR_NOMEM, errstr, errstr_size,
+                                      "%s: out of memory", d->path);
                 goto out;
             }
+            d->cap = cap;
         }
-        for (i = 0; i < m; i++) {
-            const uint8_t *r = h + BATCH_HDR + (size_t)n * 16 + i * MARK_REC;
-            char name[CISHARE_DEDUP_MARK_NAME];
-            memcpy(name, r, sizeof(name));
-            name[sizeof(name) - 1] = '\0';
-            if (*name)
-                mark_set(d, name, get64(r + CISHARE_DEDUP_MARK_NAME));
-        }
-        off += BATCH_HDR + body;
-        good = off;
-        d->batches++;
     }
     if (good < size) {
         /* Torn tail: never committed (its fsync did not complete). */
@@ -532,8 +601,12 @@ static cishare_err_t dedup_load(cishare_dedup_t *d, char *errstr,
     if (lseek(d->fd, 0, SEEK_END) < 0)
         err = cishare_err_set(CISHARE_ERR_IO, errstr, errstr_size, "%s: %s",
                               d->path, strerror(errno));
+    goto out;
+io:
+    err = cishare_err_set(CISHARE_ERR_IO, errstr, errstr_size,
+                          "%s: cannot read: %s", d->path, strerror(errno));
 out:
-    free(buf);
+    free(l.buf);
     return err;
 }
 

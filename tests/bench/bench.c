@@ -606,14 +606,46 @@ static pid_t feed_rss_start(bench_t *b, const char *state, const char *tag)
                  -1, log);
 }
 
-static long feed_rss_wait(pid_t pid, const char *state)
+/* VmHWM of a running process in KiB; 0 when gone. (wait4's ru_maxrss
+ * would not do: exec records the forking parent's peak as the child's.) */
+static long vm_hwm_kb(pid_t pid)
 {
-    long kb;
-    int rc = wait_child(pid, &kb);
+    char path[64], line[256];
+    long kb = 0;
+    FILE *fp;
 
-    if (rc)
-        die("cishare feed (memory) exited %d (see %s.log)", rc, state);
+    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+    if (!(fp = fopen(path, "r")))
+        return 0;
+    while (fgets(line, sizeof(line), fp))
+        if (!strncmp(line, "VmHWM:", 6))
+            kb = atol(line + 6);
+    fclose(fp);
     return kb;
+}
+
+/* Wait for both children, sampling their peak RSS until they exit. */
+static void feed_rss_wait2(pid_t p[2], const char *state[2], long kb[2])
+{
+    bool done[2] = {false, false};
+    int k, st;
+
+    kb[0] = kb[1] = 0;
+    while (!done[0] || !done[1]) {
+        for (k = 0; k < 2; k++) {
+            long v;
+            if (done[k])
+                continue;
+            if ((v = vm_hwm_kb(p[k])) > kb[k])
+                kb[k] = v;
+            if (waitpid(p[k], &st, WNOHANG) == p[k]) {
+                done[k] = true;
+                if (!WIFEXITED(st) || WEXITSTATUS(st))
+                    die("cishare feed (memory) failed (see %s.log)", state[k]);
+            }
+        }
+        usleep(2000);
+    }
 }
 
 static void bench_memory(bench_t *b)
@@ -645,10 +677,13 @@ static void bench_memory(bench_t *b)
     cishare_dedup_close(d);
     {
         /* two processes at once: each one's peak is its own */
-        pid_t p0 = feed_rss_start(b, empty, "0"),
-              p1 = feed_rss_start(b, full, "1");
-        kb0 = feed_rss_wait(p0, empty);
-        kb1 = feed_rss_wait(p1, full);
+        pid_t p[2] = {feed_rss_start(b, empty, "0"),
+                      feed_rss_start(b, full, "1")};
+        const char *st[2] = {empty, full};
+        long kb[2];
+        feed_rss_wait2(p, st, kb);
+        kb0 = kb[0];
+        kb1 = kb[1];
     }
     result("feed_rss_empty_history", kb0 / 1024.0, "MiB");
     result("feed_rss_history", kb1 / 1024.0, "MiB");
