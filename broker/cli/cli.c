@@ -43,6 +43,17 @@ int cishare_cli_usage_error(const char *cmd, const char *fmt, ...)
     return CISHARE_EXIT_USAGE;
 }
 
+void cishare_cli_error_lines(const char *prefix, const char *text)
+{
+    const char *p = text, *nl;
+
+    for (; *p; p = nl ? nl + 1 : p + strlen(p)) {
+        nl = strchr(p, '\n');
+        cishare_cli_error("%s%.*s", prefix,
+                          (int)(nl ? (size_t)(nl - p) : strlen(p)), p);
+    }
+}
+
 int cishare_cli_read_file(const char *path, size_t max_size, char **bufp,
                           size_t *lenp, char *errstr, size_t errstr_size)
 {

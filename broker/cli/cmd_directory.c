@@ -67,16 +67,11 @@ static void directory_usage(FILE *fp)
 /* Print a multi-line library error, one "% ERROR: " line each. */
 static void print_errors(const char *errstr)
 {
-    const char *p = errstr, *nl;
-
-    if (!*p) {
+    if (!*errstr) {
         cishare_cli_error("directory: refused");
         return;
     }
-    for (; *p; p = nl ? nl + 1 : p + strlen(p)) {
-        nl = strchr(p, '\n');
-        cishare_cli_error("%.*s", (int)(nl ? (size_t)(nl - p) : strlen(p)), p);
-    }
+    cishare_cli_error_lines("", errstr);
 }
 
 /* Write buf to path atomically (temp file in the same folder, rename). */

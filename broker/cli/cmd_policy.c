@@ -151,12 +151,7 @@ static int policy_check(int argc, char **argv)
         return CISHARE_EXIT_FAIL;
     }
     if (cishare_directory_load(file, root_key, &dir, errstr, ERRBUF_SIZE)) {
-        const char *l = errstr, *nl;
-        for (; *l; l = nl ? nl + 1 : l + strlen(l)) {
-            nl = strchr(l, '\n');
-            cishare_cli_error("policy check: %.*s",
-                              (int)(nl ? (size_t)(nl - l) : strlen(l)), l);
-        }
+        cishare_cli_error_lines("policy check: ", errstr);
         goto done;
     }
     if (lookup(dir, pid, "participant", &p) ||

@@ -35,6 +35,11 @@ void cishare_cli_info(const char *fmt, ...)
  */
 int cishare_cli_usage_error(const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/**
+ * A multi-line text (a library's errstr listing several problems) as one
+ * "% ERROR: <prefix><line>\n" on stderr per line; nothing for "".
+ */
+void cishare_cli_error_lines(const char *prefix, const char *text);
 
 /**
  * Read a whole file ("-" means stdin) into a malloc()ed NUL-terminated
