@@ -354,7 +354,7 @@ const char *cishare_payload_subject(cishare_msgtype_t type,
 /* ---------------------------------------------------------------------
  * RFC 3339 <-> milliseconds, proleptic Gregorian, no libc time zone use.
  */
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
+int64_t cishare_time_days_from_civil(int64_t y, unsigned m, unsigned d)
 {
     int64_t era;
     unsigned yoe, doy, doe;
@@ -435,10 +435,11 @@ bool cishare_time_parse(const char *s, int64_t *msp)
         return false;
     if (sec == 60) /* leap second: read as the last ms of the minute */
         sec = 59, ms = 999;
-    *msp = ((days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 +
-             mi * 60 + sec - sign * (oh * 3600 + om * 60)) *
-            1000) +
-           ms;
+    *msp =
+        ((cishare_time_days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 +
+          h * 3600 + mi * 60 + sec - sign * (oh * 3600 + om * 60)) *
+         1000) +
+        ms;
     return true;
 }
 

@@ -4,6 +4,7 @@
  * together (and the golden vectors under tests/vectors/envelope/).
  */
 #include "cishare/envelope.h"
+#include "cishare/codec.h" /* cishare_time_days_from_civil */
 
 #include <sodium.h>
 #include <stdio.h>
@@ -75,19 +76,6 @@ static void put_str(wbuf_t *w, const char *s)
 /* Time: the one header form, strict.                                   */
 /* ------------------------------------------------------------------ */
 
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-    int64_t era;
-    unsigned yoe, doy, doe;
-
-    y -= m <= 2;
-    era = (y >= 0 ? y : y - 399) / 400;
-    yoe = (unsigned)(y - era * 400);
-    doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + (int64_t)doe - 719468;
-}
-
 void cishare_envelope_time_format(int64_t ms,
                                   char out[CISHARE_TIME_TEXT_LEN + 1])
 {
@@ -141,9 +129,10 @@ bool cishare_envelope_time_parse(const char *t, size_t len, int64_t *msp)
     if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] ||
         (mo == 2 && d == 29 && !leap) || h > 23 || mi > 59 || s > 59)
         return false;
-    *msp =
-        ((days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + s) * 1000) +
-        ms;
+    *msp = ((cishare_time_days_from_civil(y, mo, d) * 86400 + h * 3600 +
+             mi * 60 + s) *
+            1000) +
+           ms;
     return true;
 }
 

@@ -175,6 +175,10 @@ bool cishare_time_in_range(int64_t ms);
  *  a JSON integer instead, which encode accepts). */
 void cishare_time_format(int64_t ms, char out[32]);
 
+/** Days from 1970-01-01 to the proleptic Gregorian date y-m-d (m 1..12);
+ *  negative before 1970. */
+int64_t cishare_time_days_from_civil(int64_t y, unsigned m, unsigned d);
+
 /** Current time in ms since the epoch (CLOCK_REALTIME). */
 int64_t cishare_time_now_ms(void);
 
