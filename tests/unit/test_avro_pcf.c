@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "test_util.h"
+
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,26 +22,10 @@ static char *slurp(const char *rel, size_t *lenp)
 {
     const char *dir = getenv("CISHARE_VECTORS");
     char path[1024];
-    FILE *fp;
-    char *buf;
-    long n;
 
     assert_non_null(dir);
     snprintf(path, sizeof(path), "%s/%s", dir, rel);
-    fp = fopen(path, "rb");
-    if (!fp)
-        fail_msg("cannot open %s", path);
-    fseek(fp, 0, SEEK_END);
-    n = ftell(fp);
-    fseek(fp, 0, SEEK_SET);
-    buf = malloc((size_t)n + 1);
-    assert_non_null(buf);
-    assert_int_equal(fread(buf, 1, (size_t)n, fp), (size_t)n);
-    buf[n] = '\0';
-    fclose(fp);
-    if (lenp)
-        *lenp = (size_t)n;
-    return buf;
+    return test_slurp(path, lenp);
 }
 
 static void test_crc64_empty(void **state)

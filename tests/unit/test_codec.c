@@ -17,6 +17,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "test_util.h"
+
 #include <avro.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -59,21 +61,7 @@ static char *path_of(const char *envvar, const char *rel)
 
 static uint8_t *slurp(const char *path, size_t *lenp)
 {
-    FILE *fp = fopen(path, "rb");
-    uint8_t *buf;
-    long n;
-
-    if (!fp)
-        return NULL;
-    fseek(fp, 0, SEEK_END);
-    n = ftell(fp);
-    fseek(fp, 0, SEEK_SET);
-    buf = malloc((size_t)n + 1);
-    assert_non_null(buf);
-    assert_int_equal(fread(buf, 1, (size_t)n, fp), (size_t)n);
-    fclose(fp);
-    *lenp = (size_t)n;
-    return buf;
+    return (uint8_t *)test_slurp_maybe(path, lenp);
 }
 
 /* The example message of type i: its payload (new reference). */

@@ -19,27 +19,9 @@
 
 #include <cmocka.h>
 
+#include "test_util.h"
+
 #define ERRSZ 65536
-
-static char *slurp(const char *path, size_t *lenp)
-{
-    FILE *fp = fopen(path, "rb");
-    char *buf;
-    long n;
-
-    if (!fp)
-        fail_msg("cannot open %s", path);
-    fseek(fp, 0, SEEK_END);
-    n = ftell(fp);
-    fseek(fp, 0, SEEK_SET);
-    buf = malloc((size_t)n + 1);
-    assert_int_equal(fread(buf, 1, (size_t)n, fp), (size_t)n);
-    buf[n] = '\0';
-    fclose(fp);
-    if (lenp)
-        *lenp = (size_t)n;
-    return buf;
-}
 
 static void spit(const char *path, const char *buf, size_t len)
 {
@@ -90,7 +72,7 @@ static void test_validation_vectors(void **state)
             continue;
         files++;
         path = vector_path(de->d_name);
-        text = slurp(path, &len);
+        text = test_slurp(path, &len);
         errstr[0] = '\0';
         err = cishare_directory_load_unsigned(path, &dir, errstr, ERRSZ);
         for (line = strtok_r(text, "\n", &save); line;
@@ -216,7 +198,7 @@ static void test_signatures(void **state)
     char *line;
 
     (void)state;
-    text = slurp(path, &len);
+    text = test_slurp(path, &len);
     assert_int_equal(cishare_keypair_generate(&root), CISHARE_OK);
     assert_int_equal(cishare_keypair_generate(&other), CISHARE_OK);
 
@@ -349,7 +331,7 @@ static void test_load_files(void **state)
     assert_true(asprintf(&dpath, "%s/directory.yaml", tmpl) > 0);
     assert_true(asprintf(&rpath, "%s/root.pub", tmpl) > 0);
     assert_true(asprintf(&opath, "%s/other.pub", tmpl) > 0);
-    text = slurp(vpath, &len);
+    text = test_slurp(vpath, &len);
     assert_int_equal(cishare_keypair_generate(&root), CISHARE_OK);
     assert_int_equal(cishare_keypair_generate(&other), CISHARE_OK);
     assert_int_equal(

@@ -134,22 +134,12 @@ static uint64_t sync_ok(cishare_sink_t *s, int64_t now)
     return mark;
 }
 
+/* A file's text; "" for a file that is not there. */
 static char *slurp(const char *path)
 {
-    FILE *fp = fopen(path, "r");
-    char *buf;
-    long n;
+    char *buf = test_slurp_maybe(path, NULL);
 
-    if (!fp)
-        return strdup("");
-    fseek(fp, 0, SEEK_END);
-    n = ftell(fp);
-    fseek(fp, 0, SEEK_SET);
-    buf = calloc(1, (size_t)n + 1);
-    if (fread(buf, 1, (size_t)n, fp) != (size_t)n)
-        buf[0] = '\0';
-    fclose(fp);
-    return buf;
+    return buf ? buf : strdup("");
 }
 
 static int count_lines(const char *text)
