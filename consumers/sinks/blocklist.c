@@ -89,12 +89,6 @@ static bool normalise(int t, const char *v, char *out, size_t out_size)
     return len == hexlen && strspn(out, "0123456789abcdef") == len;
 }
 
-static void state_key(const char *origin, const char *subject, char **keyp)
-{
-    if (asprintf(keyp, "%s %s", origin ? origin : "", subject) < 0)
-        *keyp = NULL;
-}
-
 static void blocklist_close(void *ctx);
 
 static cishare_sink_status_t blocklist_regen(void *ctx, int64_t now_ms,
@@ -153,7 +147,7 @@ static cishare_sink_status_t blocklist_write(void *ctx, const json_t *msg,
         return CISHARE_SINK_OK;
     if (strcmp(type, "indicator") && strcmp(type, "alert"))
         return CISHARE_SINK_OK;
-    state_key(origin, subject, &key);
+    key = cishare_view_sink_key(origin, subject);
     if (!key)
         return CISHARE_SINK_ERROR;
     old = cishare_sink_state_get(b->vs.state, key);
@@ -194,7 +188,7 @@ static cishare_sink_status_t blocklist_revoke(void *ctx, const char *subject,
     char *key;
     cishare_sink_status_t st;
 
-    state_key(origin, subject, &key);
+    key = cishare_view_sink_key(origin, subject);
     st = cishare_view_sink_record(
         &b->vs, key,
         json_pack("{s:s,s:b}", "o", origin ? origin : "", "revoked", 1),

@@ -436,6 +436,15 @@ cishare_sink_status_t cishare_view_sink_open(
     return view_regen(vs, cishare_time_now_ms(), errstr, errstr_size);
 }
 
+char *cishare_view_sink_key(const char *origin, const char *subject)
+{
+    char *key;
+
+    if (asprintf(&key, "%s %s", origin ? origin : "", subject) < 0)
+        return NULL;
+    return key;
+}
+
 cishare_sink_status_t cishare_view_sink_record(cishare_view_sink_t *vs,
                                                const char *key, json_t *rec,
                                                const char *what,

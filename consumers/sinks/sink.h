@@ -204,6 +204,12 @@ cishare_sink_status_t cishare_view_sink_open(
     cishare_view_sink_t *vs, const char *name, const cishare_sink_opts_t *opts,
     cishare_view_regen_fn regen, void *ctx, char *errstr, size_t errstr_size);
 /**
+ * The journal key of origin's subject, "<origin> <subject>" (NULL origin:
+ * ""): keyed by origin, one participant can neither overwrite nor revoke
+ * another's subject. malloc()ed; NULL when out of memory.
+ */
+char *cishare_view_sink_key(const char *origin, const char *subject);
+/**
  * Record key -> rec in the journal and mark the view changed. rec is
  * taken (NULL, like a NULL key, is an allocation failure); the error
  * names "<dir>/state.jsonl", what ("" or "revocation of ") and subject.

@@ -764,8 +764,8 @@ static cishare_sink_status_t stix_write(void *ctx, const json_t *msg,
         const char *pid = json_string_value(json_object_get(p, "id"));
         if (asprintf(&key, "%s sighting %s", origin, pid ? pid : subject) < 0)
             key = NULL;
-    } else if (asprintf(&key, "%s %s", origin, subject) < 0)
-        key = NULL;
+    } else
+        key = cishare_view_sink_key(origin, subject);
     if (!key)
         return CISHARE_SINK_ERROR;
     old = cishare_sink_state_get(s->vs.state, key);
@@ -789,10 +789,10 @@ static cishare_sink_status_t stix_revoke(void *ctx, const char *subject,
 {
     stix_t *s = ctx;
     const char *origin = json_string_value(json_object_get(rev, "origin"));
-    char *key = NULL;
+    char *key = cishare_view_sink_key(origin, subject);
     cishare_sink_status_t st;
 
-    if (asprintf(&key, "%s %s", origin ? origin : "", subject) < 0)
+    if (!key)
         return CISHARE_SINK_ERROR;
     st = cishare_view_sink_record(
         &s->vs, key, json_pack("{s:s,s:b}", "s", subject, "revoked", 1),
