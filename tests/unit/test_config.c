@@ -35,6 +35,12 @@ static int setup(void **state)
     return test_tmpdir_make(tmpdir, sizeof(tmpdir), "config");
 }
 
+static int teardown(void **state)
+{
+    (void)state;
+    return test_tmpdir_remove(tmpdir);
+}
+
 static void test_load_and_resolve(void **state)
 {
     cishare_config_t *conf = cishare_config_new();
@@ -134,5 +140,5 @@ int main(void)
         cmocka_unit_test(test_errors_name_line_and_key),
         cmocka_unit_test(test_kafka_conf),
     };
-    return cmocka_run_group_tests(tests, setup, NULL);
+    return cmocka_run_group_tests(tests, setup, teardown);
 }
