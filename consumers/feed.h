@@ -12,6 +12,14 @@
  * The ids of invalid messages are never added to the dedup set: a forged
  * copy must not suppress the genuine message.
  *
+ * Threads: with threads > 1, verify, policy, decode/decrypt and the JSON
+ * of each message ("prepare") run on that many worker threads, one batch
+ * at a time, while the calling thread delivers and commits the previous
+ * batch (dedup check, quarantine, sinks, commit: in poll order, on the
+ * calling thread only) and polls the next. With threads == 1 the calling
+ * thread prepares in line. The outcome does not depend on the number of
+ * threads.
+ *
  * Library code: it never prints; lines for the user go to opts->log.
  */
 #ifndef CISHARE_FEED_H
@@ -33,7 +41,7 @@ typedef struct cishare_feed_opts_s {
     const char *out;           /**< folder, or "-" (jsonl on stdout) */
     bool once;                 /**< stop at the end of every partition */
     bool from_beginning;       /**< start every partition at its beginning */
-    int threads;               /**< verification threads (>= 1) */
+    int threads;               /**< preparing threads (>= 1), see above */
     int batch_size;            /**< messages per batch (default 1000) */
     int64_t stats_interval_ms; /**< 0: no stats lines */
     volatile int *stop;        /**< set to non-zero to stop cleanly */

@@ -19,7 +19,10 @@
  *   - RED needs named participants (the audience rules of policy.h).
  *
  * Threading: one publisher is used from one thread; delivery reports are
- * served from cishare_publisher_poll() / _flush() on that thread.
+ * served from cishare_publisher_poll() / _flush() on that thread. With a
+ * producer, the publisher signs on a thread of its own (submit builds,
+ * that thread signs, submit/poll/flush produce in submission order), so
+ * a record's outcome is final only after _flush().
  */
 #ifndef CISHARE_PUBLISHER_H
 #define CISHARE_PUBLISHER_H
