@@ -446,6 +446,18 @@ static json_t *report(demo_t *d, int *mismatchesp)
     return json_pack("{s:o}", "participants", parts);
 }
 
+/* Message type of a scenario subject (the withheld entries of the JSON
+ * report carry no type). */
+static const char *msg_type(const demo_t *d, const char *subject)
+{
+    size_t k;
+
+    for (k = 0; subject && k < d->msg_cnt; k++)
+        if (!strcmp(d->msgs[k].subject, subject))
+            return d->msgs[k].type;
+    return "?";
+}
+
 static void print_table(const demo_t *d, json_t *rep)
 {
     json_t *parts = json_object_get(rep, "participants"), *p, *e;
@@ -473,9 +485,11 @@ static void print_table(const demo_t *d, json_t *rep)
                    json_string_value(json_object_get(e, "origin")),
                    json_string_value(json_object_get(e, "id")));
         json_array_foreach(with, k, e)
-            printf("  - %-12s %-10s from %-13s withheld: %s\n",
-                   json_string_value(json_object_get(e, "tlp")), "",
+            printf("  - %-12s %-10s from %-13s %s\n    withheld: %s\n",
+                   json_string_value(json_object_get(e, "tlp")),
+                   msg_type(d, json_string_value(json_object_get(e, "id"))),
                    json_string_value(json_object_get(e, "origin")),
+                   json_string_value(json_object_get(e, "id")),
                    json_string_value(json_object_get(e, "reason")));
     }
 }
