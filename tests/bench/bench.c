@@ -263,9 +263,12 @@ static double publish_lib(bench_t *b, const char *as, int n, int tlp,
 
 /* ---- child processes ---- */
 
-static pid_t spawn(char *const argv[], int out_fd, const char *log)
+/* Run argv (from cli_argv(), which this frees in the parent) with stderr,
+ * and stdout unless out_fd >= 0, to log. */
+static pid_t spawn(char **argv, int out_fd, const char *log)
 {
     pid_t pid = fork();
+    size_t i;
 
     if (pid < 0)
         die("fork: %s", strerror(errno));
@@ -281,6 +284,9 @@ static pid_t spawn(char *const argv[], int out_fd, const char *log)
         execv(argv[0], argv);
         _exit(127);
     }
+    for (i = 0; argv[i]; i++)
+        free(argv[i]);
+    free(argv);
     return pid;
 }
 
@@ -298,7 +304,7 @@ static int wait_child(pid_t pid, long *maxrss_kb)
 }
 
 /* argv for `cishare <cmd> -c <examples>/<id>.conf -X bootstrap... ` plus
- * extra arguments (NULL-terminated). Leaks: the process is short. */
+ * extra arguments (NULL-terminated); spawn() frees it. */
 static char **cli_argv(const bench_t *b, const char *cmd, const char *id, ...)
 {
     char **av = calloc(64, sizeof(*av));
