@@ -19,7 +19,7 @@ check() { # WANT-EXIT PATTERN args...
 check 0 "Usage: cishare <command>" --help
 check 0 "^cishare [0-9]" --version
 check 2 "Usage: cishare" # no command
-check 0 "unknown command 'frobnicate'" frobnicate
+check 2 "unknown command 'frobnicate'" frobnicate
 check 2 "unknown option '--frobnicate'" --frobnicate
 for c in $("$BIN" --help | awk '/^Commands:/ {f=1; next} f && NF==0 {exit} f {print $1}'); do
     check 0 "Usage: cishare $c" "$c" --help
