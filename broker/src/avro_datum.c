@@ -54,7 +54,12 @@ struct av_node_s {
     size_t branch_cnt;
     av_node_t *items; /* array items, map values */
     size_t size;      /* fixed */
-    av_node_t *next;  /* every node of a schema, for freeing */
+    /* records, for the text decoder: field indices in key order (what
+     * jansson's JSON_SORT_KEYS gives) and each field's "name": text */
+    size_t *sorted;
+    char **qkeys;
+    size_t *qkey_lens;
+    av_node_t *next; /* every node of a schema, for freeing */
 };
 
 struct cishare_avro_schema_s {
@@ -420,6 +425,11 @@ void cishare_avro_schema_destroy(cishare_avro_schema_t *s)
             json_decref(n->fields[i].deflt);
         }
         free(n->fields);
+        for (i = 0; n->qkeys && i < n->field_cnt; i++)
+            free(n->qkeys[i]);
+        free(n->qkeys);
+        free(n->qkey_lens);
+        free(n->sorted);
         for (i = 0; i < n->symbol_cnt; i++)
             free(n->symbols[i]);
         free(n->symbols);
@@ -428,6 +438,8 @@ void cishare_avro_schema_destroy(cishare_avro_schema_t *s)
     }
     free(s);
 }
+
+static int text_prepare(cishare_avro_schema_t *s);
 
 cishare_err_t cishare_avro_schema_new(const char *schema_json,
                                       cishare_avro_schema_t **schemap,
@@ -452,6 +464,11 @@ cishare_err_t cishare_avro_schema_new(const char *schema_json,
     }
     c.s->root = compile(&c, j, "", 0);
     json_decref(j);
+    if (c.s->root && text_prepare(c.s)) {
+        cishare_avro_schema_destroy(c.s);
+        return cishare_err_set(CISHARE_ERR_NOMEM, errstr, errstr_size,
+                               "out of memory");
+    }
     if (!c.s->root) {
         cishare_avro_schema_destroy(c.s);
         return CISHARE_ERR_VALIDATION;
@@ -1235,4 +1252,660 @@ cishare_err_t cishare_avro_decode(const cishare_avro_schema_t *schema,
     }
     *valuep = v;
     return CISHARE_OK;
+}
+
+/* ---------------------------------------------------------------------
+ * Decoding of untrusted bytes straight to JSON text: the same checks and
+ * errors as decode(), and exactly the bytes json_dumps(JSON_COMPACT |
+ * JSON_SORT_KEYS) writes for the tree decode() builds (jansson 2.x:
+ * strings escape '"', '\\' and control characters, \u%04X otherwise;
+ * reals "%.17g" with ".0" added when integral; object keys sorted
+ * bytewise), without building the tree.
+ */
+static int tb_reserve(cishare_avro_buf_t *o, size_t n)
+{
+    size_t ncap;
+    uint8_t *nb;
+
+    if (o->max && (n > o->max || o->len > o->max - n))
+        return -1;
+    if (o->len + n <= o->cap)
+        return 0;
+    ncap = o->cap ? o->cap : 512;
+    while (o->len + n > ncap)
+        ncap *= 2;
+    if (!(nb = realloc(o->buf, ncap)))
+        return -1;
+    o->buf = nb;
+    o->cap = ncap;
+    return 0;
+}
+
+static int tb_put(cishare_avro_buf_t *o, const void *p, size_t n)
+{
+    if (tb_reserve(o, n))
+        return -1;
+    memcpy(o->buf + o->len, p, n);
+    o->len += n;
+    return 0;
+}
+
+static int tb_putc(cishare_avro_buf_t *o, char c)
+{
+    if (o->len >= o->cap && tb_reserve(o, 1))
+        return -1;
+    o->buf[o->len++] = (uint8_t)c;
+    return 0;
+}
+
+/* Bytes of one UTF-8 sequence starting at s (n bytes left), as jansson's
+ * utf8_check_string accepts them (no overlongs, surrogates or code points
+ * past U+10FFFF); 0 when invalid. */
+static size_t utf8_seq(const uint8_t *s, size_t n)
+{
+    uint8_t c = s[0];
+    size_t cnt, i;
+    uint32_t v;
+
+    if (c < 0x80)
+        return 1;
+    if (c < 0xC2)
+        return 0;
+    if (c < 0xE0)
+        cnt = 2, v = c & 0x1F;
+    else if (c < 0xF0)
+        cnt = 3, v = c & 0x0F;
+    else if (c < 0xF5)
+        cnt = 4, v = c & 0x07;
+    else
+        return 0;
+    if (cnt > n)
+        return 0;
+    for (i = 1; i < cnt; i++) {
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+        v = (v << 6) | (s[i] & 0x3F);
+    }
+    if ((cnt == 3 && v < 0x800) || (cnt == 4 && v < 0x10000) || v > 0x10FFFF ||
+        (v >= 0xD800 && v <= 0xDFFF))
+        return 0;
+    return cnt;
+}
+
+bool cishare_avro_utf8_valid(const void *p, size_t n)
+{
+    const uint8_t *s = p;
+    size_t i = 0, k;
+
+    while (i < n) {
+        if (s[i] < 0x80) {
+            i++;
+            continue;
+        }
+        if (!(k = utf8_seq(s + i, n - i)))
+            return false;
+        i += k;
+    }
+    return true;
+}
+
+/* The JSON escape of one byte below 0x80 that needs one; NULL if none. */
+static const char *json_esc(uint8_t c, char tmp[8])
+{
+    static const char hex[] = "0123456789ABCDEF";
+
+    switch (c) {
+    case '"':
+        return "\\\"";
+    case '\\':
+        return "\\\\";
+    case '\b':
+        return "\\b";
+    case '\f':
+        return "\\f";
+    case '\n':
+        return "\\n";
+    case '\r':
+        return "\\r";
+    case '\t':
+        return "\\t";
+    default:
+        if (c >= 0x20)
+            return NULL;
+        memcpy(tmp, "\\u00", 4);
+        tmp[4] = hex[c >> 4];
+        tmp[5] = hex[c & 15];
+        tmp[6] = '\0';
+        return tmp;
+    }
+}
+
+int cishare_avro_json_string(cishare_avro_buf_t *o, const void *p, size_t n)
+{
+    const uint8_t *s = p;
+    size_t i, run = 0;
+    char tmp[8];
+
+    /* worst case: every byte escaped as \u00XX */
+    if (tb_reserve(o, 2 + n * 6))
+        return -1;
+    o->buf[o->len++] = '"';
+    for (i = 0; i < n; i++) {
+        const char *e;
+        if (s[i] >= 0x20 && s[i] != '"' && s[i] != '\\') {
+            run++;
+            continue;
+        }
+        memcpy(o->buf + o->len, s + i - run, run);
+        o->len += run;
+        run = 0;
+        e = json_esc(s[i], tmp);
+        memcpy(o->buf + o->len, e, strlen(e));
+        o->len += strlen(e);
+    }
+    memcpy(o->buf + o->len, s + n - run, run);
+    o->len += run;
+    o->buf[o->len++] = '"';
+    return 0;
+}
+
+/* Bytes and fixed: each byte a code point U+0000-U+00FF. */
+static int json_latin1(cishare_avro_buf_t *o, const uint8_t *s, size_t n)
+{
+    size_t i;
+    char tmp[8];
+
+    if (tb_reserve(o, 2 + n * 6))
+        return -1;
+    o->buf[o->len++] = '"';
+    for (i = 0; i < n; i++) {
+        uint8_t b = s[i];
+        const char *e;
+        if (b >= 0x80) {
+            o->buf[o->len++] = (uint8_t)(0xC0 | (b >> 6));
+            o->buf[o->len++] = (uint8_t)(0x80 | (b & 0x3F));
+        } else if ((e = json_esc(b, tmp))) {
+            memcpy(o->buf + o->len, e, strlen(e));
+            o->len += strlen(e);
+        } else {
+            o->buf[o->len++] = b;
+        }
+    }
+    o->buf[o->len++] = '"';
+    return 0;
+}
+
+/* jansson's jsonp_dtostr with its default precision 17. */
+static int json_real_text(cishare_avro_buf_t *o, double v)
+{
+    char b[64], *start, *end;
+    int r = snprintf(b, sizeof(b), "%.17g", v);
+    size_t len;
+
+    if (r < 0 || (size_t)r >= sizeof(b) - 3)
+        return -1;
+    len = (size_t)r;
+    if (!strchr(b, '.') && !strchr(b, 'e')) {
+        b[len++] = '.';
+        b[len++] = '0';
+        b[len] = '\0';
+    }
+    if ((start = strchr(b, 'e'))) {
+        start++;
+        end = start + 1;
+        if (*start == '-')
+            start++;
+        while (*end == '0')
+            end++;
+        if (end != start) {
+            memmove(start, end, len - (size_t)(end - b) + 1);
+            len -= (size_t)(end - start);
+        }
+    }
+    return tb_put(o, b, len);
+}
+
+static int json_int_text(cishare_avro_buf_t *o, int64_t v)
+{
+    char b[24];
+    size_t i = sizeof(b);
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+
+    do {
+        b[--i] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        b[--i] = '-';
+    return tb_put(o, b + i, sizeof(b) - i);
+}
+
+/* Sorted field order and "name": texts of every record node. */
+static int text_prepare(cishare_avro_schema_t *s)
+{
+    av_node_t *n;
+    size_t i, j;
+
+    for (n = s ? s->all : NULL; n; n = n->next) {
+        if (n->kind != AV_RECORD || !n->field_cnt)
+            continue;
+        n->sorted = calloc(n->field_cnt, sizeof(*n->sorted));
+        n->qkeys = calloc(n->field_cnt, sizeof(*n->qkeys));
+        n->qkey_lens = calloc(n->field_cnt, sizeof(*n->qkey_lens));
+        if (!n->sorted || !n->qkeys || !n->qkey_lens)
+            return -1;
+        for (i = 0; i < n->field_cnt; i++) {
+            cishare_avro_buf_t q = {0};
+            if (cishare_avro_json_string(&q, n->fields[i].name,
+                                         strlen(n->fields[i].name)) ||
+                tb_putc(&q, ':') || tb_putc(&q, '\0')) {
+                free(q.buf);
+                return -1;
+            }
+            n->qkeys[i] = (char *)q.buf;
+            n->qkey_lens[i] = q.len - 1;
+            /* insertion sort: records are small, this runs once */
+            for (j = i; j > 0 && strcmp(n->fields[n->sorted[j - 1]].name,
+                                        n->fields[i].name) > 0;
+                 j--)
+                n->sorted[j] = n->sorted[j - 1];
+            n->sorted[j] = i;
+        }
+    }
+    return 0;
+}
+
+typedef struct {
+    const uint8_t *key; /* in the input: stable */
+    size_t key_len;
+    size_t val, val_len; /* offsets into the output buffer */
+    size_t seq;          /* order read: the last of equal keys wins */
+} map_ent_t;
+
+static int map_ent_cmp(const void *a, const void *b)
+{
+    const map_ent_t *x = a, *y = b;
+    size_t m = x->key_len < y->key_len ? x->key_len : y->key_len;
+    int r = memcmp(x->key, y->key, m);
+
+    if (r)
+        return r;
+    if (x->key_len != y->key_len)
+        return x->key_len < y->key_len ? -1 : 1;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+typedef struct {
+    dec_t d;
+    cishare_avro_buf_t *out;
+} tdec_t;
+
+static cishare_err_t tnomem(tdec_t *t, const path_t *p)
+{
+    if (t->out->max && t->out->len + 1 > t->out->max)
+        return path_err(CISHARE_ERR_TOO_LARGE, p, t->d.errstr, t->d.errstr_size,
+                        "JSON text larger than the limit of %zu bytes",
+                        t->out->max);
+    return nomem(&t->d);
+}
+
+/* v: where a scalar reports itself (a field of the root record); views:
+ * the root record's fields (root only). */
+static cishare_err_t decode_text(tdec_t *t, const av_node_t *n, const path_t *p,
+                                 cishare_avro_view_t *v,
+                                 cishare_avro_view_t *views, size_t view_cnt);
+
+/* Move the text of a container assembled at out[from..] back to start. */
+static void tb_move_back(cishare_avro_buf_t *o, size_t start, size_t from)
+{
+    size_t len = o->len - from;
+
+    memmove(o->buf + start, o->buf + from, len);
+    o->len = start + len;
+}
+
+static cishare_err_t text_record(tdec_t *t, const av_node_t *n, const path_t *p,
+                                 cishare_avro_view_t *views, size_t view_cnt)
+{
+    cishare_avro_buf_t *o = t->out;
+    size_t stack[2 * 32], *span = stack, start = o->len, from, i, k;
+    cishare_err_t err = CISHARE_OK;
+
+    if (n->field_cnt > 32 && !(span = malloc(2 * n->field_cnt * sizeof(*span))))
+        return nomem(&t->d);
+    /* values in schema (wire) order, then the object in key order */
+    for (i = 0; i < n->field_cnt; i++) {
+        path_t fp = {.up = p, .field = n->fields[i].name, .index = -1};
+        cishare_avro_view_t *v = views && i < view_cnt ? &views[i] : NULL;
+        span[2 * i] = o->len;
+        if ((err = decode_text(t, n->fields[i].type, &fp, v, NULL, 0)))
+            goto out;
+        span[2 * i + 1] = o->len - span[2 * i];
+    }
+    from = o->len;
+    if (tb_putc(o, '{')) {
+        err = tnomem(t, p);
+        goto out;
+    }
+    for (k = 0; k < n->field_cnt; k++) {
+        i = n->sorted[k];
+        if ((k && tb_putc(o, ',')) || tb_put(o, n->qkeys[i], n->qkey_lens[i]) ||
+            tb_reserve(o, span[2 * i + 1])) {
+            err = tnomem(t, p);
+            goto out;
+        }
+        memcpy(o->buf + o->len, o->buf + span[2 * i], span[2 * i + 1]);
+        o->len += span[2 * i + 1];
+    }
+    if (tb_putc(o, '}')) {
+        err = tnomem(t, p);
+        goto out;
+    }
+    tb_move_back(o, start, from);
+out:
+    if (span != stack)
+        free(span);
+    return err;
+}
+
+static cishare_err_t text_map(tdec_t *t, const av_node_t *n, const path_t *p)
+{
+    cishare_avro_buf_t *o = t->out;
+    dec_t *d = &t->d;
+    map_ent_t *ents = NULL;
+    size_t cnt = 0, idx = 0, i, k, cap = 0, start = o->len, from, need = 2;
+    cishare_err_t err = CISHARE_OK;
+
+    for (;;) {
+        path_t bp = {.up = p, .index = (long)idx};
+        if ((err = rd_block(d, n->items, &cnt, &bp)) || !cnt)
+            break;
+        if (idx + cnt > cap) {
+            map_ent_t *ne;
+            cap = idx + cnt;
+            if (!(ne = realloc(ents, cap * sizeof(*ents)))) {
+                err = nomem(d);
+                break;
+            }
+            ents = ne;
+        }
+        for (i = 0; !err && i < cnt; i++, idx++) {
+            path_t ip = {.up = p, .index = (long)idx};
+            map_ent_t *e = &ents[idx];
+            size_t len;
+            if ((err = rd_len(d, &len, "map key", &ip)))
+                break;
+            /* as decode(): the key ends at a NUL (strndup), and must be
+             * valid UTF-8 (json_object_set_new) */
+            e->key = d->p;
+            e->key_len = strnlen((const char *)d->p, len);
+            e->seq = idx;
+            d->p += len;
+            e->val = o->len;
+            if ((err = decode_text(t, n->items, &ip, NULL, NULL, 0)))
+                break;
+            e->val_len = o->len - e->val;
+            if (!cishare_avro_utf8_valid(e->key, e->key_len))
+                err =
+                    path_err(CISHARE_ERR_PARSE, &ip, d->errstr, d->errstr_size,
+                             "map key is not valid UTF-8 or contains NUL");
+            need += 2 + 6 * e->key_len + 2 + e->val_len;
+        }
+        if (err)
+            break;
+    }
+    if (!err) {
+        from = o->len;
+        if (idx)
+            qsort(ents, idx, sizeof(*ents), map_ent_cmp);
+        if (tb_reserve(o, need) || tb_putc(o, '{'))
+            err = tnomem(t, p);
+        for (i = 0, k = 0; !err && i < idx; i++) {
+            const map_ent_t *e = &ents[i];
+            /* equal keys: only the last read is kept */
+            if (i + 1 < idx && e->key_len == ents[i + 1].key_len &&
+                !memcmp(e->key, ents[i + 1].key, e->key_len))
+                continue;
+            if ((k++ && tb_putc(o, ',')) ||
+                cishare_avro_json_string(o, e->key, e->key_len) ||
+                tb_putc(o, ':') || tb_reserve(o, e->val_len)) {
+                err = tnomem(t, p);
+                break;
+            }
+            memcpy(o->buf + o->len, o->buf + e->val, e->val_len);
+            o->len += e->val_len;
+        }
+        if (!err && tb_putc(o, '}'))
+            err = tnomem(t, p);
+        if (!err)
+            tb_move_back(o, start, from);
+    }
+    free(ents);
+    return err;
+}
+
+static cishare_err_t decode_text(tdec_t *t, const av_node_t *n, const path_t *p,
+                                 cishare_avro_view_t *v,
+                                 cishare_avro_view_t *views, size_t view_cnt)
+{
+    cishare_avro_buf_t *o = t->out;
+    dec_t *d = &t->d;
+    cishare_err_t err;
+    int64_t l;
+    size_t len, i;
+    int r = 0;
+
+    switch (n->kind) {
+    case AV_NULL:
+        if (v)
+            v->kind = CISHARE_AVRO_VIEW_NULL;
+        return tb_put(o, "null", 4) ? tnomem(t, p) : CISHARE_OK;
+    case AV_BOOLEAN:
+        if (d->p >= d->end)
+            return path_err(CISHARE_ERR_TRUNCATED, p, d->errstr, d->errstr_size,
+                            "input ends inside a boolean");
+        if (*d->p > 1)
+            return path_err(CISHARE_ERR_PARSE, p, d->errstr, d->errstr_size,
+                            "bad boolean byte 0x%02x", *d->p);
+        r = *d->p++ ? tb_put(o, "true", 4) : tb_put(o, "false", 5);
+        return r ? tnomem(t, p) : CISHARE_OK;
+    case AV_INT:
+    case AV_LONG:
+        if ((err = rd_long(d, &l, p)))
+            return err;
+        if (n->kind == AV_INT && (l < INT32_MIN || l > INT32_MAX))
+            return path_err(CISHARE_ERR_PARSE, p, d->errstr, d->errstr_size,
+                            "int out of range");
+        if (v) {
+            v->kind = CISHARE_AVRO_VIEW_LONG;
+            v->l = l;
+        }
+        if (n->ts_millis && cishare_time_in_range(l)) {
+            char ts[32];
+            size_t tl;
+            cishare_time_format(l, ts);
+            tl = strlen(ts);
+            if (tb_reserve(o, tl + 2))
+                return tnomem(t, p);
+            o->buf[o->len++] = '"';
+            memcpy(o->buf + o->len, ts, tl);
+            o->len += tl;
+            o->buf[o->len++] = '"';
+            return CISHARE_OK;
+        }
+        return json_int_text(o, l) ? tnomem(t, p) : CISHARE_OK;
+    case AV_FLOAT:
+    case AV_DOUBLE: {
+        size_t w = n->kind == AV_FLOAT ? 4 : 8;
+        uint64_t u = 0;
+        double dv;
+        if ((size_t)(d->end - d->p) < w)
+            return path_err(CISHARE_ERR_TRUNCATED, p, d->errstr, d->errstr_size,
+                            "input ends inside a number");
+        for (i = 0; i < w; i++)
+            u |= (uint64_t)d->p[i] << (8 * i);
+        d->p += w;
+        if (w == 4) {
+            uint32_t u32 = (uint32_t)u;
+            float f;
+            memcpy(&f, &u32, 4);
+            dv = f;
+        } else {
+            memcpy(&dv, &u, 8);
+        }
+        if (!isfinite(dv))
+            return path_err(CISHARE_ERR_PARSE, p, d->errstr, d->errstr_size,
+                            "not a finite number");
+        return json_real_text(o, dv) ? tnomem(t, p) : CISHARE_OK;
+    }
+    case AV_STRING:
+        if ((err = rd_len(d, &len, "string", p)))
+            return err;
+        if (!cishare_avro_utf8_valid(d->p, len))
+            return path_err(CISHARE_ERR_PARSE, p, d->errstr, d->errstr_size,
+                            "string is not valid UTF-8");
+        if (v) {
+            v->kind = CISHARE_AVRO_VIEW_STRING;
+            v->s = (const char *)d->p;
+            v->len = len;
+        }
+        if (cishare_avro_json_string(o, d->p, len))
+            return tnomem(t, p);
+        d->p += len;
+        return CISHARE_OK;
+    case AV_BYTES:
+    case AV_FIXED:
+        if (n->kind == AV_BYTES) {
+            if ((err = rd_len(d, &len, "bytes", p)))
+                return err;
+        } else {
+            len = n->size;
+            if ((size_t)(d->end - d->p) < len)
+                return path_err(CISHARE_ERR_TRUNCATED, p, d->errstr,
+                                d->errstr_size, "input ends inside fixed");
+        }
+        if (json_latin1(o, d->p, len))
+            return tnomem(t, p);
+        d->p += len;
+        return CISHARE_OK;
+    case AV_ENUM:
+        if ((err = rd_long(d, &l, p)))
+            return err;
+        if (l < 0 || (uint64_t)l >= n->symbol_cnt)
+            return path_err(CISHARE_ERR_PARSE, p, d->errstr, d->errstr_size,
+                            "enum index %lld out of range (%zu symbols)",
+                            (long long)l, n->symbol_cnt);
+        return cishare_avro_json_string(o, n->symbols[l], strlen(n->symbols[l]))
+                   ? tnomem(t, p)
+                   : CISHARE_OK;
+    default:
+        break;
+    }
+
+    /* Containers: bounded nesting, as decode(). */
+    if (d->depth_left-- <= 0)
+        return path_err(CISHARE_ERR_TOO_LARGE, p, d->errstr, d->errstr_size,
+                        "nested too deeply");
+    err = CISHARE_OK;
+    switch (n->kind) {
+    case AV_RECORD:
+        err = text_record(t, n, p, views, view_cnt);
+        break;
+    case AV_ARRAY: {
+        size_t cnt = 0, idx = 0;
+        if (tb_putc(o, '[')) {
+            err = tnomem(t, p);
+            break;
+        }
+        while (!err) {
+            path_t bp = {.up = p, .index = (long)idx};
+            if ((err = rd_block(d, n->items, &cnt, &bp)) || !cnt)
+                break;
+            for (i = 0; !err && i < cnt; i++, idx++) {
+                path_t ip = {.up = p, .index = (long)idx};
+                if (idx && tb_putc(o, ','))
+                    err = tnomem(t, p);
+                else
+                    err = decode_text(t, n->items, &ip, NULL, NULL, 0);
+            }
+        }
+        if (!err && tb_putc(o, ']'))
+            err = tnomem(t, p);
+        break;
+    }
+    case AV_MAP:
+        err = text_map(t, n, p);
+        break;
+    case AV_UNION:
+        if ((err = rd_long(d, &l, p)))
+            break;
+        if (l < 0 || (uint64_t)l >= n->branch_cnt) {
+            err = path_err(CISHARE_ERR_PARSE, p, d->errstr, d->errstr_size,
+                           "union branch %lld out of range (%zu branches)",
+                           (long long)l, n->branch_cnt);
+            break;
+        }
+        /* a union field's view is its branch's value */
+        err = decode_text(t, n->branches[l], p, v, NULL, 0);
+        break;
+    default:
+        err = path_err(CISHARE_ERR_PARSE, p, d->errstr, d->errstr_size,
+                       "bad schema node");
+        break;
+    }
+    d->depth_left++;
+    return err;
+}
+
+size_t cishare_avro_schema_field_cnt(const cishare_avro_schema_t *s)
+{
+    return s->root->kind == AV_RECORD ? s->root->field_cnt : 0;
+}
+
+int cishare_avro_schema_field_index(const cishare_avro_schema_t *s,
+                                    const char *name)
+{
+    size_t i;
+
+    for (i = 0; i < cishare_avro_schema_field_cnt(s); i++)
+        if (!strcmp(s->root->fields[i].name, name))
+            return (int)i;
+    return -1;
+}
+
+cishare_err_t
+cishare_avro_decode_text(const cishare_avro_schema_t *schema,
+                         const uint8_t *buf, size_t len,
+                         const cishare_avro_limits_t *limits, const char *label,
+                         cishare_avro_buf_t *out, cishare_avro_view_t *views,
+                         size_t view_cnt, char *errstr, size_t errstr_size)
+{
+    tdec_t t = {.d = {.p = buf,
+                      .end = buf + len,
+                      .items_left =
+                          limits ? limits->max_items : CISHARE_CODEC_MAX_ITEMS,
+                      .depth_left =
+                          limits ? limits->max_depth : CISHARE_CODEC_MAX_DEPTH,
+                      .errstr = errstr,
+                      .errstr_size = errstr_size},
+                .out = out};
+    path_t root = {.field = label ? label : "value", .index = -1};
+    size_t start = out->len;
+    cishare_err_t err;
+
+    if (!buf && len)
+        return CISHARE_ERR_INVALID_ARG;
+    if (!buf)
+        t.d.p = t.d.end = (const uint8_t *)"";
+    if (views && view_cnt)
+        memset(views, 0, view_cnt * sizeof(*views));
+    err =
+        decode_text(&t, schema->root, &root, NULL, views, views ? view_cnt : 0);
+    if (!err && t.d.p != t.d.end)
+        err = path_err(CISHARE_ERR_TRAILING, &root, errstr, errstr_size,
+                       "%zu trailing bytes after the datum",
+                       (size_t)(t.d.end - t.d.p));
+    if (err)
+        out->len = start;
+    return err;
 }

@@ -38,6 +38,9 @@ typedef struct {
     char *canonical;
     uint64_t fingerprint;
     cishare_avro_schema_t *schema;
+    /* root fields the text decoder checks: subject, and the ranges of
+     * check_semantics (-1: none) */
+    int subject_idx, confidence_idx, count_idx;
 } codec_type_t;
 
 struct cishare_codec_s {
@@ -98,6 +101,16 @@ cishare_err_t cishare_codec_new(cishare_codec_t **codecp, char *errstr,
             cishare_codec_destroy(c);
             return rc;
         }
+        ct->subject_idx = cishare_avro_schema_field_index(
+            ct->schema, type_info[t].subject_field);
+        ct->confidence_idx =
+            t == CISHARE_MSG_INDICATOR
+                ? cishare_avro_schema_field_index(ct->schema, "confidence")
+                : -1;
+        ct->count_idx =
+            t == CISHARE_MSG_SIGHTING
+                ? cishare_avro_schema_field_index(ct->schema, "count")
+                : -1;
     }
     *codecp = c;
     return CISHARE_OK;
@@ -285,6 +298,74 @@ cishare_err_t cishare_codec_decode(cishare_codec_t *codec, const uint8_t *buf,
     return CISHARE_OK;
 }
 
+cishare_err_t cishare_codec_decode_text(
+    cishare_codec_t *codec, const uint8_t *buf, size_t len,
+    cishare_msgtype_t *typep, cishare_avro_buf_t *out, const char **subjectp,
+    size_t *subject_lenp, char *errstr, size_t errstr_size)
+{
+    static const cishare_avro_limits_t limits = {
+        .max_items = CISHARE_CODEC_MAX_ITEMS,
+        .max_depth = CISHARE_CODEC_MAX_DEPTH};
+    cishare_avro_view_t views[64], *v;
+    const codec_type_t *ct;
+    cishare_msgtype_t type;
+    size_t start = out->len;
+    cishare_err_t err;
+
+    *subjectp = NULL;
+    *subject_lenp = 0;
+    if (len > CISHARE_CODEC_MAX_MSG_SIZE)
+        return cishare_err_set(CISHARE_ERR_TOO_LARGE, errstr, errstr_size,
+                               "message of %zu bytes exceeds the limit of "
+                               "%u bytes",
+                               len, CISHARE_CODEC_MAX_MSG_SIZE);
+    if ((err = peek(codec, buf, len, &type, errstr, errstr_size)))
+        return err;
+    ct = &codec->types[type];
+    if ((err = cishare_avro_decode_text(
+             ct->schema, buf + CISHARE_CODEC_HEADER_LEN,
+             len - CISHARE_CODEC_HEADER_LEN, &limits, "payload", out, views,
+             sizeof(views) / sizeof(views[0]), errstr, errstr_size)))
+        return err;
+    /* check_semantics() on what was read (the schemas' fields are far
+     * fewer than 64; a field past that is simply not checked here, so
+     * refuse such a schema's values rather than skip the check) */
+    if ((ct->confidence_idx >= 64 || ct->count_idx >= 64 ||
+         ct->subject_idx >= 64)) {
+        out->len = start;
+        return cishare_err_set(CISHARE_ERR_INVALID_ARG, errstr, errstr_size,
+                               "schema has too many fields for the text "
+                               "decoder");
+    }
+    if (ct->confidence_idx >= 0 &&
+        (v = &views[ct->confidence_idx])->kind != CISHARE_AVRO_VIEW_NULL &&
+        (v->kind != CISHARE_AVRO_VIEW_LONG || v->l < 0 || v->l > 100)) {
+        out->len = start;
+        if (v->kind == CISHARE_AVRO_VIEW_LONG)
+            return cishare_err_set(CISHARE_ERR_VALIDATION, errstr, errstr_size,
+                                   "payload.confidence: expected int 0-100 "
+                                   "or null, got %lld",
+                                   (long long)v->l);
+        return cishare_err_set(CISHARE_ERR_VALIDATION, errstr, errstr_size,
+                               "payload.confidence: expected int 0-100 or "
+                               "null, got another type");
+    }
+    if (ct->count_idx >= 0 &&
+        (v = &views[ct->count_idx])->kind == CISHARE_AVRO_VIEW_LONG &&
+        v->l < 0) {
+        out->len = start;
+        return cishare_err_set(CISHARE_ERR_VALIDATION, errstr, errstr_size,
+                               "payload.count: must not be negative");
+    }
+    if (ct->subject_idx >= 0 &&
+        views[ct->subject_idx].kind == CISHARE_AVRO_VIEW_STRING) {
+        *subjectp = views[ct->subject_idx].s;
+        *subject_lenp = views[ct->subject_idx].len;
+    }
+    *typep = type;
+    return CISHARE_OK;
+}
+
 const char *cishare_payload_id_prefix(cishare_msgtype_t type)
 {
     return (unsigned)type < CISHARE_MSG__CNT ? type_info[type].prefix : NULL;
@@ -338,6 +419,21 @@ cishare_err_t cishare_payload_fill_defaults(cishare_msgtype_t type,
         return cishare_err_set(CISHARE_ERR_NOMEM, errstr, errstr_size,
                                "out of memory");
     return CISHARE_OK;
+}
+
+const char *cishare_payload_subject_len(cishare_msgtype_t type,
+                                        const json_t *payload, size_t *lenp)
+{
+    const json_t *v;
+
+    *lenp = 0;
+    if ((unsigned)type >= CISHARE_MSG__CNT)
+        return NULL;
+    v = json_object_get(payload, type_info[type].subject_field);
+    if (!json_is_string(v))
+        return NULL;
+    *lenp = json_string_length(v);
+    return json_string_value(v);
 }
 
 const char *cishare_payload_subject(cishare_msgtype_t type,

@@ -340,6 +340,19 @@ void cishare_msg_in_clear(cishare_msg_in_t *in)
     memset(in, 0, sizeof(*in));
 }
 
+void cishare_msg_in_reset(cishare_msg_in_t *in)
+{
+    if (!in)
+        return;
+    json_decref(in->payload);
+    cishare_audience_clear(&in->audience);
+    /* the envelope is plain data that the next verify overwrites: not
+     * zeroed here (27 KB per message) */
+    memset((char *)in + sizeof(in->env), 0, sizeof(*in) - sizeof(in->env));
+    in->env.sig_len = 0;
+    in->env.relay_cnt = 0;
+}
+
 cishare_err_t cishare_message_verify(const cishare_directory_t *dir,
                                      const rd_kafka_headers_t *hdrs,
                                      const char *key, size_t key_len,
@@ -431,6 +444,70 @@ cishare_err_t cishare_message_verify(const cishare_directory_t *dir,
     return CISHARE_OK;
 }
 
+/* The Avro bytes of a verified message: the value, or its decryption
+ * (fingerprint checked) into *plainp, which the caller wipes and frees. */
+static cishare_err_t plain_bytes(const cishare_keypair_t *kp, const char *key,
+                                 size_t key_len, const uint8_t *value,
+                                 size_t len, const cishare_msg_in_t *in,
+                                 const uint8_t **bytesp, size_t *blenp,
+                                 uint8_t **plainp, char *errstr,
+                                 size_t errstr_size)
+{
+    const cishare_envelope_t *env = &in->env;
+    uint8_t ad[CISHARE_SEAL_AD_MAX];
+    size_t adlen;
+    cishare_err_t err;
+
+    *plainp = NULL;
+    *bytesp = value;
+    *blenp = len;
+    if (!in->verified)
+        return cishare_err_set(CISHARE_ERR_INVALID_ARG, errstr, errstr_size,
+                               "message decode: message not verified");
+    if (!in->encrypted)
+        return CISHARE_OK;
+    if (!kp)
+        return cishare_err_set(CISHARE_ERR_NOT_RECIPIENT, errstr, errstr_size,
+                               "message %s: encrypted, and no key given",
+                               env->id);
+    adlen = cishare_envelope_seal_ad(env, key, key_len, ad, sizeof(ad));
+    if ((err = cishare_seal_decrypt(value, len, kp, ad, adlen, plainp, blenp,
+                                    errstr, errstr_size)))
+        return err;
+    *bytesp = *plainp;
+    return cishare_envelope_check_fingerprint(env, *bytesp, *blenp, errstr,
+                                              errstr_size);
+}
+
+static void plain_free(uint8_t *plain, size_t len)
+{
+    if (plain) {
+        sodium_memzero(plain, len);
+        free(plain);
+    }
+}
+
+/* The payload's type and subject against the envelope and the key. */
+static cishare_err_t check_payload(const cishare_envelope_t *env,
+                                   cishare_msgtype_t type, const char *subject,
+                                   size_t subject_len, const char *key,
+                                   size_t key_len, char *errstr,
+                                   size_t errstr_size)
+{
+    if (type != env->type)
+        return cishare_err_set(CISHARE_ERR_VALIDATION, errstr, errstr_size,
+                               "message %s: header type %s, payload is %s",
+                               env->id, cishare_msgtype_name(env->type),
+                               cishare_msgtype_name(type));
+    if (!subject || subject_len != key_len ||
+        memcmp(subject, key, key_len) != 0)
+        return cishare_err_set(CISHARE_ERR_VALIDATION, errstr, errstr_size,
+                               "message %s: Kafka key is not the payload's "
+                               "subject id",
+                               env->id);
+    return CISHARE_OK;
+}
+
 cishare_err_t cishare_message_decode(cishare_codec_t *codec,
                                      const cishare_keypair_t *kp,
                                      const char *key, size_t key_len,
@@ -438,60 +515,185 @@ cishare_err_t cishare_message_decode(cishare_codec_t *codec,
                                      cishare_msg_in_t *in, char *errstr,
                                      size_t errstr_size)
 {
-    const cishare_envelope_t *env = &in->env;
-    uint8_t *plain = NULL, ad[CISHARE_SEAL_AD_MAX];
-    const uint8_t *bytes = value;
-    size_t blen = len, adlen;
+    const uint8_t *bytes;
+    uint8_t *plain = NULL;
+    size_t blen = 0;
     cishare_msgtype_t type;
     const char *subject;
+    size_t subject_len = 0;
     json_t *payload = NULL;
     cishare_err_t err;
 
-    if (!codec || !in->verified)
+    if (!codec)
         return cishare_err_set(CISHARE_ERR_INVALID_ARG, errstr, errstr_size,
-                               "message decode: message not verified");
-    if (in->encrypted) {
-        if (!kp)
-            return cishare_err_set(
-                CISHARE_ERR_NOT_RECIPIENT, errstr, errstr_size,
-                "message %s: encrypted, and no key given", env->id);
-        adlen = cishare_envelope_seal_ad(env, key, key_len, ad, sizeof(ad));
-        if ((err = cishare_seal_decrypt(value, len, kp, ad, adlen, &plain,
-                                        &blen, errstr, errstr_size)))
-            return err;
-        bytes = plain;
-        if ((err = cishare_envelope_check_fingerprint(env, bytes, blen, errstr,
-                                                      errstr_size)))
-            goto done;
-    }
+                               "message decode: no codec");
+    if ((err = plain_bytes(kp, key, key_len, value, len, in, &bytes, &blen,
+                           &plain, errstr, errstr_size)))
+        goto done;
     if ((err = cishare_codec_decode(codec, bytes, blen, &type, &payload, errstr,
                                     errstr_size)))
         goto done;
-    if (type != env->type) {
-        err = cishare_err_set(CISHARE_ERR_VALIDATION, errstr, errstr_size,
-                              "message %s: header type %s, payload is %s",
-                              env->id, cishare_msgtype_name(env->type),
-                              cishare_msgtype_name(type));
+    /* the whole subject: a NUL inside it does not end the comparison */
+    subject = cishare_payload_subject_len(type, payload, &subject_len);
+    if ((err = check_payload(&in->env, type, subject, subject_len, key, key_len,
+                             errstr, errstr_size)))
         goto done;
-    }
-    subject = cishare_payload_subject(type, payload);
-    if (!subject || strlen(subject) != key_len ||
-        memcmp(subject, key, key_len) != 0) {
-        err = cishare_err_set(CISHARE_ERR_VALIDATION, errstr, errstr_size,
-                              "message %s: Kafka key is not the payload's "
-                              "subject id",
-                              env->id);
-        goto done;
-    }
     in->payload = payload;
     in->payload_type = type;
     payload = NULL;
 done:
     json_decref(payload);
-    if (plain) {
-        sodium_memzero(plain, blen);
-        free(plain);
+    plain_free(plain, blen);
+    return err;
+}
+
+/* ---- the feed's JSON line, written directly (no JSON tree) ---- */
+
+static int put(cishare_avro_buf_t *o, const char *s, size_t n)
+{
+    if (o->len + n > o->cap) {
+        size_t ncap = o->cap ? o->cap : 1024;
+        uint8_t *nb;
+        while (o->len + n > ncap)
+            ncap *= 2;
+        if ((o->max && o->len + n > o->max) || !(nb = realloc(o->buf, ncap)))
+            return -1;
+        o->buf = nb;
+        o->cap = ncap;
     }
+    memcpy(o->buf + o->len, s, n);
+    o->len += n;
+    return 0;
+}
+
+#define PUTS(o, lit) put(o, lit, sizeof(lit) - 1)
+
+static int put_str(cishare_avro_buf_t *o, const char *s)
+{
+    return cishare_avro_json_string(o, s, strlen(s));
+}
+
+/* Items of an audience text as cishare_envelope_to_json() splits it
+ * (empty items kept), or as cishare_message_to_json() splits the
+ * effective audience (strtok: empty items skipped). */
+static int put_audience(cishare_avro_buf_t *o, const char *text,
+                        bool skip_empty)
+{
+    const char *p = text, *c;
+    bool first = true;
+    size_t n;
+
+    if (PUTS(o, "["))
+        return -1;
+    while (*p) {
+        c = strchr(p, ',');
+        n = c ? (size_t)(c - p) : strlen(p);
+        if (n || !skip_empty) {
+            if ((!first && PUTS(o, ",")) || cishare_avro_json_string(o, p, n))
+                return -1;
+            first = false;
+        }
+        if (!c)
+            break;
+        p = c + 1;
+    }
+    return PUTS(o, "]");
+}
+
+static int put_time(cishare_avro_buf_t *o, int64_t ms)
+{
+    char t[CISHARE_TIME_TEXT_LEN + 1];
+
+    cishare_envelope_time_format(ms, t);
+    return put_str(o, t);
+}
+
+cishare_err_t cishare_message_render_line(cishare_codec_t *codec,
+                                          const cishare_keypair_t *kp,
+                                          const char *key, size_t key_len,
+                                          const uint8_t *value, size_t len,
+                                          const cishare_msg_in_t *in,
+                                          cishare_avro_buf_t *out, char *errstr,
+                                          size_t errstr_size)
+{
+    const cishare_envelope_t *env = &in->env;
+    char aud[CISHARE_AUDIENCE_TEXT_LEN + 1], fp[17];
+    const char *subject;
+    const uint8_t *bytes;
+    uint8_t *plain = NULL;
+    size_t blen = 0, subject_len, start = out->len, i;
+    bool relayed = in->verified && env->relay_cnt;
+    cishare_msgtype_t type;
+    cishare_err_t err;
+    int r;
+
+    if (!codec)
+        return cishare_err_set(CISHARE_ERR_INVALID_ARG, errstr, errstr_size,
+                               "message decode: no codec");
+    if ((err = plain_bytes(kp, key, key_len, value, len, in, &bytes, &blen,
+                           &plain, errstr, errstr_size)))
+        goto done;
+    /* keys in sorted order, as cishare_message_to_json() dumped with
+     * JSON_COMPACT | JSON_SORT_KEYS */
+    r = PUTS(out, "{\"audience\":");
+    if (relayed &&
+        cishare_audience_format(&in->audience, aud, sizeof(aud)) < sizeof(aud))
+        r = r || put_audience(out, aud, true);
+    else
+        r = r || put_audience(out, env->audience, false);
+    r = r || PUTS(out, ",\"created\":") || put_time(out, env->created_ms);
+    r = r || (env->enc[0] ? PUTS(out, ",\"encrypted\":true")
+                          : PUTS(out, ",\"encrypted\":false"));
+    if (env->expires_ms)
+        r = r || PUTS(out, ",\"expires\":") || put_time(out, env->expires_ms);
+    r = r || PUTS(out, ",\"key_id\":") || put_str(out, env->key_id);
+    r = r || PUTS(out, ",\"message_id\":") || put_str(out, env->id);
+    r = r || PUTS(out, ",\"origin\":") || put_str(out, env->origin);
+    r = r || PUTS(out, ",\"payload\":");
+    if (r)
+        goto nomem;
+    if ((err =
+             cishare_codec_decode_text(codec, bytes, blen, &type, out, &subject,
+                                       &subject_len, errstr, errstr_size)) ||
+        (err = check_payload(env, type, subject, subject_len, key, key_len,
+                             errstr, errstr_size)))
+        goto done;
+    if (env->relay_cnt) {
+        r = r || PUTS(out, ",\"relay\":[");
+        for (i = 0; i < env->relay_cnt && i < CISHARE_RELAY_MAX; i++) {
+            const cishare_relay_hop_t *h = &env->relay[i];
+            r = r || (i && PUTS(out, ",")) || PUTS(out, "{\"audience\":") ||
+                put_audience(out, h->audience, false) ||
+                PUTS(out, ",\"by\":") || put_str(out, h->by) ||
+                PUTS(out, ",\"created\":") || put_time(out, h->created_ms) ||
+                PUTS(out, ",\"key_id\":") || put_str(out, h->key_id) ||
+                PUTS(out, ",\"tlp\":") ||
+                put_str(out, cishare_tlp_name(h->tlp)) || PUTS(out, "}");
+        }
+        r = r || PUTS(out, "],\"relayed_by\":[");
+        for (i = 0; i < env->relay_cnt && i < CISHARE_RELAY_MAX; i++)
+            r = r || (i && PUTS(out, ",")) || put_str(out, env->relay[i].by);
+        r = r || PUTS(out, "]");
+    }
+    snprintf(fp, sizeof(fp), "%016llx", (unsigned long long)env->schema_fp);
+    r = r || PUTS(out, ",\"schema\":") || put_str(out, fp);
+    r = r || PUTS(out, ",\"sector\":") || put_str(out, env->sector);
+    r = r || PUTS(out, ",\"sig_alg\":") || put_str(out, env->alg);
+    r = r || PUTS(out, ",\"tlp\":") ||
+        put_str(out, cishare_tlp_name(relayed ? in->tlp : env->tlp));
+    r = r || PUTS(out, ",\"type\":") ||
+        put_str(out, cishare_msgtype_name(env->type));
+    r = r || PUTS(out, "}");
+    if (r)
+        goto nomem;
+    goto done;
+nomem:
+    err = cishare_err_set(CISHARE_ERR_NOMEM, errstr, errstr_size,
+                          "out of memory");
+done:
+    if (err)
+        out->len = start;
+    plain_free(plain, blen);
     return err;
 }
 

@@ -174,6 +174,229 @@ static void test_examples_round_trip(void **state)
     }
 }
 
+/* ---- the JSON text decoder equals decode + json_dumps ---- */
+
+/* Decode buf both ways (tree + jansson dump, and straight to text): the
+ * same error code and message, or the same bytes. Returns the code. */
+static cishare_err_t same_text_schema(const cishare_avro_schema_t *s,
+                                      const uint8_t *buf, size_t len,
+                                      const char *what)
+{
+    cishare_avro_limits_t lim = {.max_items = 1000, .max_depth = 16};
+    cishare_avro_buf_t out = {0};
+    char e1[256] = "", e2[256] = "";
+    cishare_err_t r1, r2;
+    json_t *v = NULL;
+    char *dump;
+
+    r1 = cishare_avro_decode(s, buf, len, &lim, "v", &v, e1, sizeof(e1));
+    /* text already in the buffer stays */
+    out.buf = malloc(8);
+    assert_non_null(out.buf);
+    memcpy(out.buf, "pre", 3);
+    out.len = 3;
+    out.cap = 8;
+    r2 = cishare_avro_decode_text(s, buf, len, &lim, "v", &out, NULL, 0, e2,
+                                  sizeof(e2));
+    if (r1 != r2 || strcmp(e1, e2))
+        fail_msg("%s: decode %d (%s), text %d (%s)", what, r1, e1, r2, e2);
+    if (!r1) {
+        dump = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+        assert_non_null(dump);
+        if (out.len != 3 + strlen(dump) || memcmp(out.buf, "pre", 3) ||
+            memcmp(out.buf + 3, dump, strlen(dump)))
+            fail_msg("%s:\n jansson %s\n text    %.*s", what, dump,
+                     (int)out.len, (const char *)out.buf);
+        free(dump);
+    } else {
+        assert_int_equal(out.len, 3); /* restored */
+    }
+    json_decref(v);
+    free(out.buf);
+    return r1;
+}
+
+/* Every example, every truncation, every byte changed (a cheap fuzz):
+ * the text decoder agrees with the tree decoder on output and errors. */
+static void test_text_examples(void **state)
+{
+    int i;
+
+    (void)state;
+    for (i = 0; i < CISHARE_MSG__CNT; i++) {
+        size_t glen, k, cut;
+        uint8_t *gold = golden(i, &glen);
+        cishare_avro_schema_t *s;
+        cishare_msgtype_t type, t2;
+        const char *subj;
+        size_t subj_len;
+        cishare_avro_buf_t out = {0};
+        json_t *tree;
+        char err[256], what[64], *dump;
+        int d;
+
+        assert_int_equal(
+            cishare_avro_schema_new(
+                cishare_codec_schema_json(codec, (cishare_msgtype_t)i), &s, err,
+                sizeof(err)),
+            CISHARE_OK);
+        snprintf(what, sizeof(what), "%s", example_types[i]);
+        assert_int_equal(same_text_schema(s, gold + 10, glen - 10, what),
+                         CISHARE_OK);
+        for (cut = 0; cut < glen - 10; cut++) {
+            snprintf(what, sizeof(what), "%s cut %zu", example_types[i], cut);
+            same_text_schema(s, gold + 10, cut, what);
+        }
+        for (k = 10; k < glen; k++) {
+            uint8_t keep = gold[k];
+            static const int deltas[] = {1, -1, 0x40, 0x80, 0x7f};
+            for (d = 0; d < 5; d++) {
+                gold[k] = (uint8_t)(keep + deltas[d]);
+                snprintf(what, sizeof(what), "%s byte %zu %+d",
+                         example_types[i], k, deltas[d]);
+                same_text_schema(s, gold + 10, glen - 10, what);
+            }
+            gold[k] = keep;
+        }
+        /* the codec level: type, subject, and the same text */
+        assert_int_equal(cishare_codec_decode_text(codec, gold, glen, &type,
+                                                   &out, &subj, &subj_len, err,
+                                                   sizeof(err)),
+                         CISHARE_OK);
+        assert_int_equal(cishare_codec_decode(codec, gold, glen, &t2, &tree,
+                                              err, sizeof(err)),
+                         CISHARE_OK);
+        assert_int_equal(type, t2);
+        assert_non_null(subj);
+        assert_int_equal(subj_len, strlen(cishare_payload_subject(t2, tree)));
+        assert_memory_equal(subj, cishare_payload_subject(t2, tree), subj_len);
+        dump = json_dumps(tree, JSON_COMPACT | JSON_SORT_KEYS);
+        assert_int_equal(out.len, strlen(dump));
+        assert_memory_equal(out.buf, dump, out.len);
+        free(dump);
+        json_decref(tree);
+        free(out.buf);
+        cishare_avro_schema_destroy(s);
+        free(gold);
+    }
+}
+
+/* Every Avro type, and the strings and numbers whose JSON text is easy
+ * to get wrong: escapes, control characters, NUL, non-ASCII, reals,
+ * timestamps out of the RFC 3339 range, map keys out of order. */
+static void test_text_edge_cases(void **state)
+{
+    static const char *schema =
+        "{\"type\":\"record\",\"name\":\"R\",\"fields\":["
+        "{\"name\":\"z\",\"type\":\"null\"},"
+        "{\"name\":\"b\",\"type\":\"boolean\"},"
+        "{\"name\":\"i\",\"type\":\"int\"},"
+        "{\"name\":\"l\",\"type\":\"long\"},"
+        "{\"name\":\"f\",\"type\":\"float\"},"
+        "{\"name\":\"d\",\"type\":\"double\"},"
+        "{\"name\":\"by\",\"type\":\"bytes\"},"
+        "{\"name\":\"s\",\"type\":\"string\"},"
+        "{\"name\":\"e\",\"type\":{\"type\":\"enum\",\"name\":\"E\","
+        "\"symbols\":[\"A\",\"B_c\"]}},"
+        "{\"name\":\"a\",\"type\":{\"type\":\"array\",\"items\":"
+        "[\"null\",\"string\",\"double\"]}},"
+        "{\"name\":\"m\",\"type\":{\"type\":\"map\",\"values\":\"long\"}},"
+        "{\"name\":\"fx\",\"type\":{\"type\":\"fixed\",\"name\":\"F\","
+        "\"size\":4}},"
+        "{\"name\":\"ts\",\"type\":{\"type\":\"array\",\"items\":{\"type\":"
+        "\"long\",\"logicalType\":\"timestamp-millis\"}}},"
+        "{\"name\":\"Upper\",\"type\":[\"null\",{\"type\":\"record\","
+        "\"name\":\"In\",\"fields\":[{\"name\":\"y\",\"type\":\"int\"},"
+        "{\"name\":\"x\",\"type\":\"string\"}]}]},"
+        "{\"name\":\"_u\",\"type\":{\"type\":\"map\",\"values\":\"In\"}}]}";
+    static const char *values[] = {
+        /* plain */
+        "{\"z\":null,\"b\":true,\"i\":-2147483648,\"l\":9223372036854775807,"
+        "\"f\":0.1,\"d\":0.1,\"by\":\"\",\"s\":\"\",\"e\":\"A\",\"a\":[],"
+        "\"m\":{},\"fx\":\"abcd\",\"ts\":[],\"Upper\":null,\"_u\":{}}",
+        /* strings: quotes, backslash, slash, every control character,
+         * DEL, NUL, 2-, 3- and 4-byte UTF-8 */
+        "{\"z\":null,\"b\":false,\"i\":0,\"l\":-1,\"f\":-0.0,\"d\":1e300,"
+        "\"by\":\"\\u0000\\u0001\\n\\\"\\\\/\\u007f\\u0080\\u00ff\","
+        "\"s\":\"q\\\"b\\\\s/\\u0000\\u0001\\u0002\\u0003\\u0004\\u0005"
+        "\\u0006\\u0007\\b\\t\\n\\u000b\\f\\r\\u000e\\u000f\\u0010\\u0011"
+        "\\u0012\\u0013\\u0014\\u0015\\u0016\\u0017\\u0018\\u0019\\u001a"
+        "\\u001b\\u001c\\u001d\\u001e\\u001f\\u007f é 日本語 \\ud83d\\ude00"
+        " \\u2028\",\"e\":\"B_c\",\"a\":[null,\"x\",1.5,2.0,-0.0,1e-7,"
+        "123456789012345678901234567890.0,5e-324,1.7976931348623157e308,"
+        "0.30000000000000004],"
+        "\"m\":{\"zeta\":1,\"Alpha\":2,\"\":3,\"é\":4,\"a\\\"b\":5,"
+        "\"alpha\":-6},"
+        "\"fx\":\"\\u0000\\u00ff\\n\\\"\","
+        "\"ts\":[0,1,-1,1795676400000,1795676400123,253402300799999,"
+        "253402300800000,-62135596800000,-62135596800001,"
+        "-9223372036854775807],"
+        "\"Upper\":{\"y\":7,\"x\":\"in\"},"
+        "\"_u\":{\"k2\":{\"y\":1,\"x\":\"\"},\"k1\":{\"y\":2,\"x\":\"\\t\"}}}",
+    };
+    cishare_avro_schema_t *s;
+    cishare_avro_buf_t enc = {0};
+    json_error_t je;
+    char err[256];
+    size_t i;
+
+    (void)state;
+    assert_int_equal(cishare_avro_schema_new(schema, &s, err, sizeof(err)),
+                     CISHARE_OK);
+    for (i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
+        json_t *v = json_loads(values[i], JSON_ALLOW_NUL, &je);
+        if (!v)
+            fail_msg("value %zu: %s", i, je.text);
+        enc.len = 0;
+        if (cishare_avro_encode(s, v, "v", &enc, err, sizeof(err)))
+            fail_msg("value %zu: %s", i, err);
+        assert_int_equal(same_text_schema(s, enc.buf, enc.len, "edge"),
+                         CISHARE_OK);
+        json_decref(v);
+    }
+    cishare_avro_schema_destroy(s);
+    /* a map with a repeated key (the last wins), a key cut at a NUL, a
+     * key that is not UTF-8, a string that is not UTF-8 (overlong,
+     * surrogate, past U+10FFFF, cut short) */
+    assert_int_equal(
+        cishare_avro_schema_new("{\"type\":\"map\",\"values\":\"int\"}", &s,
+                                err, sizeof(err)),
+        CISHARE_OK);
+    same_text_schema(s,
+                     (const uint8_t *)"\x06\x02\x62\x02\x02\x61\x04\x02\x62"
+                                      "\x06\x00",
+                     11, "repeated key");
+    same_text_schema(s,
+                     (const uint8_t *)"\x04\x06\x61\x00\x62\x02\x02\x61"
+                                      "\x04\x00",
+                     10, "NUL in key");
+    same_text_schema(s, (const uint8_t *)"\x02\x02\xff\x02\x00", 5,
+                     "key not UTF-8");
+    cishare_avro_schema_destroy(s);
+    assert_int_equal(
+        cishare_avro_schema_new("\"string\"", &s, err, sizeof(err)),
+        CISHARE_OK);
+    {
+        static const char *bad[] = {"\xc0\xaf",
+                                    "\xe0\x80\xaf",
+                                    "\xed\xa0\x80",
+                                    "\xf4\x90\x80\x80",
+                                    "\xe6\x97",
+                                    "\x80",
+                                    "\xf8\x88\x80\x80\x80"};
+        uint8_t b[16];
+        for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+            size_t n = strlen(bad[i]);
+            b[0] = (uint8_t)(n * 2);
+            memcpy(b + 1, bad[i], n);
+            assert_int_equal(same_text_schema(s, b, n + 1, bad[i]),
+                             CISHARE_ERR_PARSE);
+        }
+    }
+    cishare_avro_schema_destroy(s);
+    free(enc.buf);
+}
+
 /* avro-c, an independent implementation, reads our bytes with the shipped
  * schema and writes back exactly the same bytes. */
 static void test_avro_c_interop(void **state)
@@ -708,6 +931,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fingerprints),
         cmocka_unit_test(test_examples_round_trip),
+        cmocka_unit_test(test_text_examples),
+        cmocka_unit_test(test_text_edge_cases),
         cmocka_unit_test(test_avro_c_interop),
         cmocka_unit_test(test_message_v1),
         cmocka_unit_test(test_decode_errors),

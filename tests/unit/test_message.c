@@ -479,6 +479,130 @@ static void test_relay(void **state)
     cishare_msg_out_clear(&out);
 }
 
+/* The feed's line written directly equals json_dumps of the JSON tree
+ * (cishare_message_to_json, compact, sorted keys) that it replaces; and
+ * it refuses what decode refuses. */
+static void same_line(const char *reader, const cishare_msg_out_t *out,
+                      const rd_kafka_headers_t *h)
+{
+    cishare_avro_buf_t line = {0};
+    cishare_msg_in_t in;
+    cishare_keypair_t kp;
+    char err[512] = "", *dump;
+    json_t *j;
+
+    load_kp(reader, &kp);
+    assert_int_equal(cishare_message_verify(dir, h, out->key, out->key_len,
+                                            out->value, out->value_len, &in,
+                                            err, sizeof(err)),
+                     CISHARE_OK);
+    if (cishare_message_render_line(codec, &kp, out->key, out->key_len,
+                                    out->value, out->value_len, &in, &line, err,
+                                    sizeof(err)))
+        fail_msg("render: %s", err);
+    assert_null(in.payload);
+    assert_int_equal(cishare_message_decode(codec, &kp, out->key, out->key_len,
+                                            out->value, out->value_len, &in,
+                                            err, sizeof(err)),
+                     CISHARE_OK);
+    j = cishare_message_to_json(&in);
+    dump = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+    if (line.len != strlen(dump) || memcmp(line.buf, dump, line.len))
+        fail_msg("\n jansson %s\n direct  %.*s", dump, (int)line.len,
+                 (const char *)line.buf);
+    /* a key that is not the payload's subject: refused (not the subject;
+     * not the sealed value's additional data), buffer restored */
+    line.len = 0;
+    assert_int_equal(
+        cishare_message_render_line(codec, &kp, out->key, out->key_len - 1,
+                                    out->value, out->value_len, &in, &line, err,
+                                    sizeof(err)),
+        in.encrypted ? CISHARE_ERR_DECRYPT : CISHARE_ERR_VALIDATION);
+    assert_int_equal(line.len, 0);
+    free(dump);
+    json_decref(j);
+    free(line.buf);
+    cishare_keypair_wipe(&kp);
+    cishare_msg_in_reset(&in);
+    cishare_msg_in_clear(&in);
+}
+
+static void test_render_line(void **state)
+{
+    static const char *const types[] = {"indicator", "incident", "alert",
+                                        "sighting", "revocation"};
+    cishare_msg_out_t out;
+    cishare_keypair_t kp, rk;
+    rd_kafka_headers_t *h;
+    char err[512] = "", path[1024];
+    json_error_t je;
+    size_t i;
+
+    (void)state;
+    /* every example message, GREEN with an expiry */
+    load_kp("op-power-a", &kp);
+    for (i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+        json_t *m;
+        snprintf(path, sizeof(path), "%s/schemas/examples/%s-example.json",
+                 src(), types[i]);
+        if (!(m = json_load_file(path, 0, &je)))
+            fail_msg("%s: %s", path, je.text);
+        json_object_set_new(m, "expires", json_string("2027-01-02T03:04:05Z"));
+        if (cishare_message_build(codec, dir, P("op-power-a"), &kp, m,
+                                  CISHARE_TLP_GREEN, "all", NOW, &out, err,
+                                  sizeof(err)))
+            fail_msg("%s: %s", types[i], err);
+        h = headers(&out.env);
+        same_line("jpcert", &out, h);
+        rd_kafka_headers_destroy(h);
+        cishare_msg_out_clear(&out);
+        json_decref(m);
+    }
+    cishare_keypair_wipe(&kp);
+    /* unicode and control characters in the payload, no expiry */
+    load_kp("op-power-a", &kp);
+    {
+        json_t *m = msg_json(
+            "{\"type\":\"indicator\",\"payload\":{\"id\":\"indicator--1\","
+            "\"type\":\"domain\",\"value\":\"\\u65e5\\u672c.example\","
+            "\"description\":\"a\\\"b\\\\c\\n\\t\\u0001\\u001f\\u007f "
+            "\\ud83d\\ude00 </script>\",\"labels\":[\"z\",\"a\"],"
+            "\"confidence\":0,\"valid_until\":\"2027-01-01T00:00:00.5Z\"}}");
+        assert_int_equal(cishare_message_build(codec, dir, P("op-power-a"), &kp,
+                                               m, -1, NULL, NOW, &out, err,
+                                               sizeof(err)),
+                         CISHARE_OK);
+        h = headers(&out.env);
+        same_line("op-power-b", &out, h);
+        /* relayed: effective label and audience, relay hops */
+        load_kp("ceptoar-electricity", &rk);
+        assert_int_equal(cishare_envelope_relay_sign(
+                             &out.env, &rk, "ceptoar-electricity",
+                             CISHARE_TLP_AMBER, "sector:electricity,sector:gas",
+                             NOW + 1000, out.key, out.key_len, out.value,
+                             out.value_len, err, sizeof(err)),
+                         CISHARE_OK);
+        rd_kafka_headers_destroy(h);
+        h = headers(&out.env);
+        same_line("op-power-b", &out, h);
+        cishare_keypair_wipe(&rk);
+        rd_kafka_headers_destroy(h);
+        cishare_msg_out_clear(&out);
+        json_decref(m);
+    }
+    cishare_keypair_wipe(&kp);
+    /* encrypted (AMBER+STRICT) */
+    assert_int_equal(build("op-power-a",
+                           "\"tlp\":\"amber+strict\",\"audience\":["
+                           "\"participant:min-meti\",\"participant:nco\"],",
+                           -1, NULL, &out, err, sizeof(err)),
+                     CISHARE_OK);
+    h = headers(&out.env);
+    same_line("nco", &out, h);
+    rd_kafka_headers_destroy(h);
+    cishare_msg_out_clear(&out);
+}
+
 static void test_timing(void **state)
 {
     cishare_msg_out_t out;
@@ -599,6 +723,7 @@ int main(void)
         cmocka_unit_test(test_build_refusals),
         cmocka_unit_test(test_open_refusals),
         cmocka_unit_test(test_relay),
+        cmocka_unit_test(test_render_line),
         cmocka_unit_test(test_timing),
         cmocka_unit_test(test_fixtures),
     };

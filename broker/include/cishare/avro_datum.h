@@ -26,6 +26,7 @@
 #include "cishare/err.h"
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -81,5 +82,56 @@ cishare_err_t cishare_avro_decode(const cishare_avro_schema_t *schema,
                                   const char *label, json_t **valuep,
                                   char *errstr, size_t errstr_size)
     __attribute__((warn_unused_result));
+
+/**
+ * A field of the root record as cishare_avro_decode_text() read it, so
+ * that the caller can check it without a JSON tree. Scalars only: other
+ * types (and enums) are CISHARE_AVRO_VIEW_OTHER; a union field is its
+ * branch's value.
+ */
+typedef enum {
+    CISHARE_AVRO_VIEW_OTHER = 0,
+    CISHARE_AVRO_VIEW_NULL,
+    CISHARE_AVRO_VIEW_LONG,  /**< int or long (timestamp-millis too) */
+    CISHARE_AVRO_VIEW_STRING /**< valid UTF-8, may contain NUL */
+} cishare_avro_view_kind_t;
+
+typedef struct cishare_avro_view_s {
+    cishare_avro_view_kind_t kind;
+    int64_t l;     /**< LONG */
+    const char *s; /**< STRING: its bytes, inside the decoded buffer */
+    size_t len;    /**< STRING: length */
+} cishare_avro_view_t;
+
+/** Fields of the root record (0 when the root is not a record). */
+size_t cishare_avro_schema_field_cnt(const cishare_avro_schema_t *schema);
+/** Index of root record field `name`, or -1. */
+int cishare_avro_schema_field_index(const cishare_avro_schema_t *schema,
+                                    const char *name);
+
+/**
+ * cishare_avro_decode() straight to JSON text, without a JSON tree: the
+ * same checks and errors, and exactly the bytes
+ * json_dumps(value, JSON_COMPACT | JSON_SORT_KEYS) gives for the value
+ * cishare_avro_decode() returns (tests/unit/test_codec.c compares them).
+ * The text (no NUL) is appended to *out (out->max bounds it:
+ * CISHARE_ERR_TOO_LARGE); on error out->len is restored. views, when not
+ * NULL, receives view_cnt root record fields (by schema index).
+ */
+cishare_err_t cishare_avro_decode_text(
+    const cishare_avro_schema_t *schema, const uint8_t *buf, size_t len,
+    const cishare_avro_limits_t *limits, const char *label,
+    cishare_avro_buf_t *out, cishare_avro_view_t *views, size_t view_cnt,
+    char *errstr, size_t errstr_size) __attribute__((warn_unused_result));
+
+/** True when p[0..n) is UTF-8 as jansson accepts it (NUL allowed). */
+bool cishare_avro_utf8_valid(const void *p, size_t n);
+
+/**
+ * Append n bytes of valid UTF-8 as a JSON string (quotes included),
+ * escaped as jansson's dump escapes it. 0, or -1 when out of memory (or
+ * beyond out->max).
+ */
+int cishare_avro_json_string(cishare_avro_buf_t *out, const void *p, size_t n);
 
 #endif

@@ -38,6 +38,7 @@
 #ifndef CISHARE_CODEC_H
 #define CISHARE_CODEC_H
 
+#include "cishare/avro_datum.h"
 #include "cishare/err.h"
 #include "cishare/types.h"
 
@@ -120,6 +121,21 @@ cishare_err_t cishare_codec_decode(cishare_codec_t *codec, const uint8_t *buf,
     __attribute__((warn_unused_result));
 
 /**
+ * cishare_codec_decode() straight to JSON text: appends to *out exactly
+ * json_dumps(payload, JSON_COMPACT | JSON_SORT_KEYS) of the payload
+ * cishare_codec_decode() would return, with the same checks and errors,
+ * without building a JSON tree (the feed's JSON Lines path). On success
+ * *subjectp / *subject_lenp are the payload's subject id (the field
+ * cishare_payload_subject() reads; bytes inside buf, not NUL-terminated;
+ * NULL when absent). On error out->len is unchanged.
+ */
+cishare_err_t cishare_codec_decode_text(
+    cishare_codec_t *codec, const uint8_t *buf, size_t len,
+    cishare_msgtype_t *typep, cishare_avro_buf_t *out, const char **subjectp,
+    size_t *subject_lenp, char *errstr, size_t errstr_size)
+    __attribute__((warn_unused_result));
+
+/**
  * Read only the 10-byte header: the type whose fingerprint it carries.
  * CISHARE_ERR_TRUNCATED, CISHARE_ERR_PARSE (bad magic) or
  * CISHARE_ERR_UNKNOWN_SCHEMA. Does not look at the datum.
@@ -151,6 +167,11 @@ cishare_err_t cishare_payload_fill_defaults(cishare_msgtype_t type,
  */
 const char *cishare_payload_subject(cishare_msgtype_t type,
                                     const json_t *payload);
+
+/** cishare_payload_subject() and its length in *lenp (a JSON string may
+ *  contain NUL). */
+const char *cishare_payload_subject_len(cishare_msgtype_t type,
+                                        const json_t *payload, size_t *lenp);
 
 /** Random UUID v4 as 36 lowercase characters + NUL (libsodium RNG; call
  *  cishare_crypto_init() first). */

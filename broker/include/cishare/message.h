@@ -117,6 +117,13 @@ typedef struct cishare_msg_in_s {
 void cishare_msg_in_clear(cishare_msg_in_t *in);
 
 /**
+ * Free what in owns, ready for the next cishare_message_verify(), without
+ * zeroing the (large, plain data) envelope: what a loop over many
+ * messages calls. NULL is a no-op.
+ */
+void cishare_msg_in_reset(cishare_msg_in_t *in);
+
+/**
  * Parse and verify without touching the payload: headers (bounded), key
  * (<= CISHARE_SUBJECT_MAX_LEN), value length (<= CISHARE_MESSAGE_MAX_VALUE),
  * origin and key id in the directory, origin signature, every relay hop
@@ -166,6 +173,22 @@ cishare_message_open(cishare_codec_t *codec, const cishare_directory_t *dir,
                      size_t key_len, const uint8_t *value, size_t len,
                      cishare_msg_in_t *in, char *errstr, size_t errstr_size)
     __attribute__((warn_unused_result));
+
+/**
+ * cishare_message_decode() and cishare_message_to_json() in one, without
+ * JSON trees: decrypt when sealed, check the fingerprint, decode the Avro
+ * payload straight to JSON text, check its type and subject against the
+ * envelope and key (same checks and errors as cishare_message_decode()),
+ * and append to *out the message's JSON line: exactly
+ * json_dumps(cishare_message_to_json(in'), JSON_COMPACT | JSON_SORT_KEYS)
+ * for in' = in with the payload decoded (no newline, no NUL). `in` is
+ * only read (in->payload is not set). On error out->len is unchanged.
+ */
+cishare_err_t cishare_message_render_line(
+    cishare_codec_t *codec, const cishare_keypair_t *kp, const char *key,
+    size_t key_len, const uint8_t *value, size_t len,
+    const cishare_msg_in_t *in, cishare_avro_buf_t *out, char *errstr,
+    size_t errstr_size) __attribute__((warn_unused_result));
 
 /** What the policy needs (borrowed from in; effective label/audience). */
 void cishare_message_policy_msg(const cishare_msg_in_t *in,
