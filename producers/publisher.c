@@ -22,12 +22,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /*
- * Signing runs on its own thread so that one core signs message k while
- * the caller's thread builds message k+1 and produces message k-1 (the
- * signature is most of the cost of a message). The ring holds built,
- * unsigned messages in submission order:
+ * Signing runs on its own thread so that one core signs while the
+ * caller's thread builds and produces the other messages. The ring holds
+ * built, unsigned messages in submission order:
  *
  *   tail <= signed <= head,  head - tail <= SIGN_RING
  *   [tail, signed)  signed, to produce (caller's thread)
@@ -37,8 +37,16 @@
  * Only the signer advances `signed` (under lock); only the caller's thread
  * advances head and tail. Messages are produced in submission order, so
  * per-subject order in Kafka is the order of submit() calls.
+ *
+ * Batches (scheme ed25519-merkle, the default): the signer signs up to
+ * SIGN_BATCH queued messages with one Ed25519 signature. So that batches
+ * are large when records come fast, it waits until SIGN_BATCH are queued,
+ * or SIGN_LINGER_US after the first one, or until the caller needs them
+ * (poll, flush, destroy, a full ring: sign_to), whichever comes first.
  */
-#define SIGN_RING 64
+#define SIGN_RING      512
+#define SIGN_BATCH     256
+#define SIGN_LINGER_US 1000
 
 typedef struct slot_s {
     cishare_msg_out_t out;
@@ -52,9 +60,12 @@ struct cishare_publisher_s {
     cishare_identity_t id;
     slot_t *ring; /* NULL in a dry run */
     size_t head, tail, signed_cnt;
+    size_t sign_to;     /* the caller waits for [.., sign_to): no lingering */
+    const char *scheme; /* cishare.alg of what we publish */
     pthread_t signer;
     bool signer_started, quit;
     bool signer_idle, main_waiting; /* wake only who sleeps */
+    bool signer_lingering;          /* waiting for a batch to fill */
     pthread_mutex_t lock;
     pthread_cond_t work, done;
     cishare_codec_t *codec;
@@ -114,13 +125,47 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
     snprintf(pub->last_error, sizeof(pub->last_error), "%s (%s)", buf, reason);
 }
 
+/* Sign ring slots [from, to) as one batch (signer thread, unlocked). A
+ * refused batch is signed again message by message, so that each record
+ * gets its own error. */
+static void sign_slots(cishare_publisher_t *pub, size_t from, size_t to)
+{
+    /* zeroed: the compiler cannot see that n <= SIGN_BATCH */
+    cishare_envelope_t *envs[SIGN_BATCH] = {0};
+    const char *subj[SIGN_BATCH] = {0};
+    const uint8_t *vals[SIGN_BATCH] = {0};
+    size_t subj_len[SIGN_BATCH] = {0}, val_len[SIGN_BATCH] = {0}, i,
+           n = to - from;
+    char errstr[512];
+
+    for (i = 0; i < n; i++) {
+        slot_t *sl = &pub->ring[(from + i) % SIGN_RING];
+        envs[i] = &sl->out.env;
+        subj[i] = sl->out.key;
+        subj_len[i] = sl->out.key_len;
+        vals[i] = sl->out.value;
+        val_len[i] = sl->out.value_len;
+    }
+    if (!cishare_envelope_sign_batch(envs, subj, subj_len, vals, val_len, n,
+                                     &pub->id.kp, pub->scheme, errstr,
+                                     sizeof(errstr)))
+        return;
+    for (i = 0; i < n; i++) {
+        slot_t *sl = &pub->ring[(from + i) % SIGN_RING];
+        sl->err = cishare_envelope_sign(&sl->out.env, &pub->id.kp, pub->scheme,
+                                        sl->out.key, sl->out.key_len,
+                                        sl->out.value, sl->out.value_len,
+                                        sl->errstr, sizeof(sl->errstr));
+    }
+}
+
 static void *signer_main(void *arg)
 {
     cishare_publisher_t *pub = arg;
 
     pthread_mutex_lock(&pub->lock);
     for (;;) {
-        slot_t *sl;
+        size_t from, to;
 
         while (!pub->quit && pub->signed_cnt == pub->head) {
             pub->signer_idle = true;
@@ -129,13 +174,29 @@ static void *signer_main(void *arg)
         }
         if (pub->signed_cnt == pub->head)
             break; /* quit, and nothing left to sign */
-        sl = &pub->ring[pub->signed_cnt % SIGN_RING];
+        if (!pub->quit && pub->head - pub->signed_cnt < SIGN_BATCH &&
+            pub->sign_to <= pub->signed_cnt) {
+            /* linger: let the batch fill, unless someone needs it */
+            struct timespec dl;
+            clock_gettime(CLOCK_MONOTONIC, &dl);
+            dl.tv_nsec += SIGN_LINGER_US * 1000L;
+            if (dl.tv_nsec >= 1000000000L) {
+                dl.tv_sec++;
+                dl.tv_nsec -= 1000000000L;
+            }
+            pub->signer_lingering = true;
+            while (!pub->quit && pub->head - pub->signed_cnt < SIGN_BATCH &&
+                   pub->sign_to <= pub->signed_cnt &&
+                   pthread_cond_timedwait(&pub->work, &pub->lock, &dl) == 0)
+                ;
+            pub->signer_lingering = false;
+        }
+        from = pub->signed_cnt;
+        to = pub->head - from > SIGN_BATCH ? from + SIGN_BATCH : pub->head;
         pthread_mutex_unlock(&pub->lock);
-        sl->err = cishare_envelope_sign(
-            &sl->out.env, &pub->id.kp, NULL, sl->out.key, sl->out.key_len,
-            sl->out.value, sl->out.value_len, sl->errstr, sizeof(sl->errstr));
+        sign_slots(pub, from, to);
         pthread_mutex_lock(&pub->lock);
-        pub->signed_cnt++;
+        pub->signed_cnt = to;
         if (pub->main_waiting)
             pthread_cond_signal(&pub->done);
     }
@@ -155,6 +216,12 @@ static void drain_to(cishare_publisher_t *pub, size_t target)
         return;
     for (;;) {
         pthread_mutex_lock(&pub->lock);
+        if (pub->sign_to < target) {
+            pub->sign_to = target; /* needed now: stop lingering */
+            if (pub->signed_cnt < target &&
+                (pub->signer_idle || pub->signer_lingering))
+                pthread_cond_signal(&pub->work);
+        }
         while (pub->signed_cnt < target && pub->signed_cnt == pub->tail) {
             pub->main_waiting = true;
             pthread_cond_wait(&pub->done, &pub->lock);
@@ -188,6 +255,19 @@ cishare_err_t cishare_publisher_new(const cishare_config_t *conf, bool dry_run,
     *pubp = NULL;
     if (!pub)
         return CISHARE_ERR_NOMEM;
+    pub->scheme = cishare_config_get(conf, "cishare.sign.scheme");
+    if (!pub->scheme || (strcmp(pub->scheme, CISHARE_SIG_ED25519_MERKLE) &&
+                         strcmp(pub->scheme, CISHARE_SIG_ED25519))) {
+        err = cishare_err_set(CISHARE_ERR_CONFIG, errstr, errstr_size,
+                              "cishare.sign.scheme: unknown scheme '%s' "
+                              "(%s, %s)",
+                              pub->scheme ? pub->scheme : "",
+                              CISHARE_SIG_ED25519_MERKLE, CISHARE_SIG_ED25519);
+        goto fail;
+    }
+    pub->scheme = strcmp(pub->scheme, CISHARE_SIG_ED25519)
+                      ? CISHARE_SIG_ED25519_MERKLE
+                      : CISHARE_SIG_ED25519; /* a constant: conf may go first */
     if ((err = cishare_identity_load(conf, &pub->id, errstr, errstr_size)) ||
         (err = cishare_codec_new(&pub->codec, errstr, errstr_size)))
         goto fail;
@@ -222,7 +302,14 @@ cishare_err_t cishare_publisher_new(const cishare_config_t *conf, bool dry_run,
         }
         kc = NULL; /* owned by rk */
         pthread_mutex_init(&pub->lock, NULL);
-        pthread_cond_init(&pub->work, NULL);
+        {
+            /* the signer's linger deadline is on the monotonic clock */
+            pthread_condattr_t ca;
+            pthread_condattr_init(&ca);
+            pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+            pthread_cond_init(&pub->work, &ca);
+            pthread_condattr_destroy(&ca);
+        }
         pthread_cond_init(&pub->done, NULL);
         if (!(pub->ring = calloc(SIGN_RING, sizeof(*pub->ring)))) {
             err = CISHARE_ERR_NOMEM;
@@ -536,16 +623,15 @@ cishare_err_t cishare_publisher_submit(cishare_publisher_t *pub,
         goto done;
     }
 
-    /* With a producer the signer thread signs; a dry run signs here. */
-    err = pub->ring
-              ? cishare_message_build_unsigned(pub->codec, pub->id.dir, me,
-                                               &pub->id.kp, copy, tlp_override,
-                                               audience, cishare_time_now_ms(),
-                                               o, errstr, sizeof(errstr))
-              : cishare_message_build(pub->codec, pub->id.dir, me, &pub->id.kp,
-                                      copy, tlp_override, audience,
-                                      cishare_time_now_ms(), o, errstr,
-                                      sizeof(errstr));
+    /* With a producer the signer thread signs; a dry run signs here
+     * (alone: a batch of one). */
+    err = cishare_message_build_unsigned(
+        pub->codec, pub->id.dir, me, &pub->id.kp, copy, tlp_override, audience,
+        cishare_time_now_ms(), o, errstr, sizeof(errstr));
+    if (!err && !pub->ring)
+        err = cishare_envelope_sign(&o->env, &pub->id.kp, pub->scheme, o->key,
+                                    o->key_len, o->value, o->value_len, errstr,
+                                    sizeof(errstr));
     if (err) {
         if (err == CISHARE_ERR_NOMEM)
             goto nomem;
@@ -614,7 +700,8 @@ cishare_err_t cishare_publisher_submit(cishare_publisher_t *pub,
         json_decref(copy);
         pthread_mutex_lock(&pub->lock);
         pub->head++;
-        if (pub->signer_idle)
+        if (pub->signer_idle || (pub->signer_lingering &&
+                                 pub->head - pub->signed_cnt >= SIGN_BATCH))
             pthread_cond_signal(&pub->work);
         pthread_mutex_unlock(&pub->lock);
         drain_to(pub, pub->tail); /* what is signed already */

@@ -35,6 +35,9 @@ static const struct conf_prop {
      "how often a long-running feed prints a stats line (0: never)"},
     {"cishare.publish.timeout-ms", CONF_INT, "30000", 100, 3600000,
      "how long publish waits for delivery reports before failing"},
+    {"cishare.sign.scheme", CONF_STR, "ed25519-merkle", 0, 0,
+     "signature scheme of published messages: ed25519-merkle (one Ed25519 "
+     "signature per batch of up to 256) or ed25519 (one per message)"},
     {"cishare.provision.partitions", CONF_INT, "3", 1, 10000,
      "partitions of each topic cishare provision creates"},
     {"cishare.provision.replication-factor", CONF_INT, "-1", -1, 32,

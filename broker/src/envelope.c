@@ -8,6 +8,7 @@
 
 #include <sodium.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -314,12 +315,289 @@ static int ed25519_verify(const uint8_t digest[CISHARE_DIGEST_BYTES],
                : -1;
 }
 
+/* ---- ed25519-merkle: one Ed25519 signature over a batch ---- */
+
+#define MERKLE_LEAF_PREFIX "cishare/merkle/leaf/v1"
+#define MERKLE_NODE_PREFIX "cishare/merkle/node/v1"
+#define MERKLE_ROOT_PREFIX "cishare/merkle/root/v1"
+#define MERKLE_PREFIX_LEN  22 /* all three */
+#define MERKLE_CACHE_SLOTS 32
+
+static void be32_put(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
+static uint32_t be32_get(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 |
+           (uint32_t)p[3];
+}
+
+static void merkle_leaf(const uint8_t d[CISHARE_DIGEST_BYTES],
+                        uint8_t out[CISHARE_DIGEST_BYTES])
+{
+    uint8_t buf[MERKLE_PREFIX_LEN + CISHARE_DIGEST_BYTES];
+
+    memcpy(buf, MERKLE_LEAF_PREFIX, MERKLE_PREFIX_LEN);
+    memcpy(buf + MERKLE_PREFIX_LEN, d, CISHARE_DIGEST_BYTES);
+    crypto_generichash(out, CISHARE_DIGEST_BYTES, buf, sizeof(buf), NULL, 0);
+}
+
+static void merkle_node(const uint8_t l[CISHARE_DIGEST_BYTES],
+                        const uint8_t r[CISHARE_DIGEST_BYTES],
+                        uint8_t out[CISHARE_DIGEST_BYTES])
+{
+    uint8_t buf[MERKLE_PREFIX_LEN + 2 * CISHARE_DIGEST_BYTES];
+
+    memcpy(buf, MERKLE_NODE_PREFIX, MERKLE_PREFIX_LEN);
+    memcpy(buf + MERKLE_PREFIX_LEN, l, CISHARE_DIGEST_BYTES);
+    memcpy(buf + MERKLE_PREFIX_LEN + CISHARE_DIGEST_BYTES, r,
+           CISHARE_DIGEST_BYTES);
+    crypto_generichash(out, CISHARE_DIGEST_BYTES, buf, sizeof(buf), NULL, 0);
+}
+
+/* What the root signature signs: prefix || u32 n || root. */
+#define MERKLE_ROOT_MSG_LEN (MERKLE_PREFIX_LEN + 4 + CISHARE_DIGEST_BYTES)
+static void merkle_root_msg(uint32_t n,
+                            const uint8_t root[CISHARE_DIGEST_BYTES],
+                            uint8_t out[MERKLE_ROOT_MSG_LEN])
+{
+    memcpy(out, MERKLE_ROOT_PREFIX, MERKLE_PREFIX_LEN);
+    be32_put(out + MERKLE_PREFIX_LEN, n);
+    memcpy(out + MERKLE_PREFIX_LEN + 4, root, CISHARE_DIGEST_BYTES);
+}
+
+/* Largest power of two strictly below n (n >= 2). */
+static size_t merkle_split(size_t n)
+{
+    size_t k = 1;
+
+    while (k << 1 < n)
+        k <<= 1;
+    return k;
+}
+
+/* Audit path length of leaf `index` in a tree of n leaves: the number of
+ * steps of the RFC 9162 2.1.3.2 walk (index < n assumed). */
+static size_t merkle_path_len(uint32_t index, uint32_t n)
+{
+    uint32_t fn = index, sn = n - 1;
+    size_t len = 0;
+
+    while (sn) {
+        if ((fn & 1) || fn == sn)
+            while (!(fn & 1) && fn)
+                fn >>= 1, sn >>= 1;
+        fn >>= 1;
+        sn >>= 1;
+        len++;
+    }
+    return len;
+}
+
+/* Hash of leaves [lo, hi); appends the sibling of each subtree to the
+ * paths of the leaves under it, deepest first (post-order). */
+typedef struct merkle_build_s {
+    const uint8_t (*leaf)[CISHARE_DIGEST_BYTES];
+    uint8_t *const *sigs; /* path of leaf i at sigs[i] + MIN + 32 * len[i] */
+    size_t *len;
+} merkle_build_t;
+
+static void merkle_tree(merkle_build_t *b, size_t lo, size_t hi,
+                        uint8_t out[CISHARE_DIGEST_BYTES])
+{
+    uint8_t l[CISHARE_DIGEST_BYTES], r[CISHARE_DIGEST_BYTES];
+    size_t k, i;
+
+    if (hi - lo == 1) {
+        memcpy(out, b->leaf[lo], CISHARE_DIGEST_BYTES);
+        return;
+    }
+    k = merkle_split(hi - lo);
+    merkle_tree(b, lo, lo + k, l);
+    merkle_tree(b, lo + k, hi, r);
+    for (i = lo; i < hi; i++) {
+        memcpy(b->sigs[i] + CISHARE_MERKLE_SIG_MIN +
+                   CISHARE_DIGEST_BYTES * b->len[i],
+               i < lo + k ? r : l, CISHARE_DIGEST_BYTES);
+        b->len[i]++;
+    }
+    merkle_node(l, r, out);
+}
+
+static cishare_err_t
+merkle_sign_batch(const uint8_t (*digests)[CISHARE_DIGEST_BYTES], size_t n,
+                  const cishare_keypair_t *kp, uint8_t *const *sigs,
+                  size_t *sig_lens)
+{
+    uint8_t root[CISHARE_DIGEST_BYTES], msg[MERKLE_ROOT_MSG_LEN], rsig[64];
+    uint8_t(*leaf)[CISHARE_DIGEST_BYTES];
+    merkle_build_t b;
+    size_t i;
+
+    if (n == 0 || n > CISHARE_MERKLE_MAX_LEAVES)
+        return CISHARE_ERR_TOO_LARGE;
+    if (!(leaf = malloc(n * sizeof(*leaf))))
+        return CISHARE_ERR_NOMEM;
+    for (i = 0; i < n; i++) {
+        merkle_leaf(digests[i], leaf[i]);
+        sig_lens[i] = 0; /* path length while building */
+    }
+    b.leaf = (const uint8_t(*)[CISHARE_DIGEST_BYTES])leaf;
+    b.sigs = sigs;
+    b.len = sig_lens;
+    merkle_tree(&b, 0, n, root);
+    free(leaf);
+    merkle_root_msg((uint32_t)n, root, msg);
+    if (crypto_sign_detached(rsig, NULL, msg, sizeof(msg), kp->ed25519_sk))
+        return CISHARE_ERR_CRYPTO;
+    for (i = 0; i < n; i++) {
+        memcpy(sigs[i], rsig, 64);
+        be32_put(sigs[i] + 64, (uint32_t)i);
+        be32_put(sigs[i] + 68, (uint32_t)n);
+        sig_lens[i] =
+            CISHARE_MERKLE_SIG_MIN + CISHARE_DIGEST_BYTES * sig_lens[i];
+    }
+    return CISHARE_OK;
+}
+
+static cishare_err_t merkle_sign(const uint8_t digest[CISHARE_DIGEST_BYTES],
+                                 const cishare_keypair_t *kp, uint8_t *sig,
+                                 size_t *sig_lenp)
+{
+    uint8_t *const sigs[1] = {sig};
+
+    return merkle_sign_batch((const uint8_t(*)[CISHARE_DIGEST_BYTES])digest, 1,
+                             kp, sigs, sig_lenp);
+}
+
+/* Verified root signatures of this thread: (pk, n, root, signature), the
+ * exact input of one successful Ed25519 verification, so a hit is the
+ * same answer Ed25519 would give. Only successes enter. */
+typedef struct merkle_cached_s {
+    uint8_t pk[CISHARE_ED25519_PK_BYTES];
+    uint8_t msg[MERKLE_ROOT_MSG_LEN]; /* prefix, n, root */
+    uint8_t sig[64];
+    bool used;
+} merkle_cached_t;
+
+static _Thread_local struct {
+    merkle_cached_t e[MERKLE_CACHE_SLOTS];
+    unsigned next;
+    cishare_sig_stats_t stats;
+} merkle_cache;
+
+static bool merkle_cache_find(const uint8_t *pk, const uint8_t *msg,
+                              const uint8_t *sig)
+{
+    unsigned i;
+
+    /* newest first: a batch's messages usually come together */
+    for (i = 0; i < MERKLE_CACHE_SLOTS; i++) {
+        const merkle_cached_t *c =
+            &merkle_cache.e[(merkle_cache.next + MERKLE_CACHE_SLOTS - 1 - i) %
+                            MERKLE_CACHE_SLOTS];
+        if (!c->used)
+            break;
+        if (!memcmp(c->msg, msg, MERKLE_ROOT_MSG_LEN) &&
+            !memcmp(c->sig, sig, 64) &&
+            !memcmp(c->pk, pk, CISHARE_ED25519_PK_BYTES))
+            return true;
+    }
+    return false;
+}
+
+static void merkle_cache_add(const uint8_t *pk, const uint8_t *msg,
+                             const uint8_t *sig)
+{
+    merkle_cached_t *c = &merkle_cache.e[merkle_cache.next];
+
+    memcpy(c->pk, pk, CISHARE_ED25519_PK_BYTES);
+    memcpy(c->msg, msg, MERKLE_ROOT_MSG_LEN);
+    memcpy(c->sig, sig, 64);
+    c->used = true;
+    merkle_cache.next = (merkle_cache.next + 1) % MERKLE_CACHE_SLOTS;
+}
+
+void cishare_sig_stats(cishare_sig_stats_t *out)
+{
+    *out = merkle_cache.stats;
+}
+
+void cishare_sig_cache_clear(void)
+{
+    memset(&merkle_cache, 0, sizeof(merkle_cache));
+}
+
+static int merkle_verify(const uint8_t digest[CISHARE_DIGEST_BYTES],
+                         const uint8_t *sig, size_t sig_len,
+                         const uint8_t pk[CISHARE_ED25519_PK_BYTES])
+{
+    uint8_t r[CISHARE_DIGEST_BYTES], msg[MERKLE_ROOT_MSG_LEN];
+    const uint8_t *p;
+    uint32_t index, n, fn, sn;
+    size_t len, i;
+
+    /* every field bounded and exact before any hashing */
+    if (sig_len < CISHARE_MERKLE_SIG_MIN || sig_len > CISHARE_MERKLE_SIG_MAX)
+        return -1;
+    index = be32_get(sig + 64);
+    n = be32_get(sig + 68);
+    if (n == 0 || n > CISHARE_MERKLE_MAX_LEAVES || index >= n)
+        return -1;
+    len = merkle_path_len(index, n);
+    if (sig_len != CISHARE_MERKLE_SIG_MIN + CISHARE_DIGEST_BYTES * len)
+        return -1;
+    /* RFC 9162 2.1.3.2, with our leaf and node hashes */
+    merkle_leaf(digest, r);
+    fn = index;
+    sn = n - 1;
+    p = sig + CISHARE_MERKLE_SIG_MIN;
+    for (i = 0; i < len; i++, p += CISHARE_DIGEST_BYTES) {
+        if (sn == 0)
+            return -1;
+        if ((fn & 1) || fn == sn) {
+            merkle_node(p, r, r);
+            while (!(fn & 1) && fn)
+                fn >>= 1, sn >>= 1;
+        } else {
+            merkle_node(r, p, r);
+        }
+        fn >>= 1;
+        sn >>= 1;
+    }
+    if (sn != 0)
+        return -1;
+    merkle_root_msg(n, r, msg);
+    if (merkle_cache_find(pk, msg, sig)) {
+        merkle_cache.stats.cache_hits++;
+        return 0;
+    }
+    merkle_cache.stats.ed25519_verifies++;
+    if (crypto_sign_verify_detached(sig, msg, sizeof(msg), pk) != 0)
+        return -1;
+    merkle_cache_add(pk, msg, sig);
+    return 0;
+}
+
 static const cishare_sig_scheme_t sig_schemes[] = {
     {
         .name = CISHARE_SIG_ED25519,
         .max_sig_bytes = crypto_sign_BYTES,
         .sign = ed25519_sign,
         .verify = ed25519_verify,
+    },
+    {
+        .name = CISHARE_SIG_ED25519_MERKLE,
+        .max_sig_bytes = CISHARE_MERKLE_SIG_MAX,
+        .sign = merkle_sign,
+        .verify = merkle_verify,
+        .sign_batch = merkle_sign_batch,
+        .max_batch = CISHARE_MERKLE_MAX_LEAVES,
     },
 };
 
@@ -417,6 +695,92 @@ cishare_err_t cishare_envelope_sign(cishare_envelope_t *env,
     if ((err = s->sign(d, kp, env->sig, &env->sig_len)))
         return cishare_err_set(err, errstr, errstr_size, "signing failed");
     return CISHARE_OK;
+}
+
+cishare_err_t cishare_envelope_sign_batch(
+    cishare_envelope_t *const *envs, const char *const *subjects,
+    const size_t *subject_lens, const uint8_t *const *values,
+    const size_t *value_lens, size_t n, const cishare_keypair_t *kp,
+    const char *scheme, char *errstr, size_t errstr_size)
+{
+    const cishare_sig_scheme_t *s =
+        cishare_sig_scheme_find(scheme ? scheme : CISHARE_SIG_ED25519_MERKLE);
+    uint8_t(*d)[CISHARE_DIGEST_BYTES] = NULL;
+    uint8_t **sigs = NULL;
+    size_t *lens = NULL, i;
+    cishare_err_t err = CISHARE_OK;
+
+    if (!s)
+        return cishare_err_set(CISHARE_ERR_INVALID_ARG, errstr, errstr_size,
+                               "unknown signature scheme '%s'", scheme);
+    if (n == 0)
+        return cishare_err_set(CISHARE_ERR_INVALID_ARG, errstr, errstr_size,
+                               "empty signing batch");
+    if (s->sign_batch && n > s->max_batch)
+        return cishare_err_set(CISHARE_ERR_TOO_LARGE, errstr, errstr_size,
+                               "signing batch of %zu messages: %s signs at "
+                               "most %zu at once",
+                               n, s->name, s->max_batch);
+    if (!s->sign_batch) {
+        for (i = 0; i < n; i++)
+            if ((err = cishare_envelope_sign(
+                     envs[i], kp, s->name, subjects[i], subject_lens[i],
+                     values[i], value_lens[i], errstr, errstr_size)))
+                break;
+        goto out;
+    }
+    d = malloc(n * sizeof(*d));
+    sigs = malloc(n * sizeof(*sigs));
+    lens = malloc(n * sizeof(*lens));
+    if (!d || !sigs || !lens) {
+        err = CISHARE_ERR_NOMEM;
+        goto out;
+    }
+    for (i = 0; i < n; i++) {
+        cishare_envelope_t *env = envs[i];
+        char why[256];
+        if (subject_lens[i] > CISHARE_SUBJECT_MAX_LEN) {
+            err = cishare_err_set(CISHARE_ERR_TOO_LARGE, errstr, errstr_size,
+                                  "batch message %zu (%.36s): subject longer "
+                                  "than %d bytes",
+                                  i, env->id, CISHARE_SUBJECT_MAX_LEN);
+            goto out;
+        }
+        snprintf(env->alg, sizeof(env->alg), "%s", s->name);
+        memcpy(env->key_id, kp->key_id, sizeof(env->key_id));
+        env->sig_len = 0;
+        env->relay_cnt = 0;
+        if ((err = cishare_envelope_validate(env, why, sizeof(why)))) {
+            cishare_err_set(err, errstr, errstr_size,
+                            "batch message %zu (%.36s): %s", i, env->id, why);
+            goto out;
+        }
+        if (i && strcmp(env->origin, envs[0]->origin) != 0) {
+            err = cishare_err_set(CISHARE_ERR_INVALID_ARG, errstr, errstr_size,
+                                  "batch message %zu (%.36s): origin %s, the "
+                                  "batch's is %s",
+                                  i, env->id, env->origin, envs[0]->origin);
+            goto out;
+        }
+        cishare_envelope_digest(env, subjects[i], subject_lens[i], values[i],
+                                value_lens[i], d[i]);
+        sigs[i] = env->sig;
+    }
+    if ((err = s->sign_batch((const uint8_t(*)[CISHARE_DIGEST_BYTES])d, n, kp,
+                             sigs, lens))) {
+        cishare_err_set(err, errstr, errstr_size, "batch signing failed");
+        goto out;
+    }
+    for (i = 0; i < n; i++)
+        envs[i]->sig_len = lens[i];
+out:
+    if (err)
+        for (i = 0; i < n; i++)
+            envs[i]->sig_len = 0;
+    free(d);
+    free(sigs);
+    free(lens);
+    return err;
 }
 
 cishare_err_t

@@ -16,7 +16,8 @@
  *   cishare.created   text  RFC 3339 UTC, "YYYY-MM-DDTHH:MM:SS.sssZ"
  *   cishare.expires   text  same; absent = never expires
  *   cishare.kid       text  16 hex: origin's Ed25519 key id
- *   cishare.alg       text  signature scheme id, "ed25519"
+ *   cishare.alg       text  signature scheme id, "ed25519" or
+ *                           "ed25519-merkle" (batch, see below)
  *   cishare.sig       text  standard base64 of the signature bytes
  *   cishare.enc       text  absent = plaintext value;
  * "x25519-xchacha20poly1305" = value is a seal.h envelope cishare.relay text
@@ -33,7 +34,24 @@
  * every header above except cishare.sig and cishare.relay, the Kafka key
  * (subject) and BLAKE2b-256 of the value (cishare_envelope_signing_input).
  * Relay hops sign the previous signature and D plus their own fields, so
- * provenance is a chain that leaves the original signature intact.
+ * provenance is a chain that leaves the original signature intact. Relay
+ * hops always use plain "ed25519" (one hop, one message).
+ *
+ * Scheme "ed25519-merkle" (schemas/README.md, "Batch signatures"): one
+ * Ed25519 signature over the root of a Merkle tree of the digests D_0..
+ * D_{n-1} of a batch (one origin, one key, 1 <= n <= 1024):
+ *   leaf_i = H("cishare/merkle/leaf/v1" || D_i)
+ *   node   = H("cishare/merkle/node/v1" || left || right)
+ *   tree   = RFC 9162 section 2.1.1 shape: split at the largest power of
+ *            two below n (no duplicated nodes)
+ *   root signature = Ed25519("cishare/merkle/root/v1" || u32 n || root)
+ *   cishare.sig = root signature (64) || u32 index || u32 n
+ *                 || audit path of leaf `index`, nearest sibling first
+ *                 (32 bytes each; its length follows from index and n,
+ *                 at most 10 hashes)
+ * u32 is big-endian, H is BLAKE2b-256. Each message verifies alone; a
+ * per-thread cache of 32 (public key, n, root, signature) entries that
+ * verified lets the next message of the same batch skip Ed25519.
  *
  * Threading: all functions are reentrant; call cishare_crypto_init() once
  * before signing or verifying.
@@ -70,8 +88,18 @@
 #define CISHARE_DIGEST_BYTES 32
 /** Encryption scheme id written in cishare.enc. */
 #define CISHARE_ENC_SEAL_V1 "x25519-xchacha20poly1305"
-/** Default (and for now only) signature scheme. */
+/** Per-message signature scheme (relay hops; cishare_envelope_sign's
+ *  default). */
 #define CISHARE_SIG_ED25519 "ed25519"
+/** Batch scheme: one Ed25519 signature over a Merkle root of digests. */
+#define CISHARE_SIG_ED25519_MERKLE "ed25519-merkle"
+/** Largest batch of the Merkle scheme, and its deepest audit path. */
+#define CISHARE_MERKLE_MAX_LEAVES 1024
+#define CISHARE_MERKLE_MAX_DEPTH  10
+/** Merkle signature blob: root signature, index, count, path. */
+#define CISHARE_MERKLE_SIG_MIN (64 + 4 + 4)
+#define CISHARE_MERKLE_SIG_MAX                                                 \
+    (CISHARE_MERKLE_SIG_MIN + CISHARE_MERKLE_MAX_DEPTH * CISHARE_DIGEST_BYTES)
 
 /* Header names (contract). */
 #define CISHARE_H_ID       "cishare.id"
@@ -148,7 +176,7 @@ static inline bool cishare_envelope_encrypted(const cishare_envelope_t *env)
 /**
  * A signature scheme signs and verifies the 32-byte message digest D
  * (never the raw headers), so that a scheme signing one batch of many
- * digests can be added as another entry without changing any caller.
+ * digests is another entry, without changing any caller.
  * Filled with designated initialisers; see cishare_sig_scheme_find().
  */
 typedef struct cishare_sig_scheme_s {
@@ -162,6 +190,12 @@ typedef struct cishare_sig_scheme_s {
     int (*verify)(const uint8_t digest[CISHARE_DIGEST_BYTES],
                   const uint8_t *sig, size_t sig_len,
                   const uint8_t pk[CISHARE_ED25519_PK_BYTES]);
+    /** Optional (NULL: each digest is signed alone): sign n digests at
+     *  once, 1 <= n <= max_batch; sigs[i] has room for max_sig_bytes. */
+    cishare_err_t (*sign_batch)(const uint8_t (*digests)[CISHARE_DIGEST_BYTES],
+                                size_t n, const cishare_keypair_t *kp,
+                                uint8_t *const *sigs, size_t *sig_lens);
+    size_t max_batch; /**< largest n of sign_batch (0: no sign_batch) */
 } cishare_sig_scheme_t;
 
 /** The scheme named `name`, or NULL when unknown (refuse the message). */
@@ -200,6 +234,36 @@ cishare_err_t cishare_envelope_sign(cishare_envelope_t *env,
                                     size_t subject_len, const uint8_t *value,
                                     size_t value_len, char *errstr,
                                     size_t errstr_size);
+
+/**
+ * Sign n envelopes as one batch with `scheme` (NULL = ed25519-merkle):
+ * for each i, like cishare_envelope_sign(envs[i], kp, scheme,
+ * subjects[i], subject_lens[i], values[i], value_lens[i]), but a batch
+ * scheme computes every digest first and signs them with one signature.
+ * All envelopes must be of the same origin and kp its key. 1 <= n <=
+ * the scheme's max_batch (CISHARE_MERKLE_MAX_LEAVES): larger batches are
+ * refused (CISHARE_ERR_TOO_LARGE), never split. A scheme without a batch
+ * form signs each envelope alone. On failure no envelope is left signed
+ * (sig_len 0) and errstr names the first bad envelope by index and id.
+ */
+cishare_err_t cishare_envelope_sign_batch(
+    cishare_envelope_t *const *envs, const char *const *subjects,
+    const size_t *subject_lens, const uint8_t *const *values,
+    const size_t *value_lens, size_t n, const cishare_keypair_t *kp,
+    const char *scheme, char *errstr, size_t errstr_size);
+
+/** Counters of this thread's signature verifications (Merkle scheme). */
+typedef struct cishare_sig_stats_s {
+    uint64_t ed25519_verifies; /**< root signatures checked by Ed25519 */
+    uint64_t cache_hits;       /**< roots found in the verified cache */
+} cishare_sig_stats_t;
+
+/** This thread's counters since it started (or the last clear). */
+void cishare_sig_stats(cishare_sig_stats_t *out);
+
+/** Empty this thread's cache of verified Merkle roots and zero its
+ *  counters (tests; a verifier never needs to). */
+void cishare_sig_cache_clear(void);
 
 /**
  * Verify the origin's signature with the origin's Ed25519 public key
