@@ -34,6 +34,10 @@ typedef struct feed_s {
     cishare_quarantine_t *quar;
     cishare_sink_t *sinks[CISHARE_FEED_MAX_SINKS];
     size_t sink_cnt;
+    /* What the sinks take: the JSON line (jsonl: written straight from
+     * the Avro bytes and the envelope) and/or the JSON tree (stix,
+     * blocklist). Only what some sink takes is built. */
+    bool need_line, need_tree;
     rd_kafka_t *rk;
     /* Assignment and end-of-partition tracking (for --once). */
     rd_kafka_topic_partition_list_t *assigned;
@@ -226,9 +230,12 @@ static cishare_err_t quarantine(feed_t *f, const rd_kafka_message_t *m,
     return cishare_quarantine_add(f->quar, &rec, errstr, errstr_size);
 }
 
-/* Call a sink with retries on RETRY. */
-static cishare_err_t to_sinks(feed_t *f, const json_t *msg, const char *subject,
-                              bool revoke, char *errstr, size_t errstr_size)
+/* Call a sink with retries on RETRY: the line to those that take it,
+ * the tree to the others. */
+static cishare_err_t to_sinks(feed_t *f, const json_t *msg,
+                              const cishare_avro_buf_t *line,
+                              const char *subject, bool revoke, char *errstr,
+                              size_t errstr_size)
 {
     size_t i;
     int tries;
@@ -239,10 +246,16 @@ static cishare_err_t to_sinks(feed_t *f, const json_t *msg, const char *subject,
              tries++) {
             if (tries)
                 usleep(100000u << tries);
-            st = revoke ? cishare_sink_revoke(f->sinks[i], subject, msg, errstr,
-                                              errstr_size)
-                        : cishare_sink_write(f->sinks[i], msg, subject, errstr,
-                                             errstr_size);
+            if (cishare_sink_takes_line(f->sinks[i]))
+                st = cishare_sink_write_line(
+                    f->sinks[i], (const char *)line->buf, line->len, subject,
+                    revoke, errstr, errstr_size);
+            else if (revoke)
+                st = cishare_sink_revoke(f->sinks[i], subject, msg, errstr,
+                                         errstr_size);
+            else
+                st = cishare_sink_write(f->sinks[i], msg, subject, errstr,
+                                        errstr_size);
         }
         if (st != CISHARE_SINK_OK)
             return CISHARE_ERR_IO;
@@ -269,7 +282,11 @@ typedef struct item_s {
     cishare_reason_t reason; /* withheld */
     bool revocation;
     uint8_t id[CISHARE_DEDUP_ID_BYTES];
-    json_t *js; /* the message as delivered (ITEM_DELIVER) */
+    /* the message as delivered (ITEM_DELIVER): its JSON line when a sink
+     * takes lines (the buffer is kept from batch to batch), its JSON tree
+     * when a sink takes trees */
+    cishare_avro_buf_t line;
+    json_t *js;
 } item_t;
 
 /* One preparing thread's own state. */
@@ -278,13 +295,39 @@ typedef struct worker_s {
     cishare_msg_in_t *in; /* scratch: an envelope is large */
 } worker_t;
 
+static int line_set(cishare_avro_buf_t *b, const char *s, size_t n)
+{
+    if (n > b->cap) {
+        uint8_t *nb = realloc(b->buf, n);
+        if (!nb)
+            return -1;
+        b->buf = nb;
+        b->cap = n;
+    }
+    memcpy(b->buf, s, n);
+    b->len = n;
+    return 0;
+}
+
+/* Release what the item holds; its line buffer is kept for reuse. */
 static void item_clear(item_t *it)
 {
+    cishare_avro_buf_t line = it->line;
+
     if (it->m)
         rd_kafka_message_destroy(it->m);
     free(it->why);
     json_decref(it->js);
     memset(it, 0, sizeof(*it));
+    line.len = 0;
+    it->line = line;
+}
+
+static void item_free(item_t *it)
+{
+    item_clear(it);
+    free(it->line.buf);
+    memset(&it->line, 0, sizeof(it->line));
 }
 
 static void item_fail(item_t *it, int state, cishare_err_t err, const char *why)
@@ -324,19 +367,41 @@ static void prepare(const feed_t *f, worker_t *w, item_t *it, int64_t now_ms)
      * genuine one. Duplicates are told apart in order, by the main
      * thread; decoding one is wasted work, not a wrong result. */
     cishare_dedup_id_from_text(in->env.id, it->id);
-    err = cishare_message_decode(w->codec, &f->id.kp, m->key, m->key_len,
-                                 m->payload, m->len, in, why, sizeof(why));
-    if (err) {
-        item_fail(it, ITEM_UNDECODABLE, err, why);
+    it->revocation = in->env.type == CISHARE_MSG_REVOCATION;
+    it->state = ITEM_DELIVER;
+    if (f->need_tree) {
+        char *dump = NULL;
+        err = cishare_message_decode(w->codec, &f->id.kp, m->key, m->key_len,
+                                     m->payload, m->len, in, why, sizeof(why));
+        if (err) {
+            item_fail(it, ITEM_UNDECODABLE, err, why);
+            goto out;
+        }
+        it->js = cishare_message_to_json(in);
+        if (it->js && f->need_line &&
+            (dump = json_dumps(it->js, JSON_COMPACT | JSON_SORT_KEYS))) {
+            it->line.len = 0;
+            if (line_set(&it->line, dump, strlen(dump)))
+                json_decref(it->js), it->js = NULL;
+            free(dump);
+        } else if (f->need_line) {
+            json_decref(it->js);
+            it->js = NULL;
+        }
+        if (!it->js)
+            item_fail(it, ITEM_UNDECODABLE, CISHARE_ERR_NOMEM, "out of memory");
         goto out;
     }
-    it->revocation = in->env.type == CISHARE_MSG_REVOCATION;
-    it->js = cishare_message_to_json(in);
-    it->state = ITEM_DELIVER;
-    if (!it->js)
-        item_fail(it, ITEM_UNDECODABLE, CISHARE_ERR_NOMEM, "out of memory");
+    /* only sinks that take lines: no JSON tree at all */
+    it->line.len = 0;
+    err = cishare_message_render_line(w->codec, &f->id.kp, m->key, m->key_len,
+                                      m->payload, m->len, in, &it->line, why,
+                                      sizeof(why));
+    if (err)
+        item_fail(it, ITEM_UNDECODABLE, err, why);
 out:
-    cishare_msg_in_clear(in);
+    /* the next verify overwrites the envelope: not zeroed here */
+    cishare_msg_in_reset(in);
 }
 
 /* Deliver one prepared message (main thread, poll order). */
@@ -367,21 +432,20 @@ static cishare_err_t deliver(feed_t *f, item_t *it, char *errstr,
                                    "out of memory");
         return quarantine(f, m, it->err, it->why, errstr, errstr_size);
     }
-    if (it->revocation) {
-        const char *subj = json_string_value(
-            json_object_get(json_object_get(it->js, "payload"), "revokes"));
-        /* Sinks remove the subject only if the revocation's origin
-         * published it (they key their state by origin). */
-        err = subj ? to_sinks(f, it->js, subj, true, errstr, errstr_size)
-                   : CISHARE_OK;
-        f->stats->revocations++;
-    } else {
+    {
+        /* The subject is the key: verify bounded it, decode checked that
+         * it is the payload's subject id (payload.revokes of a
+         * revocation). */
         char subject[CISHARE_SUBJECT_MAX_LEN + 1];
-        /* verify bounded the key */
         size_t kl = m->key ? m->key_len : 0;
         memcpy(subject, kl ? (const char *)m->key : "", kl);
         subject[kl] = '\0';
-        err = to_sinks(f, it->js, subject, false, errstr, errstr_size);
+        /* Sinks remove a revoked subject only if the revocation's origin
+         * published it (they key their state by origin). */
+        err = to_sinks(f, it->js, &it->line, subject, it->revocation, errstr,
+                       errstr_size);
+        if (it->revocation)
+            f->stats->revocations++;
     }
     if (err)
         return err;
@@ -689,6 +753,10 @@ static cishare_err_t feed_open(feed_t *f, char *errstr, size_t errstr_size)
                                      errstr_size)))
             return err;
         f->sink_cnt++;
+        if (cishare_sink_takes_line(f->sinks[i]))
+            f->need_line = true;
+        else
+            f->need_tree = true;
     }
 
     /* Kafka consumer. */
@@ -981,6 +1049,12 @@ out:
         pool_wait(pool); /* no worker touches the items any more */
     batch_clear(&bufs[0]);
     batch_clear(&bufs[1]);
+    for (i = 0; i < batch_size; i++) {
+        if (bufs[0].items)
+            item_free(&bufs[0].items[i]);
+        if (bufs[1].items)
+            item_free(&bufs[1].items[i]);
+    }
     free(bufs[0].items);
     free(bufs[1].items);
     pool_destroy(pool);

@@ -94,6 +94,25 @@ static cishare_sink_status_t jsonl_line(jsonl_t *j, const json_t *msg,
     return CISHARE_SINK_OK;
 }
 
+/* The feed's fast path: the line is already rendered; a revocation is
+ * its own line, as jsonl_revoke() writes it. */
+static cishare_sink_status_t jsonl_write_line(void *ctx, const char *line,
+                                              size_t len, const char *subject,
+                                              bool revoke, char *errstr,
+                                              size_t errstr_size)
+{
+    jsonl_t *j = ctx;
+
+    (void)subject;
+    (void)revoke;
+    if (fwrite(line, 1, len, j->fp) != len || putc('\n', j->fp) == EOF) {
+        cishare_err_set(CISHARE_ERR_IO, errstr, errstr_size, "%s: write: %s",
+                        j->path ? j->path : "stdout", strerror(errno));
+        return CISHARE_SINK_ERROR;
+    }
+    return CISHARE_SINK_OK;
+}
+
 static cishare_sink_status_t jsonl_write(void *ctx, const json_t *msg,
                                          const char *subject, char *errstr,
                                          size_t errstr_size)
@@ -151,6 +170,7 @@ const cishare_sink_plugin_t cishare_sink_jsonl = {
     .open = jsonl_open,
     .write = jsonl_write,
     .revoke = jsonl_revoke,
+    .write_line = jsonl_write_line,
     .sync = jsonl_sync,
     .close = jsonl_close,
 };

@@ -77,6 +77,27 @@ cishare_sink_status_t cishare_sink_revoke(cishare_sink_t *sink,
     return st;
 }
 
+bool cishare_sink_takes_line(const cishare_sink_t *sink)
+{
+    return sink->plugin->write_line != NULL;
+}
+
+cishare_sink_status_t cishare_sink_write_line(cishare_sink_t *sink,
+                                              const char *line, size_t len,
+                                              const char *subject, bool revoke,
+                                              char *errstr, size_t errstr_size)
+{
+    cishare_sink_status_t st = sink->plugin->write_line(
+        sink->ctx, line, len, subject, revoke, errstr, errstr_size);
+    if (st == CISHARE_SINK_OK) {
+        if (revoke)
+            sink->revoked++;
+        else
+            sink->written++;
+    }
+    return st;
+}
+
 cishare_sink_status_t cishare_sink_sync(cishare_sink_t *sink, int64_t now_ms,
                                         uint64_t *markp, char *errstr,
                                         size_t errstr_size)

@@ -82,6 +82,14 @@ typedef struct cishare_sink_plugin_s {
     cishare_sink_status_t (*revoke)(void *ctx, const char *subject,
                                     const json_t *rev, char *errstr,
                                     size_t errstr_size);
+    /** Optional: when set, the feed calls it instead of write and revoke
+     *  (revoke true for a revocation) with the message's JSON line, the
+     *  bytes json_dumps(msg, JSON_COMPACT | JSON_SORT_KEYS) gives (no
+     *  newline), and builds no JSON tree for this sink
+     *  (cishare_message_render_line). Borrowed for the call. */
+    cishare_sink_status_t (*write_line)(void *ctx, const char *line, size_t len,
+                                        const char *subject, bool revoke,
+                                        char *errstr, size_t errstr_size);
     /** Durable: fsync; *markp receives the sink's mark (0 if unused). */
     cishare_sink_status_t (*sync)(void *ctx, int64_t now_ms, uint64_t *markp,
                                   char *errstr, size_t errstr_size);
@@ -119,6 +127,13 @@ cishare_sink_status_t cishare_sink_revoke(cishare_sink_t *sink,
                                           const char *subject,
                                           const json_t *rev, char *errstr,
                                           size_t errstr_size);
+/** True when the sink takes JSON lines (plugin write_line). */
+bool cishare_sink_takes_line(const cishare_sink_t *sink);
+/** write_line of the plugin (counted as written or revoked). */
+cishare_sink_status_t cishare_sink_write_line(cishare_sink_t *sink,
+                                              const char *line, size_t len,
+                                              const char *subject, bool revoke,
+                                              char *errstr, size_t errstr_size);
 cishare_sink_status_t cishare_sink_sync(cishare_sink_t *sink, int64_t now_ms,
                                         uint64_t *markp, char *errstr,
                                         size_t errstr_size);
