@@ -24,7 +24,14 @@
  * With --smoke everything runs on librdkafka's in-process mock cluster
  * with tiny counts (a check that the program works, not a measurement).
  * With --offline N it runs only the library build and verify paths
- * without Kafka (for callgrind; see docs/PERFORMANCE.md).
+ * without Kafka (for callgrind; see docs/PERFORMANCE.md), once with the
+ * configured scheme in batches of 256 as the publisher signs, once with
+ * per-message ed25519 for comparison.
+ *
+ * Messages are signed as `cishare publish` signs them: scheme
+ * cishare.sign.scheme (default ed25519-merkle, one signature per batch of
+ * up to 256), so the feed's rate includes the amortised verification;
+ * --scheme ed25519 measures the per-message scheme instead.
  */
 #include "cishare/codec.h"
 #include "cishare/config.h"
@@ -68,7 +75,8 @@ typedef struct bench_s {
     bool mock;
     int pub_n, cli_n, enc_n, raw_n, lat_rate, lat_secs, mem_ids;
     double crypto_secs;
-    unsigned tag; /* makes group ids and folders unique per run */
+    const char *scheme; /* cishare.sign.scheme; NULL: the default */
+    unsigned tag;       /* makes group ids and folders unique per run */
     /* results */
     double sign_limit, verify_limit, pub_lib, pub_cli, feed1, feed2;
     double enc_pub, enc_feed1, enc_feed2, raw_prod, raw_cons;
@@ -137,7 +145,9 @@ static cishare_config_t *conf_for(const bench_t *b, const char *id)
                            sizeof(errstr)) ||
         (b->mock && cishare_config_set(c, "security.protocol", "plaintext",
                                        errstr, sizeof(errstr))) ||
-        cishare_config_set(c, "log_level", "3", errstr, sizeof(errstr)))
+        cishare_config_set(c, "log_level", "3", errstr, sizeof(errstr)) ||
+        (b->scheme && cishare_config_set(c, "cishare.sign.scheme", b->scheme,
+                                         errstr, sizeof(errstr))))
         die("%s: %s", path, errstr);
     return c;
 }
@@ -323,6 +333,11 @@ static char **cli_argv(const bench_t *b, const char *cmd, const char *id, ...)
     if (b->mock) {
         av[n++] = strdup("-X");
         av[n++] = strdup("security.protocol=plaintext");
+    }
+    if (b->scheme) {
+        av[n++] = strdup("-X");
+        if (asprintf(&av[n++], "cishare.sign.scheme=%s", b->scheme) < 0)
+            die("out of memory");
     }
     va_start(ap, id);
     while ((a = va_arg(ap, const char *)) && n < 63)
@@ -730,6 +745,39 @@ static void raw_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *op)
         (*(size_t *)op)++;
 }
 
+/* Sign out as message 0 of a batch of OFF_BATCH copies of it. */
+#define OFF_BATCH 256
+static cishare_err_t sign_like_publisher(const bench_t *b,
+                                         cishare_msg_out_t *out,
+                                         const cishare_keypair_t *kp,
+                                         char *errstr, size_t errstr_size)
+{
+    cishare_envelope_t *envs[OFF_BATCH];
+    const char *subj[OFF_BATCH];
+    const uint8_t *vals[OFF_BATCH];
+    size_t sl[OFF_BATCH], vl[OFF_BATCH], i;
+    cishare_err_t err;
+
+    envs[0] = &out->env;
+    for (i = 0; i < OFF_BATCH; i++) {
+        if (i && !(envs[i] = malloc(sizeof(*envs[i]))))
+            die("out of memory");
+        if (i)
+            *envs[i] = out->env;
+        subj[i] = out->key;
+        sl[i] = out->key_len;
+        vals[i] = out->value;
+        vl[i] = out->value_len;
+    }
+    err = cishare_envelope_sign_batch(envs, subj, sl, vals, vl, OFF_BATCH, kp,
+                                      b->scheme ? b->scheme
+                                                : CISHARE_SIG_ED25519_MERKLE,
+                                      errstr, errstr_size);
+    for (i = 1; i < OFF_BATCH; i++)
+        free(envs[i]);
+    return err;
+}
+
 static void bench_raw(bench_t *b, const char *topic, bool report)
 {
     cishare_config_t *c = conf_for(b, "op-power-a");
@@ -745,12 +793,15 @@ static void bench_raw(bench_t *b, const char *topic, bool report)
     double t0 = 0, t, first = 0, last = 0;
     int i;
 
-    /* One signed message: its exact bytes are sent raw_n times. */
+    /* One signed message: its exact bytes are sent raw_n times. Signed as
+     * the first of a batch of 256, like the publisher's messages, so the
+     * signature header has the same size. */
     if (cishare_identity_load(c, &idn, errstr, sizeof(errstr)) ||
         cishare_codec_new(&codec, errstr, sizeof(errstr)) ||
-        cishare_message_build(codec, idn.dir, idn.me, &idn.kp, m, -1,
-                              PUB_AUDIENCE, cishare_time_now_ms(), &out, errstr,
-                              sizeof(errstr)) ||
+        cishare_message_build_unsigned(codec, idn.dir, idn.me, &idn.kp, m, -1,
+                                       PUB_AUDIENCE, cishare_time_now_ms(),
+                                       &out, errstr, sizeof(errstr)) ||
+        sign_like_publisher(b, &out, &idn.kp, errstr, sizeof(errstr)) ||
         cishare_envelope_to_headers(&out.env, hdrs, errstr, sizeof(errstr)))
         die("raw: %s", errstr);
     if (report)
@@ -915,32 +966,39 @@ static void step(const char *path, const char *name, double secs, int n,
            total > 0 ? 100.0 * secs / total : 0.0);
 }
 
-/* The library paths without Kafka, step by step (wall clock, one thread).
- * The signature rows are libsodium's own cost at the rates measured by
- * bench_crypto; the rest of the step that contains them is shown apart. */
-static void bench_offline(bench_t *b, int n)
+/* The library paths without Kafka, step by step (wall clock, one thread),
+ * messages signed with `scheme` in batches of OFF_BATCH as the publisher
+ * signs them (a scheme without a batch form signs each alone). The
+ * Ed25519 rows are libsodium's own cost (at the rates bench_crypto
+ * measured) times the signatures made and checked; the rest of the step
+ * that contains them is shown apart. */
+static void bench_offline_scheme(bench_t *b, int n, const char *scheme,
+                                 const char *tag)
 {
     cishare_config_t *c = conf_for(b, "op-power-a"), *cb;
     cishare_identity_t me, rcv;
     cishare_codec_t *codec, *codec2;
-    cishare_msg_out_t *out = malloc(sizeof(*out));
+    cishare_msg_out_t *out = calloc(OFF_BATCH, sizeof(*out));
     cishare_envelope_t *env = malloc(sizeof(*env));
     wire_t *w = calloc((size_t)n, sizeof(*w));
     cishare_msg_in_t *in = calloc(1, sizeof(*in));
+    const cishare_sig_scheme_t *sch = cishare_sig_scheme_find(scheme);
     cishare_dedup_t *dd;
-    char errstr[512], path[1100];
+    cishare_sig_stats_t s0, s1;
+    char errstr[512], path[1100], pp[64], fp[64], name[64];
     double t_msg = 0, t_build = 0, t_hdr = 0, t_route = 0, t_free = 0,
            t_sign = 0, t_avro = 0;
     double t_parse = 0, t_verify = 0, t_pol = 0, t_dedup = 0, t_dec = 0,
            t_json = 0, t_dump = 0, t_clear = 0, tot, sig, ver;
-    int i;
+    size_t signs = 0;
+    int i, j, cnt;
 
-    b->crypto_secs = 0.5;
-    bench_crypto(b);
-    sig = 1.0 / b->sign_limit * n;
-    ver = 1.0 / b->verify_limit * n;
+    if (!sch || !out || !env || !w || !in)
+        die("offline: out of memory or unknown scheme %s", scheme);
+    snprintf(pp, sizeof(pp), "publish%s", tag);
+    snprintf(fp, sizeof(fp), "feed%s", tag);
     cb = conf_for(b, "op-power-b");
-    snprintf(path, sizeof(path), "%s/offline-seen.log", b->work);
+    snprintf(path, sizeof(path), "%s/offline-seen%s.log", b->work, tag);
     unlink(path);
     if (cishare_identity_load(c, &me, errstr, sizeof(errstr)) ||
         cishare_identity_load(cb, &rcv, errstr, sizeof(errstr)) ||
@@ -948,48 +1006,67 @@ static void bench_offline(bench_t *b, int n)
         cishare_codec_new(&codec2, errstr, sizeof(errstr)) ||
         cishare_dedup_open(path, &dd, errstr, sizeof(errstr)))
         die("offline: %s", errstr);
-    for (i = 0; i < n; i++) {
-        cishare_strlist_t topics = {0};
-        json_t *m;
+    for (i = 0; i < n; i += cnt) {
+        cishare_envelope_t *envs[OFF_BATCH];
+        const char *subj[OFF_BATCH];
+        const uint8_t *vals[OFF_BATCH];
+        size_t sl[OFF_BATCH], vl[OFF_BATCH];
+        json_t *m[OFF_BATCH];
         int e = 0;
-        STEP(t_msg, m = indicator((unsigned long)i));
-        STEP(t_build, e = cishare_message_build_unsigned(
-                          codec, me.dir, me.me, &me.kp, m, -1, PUB_AUDIENCE,
-                          cishare_time_now_ms(), out, errstr, sizeof(errstr)));
-        if (e)
-            die("offline build: %s", errstr);
-        STEP(t_sign, e = cishare_envelope_sign(
-                         &out->env, &me.kp, NULL, out->key, out->key_len,
-                         out->value, out->value_len, errstr, sizeof(errstr)));
+
+        cnt = n - i < OFF_BATCH ? n - i : OFF_BATCH;
+        for (j = 0; j < cnt; j++) {
+            STEP(t_msg, m[j] = indicator((unsigned long)(i + j)));
+            STEP(t_build,
+                 e = cishare_message_build_unsigned(
+                     codec, me.dir, me.me, &me.kp, m[j], -1, PUB_AUDIENCE,
+                     cishare_time_now_ms(), &out[j], errstr, sizeof(errstr)));
+            if (e)
+                die("offline build: %s", errstr);
+            {
+                /* the Avro step alone (done again, only timed) */
+                uint8_t *av = NULL;
+                size_t avl = 0;
+                json_t *pl = json_object_get(m[j], "payload");
+                STEP(t_avro, e = cishare_codec_encode(
+                                 codec, CISHARE_MSG_INDICATOR, pl, &av, &avl,
+                                 errstr, sizeof(errstr)));
+                free(av);
+            }
+            envs[j] = &out[j].env;
+            subj[j] = out[j].key;
+            sl[j] = out[j].key_len;
+            vals[j] = out[j].value;
+            vl[j] = out[j].value_len;
+        }
+        STEP(t_sign, e = cishare_envelope_sign_batch(
+                         envs, subj, sl, vals, vl, (size_t)cnt, &me.kp, scheme,
+                         errstr, sizeof(errstr)));
         if (e)
             die("offline sign: %s", errstr);
-        {
-            /* the Avro step alone (done again, only timed) */
-            uint8_t *av = NULL;
-            size_t avl = 0;
-            json_t *pl = json_object_get(m, "payload");
-            STEP(t_avro,
-                 e = cishare_codec_encode(codec, CISHARE_MSG_INDICATOR, pl, &av,
-                                          &avl, errstr, sizeof(errstr)));
-            free(av);
+        signs += sch->sign_batch ? 1 : (size_t)cnt;
+        for (j = 0; j < cnt; j++) {
+            cishare_strlist_t topics = {0};
+            wire_t *wi = &w[i + j];
+            STEP(t_route, e = cishare_routing_topics(
+                              me.dir, me.me, out[j].env.tlp, &out[j].audience,
+                              &topics, errstr, sizeof(errstr)));
+            wi->hdrs = rd_kafka_headers_new(16);
+            STEP(t_hdr, e |= cishare_envelope_to_headers(
+                            &out[j].env, wi->hdrs, errstr, sizeof(errstr)));
+            if (e)
+                die("offline headers: %s", errstr);
+            wi->key = out[j].key;
+            wi->key_len = out[j].key_len;
+            wi->value = out[j].value;
+            wi->value_len = out[j].value_len;
+            out[j].key = NULL;
+            out[j].value = NULL;
+            STEP(t_free, cishare_msg_out_clear(&out[j]); json_decref(m[j]);
+                 cishare_strlist_clear(&topics));
         }
-        STEP(t_route, e = cishare_routing_topics(me.dir, me.me, out->env.tlp,
-                                                 &out->audience, &topics,
-                                                 errstr, sizeof(errstr)));
-        w[i].hdrs = rd_kafka_headers_new(16);
-        STEP(t_hdr, e |= cishare_envelope_to_headers(&out->env, w[i].hdrs,
-                                                     errstr, sizeof(errstr)));
-        if (e)
-            die("offline headers: %s", errstr);
-        w[i].key = out->key;
-        w[i].key_len = out->key_len;
-        w[i].value = out->value;
-        w[i].value_len = out->value_len;
-        out->key = NULL;
-        out->value = NULL;
-        STEP(t_free, cishare_msg_out_clear(out); json_decref(m);
-             cishare_strlist_clear(&topics));
     }
+    cishare_sig_stats(&s0);
     for (i = 0; i < n; i++) {
         cishare_policy_msg_t pm;
         uint8_t id[CISHARE_DEDUP_ID_BYTES];
@@ -1024,27 +1101,40 @@ static void bench_offline(bench_t *b, int n)
         STEP(t_dump, line = json_dumps(js, JSON_COMPACT | JSON_SORT_KEYS));
         STEP(t_clear, free(line); json_decref(js); cishare_msg_in_clear(in));
     }
+    cishare_sig_stats(&s1);
+    /* a per-message scheme verifies every message with Ed25519 */
+    if (!sch->sign_batch)
+        s1.ed25519_verifies = s0.ed25519_verifies + (uint64_t)n;
+    sig = (double)signs / b->sign_limit;
+    ver = (double)(s1.ed25519_verifies - s0.ed25519_verifies) / b->verify_limit;
+    printf("SCHEME %s %s: %zu Ed25519 signatures, %llu Ed25519 verifications, "
+           "%llu cache hits for %d messages\n",
+           tag[0] ? tag + 1 : "default", scheme, signs,
+           (unsigned long long)(s1.ed25519_verifies - s0.ed25519_verifies),
+           (unsigned long long)(s1.cache_hits - s0.cache_hits), n);
     /* verify contains the header parse and the signature */
     tot = t_build + t_sign + t_route + t_hdr + t_free;
-    result("offline_publish_path", n / tot, "msg/s");
-    step("publish", "ed25519 sign", sig, n, tot);
-    step("publish", "digest (blake2b)", t_sign - sig, n, tot);
-    step("publish", "avro encode", t_avro, n, tot);
-    step("publish", "build rest (json,id)", t_build - t_avro, n, tot);
-    step("publish", "routing", t_route, n, tot);
-    step("publish", "headers", t_hdr, n, tot);
-    step("publish", "free", t_free, n, tot);
+    snprintf(name, sizeof(name), "offline_publish_path%s", tag);
+    result(name, n / tot, "msg/s");
+    step(pp, "ed25519 sign", sig, n, tot);
+    step(pp, "digest+tree (blake2b)", t_sign - sig, n, tot);
+    step(pp, "avro encode", t_avro, n, tot);
+    step(pp, "build rest (json,id)", t_build - t_avro, n, tot);
+    step(pp, "routing", t_route, n, tot);
+    step(pp, "headers", t_hdr, n, tot);
+    step(pp, "free", t_free, n, tot);
     tot = t_verify + t_pol + t_dedup + t_dec + t_json + t_dump + t_clear;
-    result("offline_feed_path", n / tot, "msg/s");
-    step("feed", "ed25519 verify", ver, n, tot);
-    step("feed", "header parse", t_parse, n, tot);
-    step("feed", "verify rest (hash,dir)", t_verify - ver - t_parse, n, tot);
-    step("feed", "policy", t_pol, n, tot);
-    step("feed", "dedup", t_dedup, n, tot);
-    step("feed", "decode (avro)", t_dec, n, tot);
-    step("feed", "to json", t_json, n, tot);
-    step("feed", "jsonl render", t_dump, n, tot);
-    step("feed", "free", t_clear, n, tot);
+    snprintf(name, sizeof(name), "offline_feed_path%s", tag);
+    result(name, n / tot, "msg/s");
+    step(fp, "ed25519 verify", ver, n, tot);
+    step(fp, "header parse", t_parse, n, tot);
+    step(fp, "verify rest (hash,dir)", t_verify - ver - t_parse, n, tot);
+    step(fp, "policy", t_pol, n, tot);
+    step(fp, "dedup", t_dedup, n, tot);
+    step(fp, "decode (avro)", t_dec, n, tot);
+    step(fp, "to json", t_json, n, tot);
+    step(fp, "jsonl render", t_dump, n, tot);
+    step(fp, "free", t_clear, n, tot);
     for (i = 0; i < n; i++) {
         free(w[i].key);
         free(w[i].value);
@@ -1061,6 +1151,16 @@ static void bench_offline(bench_t *b, int n)
     cishare_identity_clear(&rcv);
     cishare_config_destroy(c);
     cishare_config_destroy(cb);
+}
+
+static void bench_offline(bench_t *b, int n)
+{
+    b->crypto_secs = 0.5;
+    bench_crypto(b);
+    bench_offline_scheme(
+        b, n, b->scheme ? b->scheme : CISHARE_SIG_ED25519_MERKLE, "");
+    if (!b->scheme || strcmp(b->scheme, CISHARE_SIG_ED25519))
+        bench_offline_scheme(b, n, CISHARE_SIG_ED25519, "_ed25519");
 }
 
 /* ---- main ---- */
@@ -1088,7 +1188,10 @@ static void usage(FILE *fp)
             "  --offline N      only build+open N messages in this process, "
             "no Kafka\n"
             "  --only publish   only the crypto limits and the library "
-            "publish\n");
+            "publish\n"
+            "  --scheme S       cishare.sign.scheme of every publisher "
+            "(default: the\n"
+            "                   config default, ed25519-merkle)\n");
 }
 
 int main(int argc, char **argv)
@@ -1102,6 +1205,7 @@ int main(int argc, char **argv)
         {"smoke", no_argument, NULL, 's'},
         {"offline", required_argument, NULL, 'o'},
         {"only", required_argument, NULL, 'O'},
+        {"scheme", required_argument, NULL, 'S'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     bench_t b = {.examples = "deploy/examples",
@@ -1148,6 +1252,9 @@ int main(int argc, char **argv)
             break;
         case 'O':
             only = optarg;
+            break;
+        case 'S':
+            b.scheme = optarg;
             break;
         case 'h':
             usage(stdout);
