@@ -53,8 +53,26 @@ typedef struct slot_s {
     cishare_strlist_t topics;
     size_t idx; /* record */
     cishare_err_t err;
+    bool hdrs_err;            /* err is from to_headers: "invalid message" */
+    rd_kafka_headers_t *hdrs; /* signed envelope as headers (signer) */
     char errstr[512];
 } slot_t;
+
+/* Free what a produced slot owns, without zeroing its 27 KB envelope
+ * (build initialises the envelope of the next message in the slot). */
+static void slot_release(slot_t *sl)
+{
+    free(sl->out.key);
+    free(sl->out.value);
+    cishare_audience_clear(&sl->out.audience);
+    sl->out.key = NULL;
+    sl->out.value = NULL;
+    sl->out.key_len = sl->out.value_len = 0;
+    cishare_strlist_clear(&sl->topics);
+    if (sl->hdrs)
+        rd_kafka_headers_destroy(sl->hdrs);
+    sl->hdrs = NULL;
+}
 
 struct cishare_publisher_s {
     cishare_identity_t id;
@@ -146,16 +164,30 @@ static void sign_slots(cishare_publisher_t *pub, size_t from, size_t to)
         vals[i] = sl->out.value;
         val_len[i] = sl->out.value_len;
     }
-    if (!cishare_envelope_sign_batch(envs, subj, subj_len, vals, val_len, n,
-                                     &pub->id.kp, pub->scheme, errstr,
-                                     sizeof(errstr)))
-        return;
+    if (cishare_envelope_sign_batch(envs, subj, subj_len, vals, val_len, n,
+                                    &pub->id.kp, pub->scheme, errstr,
+                                    sizeof(errstr)))
+        for (i = 0; i < n; i++) {
+            slot_t *sl = &pub->ring[(from + i) % SIGN_RING];
+            sl->err = cishare_envelope_sign(
+                &sl->out.env, &pub->id.kp, pub->scheme, sl->out.key,
+                sl->out.key_len, sl->out.value, sl->out.value_len, sl->errstr,
+                sizeof(sl->errstr));
+        }
+    /* The headers too: the caller's thread, which builds and produces,
+     * is the busier one (base64 of the signature, 13 header values). */
     for (i = 0; i < n; i++) {
         slot_t *sl = &pub->ring[(from + i) % SIGN_RING];
-        sl->err = cishare_envelope_sign(&sl->out.env, &pub->id.kp, pub->scheme,
-                                        sl->out.key, sl->out.key_len,
-                                        sl->out.value, sl->out.value_len,
-                                        sl->errstr, sizeof(sl->errstr));
+        if (sl->err)
+            continue;
+        if (!(sl->hdrs = rd_kafka_headers_new(16))) {
+            sl->err = cishare_err_set(CISHARE_ERR_NOMEM, sl->errstr,
+                                      sizeof(sl->errstr), "out of memory");
+            continue;
+        }
+        if ((sl->err = cishare_envelope_to_headers(
+                 &sl->out.env, sl->hdrs, sl->errstr, sizeof(sl->errstr))))
+            sl->hdrs_err = true;
     }
 }
 
@@ -234,8 +266,7 @@ static void drain_to(cishare_publisher_t *pub, size_t target)
         while (pub->tail < upto) {
             slot_t *sl = &pub->ring[pub->tail % SIGN_RING];
             produce_slot(pub, sl);
-            cishare_msg_out_clear(&sl->out);
-            cishare_strlist_clear(&sl->topics);
+            slot_release(sl);
             pub->tail++;
         }
         if (pub->tail >= target)
@@ -348,11 +379,9 @@ void cishare_publisher_destroy(cishare_publisher_t *pub)
     if (pub->rk)
         rd_kafka_destroy(pub->rk);
     if (pub->ring) {
-        for (i = pub->tail; i < pub->head; i++) {
-            cishare_msg_out_clear(&pub->ring[i % SIGN_RING].out);
-            cishare_strlist_clear(&pub->ring[i % SIGN_RING].topics);
-        }
-        cishare_msg_out_clear(&pub->ring[pub->head % SIGN_RING].out);
+        for (i = pub->tail; i < pub->head; i++)
+            slot_release(&pub->ring[i % SIGN_RING]);
+        slot_release(&pub->ring[pub->head % SIGN_RING]);
         free(pub->ring);
         pthread_mutex_destroy(&pub->lock);
         pthread_cond_destroy(&pub->work);
@@ -522,22 +551,21 @@ static void produce_slot(cishare_publisher_t *pub, slot_t *sl)
     cishare_msg_out_t *o = &sl->out;
     size_t idx = sl->idx, i;
     cishare_pub_rec_t *r = &pub->recs[idx];
-    char errstr[512];
 
     if (sl->err) {
-        rec_fail(r, build_reason(sl->err), sl->errstr);
+        rec_fail(r, sl->hdrs_err ? "invalid message" : build_reason(sl->err),
+                 sl->errstr);
         return;
     }
     for (i = 0; i < sl->topics.cnt; i++) {
-        rd_kafka_headers_t *hdrs = rd_kafka_headers_new(16);
+        /* the last topic takes the slot's headers, the others a copy */
+        rd_kafka_headers_t *hdrs = i + 1 == sl->topics.cnt
+                                       ? sl->hdrs
+                                       : rd_kafka_headers_copy(sl->hdrs);
         rd_kafka_resp_err_t kerr;
 
-        if (cishare_envelope_to_headers(&o->env, hdrs, errstr,
-                                        sizeof(errstr))) {
-            rd_kafka_headers_destroy(hdrs);
-            rec_fail(r, "invalid message", errstr);
-            break;
-        }
+        if (hdrs == sl->hdrs)
+            sl->hdrs = NULL; /* producev takes it, or we destroy it */
         while (1) {
             kerr = rd_kafka_producev(
                 pub->rk, RD_KAFKA_V_TOPIC(sl->topics.items[i]),
@@ -589,8 +617,9 @@ cishare_err_t cishare_publisher_submit(cishare_publisher_t *pub,
         /* room in the ring: the oldest signed message goes out */
         if (pub->head - pub->tail == SIGN_RING)
             drain_to(pub, pub->tail + 1);
+        /* build initialises all of o (and a released slot owns
+         * nothing): no 27 KB memset per message here */
         o = &pub->ring[pub->head % SIGN_RING].out;
-        memset(o, 0, sizeof(*o));
     }
     /* only as itself; the "origin" field goes (build refuses unknown
      * fields), on a copy: msg is only read, and build copies the payload
@@ -697,6 +726,8 @@ cishare_err_t cishare_publisher_submit(cishare_publisher_t *pub,
         memset(&topics, 0, sizeof(topics));
         sl->idx = idx;
         sl->err = CISHARE_OK;
+        sl->hdrs_err = false;
+        sl->hdrs = NULL;
         json_decref(copy);
         pthread_mutex_lock(&pub->lock);
         pub->head++;

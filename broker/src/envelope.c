@@ -7,6 +7,7 @@
 #include "cishare/codec.h" /* cishare_time_days_from_civil */
 
 #include <sodium.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -270,7 +271,12 @@ cishare_err_t cishare_envelope_validate(const cishare_envelope_t *env,
 
 void cishare_envelope_init(cishare_envelope_t *env)
 {
-    memset(env, 0, sizeof(*env));
+    /* The relay hop slots are 21 of the 27 KB: a hop is zeroed when it is
+     * added (relay_sign, parse_relay), and none at or past relay_cnt is
+     * read, so zeroing them per message (twice per publish, once per
+     * verify) was only memory traffic. */
+    memset(env, 0, offsetof(cishare_envelope_t, relay));
+    env->relay_cnt = 0;
 }
 
 void cishare_envelope_new_id(cishare_envelope_t *env)
@@ -1001,78 +1007,131 @@ cishare_err_t cishare_envelope_check_fingerprint(const cishare_envelope_t *env,
 
 static size_t sig_b64(const uint8_t *sig, size_t len, char *buf, size_t size)
 {
-    char tmp[sodium_base64_ENCODED_LEN(CISHARE_SIG_MAX_BYTES,
-                                       sodium_base64_VARIANT_ORIGINAL)];
+    size_t n;
 
     if (len == 0 || len > CISHARE_SIG_MAX_BYTES)
         return 0;
-    sodium_bin2base64(tmp, sizeof(tmp), sig, len,
-                      sodium_base64_VARIANT_ORIGINAL);
-    return (size_t)snprintf(buf, size, "%s", tmp);
+    n = sodium_base64_ENCODED_LEN(len, sodium_base64_VARIANT_ORIGINAL);
+    if (n > size) /* report the length, as snprintf does */
+        return n - 1;
+    sodium_bin2base64(buf, size, sig, len, sodium_base64_VARIANT_ORIGINAL);
+    return n - 1;
+}
+
+/* snprintf(buf, size, "%s", s) without the format machinery (per header,
+ * per message on the publish path). */
+static size_t put_text(char *buf, size_t size, const char *s)
+{
+    size_t n = strlen(s);
+
+    if (size) {
+        size_t k = n < size ? n : size - 1;
+        memcpy(buf, s, k);
+        buf[k] = '\0';
+    }
+    return n;
+}
+
+/* Header fields by position: header_order[] and header_text_at() agree. */
+enum {
+    H_ID,
+    H_TYPE,
+    H_TLP,
+    H_ORIGIN,
+    H_SECTOR,
+    H_AUDIENCE,
+    H_SCHEMA,
+    H_CREATED,
+    H_EXPIRES,
+    H_KID,
+    H_ALG,
+    H_SIG,
+    H_ENC,
+    H_RELAY,
+    H__CNT
+};
+
+/* Header names written, in order (cishare.relay handled apart). */
+static const char *const header_order[H__CNT] = {
+    CISHARE_H_ID,      CISHARE_H_TYPE,     CISHARE_H_TLP,    CISHARE_H_ORIGIN,
+    CISHARE_H_SECTOR,  CISHARE_H_AUDIENCE, CISHARE_H_SCHEMA, CISHARE_H_CREATED,
+    CISHARE_H_EXPIRES, CISHARE_H_KID,      CISHARE_H_ALG,    CISHARE_H_SIG,
+    CISHARE_H_ENC,     CISHARE_H_RELAY,
+};
+
+static size_t header_text_at(const cishare_envelope_t *env, int field,
+                             size_t idx, char *buf, size_t size)
+{
+    static const char hexd[] = "0123456789abcdef";
+    char t[CISHARE_TIME_TEXT_LEN + 1], fp[17];
+    int i;
+
+    if (size)
+        buf[0] = '\0';
+    switch (field) {
+    case H_ID:
+        return put_text(buf, size, env->id);
+    case H_TYPE:
+        return put_text(buf, size, cishare_msgtype_name(env->type));
+    case H_TLP:
+        return put_text(buf, size, cishare_tlp_name(env->tlp));
+    case H_ORIGIN:
+        return put_text(buf, size, env->origin);
+    case H_SECTOR:
+        return put_text(buf, size, env->sector);
+    case H_AUDIENCE:
+        return put_text(buf, size, env->audience);
+    case H_SCHEMA:
+        for (i = 0; i < 16; i++)
+            fp[i] = hexd[(env->schema_fp >> (60 - 4 * i)) & 0xf];
+        fp[16] = '\0';
+        return put_text(buf, size, fp);
+    case H_CREATED:
+        cishare_envelope_time_format(env->created_ms, t);
+        return put_text(buf, size, t);
+    case H_EXPIRES:
+        if (!env->expires_ms)
+            return 0;
+        cishare_envelope_time_format(env->expires_ms, t);
+        return put_text(buf, size, t);
+    case H_KID:
+        return put_text(buf, size, env->key_id);
+    case H_ALG:
+        return put_text(buf, size, env->alg);
+    case H_SIG:
+        return sig_b64(env->sig, env->sig_len, buf, size);
+    case H_ENC:
+        return put_text(buf, size, env->enc);
+    case H_RELAY:
+        if (idx < env->relay_cnt) {
+            const cishare_relay_hop_t *h = &env->relay[idx];
+            char s[sodium_base64_ENCODED_LEN(CISHARE_SIG_MAX_BYTES,
+                                             sodium_base64_VARIANT_ORIGINAL)];
+            if (!sig_b64(h->sig, h->sig_len, s, sizeof(s)))
+                s[0] = '\0';
+            cishare_envelope_time_format(h->created_ms, t);
+            return (size_t)snprintf(buf, size, "%s %s %s %s %s %s %s", h->by,
+                                    cishare_tlp_name(h->tlp), t, h->key_id,
+                                    h->alg, h->audience, s);
+        }
+        return 0;
+    }
+    return 0;
 }
 
 size_t cishare_envelope_header_text(const cishare_envelope_t *env,
                                     const char *name, size_t idx, char *buf,
                                     size_t size)
 {
-    char t[CISHARE_TIME_TEXT_LEN + 1];
+    int i;
 
+    for (i = 0; i < H__CNT; i++)
+        if (!strcmp(name, header_order[i]))
+            return header_text_at(env, i, idx, buf, size);
     if (size)
         buf[0] = '\0';
-    if (!strcmp(name, CISHARE_H_ID))
-        return (size_t)snprintf(buf, size, "%s", env->id);
-    if (!strcmp(name, CISHARE_H_TYPE))
-        return (size_t)snprintf(buf, size, "%s",
-                                cishare_msgtype_name(env->type));
-    if (!strcmp(name, CISHARE_H_TLP))
-        return (size_t)snprintf(buf, size, "%s", cishare_tlp_name(env->tlp));
-    if (!strcmp(name, CISHARE_H_ORIGIN))
-        return (size_t)snprintf(buf, size, "%s", env->origin);
-    if (!strcmp(name, CISHARE_H_SECTOR))
-        return (size_t)snprintf(buf, size, "%s", env->sector);
-    if (!strcmp(name, CISHARE_H_AUDIENCE))
-        return (size_t)snprintf(buf, size, "%s", env->audience);
-    if (!strcmp(name, CISHARE_H_SCHEMA))
-        return (size_t)snprintf(buf, size, "%016llx",
-                                (unsigned long long)env->schema_fp);
-    if (!strcmp(name, CISHARE_H_CREATED)) {
-        cishare_envelope_time_format(env->created_ms, t);
-        return (size_t)snprintf(buf, size, "%s", t);
-    }
-    if (!strcmp(name, CISHARE_H_EXPIRES)) {
-        if (!env->expires_ms)
-            return 0;
-        cishare_envelope_time_format(env->expires_ms, t);
-        return (size_t)snprintf(buf, size, "%s", t);
-    }
-    if (!strcmp(name, CISHARE_H_KID))
-        return (size_t)snprintf(buf, size, "%s", env->key_id);
-    if (!strcmp(name, CISHARE_H_ALG))
-        return (size_t)snprintf(buf, size, "%s", env->alg);
-    if (!strcmp(name, CISHARE_H_SIG))
-        return sig_b64(env->sig, env->sig_len, buf, size);
-    if (!strcmp(name, CISHARE_H_ENC))
-        return (size_t)snprintf(buf, size, "%s", env->enc);
-    if (!strcmp(name, CISHARE_H_RELAY) && idx < env->relay_cnt) {
-        const cishare_relay_hop_t *h = &env->relay[idx];
-        char s[sodium_base64_ENCODED_LEN(CISHARE_SIG_MAX_BYTES,
-                                         sodium_base64_VARIANT_ORIGINAL)];
-        sig_b64(h->sig, h->sig_len, s, sizeof(s));
-        cishare_envelope_time_format(h->created_ms, t);
-        return (size_t)snprintf(buf, size, "%s %s %s %s %s %s %s", h->by,
-                                cishare_tlp_name(h->tlp), t, h->key_id, h->alg,
-                                h->audience, s);
-    }
     return 0;
 }
-
-/* Header names written, in order (cishare.relay handled apart). */
-static const char *const header_order[] = {
-    CISHARE_H_ID,      CISHARE_H_TYPE,     CISHARE_H_TLP,    CISHARE_H_ORIGIN,
-    CISHARE_H_SECTOR,  CISHARE_H_AUDIENCE, CISHARE_H_SCHEMA, CISHARE_H_CREATED,
-    CISHARE_H_EXPIRES, CISHARE_H_KID,      CISHARE_H_ALG,    CISHARE_H_SIG,
-    CISHARE_H_ENC,
-};
 
 cishare_err_t cishare_envelope_to_headers(const cishare_envelope_t *env,
                                           rd_kafka_headers_t *hdrs,
@@ -1081,28 +1140,26 @@ cishare_err_t cishare_envelope_to_headers(const cishare_envelope_t *env,
     char buf[CISHARE_HEADER_VALUE_MAX + 1];
     cishare_err_t err;
     size_t i, n;
+    int f;
 
     if (env->sig_len == 0)
         return cishare_err_set(CISHARE_ERR_INVALID_ARG, errstr, errstr_size,
                                "message %.36s: not signed", env->id);
     if ((err = cishare_envelope_validate(env, errstr, errstr_size)))
         return err;
-    for (i = 0; i < sizeof(header_order) / sizeof(header_order[0]); i++) {
-        n = cishare_envelope_header_text(env, header_order[i], 0, buf,
-                                         sizeof(buf));
-        if (n == 0 && (!strcmp(header_order[i], CISHARE_H_EXPIRES) ||
-                       !strcmp(header_order[i], CISHARE_H_ENC)))
+    for (f = 0; f < H_RELAY; f++) {
+        n = header_text_at(env, f, 0, buf, sizeof(buf));
+        if (n == 0 && (f == H_EXPIRES || f == H_ENC))
             continue; /* optional, absent */
         if (n >= sizeof(buf))
             return cishare_err_set(CISHARE_ERR_TOO_LARGE, errstr, errstr_size,
-                                   "header %s too long", header_order[i]);
-        if (rd_kafka_header_add(hdrs, header_order[i], -1, buf, (ssize_t)n))
+                                   "header %s too long", header_order[f]);
+        if (rd_kafka_header_add(hdrs, header_order[f], -1, buf, (ssize_t)n))
             return cishare_err_set(CISHARE_ERR_KAFKA, errstr, errstr_size,
-                                   "cannot add header %s", header_order[i]);
+                                   "cannot add header %s", header_order[f]);
     }
     for (i = 0; i < env->relay_cnt; i++) {
-        n = cishare_envelope_header_text(env, CISHARE_H_RELAY, i, buf,
-                                         sizeof(buf));
+        n = header_text_at(env, H_RELAY, i, buf, sizeof(buf));
         if (n == 0 || n >= sizeof(buf))
             return cishare_err_set(CISHARE_ERR_TOO_LARGE, errstr, errstr_size,
                                    "header %s too long", CISHARE_H_RELAY);
@@ -1362,8 +1419,10 @@ cishare_err_t cishare_envelope_from_headers(const rd_kafka_headers_t *hdrs,
             continue;
         }
         for (i = 0; i < sizeof(header_flags) / sizeof(header_flags[0]); i++)
-            if (!strcmp(name, header_flags[i].name))
+            if (!strcmp(name + 8, header_flags[i].name + 8)) {
                 flag = header_flags[i].flag;
+                break;
+            }
         if (!flag) {
             err = cishare_err_set(CISHARE_ERR_VALIDATION, errstr, errstr_size,
                                   "header %.40s: unknown cishare header", name);

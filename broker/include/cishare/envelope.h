@@ -157,7 +157,9 @@ typedef struct cishare_envelope_s {
     size_t relay_cnt;
 } cishare_envelope_t;
 
-/** Zero the envelope (no id, no signature, no relay hops). */
+/** Empty the envelope (no id, no signature, no relay hops): every field is
+ *  zeroed except the relay hop slots, which are zeroed when a hop is added
+ *  (no slot at or past relay_cnt is read). */
 void cishare_envelope_init(cishare_envelope_t *env);
 
 /** Fresh random message id (UUID v4 text) into env->id. */
