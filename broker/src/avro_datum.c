@@ -1019,6 +1019,89 @@ static cishare_err_t rd_block(dec_t *d, const av_node_t *item, size_t *cntp,
     return CISHARE_OK;
 }
 
+/* Scalar readers shared by decode() (JSON trees) and decode_text() (JSON
+ * text): each checks the bytes left and the value's range and names the
+ * field in its error. */
+static cishare_err_t rd_boolean(dec_t *d, const path_t *p, bool *bp)
+{
+    if (d->p >= d->end)
+        return path_err(CISHARE_ERR_TRUNCATED, p, d->errstr, d->errstr_size,
+                        "input ends inside a boolean");
+    if (*d->p > 1)
+        return path_err(CISHARE_ERR_PARSE, p, d->errstr, d->errstr_size,
+                        "bad boolean byte 0x%02x", *d->p);
+    *bp = *d->p++ != 0;
+    return CISHARE_OK;
+}
+
+/* An int or long node's value (ints range-checked). */
+static cishare_err_t rd_integer(dec_t *d, const av_node_t *n, const path_t *p,
+                                int64_t *vp)
+{
+    cishare_err_t err = rd_long(d, vp, p);
+
+    if (!err && n->kind == AV_INT && (*vp < INT32_MIN || *vp > INT32_MAX))
+        return path_err(CISHARE_ERR_PARSE, p, d->errstr, d->errstr_size,
+                        "int out of range");
+    return err;
+}
+
+/* A float or double node's value, finite only. */
+static cishare_err_t rd_real(dec_t *d, const av_node_t *n, const path_t *p,
+                             double *dvp)
+{
+    size_t w = n->kind == AV_FLOAT ? 4 : 8, i;
+    uint64_t u = 0;
+
+    if ((size_t)(d->end - d->p) < w)
+        return path_err(CISHARE_ERR_TRUNCATED, p, d->errstr, d->errstr_size,
+                        "input ends inside a number");
+    for (i = 0; i < w; i++)
+        u |= (uint64_t)d->p[i] << (8 * i);
+    d->p += w;
+    if (w == 4) {
+        uint32_t u32 = (uint32_t)u;
+        float f;
+        memcpy(&f, &u32, 4);
+        *dvp = f;
+    } else {
+        memcpy(dvp, &u, 8);
+    }
+    if (!isfinite(*dvp))
+        return path_err(CISHARE_ERR_PARSE, p, d->errstr, d->errstr_size,
+                        "not a finite number");
+    return CISHARE_OK;
+}
+
+/* Length of a bytes or fixed node's value, within the input. */
+static cishare_err_t rd_bytes_len(dec_t *d, const av_node_t *n, const path_t *p,
+                                  size_t *lenp)
+{
+    if (n->kind == AV_BYTES)
+        return rd_len(d, lenp, "bytes", p);
+    *lenp = n->size;
+    if ((size_t)(d->end - d->p) < *lenp)
+        return path_err(CISHARE_ERR_TRUNCATED, p, d->errstr, d->errstr_size,
+                        "input ends inside fixed");
+    return CISHARE_OK;
+}
+
+/* An enum symbol or union branch index below cnt. */
+static cishare_err_t rd_index(dec_t *d, const av_node_t *n, const path_t *p,
+                              int64_t *vp)
+{
+    bool is_enum = n->kind == AV_ENUM;
+    size_t cnt = is_enum ? n->symbol_cnt : n->branch_cnt;
+    cishare_err_t err = rd_long(d, vp, p);
+
+    if (!err && (*vp < 0 || (uint64_t)*vp >= cnt))
+        return path_err(CISHARE_ERR_PARSE, p, d->errstr, d->errstr_size,
+                        "%s %lld out of range (%zu %s)",
+                        is_enum ? "enum index" : "union branch", (long long)*vp,
+                        cnt, is_enum ? "symbols" : "branches");
+    return err;
+}
+
 static cishare_err_t decode(dec_t *d, const av_node_t *n, json_t **out,
                             const path_t *p)
 {
@@ -1032,22 +1115,17 @@ static cishare_err_t decode(dec_t *d, const av_node_t *n, json_t **out,
     case AV_NULL:
         *out = json_null();
         return CISHARE_OK;
-    case AV_BOOLEAN:
-        if (d->p >= d->end)
-            return path_err(CISHARE_ERR_TRUNCATED, p, d->errstr, d->errstr_size,
-                            "input ends inside a boolean");
-        if (*d->p > 1)
-            return path_err(CISHARE_ERR_PARSE, p, d->errstr, d->errstr_size,
-                            "bad boolean byte 0x%02x", *d->p);
-        *out = json_boolean(*d->p++);
+    case AV_BOOLEAN: {
+        bool b;
+        if ((err = rd_boolean(d, p, &b)))
+            return err;
+        *out = json_boolean(b);
         return CISHARE_OK;
+    }
     case AV_INT:
     case AV_LONG:
-        if ((err = rd_long(d, &v, p)))
+        if ((err = rd_integer(d, n, p, &v)))
             return err;
-        if (n->kind == AV_INT && (v < INT32_MIN || v > INT32_MAX))
-            return path_err(CISHARE_ERR_PARSE, p, d->errstr, d->errstr_size,
-                            "int out of range");
         if (n->ts_millis && cishare_time_in_range(v)) {
             char ts[32];
             cishare_time_format(v, ts);
@@ -1058,26 +1136,9 @@ static cishare_err_t decode(dec_t *d, const av_node_t *n, json_t **out,
         return *out ? CISHARE_OK : nomem(d);
     case AV_FLOAT:
     case AV_DOUBLE: {
-        size_t w = n->kind == AV_FLOAT ? 4 : 8;
-        uint64_t u = 0;
         double dv;
-        if ((size_t)(d->end - d->p) < w)
-            return path_err(CISHARE_ERR_TRUNCATED, p, d->errstr, d->errstr_size,
-                            "input ends inside a number");
-        for (i = 0; i < w; i++)
-            u |= (uint64_t)d->p[i] << (8 * i);
-        d->p += w;
-        if (w == 4) {
-            uint32_t u32 = (uint32_t)u;
-            float f;
-            memcpy(&f, &u32, 4);
-            dv = f;
-        } else {
-            memcpy(&dv, &u, 8);
-        }
-        if (!isfinite(dv))
-            return path_err(CISHARE_ERR_PARSE, p, d->errstr, d->errstr_size,
-                            "not a finite number");
+        if ((err = rd_real(d, n, p, &dv)))
+            return err;
         *out = json_real(dv);
         return *out ? CISHARE_OK : nomem(d);
     }
@@ -1094,15 +1155,8 @@ static cishare_err_t decode(dec_t *d, const av_node_t *n, json_t **out,
     case AV_FIXED: {
         char *s;
         size_t o = 0;
-        if (n->kind == AV_BYTES) {
-            if ((err = rd_len(d, &len, "bytes", p)))
-                return err;
-        } else {
-            len = n->size;
-            if ((size_t)(d->end - d->p) < len)
-                return path_err(CISHARE_ERR_TRUNCATED, p, d->errstr,
-                                d->errstr_size, "input ends inside fixed");
-        }
+        if ((err = rd_bytes_len(d, n, p, &len)))
+            return err;
         s = malloc(2 * len + 1);
         if (!s)
             return nomem(d);
@@ -1121,12 +1175,8 @@ static cishare_err_t decode(dec_t *d, const av_node_t *n, json_t **out,
         return *out ? CISHARE_OK : nomem(d);
     }
     case AV_ENUM:
-        if ((err = rd_long(d, &v, p)))
+        if ((err = rd_index(d, n, p, &v)))
             return err;
-        if (v < 0 || (uint64_t)v >= n->symbol_cnt)
-            return path_err(CISHARE_ERR_PARSE, p, d->errstr, d->errstr_size,
-                            "enum index %lld out of range (%zu symbols)",
-                            (long long)v, n->symbol_cnt);
         *out = json_string_nocheck(n->symbols[v]);
         return *out ? CISHARE_OK : nomem(d);
     default:
@@ -1196,14 +1246,8 @@ static cishare_err_t decode(dec_t *d, const av_node_t *n, json_t **out,
         break;
     }
     case AV_UNION:
-        if ((err = rd_long(d, &v, p)))
+        if ((err = rd_index(d, n, p, &v)))
             break;
-        if (v < 0 || (uint64_t)v >= n->branch_cnt) {
-            err = path_err(CISHARE_ERR_PARSE, p, d->errstr, d->errstr_size,
-                           "union branch %lld out of range (%zu branches)",
-                           (long long)v, n->branch_cnt);
-            break;
-        }
         err = decode(d, n->branches[v], &j, p);
         break;
     default:
@@ -1700,22 +1744,17 @@ static cishare_err_t decode_text(tdec_t *t, const av_node_t *n, const path_t *p,
         if (v)
             v->kind = CISHARE_AVRO_VIEW_NULL;
         return tb_put(o, "null", 4) ? tnomem(t, p) : CISHARE_OK;
-    case AV_BOOLEAN:
-        if (d->p >= d->end)
-            return path_err(CISHARE_ERR_TRUNCATED, p, d->errstr, d->errstr_size,
-                            "input ends inside a boolean");
-        if (*d->p > 1)
-            return path_err(CISHARE_ERR_PARSE, p, d->errstr, d->errstr_size,
-                            "bad boolean byte 0x%02x", *d->p);
-        r = *d->p++ ? tb_put(o, "true", 4) : tb_put(o, "false", 5);
+    case AV_BOOLEAN: {
+        bool b;
+        if ((err = rd_boolean(d, p, &b)))
+            return err;
+        r = b ? tb_put(o, "true", 4) : tb_put(o, "false", 5);
         return r ? tnomem(t, p) : CISHARE_OK;
+    }
     case AV_INT:
     case AV_LONG:
-        if ((err = rd_long(d, &l, p)))
+        if ((err = rd_integer(d, n, p, &l)))
             return err;
-        if (n->kind == AV_INT && (l < INT32_MIN || l > INT32_MAX))
-            return path_err(CISHARE_ERR_PARSE, p, d->errstr, d->errstr_size,
-                            "int out of range");
         if (v) {
             v->kind = CISHARE_AVRO_VIEW_LONG;
             v->l = l;
@@ -1736,26 +1775,9 @@ static cishare_err_t decode_text(tdec_t *t, const av_node_t *n, const path_t *p,
         return json_int_text(o, l) ? tnomem(t, p) : CISHARE_OK;
     case AV_FLOAT:
     case AV_DOUBLE: {
-        size_t w = n->kind == AV_FLOAT ? 4 : 8;
-        uint64_t u = 0;
         double dv;
-        if ((size_t)(d->end - d->p) < w)
-            return path_err(CISHARE_ERR_TRUNCATED, p, d->errstr, d->errstr_size,
-                            "input ends inside a number");
-        for (i = 0; i < w; i++)
-            u |= (uint64_t)d->p[i] << (8 * i);
-        d->p += w;
-        if (w == 4) {
-            uint32_t u32 = (uint32_t)u;
-            float f;
-            memcpy(&f, &u32, 4);
-            dv = f;
-        } else {
-            memcpy(&dv, &u, 8);
-        }
-        if (!isfinite(dv))
-            return path_err(CISHARE_ERR_PARSE, p, d->errstr, d->errstr_size,
-                            "not a finite number");
+        if ((err = rd_real(d, n, p, &dv)))
+            return err;
         return json_real_text(o, dv) ? tnomem(t, p) : CISHARE_OK;
     }
     case AV_STRING:
@@ -1775,26 +1797,15 @@ static cishare_err_t decode_text(tdec_t *t, const av_node_t *n, const path_t *p,
         return CISHARE_OK;
     case AV_BYTES:
     case AV_FIXED:
-        if (n->kind == AV_BYTES) {
-            if ((err = rd_len(d, &len, "bytes", p)))
-                return err;
-        } else {
-            len = n->size;
-            if ((size_t)(d->end - d->p) < len)
-                return path_err(CISHARE_ERR_TRUNCATED, p, d->errstr,
-                                d->errstr_size, "input ends inside fixed");
-        }
+        if ((err = rd_bytes_len(d, n, p, &len)))
+            return err;
         if (json_latin1(o, d->p, len))
             return tnomem(t, p);
         d->p += len;
         return CISHARE_OK;
     case AV_ENUM:
-        if ((err = rd_long(d, &l, p)))
+        if ((err = rd_index(d, n, p, &l)))
             return err;
-        if (l < 0 || (uint64_t)l >= n->symbol_cnt)
-            return path_err(CISHARE_ERR_PARSE, p, d->errstr, d->errstr_size,
-                            "enum index %lld out of range (%zu symbols)",
-                            (long long)l, n->symbol_cnt);
         return cishare_avro_json_string(o, n->symbols[l], strlen(n->symbols[l]))
                    ? tnomem(t, p)
                    : CISHARE_OK;
@@ -1837,14 +1848,8 @@ static cishare_err_t decode_text(tdec_t *t, const av_node_t *n, const path_t *p,
         err = text_map(t, n, p);
         break;
     case AV_UNION:
-        if ((err = rd_long(d, &l, p)))
+        if ((err = rd_index(d, n, p, &l)))
             break;
-        if (l < 0 || (uint64_t)l >= n->branch_cnt) {
-            err = path_err(CISHARE_ERR_PARSE, p, d->errstr, d->errstr_size,
-                           "union branch %lld out of range (%zu branches)",
-                           (long long)l, n->branch_cnt);
-            break;
-        }
         /* a union field's view is its branch's value */
         err = decode_text(t, n->branches[l], p, v, NULL, 0);
         break;
