@@ -25,22 +25,26 @@
 #include <time.h>
 
 /*
- * Signing runs on its own thread so that one core signs while the
- * caller's thread builds and produces the other messages. The ring holds
- * built, unsigned messages in submission order:
+ * Checking, building, routing and signing run on the signer thread so
+ * that the caller's thread (whose produce calls and delivery reports are
+ * the rest of the work) is free. The ring holds submissions in order:
  *
  *   tail <= signed <= head,  head - tail <= SIGN_RING
- *   [tail, signed)  signed, to produce (caller's thread)
- *   [signed, head)  to sign (signer thread)
- *   slot head       being built (caller's thread)
+ *   [tail, signed)  done (signed, or refused), to produce (caller's thread)
+ *   [signed, head)  to check, build and sign (signer thread)
+ *   slot head       being queued (caller's thread)
  *
  * Only the signer advances `signed` (under lock); only the caller's thread
- * advances head and tail. Messages are produced in submission order, so
+ * advances head and tail. The signer never touches `recs` (submit
+ * reallocates it, delivery reports update it): it leaves each outcome in
+ * the slot, which the caller's thread moves into the record as it
+ * produces the slot. Messages are produced in submission order, so
  * per-subject order in Kafka is the order of submit() calls.
  *
  * Batches (scheme ed25519-merkle, the default): the signer signs up to
- * SIGN_BATCH queued messages with one Ed25519 signature. So that batches
- * are large when records come fast, it waits until SIGN_BATCH are queued,
+ * SIGN_BATCH queued messages (the ones built; a refused one is in no
+ * batch) with one Ed25519 signature. So that batches are large when
+ * records come fast, it waits until SIGN_BATCH are queued,
  * or SIGN_LINGER_US after the first one, or until the caller needs them
  * (poll, flush, destroy, a full ring: sign_to), whichever comes first.
  */
@@ -49,19 +53,32 @@
 #define SIGN_LINGER_US 1000
 
 typedef struct slot_s {
+    /* the submission (caller's thread, before head passes the slot) */
+    json_t *msg;    /* a reference to the caller's message (signer drops) */
+    char *audience; /* the caller's audience text, or NULL (signer frees) */
+    int tlp_override;
+    size_t idx; /* record */
+    /* the outcome (signer thread, before signed passes the slot); the
+     * caller's thread moves it into the record when it produces */
     cishare_msg_out_t out;
     cishare_strlist_t topics;
-    size_t idx; /* record */
-    cishare_err_t err;
-    bool hdrs_err;            /* err is from to_headers: "invalid message" */
-    rd_kafka_headers_t *hdrs; /* signed envelope as headers (signer) */
-    char errstr[512];
+    char *topics_str, *tlp;   /* the record's, when built */
+    bool built;               /* routed: subject, topics and tlp are set */
+    bool nomem;               /* the signer ran out of memory */
+    const char *reason;       /* refused or failed: the category, else NULL */
+    rd_kafka_headers_t *hdrs; /* signed envelope as headers */
+    char errstr[1024];
 } slot_t;
 
-/* Free what a produced slot owns, without zeroing its 27 KB envelope
- * (build initialises the envelope of the next message in the slot). */
+/* Free what a slot owns, without zeroing its 27 KB envelope (build
+ * initialises the envelope of the next message in the slot). */
 static void slot_release(slot_t *sl)
 {
+    if (sl->msg)
+        json_decref(sl->msg);
+    sl->msg = NULL;
+    free(sl->audience);
+    sl->audience = NULL;
     free(sl->out.key);
     free(sl->out.value);
     cishare_audience_clear(&sl->out.audience);
@@ -69,9 +86,14 @@ static void slot_release(slot_t *sl)
     sl->out.value = NULL;
     sl->out.key_len = sl->out.value_len = 0;
     cishare_strlist_clear(&sl->topics);
+    free(sl->topics_str);
+    free(sl->tlp);
+    sl->topics_str = sl->tlp = NULL;
     if (sl->hdrs)
         rd_kafka_headers_destroy(sl->hdrs);
     sl->hdrs = NULL;
+    sl->built = sl->nomem = false;
+    sl->reason = NULL;
 }
 
 struct cishare_publisher_s {
@@ -91,6 +113,7 @@ struct cishare_publisher_s {
     cishare_pub_rec_t *recs;
     size_t cnt, size;
     size_t inflight, delivered;
+    bool nomem;           /* the signer ran out of memory: submit fails */
     char last_error[512]; /* last client-level error (error_cb) */
     char principal[128];  /* who Kafka sees: sasl.username, else our id */
 };
@@ -143,51 +166,88 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
     snprintf(pub->last_error, sizeof(pub->last_error), "%s (%s)", buf, reason);
 }
 
-/* Sign ring slots [from, to) as one batch (signer thread, unlocked). A
- * refused batch is signed again message by message, so that each record
- * gets its own error. */
+static cishare_err_t prepare(cishare_publisher_t *pub, const json_t *msg,
+                             int tlp_override, const char *audience, bool sign,
+                             cishare_msg_out_t *o, cishare_strlist_t *topics,
+                             const char **reason, char *errstr,
+                             size_t errstr_size);
+static char *join(const cishare_strlist_t *l);
+static const char *build_reason(cishare_err_t err);
+
+/* Check, build and route ring slots [from, to), then sign the ones built
+ * as one batch and turn them into headers (signer thread, unlocked; it
+ * touches no record: the outcome stays in the slot). A refused batch is
+ * signed again message by message, so that each record gets its own
+ * error. */
 static void sign_slots(cishare_publisher_t *pub, size_t from, size_t to)
 {
-    /* zeroed: the compiler cannot see that n <= SIGN_BATCH */
+    /* zeroed: the compiler cannot see that k <= SIGN_BATCH */
     cishare_envelope_t *envs[SIGN_BATCH] = {0};
     const char *subj[SIGN_BATCH] = {0};
     const uint8_t *vals[SIGN_BATCH] = {0};
-    size_t subj_len[SIGN_BATCH] = {0}, val_len[SIGN_BATCH] = {0}, i,
+    size_t subj_len[SIGN_BATCH] = {0}, val_len[SIGN_BATCH] = {0}, i, k = 0,
            n = to - from;
+    slot_t *ok[SIGN_BATCH] = {0};
     char errstr[512];
 
     for (i = 0; i < n; i++) {
         slot_t *sl = &pub->ring[(from + i) % SIGN_RING];
-        envs[i] = &sl->out.env;
-        subj[i] = sl->out.key;
-        subj_len[i] = sl->out.key_len;
-        vals[i] = sl->out.value;
-        val_len[i] = sl->out.value_len;
+        cishare_err_t err = prepare(
+            pub, sl->msg, sl->tlp_override, sl->audience, false, &sl->out,
+            &sl->topics, &sl->reason, sl->errstr, sizeof(sl->errstr));
+        json_decref(sl->msg);
+        sl->msg = NULL;
+        free(sl->audience);
+        sl->audience = NULL;
+        if (!err && !sl->reason) {
+            if (!(sl->topics_str = join(&sl->topics)) ||
+                !(sl->tlp = strdup(cishare_tlp_name(sl->out.env.tlp))))
+                err = CISHARE_ERR_NOMEM;
+            else
+                sl->built = true;
+        }
+        if (err) {
+            sl->nomem = true;
+            sl->reason = "out of memory";
+            snprintf(sl->errstr, sizeof(sl->errstr), "out of memory");
+        }
+        if (sl->reason)
+            continue; /* not in the batch */
+        ok[k] = sl;
+        envs[k] = &sl->out.env;
+        subj[k] = sl->out.key;
+        subj_len[k] = sl->out.key_len;
+        vals[k] = sl->out.value;
+        val_len[k] = sl->out.value_len;
+        k++;
     }
-    if (cishare_envelope_sign_batch(envs, subj, subj_len, vals, val_len, n,
-                                    &pub->id.kp, pub->scheme, errstr,
-                                    sizeof(errstr)))
-        for (i = 0; i < n; i++) {
-            slot_t *sl = &pub->ring[(from + i) % SIGN_RING];
-            sl->err = cishare_envelope_sign(
+    if (k && cishare_envelope_sign_batch(envs, subj, subj_len, vals, val_len, k,
+                                         &pub->id.kp, pub->scheme, errstr,
+                                         sizeof(errstr)))
+        for (i = 0; i < k; i++) {
+            slot_t *sl = ok[i];
+            cishare_err_t err = cishare_envelope_sign(
                 &sl->out.env, &pub->id.kp, pub->scheme, sl->out.key,
                 sl->out.key_len, sl->out.value, sl->out.value_len, sl->errstr,
                 sizeof(sl->errstr));
+            if (err)
+                sl->reason = build_reason(err);
         }
-    /* The headers too: the caller's thread, which builds and produces,
-     * is the busier one (base64 of the signature, 13 header values). */
-    for (i = 0; i < n; i++) {
-        slot_t *sl = &pub->ring[(from + i) % SIGN_RING];
-        if (sl->err)
+    /* The headers too: the caller's thread, which produces, is the busier
+     * one (base64 of the signature, 13 header values). */
+    for (i = 0; i < k; i++) {
+        slot_t *sl = ok[i];
+        if (sl->reason)
             continue;
         if (!(sl->hdrs = rd_kafka_headers_new(16))) {
-            sl->err = cishare_err_set(CISHARE_ERR_NOMEM, sl->errstr,
-                                      sizeof(sl->errstr), "out of memory");
+            sl->nomem = true;
+            sl->reason = "out of memory";
+            snprintf(sl->errstr, sizeof(sl->errstr), "out of memory");
             continue;
         }
-        if ((sl->err = cishare_envelope_to_headers(
-                 &sl->out.env, sl->hdrs, sl->errstr, sizeof(sl->errstr))))
-            sl->hdrs_err = true;
+        if (cishare_envelope_to_headers(&sl->out.env, sl->hdrs, sl->errstr,
+                                        sizeof(sl->errstr)))
+            sl->reason = "invalid message";
     }
 }
 
@@ -551,10 +611,19 @@ static void produce_slot(cishare_publisher_t *pub, slot_t *sl)
     cishare_msg_out_t *o = &sl->out;
     size_t idx = sl->idx, i;
     cishare_pub_rec_t *r = &pub->recs[idx];
+    const char *key = o->key;
 
-    if (sl->err) {
-        rec_fail(r, sl->hdrs_err ? "invalid message" : build_reason(sl->err),
-                 sl->errstr);
+    /* the signer's outcome becomes the record's (moved) */
+    if (sl->nomem)
+        pub->nomem = true;
+    if (sl->built) {
+        r->subject = o->key;
+        r->topics = sl->topics_str;
+        r->tlp = sl->tlp;
+        o->key = sl->topics_str = sl->tlp = NULL;
+    }
+    if (sl->reason) {
+        rec_fail(r, sl->reason, sl->errstr);
         return;
     }
     for (i = 0; i < sl->topics.cnt; i++) {
@@ -569,7 +638,7 @@ static void produce_slot(cishare_publisher_t *pub, slot_t *sl)
         while (1) {
             kerr = rd_kafka_producev(
                 pub->rk, RD_KAFKA_V_TOPIC(sl->topics.items[i]),
-                RD_KAFKA_V_KEY(o->key, o->key_len),
+                RD_KAFKA_V_KEY(key, o->key_len),
                 RD_KAFKA_V_VALUE(o->value, o->value_len),
                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
                 RD_KAFKA_V_HEADERS(hdrs),
@@ -595,32 +664,27 @@ static void produce_slot(cishare_publisher_t *pub, slot_t *sl)
     }
 }
 
-cishare_err_t cishare_publisher_submit(cishare_publisher_t *pub,
-                                       const json_t *msg, const char *record,
-                                       int tlp_override, const char *audience)
+/*
+ * Check the publish rules, build and route one message into o and topics
+ * (signed only when `sign`: a dry run, else the signer signs batches).
+ * A refusal sets *reason (its category) and errstr. With a producer this
+ * runs on the signer thread, so it touches no record. Returns
+ * CISHARE_ERR_NOMEM only; o and topics are the caller's to free.
+ */
+static cishare_err_t prepare(cishare_publisher_t *pub, const json_t *msg,
+                             int tlp_override, const char *audience, bool sign,
+                             cishare_msg_out_t *o, cishare_strlist_t *topics,
+                             const char **reason, char *errstr,
+                             size_t errstr_size)
 {
     const cishare_participant_t *me = pub->id.me;
-    cishare_pub_rec_t *r = rec_new(pub, record);
-    size_t idx = pub->cnt - 1, i;
     json_t *copy = NULL;
     const char *origin, *tlps;
     cishare_tlp_t rec_tlp;
-    cishare_msg_out_t local, *o = &local;
-    cishare_strlist_t topics = {0};
-    char errstr[1024];
-    cishare_err_t err;
+    size_t i;
+    cishare_err_t err = CISHARE_OK;
 
-    memset(&local, 0, sizeof(local));
-    if (!r)
-        return CISHARE_ERR_NOMEM;
-    if (pub->ring) {
-        /* room in the ring: the oldest signed message goes out */
-        if (pub->head - pub->tail == SIGN_RING)
-            drain_to(pub, pub->tail + 1);
-        /* build initialises all of o (and a released slot owns
-         * nothing): no 27 KB memset per message here */
-        o = &pub->ring[pub->head % SIGN_RING].out;
-    }
+    *reason = NULL;
     /* only as itself; the "origin" field goes (build refuses unknown
      * fields), on a copy: msg is only read, and build copies the payload
      * itself, so a record without it needs no copy of its own */
@@ -629,11 +693,11 @@ cishare_err_t cishare_publisher_submit(cishare_publisher_t *pub,
         return CISHARE_ERR_NOMEM;
     origin = json_string_value(json_object_get(copy, "origin"));
     if (origin && strcmp(origin, me->id)) {
-        snprintf(errstr, sizeof(errstr),
+        snprintf(errstr, errstr_size,
                  "the record names origin '%s'; %s may publish only as "
                  "itself",
                  origin, me->id);
-        rec_fail(r, "not own identity", errstr);
+        *reason = "not own identity";
         goto done;
     }
     if (origin)
@@ -643,28 +707,27 @@ cishare_err_t cishare_publisher_submit(cishare_publisher_t *pub,
     tlps = json_string_value(json_object_get(copy, "tlp"));
     if (tlps && cishare_tlp_parse(tlps, &rec_tlp) && tlp_override >= 0 &&
         (cishare_tlp_t)tlp_override < rec_tlp) {
-        snprintf(errstr, sizeof(errstr),
+        snprintf(errstr, errstr_size,
                  "--tlp %s would loosen the record's label %s (a label may "
                  "only be kept or tightened)",
                  cishare_tlp_name((cishare_tlp_t)tlp_override),
                  cishare_tlp_name(rec_tlp));
-        rec_fail(r, "label loosened", errstr);
+        *reason = "label loosened";
         goto done;
     }
 
-    /* With a producer the signer thread signs; a dry run signs here
-     * (alone: a batch of one). */
     err = cishare_message_build_unsigned(
         pub->codec, pub->id.dir, me, &pub->id.kp, copy, tlp_override, audience,
-        cishare_time_now_ms(), o, errstr, sizeof(errstr));
-    if (!err && !pub->ring)
+        cishare_time_now_ms(), o, errstr, errstr_size);
+    if (!err && sign)
         err = cishare_envelope_sign(&o->env, &pub->id.kp, pub->scheme, o->key,
                                     o->key_len, o->value, o->value_len, errstr,
-                                    sizeof(errstr));
+                                    errstr_size);
     if (err) {
-        if (err == CISHARE_ERR_NOMEM)
-            goto nomem;
-        rec_fail(r, build_reason(err), errstr);
+        if (err != CISHARE_ERR_NOMEM) {
+            *reason = build_reason(err);
+            err = CISHARE_OK;
+        }
         goto done;
     }
 
@@ -672,12 +735,12 @@ cishare_err_t cishare_publisher_submit(cishare_publisher_t *pub,
     if (o->env.type == CISHARE_MSG_ALERT &&
         me->role != CISHARE_ROLE_COORDINATION_OFFICE &&
         me->role != CISHARE_ROLE_MINISTRY) {
-        snprintf(errstr, sizeof(errstr),
+        snprintf(errstr, errstr_size,
                  "%s is a%s %s: only the coordination office and ministries "
                  "issue alerts",
                  me->id, me->role == CISHARE_ROLE_OPERATOR ? "n" : "",
                  cishare_role_name(me->role));
-        rec_fail(r, "alert from a non-issuer", errstr);
+        *reason = "alert from a non-issuer";
         goto done;
     }
 
@@ -687,11 +750,11 @@ cishare_err_t cishare_publisher_submit(cishare_publisher_t *pub,
             const cishare_aud_item_t *it = &o->audience.items[i];
             if (it->kind == CISHARE_AUD_SECTOR &&
                 !cishare_participant_in_sector(me, it->value)) {
-                snprintf(errstr, sizeof(errstr),
+                snprintf(errstr, errstr_size,
                          "operator %s may publish only in its own sectors; "
                          "the audience names sector:%s",
                          me->id, it->value);
-                rec_fail(r, "outside own sectors", errstr);
+                *reason = "outside own sectors";
                 goto done;
             }
         }
@@ -702,54 +765,77 @@ cishare_err_t cishare_publisher_submit(cishare_publisher_t *pub,
         const char *lb = json_string_value(
             json_object_get(json_object_get(copy, "payload"), "legal_basis"));
         if (lb && !strcmp(lb, "mandatory") &&
-            !mandatory_incident_ok(pub, o, errstr, sizeof(errstr))) {
-            rec_fail(r, "mandatory incident not addressed", errstr);
+            !mandatory_incident_ok(pub, o, errstr, errstr_size)) {
+            *reason = "mandatory incident not addressed";
             goto done;
         }
     }
 
     if ((err = cishare_routing_topics(pub->id.dir, me, o->env.tlp, &o->audience,
-                                      &topics, errstr, sizeof(errstr)))) {
-        if (err == CISHARE_ERR_NOMEM)
-            goto nomem;
-        rec_fail(r, "no topic", errstr);
-        goto done;
+                                      topics, errstr, errstr_size)) &&
+        err != CISHARE_ERR_NOMEM) {
+        *reason = "no topic";
+        err = CISHARE_OK;
     }
-    r = &pub->recs[idx];
-    if (!(r->subject = strdup(o->key)) || !(r->topics = join(&topics)) ||
-        !(r->tlp = strdup(cishare_tlp_name(o->env.tlp))))
-        goto nomem;
-
-    if (pub->ring) {
-        slot_t *sl = &pub->ring[pub->head % SIGN_RING];
-        sl->topics = topics; /* moved */
-        memset(&topics, 0, sizeof(topics));
-        sl->idx = idx;
-        sl->err = CISHARE_OK;
-        sl->hdrs_err = false;
-        sl->hdrs = NULL;
-        json_decref(copy);
-        pthread_mutex_lock(&pub->lock);
-        pub->head++;
-        if (pub->signer_idle || (pub->signer_lingering &&
-                                 pub->head - pub->signed_cnt >= SIGN_BATCH))
-            pthread_cond_signal(&pub->work);
-        pthread_mutex_unlock(&pub->lock);
-        drain_to(pub, pub->tail); /* what is signed already */
-        rd_kafka_poll(pub->rk, 0);
-        return CISHARE_OK;
-    }
-
 done:
     json_decref(copy);
-    cishare_msg_out_clear(o);
-    cishare_strlist_clear(&topics);
+    return err;
+}
+
+cishare_err_t cishare_publisher_submit(cishare_publisher_t *pub,
+                                       const json_t *msg, const char *record,
+                                       int tlp_override, const char *audience)
+{
+    cishare_pub_rec_t *r;
+    size_t idx;
+    slot_t *sl;
+
+    if (pub->nomem || !(r = rec_new(pub, record)))
+        return CISHARE_ERR_NOMEM;
+    idx = pub->cnt - 1;
+    if (!pub->ring) {
+        /* a dry run: all here, signed alone (a batch of one) */
+        cishare_msg_out_t o;
+        cishare_strlist_t topics = {0};
+        const char *reason;
+        char errstr[1024];
+        cishare_err_t err;
+
+        memset(&o, 0, sizeof(o));
+        err = prepare(pub, msg, tlp_override, audience, true, &o, &topics,
+                      &reason, errstr, sizeof(errstr));
+        if (!err && reason)
+            rec_fail(r, reason, errstr);
+        else if (!err && (!(r->subject = strdup(o.key)) ||
+                          !(r->topics = join(&topics)) ||
+                          !(r->tlp = strdup(cishare_tlp_name(o.env.tlp)))))
+            err = CISHARE_ERR_NOMEM;
+        cishare_msg_out_clear(&o);
+        cishare_strlist_clear(&topics);
+        return err;
+    }
+
+    /* room in the ring: the oldest signed message goes out */
+    if (pub->head - pub->tail == SIGN_RING)
+        drain_to(pub, pub->tail + 1);
+    /* The signer thread checks, builds, routes and signs it: the caller's
+     * thread only queues it here and produces it in order. A reference
+     * is enough: msg is only read, and left alone until it is built. */
+    sl = &pub->ring[pub->head % SIGN_RING];
+    if (audience && !(sl->audience = strdup(audience)))
+        return CISHARE_ERR_NOMEM;
+    sl->msg = json_incref((json_t *)msg);
+    sl->tlp_override = tlp_override;
+    sl->idx = idx;
+    pthread_mutex_lock(&pub->lock);
+    pub->head++;
+    if (pub->signer_idle ||
+        (pub->signer_lingering && pub->head - pub->signed_cnt >= SIGN_BATCH))
+        pthread_cond_signal(&pub->work);
+    pthread_mutex_unlock(&pub->lock);
+    drain_to(pub, pub->tail); /* what is signed already */
+    rd_kafka_poll(pub->rk, 0);
     return CISHARE_OK;
-nomem:
-    json_decref(copy);
-    cishare_msg_out_clear(o);
-    cishare_strlist_clear(&topics);
-    return CISHARE_ERR_NOMEM;
 }
 
 void cishare_publisher_poll(cishare_publisher_t *pub, int timeout_ms)

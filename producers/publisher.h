@@ -20,9 +20,10 @@
  *
  * Threading: one publisher is used from one thread; delivery reports are
  * served from cishare_publisher_poll() / _flush() on that thread. With a
- * producer, the publisher signs on a thread of its own (submit builds,
- * that thread signs, submit/poll/flush produce in submission order), so
- * a record's outcome is final only after _flush().
+ * producer, the publisher works on a thread of its own (submit queues,
+ * that thread checks, builds, routes and signs, submit/poll/flush
+ * produce in submission order), so a record's outcome (and its subject,
+ * topics, label) is final only after _flush().
  */
 #ifndef CISHARE_PUBLISHER_H
 #define CISHARE_PUBLISHER_H
@@ -66,7 +67,9 @@ const cishare_directory_t *
 cishare_publisher_directory(const cishare_publisher_t *pub);
 
 /**
- * Check, build, route and produce one native JSON message (only read).
+ * Check, build, route and produce one native JSON message (only read;
+ * with a producer a reference is kept until the signing thread has built
+ * it: do not change msg before the next _poll(), _flush() or _destroy()).
  * tlp_override: -1 none, else the caller's label (may only tighten).
  * audience: NULL or the caller's audience text (replaces msg.audience).
  * The outcome is recorded under `record`; a refusal is not an error of
