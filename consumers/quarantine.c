@@ -78,6 +78,28 @@ static json_t *bytes_obj(json_t *o, const void *p, size_t len)
     return o;
 }
 
+/* Text from an untrusted message (a header name, an error detail quoting
+ * one) as a JSON string: jansson refuses invalid UTF-8, and a refusal here
+ * must not stop the feed (a poison pill), so such text is kept with every
+ * byte outside printable ASCII replaced by '?'. */
+static json_t *safe_string(const char *s)
+{
+    json_t *j = json_string(s ? s : "");
+    char *copy;
+    size_t i;
+
+    if (j)
+        return j;
+    if (!(copy = strdup(s)))
+        return NULL;
+    for (i = 0; copy[i]; i++)
+        if ((unsigned char)copy[i] < 0x20 || (unsigned char)copy[i] > 0x7e)
+            copy[i] = '?';
+    j = json_string(copy);
+    free(copy);
+    return j;
+}
+
 cishare_err_t cishare_quarantine_add(cishare_quarantine_t *q,
                                      const cishare_quarantine_rec_t *rec,
                                      char *errstr, size_t errstr_size)
@@ -92,18 +114,24 @@ cishare_err_t cishare_quarantine_add(cishare_quarantine_t *q,
     hs = json_array();
     for (i = 0; i < rec->header_cnt; i++) {
         const cishare_qheader_t *h = &rec->headers[i];
-        json_t *ho = json_pack("{s:s}", "name", h->name ? h->name : "");
+        json_t *name = json_string(h->name ? h->name : "");
+        json_t *ho =
+            json_pack("{s:o}", "name", name ? name : safe_string(h->name));
+        /* a name that is not UTF-8 is also kept exactly */
+        if (ho && !name)
+            json_object_set_new(ho, "name_base64",
+                                b64(h->name, strlen(h->name)));
         if (!h->value)
             json_object_set_new(ho, "null", json_true());
         else
             bytes_obj(ho, h->value, h->len);
         json_array_append_new(hs, ho);
     }
-    o = json_pack("{s:s,s:s,s:i,s:I,s:s,s:s,s:o}", "time", when, "topic",
-                  rec->topic ? rec->topic : "", "partition",
-                  (int)rec->partition, "offset", (json_int_t)rec->offset,
-                  "reason", rec->reason ? rec->reason : "invalid", "detail",
-                  rec->detail ? rec->detail : "", "headers", hs);
+    o = json_pack("{s:s,s:o,s:i,s:I,s:s,s:o,s:o}", "time", when, "topic",
+                  safe_string(rec->topic), "partition", (int)rec->partition,
+                  "offset", (json_int_t)rec->offset, "reason",
+                  rec->reason ? rec->reason : "invalid", "detail",
+                  safe_string(rec->detail), "headers", hs);
     if (!o)
         return cishare_err_set(CISHARE_ERR_NOMEM, errstr, errstr_size,
                                "out of memory");

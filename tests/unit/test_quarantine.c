@@ -122,10 +122,56 @@ static void test_record(void **state)
     fclose(fp);
 }
 
+/* A hostile message whose header name is not UTF-8 (and an error detail
+ * quoting it) is still quarantined: a refusal here would stop the feed on
+ * every restart (poison pill). */
+static void test_hostile_text(void **state)
+{
+    const cishare_qheader_t hs[] = {{"cishare.\xff\xfe", "x", 1}};
+    cishare_quarantine_rec_t rec = {
+        .topic = "cishare.green.all",
+        .reason = "malformed",
+        .detail = "header cishare.\xff\xfe: unknown cishare header \xe3\x81",
+        .headers = hs,
+        .header_cnt = 1,
+        .value = "v",
+        .value_len = 1,
+    };
+    cishare_quarantine_t *q = NULL;
+    char errstr[256] = "", line[4096];
+    json_error_t jerr;
+    json_t *o, *h;
+    FILE *fp;
+    (void)state;
+
+    unlink(path);
+    assert_int_equal(cishare_quarantine_open(path, false, 0, &q, NULL, 0), 0);
+    if (cishare_quarantine_add(q, &rec, errstr, sizeof(errstr)))
+        fail_msg("add: %s", errstr);
+    assert_int_equal(cishare_quarantine_sync(q, NULL, NULL, 0), 0);
+    cishare_quarantine_close(q);
+    fp = fopen(path, "r");
+    assert_non_null(fp);
+    assert_non_null(fgets(line, sizeof(line), fp));
+    fclose(fp);
+    o = json_loads(line, 0, &jerr);
+    assert_non_null(o);
+    assert_string_equal(json_string_value(json_object_get(o, "detail")),
+                        "header cishare.??: unknown cishare header ??");
+    h = json_array_get(json_object_get(o, "headers"), 0);
+    assert_string_equal(json_string_value(json_object_get(h, "name")),
+                        "cishare.??");
+    /* the exact bytes are kept too */
+    assert_string_equal(json_string_value(json_object_get(h, "name_base64")),
+                        "Y2lzaGFyZS7//g==");
+    json_decref(o);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_record, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_hostile_text, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
