@@ -199,6 +199,20 @@ static int hexval(int c)
     return -1;
 }
 
+void cishare_dedup_key(const char *origin, const char *id,
+                       uint8_t key[CISHARE_DEDUP_ID_BYTES])
+{
+    static const char tag[] = "cishare/dedup/v1";
+    crypto_generichash_state st;
+
+    crypto_generichash_init(&st, NULL, 0, CISHARE_DEDUP_ID_BYTES);
+    crypto_generichash_update(&st, (const uint8_t *)tag, sizeof(tag) - 1);
+    crypto_generichash_update(&st, (const uint8_t *)origin,
+                              strlen(origin) + 1); /* with its NUL */
+    crypto_generichash_update(&st, (const uint8_t *)id, strlen(id));
+    crypto_generichash_final(&st, key, CISHARE_DEDUP_ID_BYTES);
+}
+
 void cishare_dedup_id_from_text(const char *text,
                                 uint8_t id[CISHARE_DEDUP_ID_BYTES])
 {

@@ -74,6 +74,17 @@ void cishare_dedup_close(cishare_dedup_t *d);
 void cishare_dedup_id_from_text(const char *text,
                                 uint8_t id[CISHARE_DEDUP_ID_BYTES]);
 
+/**
+ * The feed's de-duplication key of a verified message: BLAKE2b-128 of
+ * "cishare/dedup/v1", the origin, a NUL and the message id. The id alone
+ * is chosen by whoever signs a message, so another participant could
+ * publish its own signed message under a genuine message's id and have
+ * the genuine one dropped as a duplicate; keyed by origin too, it cannot.
+ * Relayed copies keep the origin, so they stay duplicates.
+ */
+void cishare_dedup_key(const char *origin, const char *id,
+                       uint8_t key[CISHARE_DEDUP_ID_BYTES]);
+
 /** True if id was committed or added in the pending batch. */
 bool cishare_dedup_seen(const cishare_dedup_t *d,
                         const uint8_t id[CISHARE_DEDUP_ID_BYTES]);

@@ -363,10 +363,11 @@ static void prepare(const feed_t *f, worker_t *w, item_t *it, int64_t now_ms)
         it->reason = d.reason;
         goto out;
     }
-    /* Ids of verified messages only: a forged copy never suppresses the
-     * genuine one. Duplicates are told apart in order, by the main
-     * thread; decoding one is wasted work, not a wrong result. */
-    cishare_dedup_id_from_text(in->env.id, it->id);
+    /* Keys of verified messages only, by origin and id: neither a forged
+     * copy nor another participant's signed message under the same id
+     * suppresses the genuine one. Duplicates are told apart in order, by
+     * the main thread; decoding one is wasted work, not a wrong result. */
+    cishare_dedup_key(in->env.origin, in->env.id, it->id);
     it->revocation = in->env.type == CISHARE_MSG_REVOCATION;
     it->state = ITEM_DELIVER;
     if (f->need_tree) {

@@ -1088,7 +1088,7 @@ static void bench_offline_scheme(bench_t *b, int n, const char *scheme,
                              .deliver);
         if (!ok)
             die("offline: not delivered");
-        STEP(t_dedup, cishare_dedup_id_from_text(in->env.id, id);
+        STEP(t_dedup, cishare_dedup_key(in->env.origin, in->env.id, id);
              seen = cishare_dedup_seen(dd, id); e = cishare_dedup_add(dd, id));
         if (seen || e)
             die("offline: dedup");

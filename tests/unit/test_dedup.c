@@ -81,6 +81,23 @@ static void test_id_from_text(void **state)
     assert_memory_not_equal(b, c, 16);
 }
 
+/* The feed's key: another origin's message under the same id is not a
+ * duplicate; the same origin's is. Origin and id cannot run together. */
+static void test_key_by_origin(void **state)
+{
+    static const char id[] = "0123abcd-0000-4000-8000-00000000ffee";
+    uint8_t a[16], b[16], c[16];
+    (void)state;
+    cishare_dedup_key("op-power-a", id, a);
+    cishare_dedup_key("op-power-a", id, b);
+    assert_memory_equal(a, b, 16);
+    cishare_dedup_key("op-bank-a", id, c);
+    assert_memory_not_equal(a, c, 16);
+    cishare_dedup_key("op-power-a0", "123abcd", b);
+    cishare_dedup_key("op-power-a", "0123abcd", c);
+    assert_memory_not_equal(b, c, 16);
+}
+
 static void test_insert_lookup(void **state)
 {
     cishare_dedup_t *d = open_ok();
@@ -299,6 +316,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_id_from_text),
+        cmocka_unit_test(test_key_by_origin),
         cmocka_unit_test_setup_teardown(test_insert_lookup, setup, teardown),
         cmocka_unit_test_setup_teardown(test_persist_reopen, setup, teardown),
         cmocka_unit_test_setup_teardown(test_torn_tail, setup, teardown),
