@@ -19,6 +19,7 @@
  */
 #include "sinks/sink.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -45,6 +46,36 @@ static int type_index(const char *t)
     return -1;
 }
 
+/* Widest CIDR blocks a blocklist takes: an indicator such as 0.0.0.0/0
+ * would otherwise make every firewall that loads the list block all
+ * traffic. Wider ranges stay in the JSONL and STIX sinks. */
+#define BLOCK_MIN_PREFIX_V4 12
+#define BLOCK_MIN_PREFIX_V6 32
+
+/* An address, or a CIDR block no wider than min_prefix, of family af. */
+static bool address_ok(int af, const char *v, int min_prefix)
+{
+    char addr[INET6_ADDRSTRLEN + 1];
+    unsigned char bin[sizeof(struct in6_addr)];
+    const char *slash = strchr(v, '/');
+    size_t alen = slash ? (size_t)(slash - v) : strlen(v);
+    int max = af == AF_INET ? 32 : 128;
+
+    if (alen == 0 || alen >= sizeof(addr))
+        return false;
+    memcpy(addr, v, alen);
+    addr[alen] = '\0';
+    if (inet_pton(af, addr, bin) != 1)
+        return false;
+    if (slash) {
+        char *end;
+        long prefix = strtol(slash + 1, &end, 10);
+        if (!slash[1] || *end || prefix < min_prefix || prefix > max)
+            return false;
+    }
+    return true;
+}
+
 /* Normalise value for list type t into out; false if it does not fit. */
 static bool normalise(int t, const char *v, char *out, size_t out_size)
 {
@@ -61,19 +92,26 @@ static bool normalise(int t, const char *v, char *out, size_t out_size)
     }
     out[len] = '\0';
     if (!strcmp(type, "ipv4"))
-        return strspn(out, "0123456789./") == len && strchr(out, '.');
+        return address_ok(AF_INET, out, BLOCK_MIN_PREFIX_V4);
     if (!strcmp(type, "ipv6")) {
         for (i = 0; i < len; i++)
             out[i] = (char)tolower((unsigned char)out[i]);
-        return strspn(out, "0123456789abcdef:./") == len && strchr(out, ':');
+        return address_ok(AF_INET6, out, BLOCK_MIN_PREFIX_V6);
     }
     if (!strcmp(type, "domain")) {
+        const char *name = out;
         for (i = 0; i < len; i++)
             out[i] = (char)tolower((unsigned char)out[i]);
         if (out[len - 1] == '.')
             out[--len] = '\0';
-        return len > 0 &&
-               strspn(out, "abcdefghijklmnopqrstuvwxyz0123456789.-_*") == len;
+        /* "*.example.com" blocks subdomains; "*", "com" or "*.com" would
+         * block far more than one indicator should */
+        if (!strncmp(name, "*.", 2))
+            name += 2;
+        return *name && *name != '.' && strchr(name, '.') &&
+               !strstr(name, "..") &&
+               strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789.-_") ==
+                   strlen(name);
     }
     if (!strcmp(type, "url"))
         return true;

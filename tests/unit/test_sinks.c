@@ -397,6 +397,41 @@ static void write_examples(cishare_sink_t *s)
              "ind-ipv6");
 }
 
+/* Values that would block far more than one indicator never reach a
+ * blocklist: the whole address space, a TLD, a bare wildcard. */
+static void test_blocklist_too_wide(void **state)
+{
+    static const struct {
+        const char *type, *value;
+    } in[] = {
+        {"ipv4", "0.0.0.0/0"},      {"ipv4", "10.0.0.0/8"},
+        {"ipv4", "999.1.1.1"},      {"ipv4", "1.2.3.4/33"},
+        {"ipv4", "223.166.0.0/15"}, {"ipv4", "192.0.2.1/32"},
+        {"ipv6", "::/0"},           {"ipv6", "2001:db8::/16"},
+        {"ipv6", "2001:db8::/48"},  {"domain", "*"},
+        {"domain", "com"},          {"domain", "*.com"},
+        {"domain", "a..example"},   {"domain", "*.evil.example"},
+    };
+    cishare_sink_t *s;
+    char subject[16];
+    size_t i;
+    (void)state;
+
+    s = open_sink("blocklist", tmpdir, false, 0);
+    for (i = 0; i < sizeof(in) / sizeof(in[0]); i++) {
+        snprintf(subject, sizeof(subject), "w-%zu", i);
+        write_ok(s,
+                 indicator("op-power-a", subject, in[i].type, in[i].value, NULL,
+                           NULL),
+                 subject);
+    }
+    sync_ok(s, NOW);
+    assert_list("ipv4", "192.0.2.1/32\n223.166.0.0/15\n");
+    assert_list("ipv6", "2001:db8::/48\n");
+    assert_list("domain", "*.evil.example\n");
+    cishare_sink_close(s);
+}
+
 static void test_stix_examples(void **state)
 {
     const char *keep = getenv("CISHARE_SINKS_KEEP");
@@ -529,6 +564,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_jsonl, setup, teardown),
         cmocka_unit_test_setup_teardown(test_blocklist, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_blocklist_too_wide, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_stix_examples, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stix_revoke_expire_restart, setup,
                                         teardown),
