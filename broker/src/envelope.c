@@ -666,9 +666,13 @@ void cishare_envelope_digest(const cishare_envelope_t *env, const char *subject,
 
     n = cishare_envelope_signing_input(env, subject, subject_len, value,
                                        value_len, buf, sizeof(buf));
-    /* Callers validate first, so n always fits; hash nothing partial. */
-    if (n > sizeof(buf))
-        n = 0;
+    /* Callers validate first, so n always fits. Were it ever not to, a
+     * random digest fails closed: no signature made or checked over it
+     * can match another message's. */
+    if (n > sizeof(buf)) {
+        randombytes_buf(digest, CISHARE_DIGEST_BYTES);
+        return;
+    }
     crypto_generichash(digest, CISHARE_DIGEST_BYTES, buf, n, NULL, 0);
 }
 
@@ -870,8 +874,12 @@ static void relay_digest(const cishare_envelope_t *env, size_t i,
     put_str(&w, h->key_id);
     put_str(&w, h->alg);
     put_str(&w, h->audience);
+    if (w.len > sizeof(buf)) { /* cannot happen; fail closed as above */
+        randombytes_buf(out, CISHARE_DIGEST_BYTES);
+        return;
+    }
     crypto_generichash_init(&st, NULL, 0, CISHARE_DIGEST_BYTES);
-    crypto_generichash_update(&st, buf, w.len <= sizeof(buf) ? w.len : 0);
+    crypto_generichash_update(&st, buf, w.len);
     crypto_generichash_final(&st, out, CISHARE_DIGEST_BYTES);
 }
 
@@ -938,6 +946,8 @@ cishare_envelope_relay_verify(const cishare_envelope_t *env, size_t i,
     if (!env || !pk || i >= env->relay_cnt || env->sig_len == 0 ||
         subject_len > CISHARE_SUBJECT_MAX_LEN ||
         cishare_envelope_validate(env, NULL, 0) != CISHARE_OK ||
+        /* relay hops are plain ed25519 (schemas/README.md) */
+        strcmp(env->relay[i].alg, CISHARE_SIG_ED25519) ||
         !(s = cishare_sig_scheme_find(env->relay[i].alg)))
         return cishare_err_set(CISHARE_ERR_BAD_SIGNATURE, errstr, errstr_size,
                                "relay hop %zu: missing or malformed", i + 1);
