@@ -343,7 +343,6 @@ static void prepare(const feed_t *f, worker_t *w, item_t *it, int64_t now_ms)
     const rd_kafka_message_t *m = it->m;
     rd_kafka_headers_t *hdrs = NULL;
     cishare_msg_in_t *in = w->in;
-    cishare_policy_msg_t pm;
     cishare_decision_t d;
     char why[512] = "";
     cishare_err_t err;
@@ -356,8 +355,7 @@ static void prepare(const feed_t *f, worker_t *w, item_t *it, int64_t now_ms)
                   why);
         goto out;
     }
-    cishare_message_policy_msg(in, &pm);
-    d = cishare_policy_decide(f->id.dir, &pm, f->id.me, now_ms);
+    d = cishare_message_decide(f->id.dir, in, f->id.me, now_ms);
     if (!d.deliver) {
         it->state = ITEM_WITHHELD;
         it->reason = d.reason;

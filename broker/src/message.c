@@ -724,6 +724,42 @@ void cishare_message_policy_msg(const cishare_msg_in_t *in,
     pm->expires_ms = in->env.expires_ms;
 }
 
+cishare_decision_t cishare_message_decide(const cishare_directory_t *dir,
+                                          const cishare_msg_in_t *in,
+                                          const cishare_participant_t *p,
+                                          int64_t now_ms)
+{
+    cishare_policy_msg_t pm, orig;
+    cishare_audience_t orig_aud = {0};
+    cishare_decision_t d;
+
+    cishare_message_policy_msg(in, &pm);
+    if (!in->verified || in->env.relay_cnt == 0)
+        return cishare_policy_decide(dir, &pm, p, now_ms);
+    if (in->env.relay_cnt > 1) {
+        d.deliver = false;
+        d.reason = CISHARE_REASON_RELAY_NOT_RECIPIENT;
+        d.text = cishare_reason_text(d.reason);
+        return d;
+    }
+    /* The origin's label and audience, as it signed them (verified). */
+    if (cishare_audience_parse(in->env.audience, &orig_aud, NULL, 0)) {
+        d.deliver = false;
+        d.reason = CISHARE_REASON_INVALID;
+        d.text = cishare_reason_text(d.reason);
+        return d;
+    }
+    orig.tlp = in->env.tlp;
+    orig.origin = in->env.origin;
+    orig.audience = &orig_aud;
+    orig.expires_ms = in->env.expires_ms;
+    d = cishare_policy_decide_reshare(dir, &orig, in->relay[0],
+                                      in->env.relay[0].tlp, p, now_ms);
+    cishare_audience_clear(&orig_aud);
+    /* and within the relayed copy's own (never wider) label and audience */
+    return d.deliver ? cishare_policy_decide(dir, &pm, p, now_ms) : d;
+}
+
 json_t *cishare_message_to_json(const cishare_msg_in_t *in)
 {
     json_t *o = cishare_envelope_to_json(&in->env);

@@ -424,6 +424,65 @@ static void test_open_refusals(void **state)
     cishare_msg_out_clear(&out);
 }
 
+/* A relay hop cannot widen who receives a message: the feed's decision
+ * for a relayed copy applies the re-sharing rules of its relay against the
+ * origin's own label and audience (found in review: an operator with no
+ * clients re-published AMBER to `all`, and every feed delivered it). */
+static void test_relay_reshare_rules(void **state)
+{
+    cishare_msg_out_t out;
+    cishare_msg_in_t in;
+    cishare_keypair_t rk;
+    rd_kafka_headers_t *h;
+    char err[512] = "";
+
+    (void)state;
+    assert_int_equal(build("op-power-a", "\"tlp\":\"amber\",", -1, NULL, &out,
+                           err, sizeof(err)),
+                     CISHARE_OK);
+    /* op-power-b received it (sector:electricity) but has no clients */
+    load_kp("op-power-b", &rk);
+    assert_int_equal(cishare_envelope_relay_sign(
+                         &out.env, &rk, "op-power-b", CISHARE_TLP_AMBER, "all",
+                         NOW + 1000, out.key, out.key_len, out.value,
+                         out.value_len, err, sizeof(err)),
+                     CISHARE_OK);
+    h = headers(&out.env);
+    assert_int_equal(open_as("op-bank-a", &out, h, &in, err, sizeof(err)),
+                     CISHARE_OK);
+    assert_true(in.verified);
+    /* the hop's own audience (`all`) would deliver; the rules do not */
+    assert_false(cishare_message_decide(dir, &in, P("op-bank-a"), NOW).deliver);
+    assert_int_equal(
+        cishare_message_decide(dir, &in, P("op-bank-a"), NOW).reason,
+        CISHARE_REASON_NOT_RELAY_CLIENT);
+    assert_false(cishare_message_decide(dir, &in, P("jpcert"), NOW).deliver);
+    /* those who could receive it anyway still do: the relay, the origin */
+    assert_true(cishare_message_decide(dir, &in, P("op-power-b"), NOW).deliver);
+    assert_true(cishare_message_decide(dir, &in, P("op-power-a"), NOW).deliver);
+    cishare_msg_in_clear(&in);
+    rd_kafka_headers_destroy(h);
+    cishare_keypair_wipe(&rk);
+
+    /* a second hop: the second relay did not receive it directly */
+    load_kp("ceptoar-electricity", &rk);
+    assert_int_equal(
+        cishare_envelope_relay_sign(&out.env, &rk, "ceptoar-electricity",
+                                    CISHARE_TLP_AMBER, "sector:electricity",
+                                    NOW + 2000, out.key, out.key_len, out.value,
+                                    out.value_len, err, sizeof(err)),
+        CISHARE_OK);
+    h = headers(&out.env);
+    assert_int_equal(open_as("op-power-b", &out, h, &in, err, sizeof(err)),
+                     CISHARE_OK);
+    assert_false(
+        cishare_message_decide(dir, &in, P("op-power-b"), NOW).deliver);
+    cishare_msg_in_clear(&in);
+    rd_kafka_headers_destroy(h);
+    cishare_keypair_wipe(&rk);
+    cishare_msg_out_clear(&out);
+}
+
 static void test_relay(void **state)
 {
     cishare_msg_out_t out;
@@ -454,6 +513,9 @@ static void test_relay(void **state)
     cishare_message_policy_msg(&in, &pm);
     assert_true(cishare_policy_decide(dir, &pm, P("op-power-b"), NOW).deliver);
     assert_false(cishare_policy_decide(dir, &pm, P("jpcert"), NOW).deliver);
+    /* a CEPTOAR's members are its clients: the relayed copy reaches them */
+    assert_true(cishare_message_decide(dir, &in, P("op-power-b"), NOW).deliver);
+    assert_false(cishare_message_decide(dir, &in, P("jpcert"), NOW).deliver);
     j = cishare_message_to_json(&in);
     assert_string_equal(json_string_value(json_object_get(j, "tlp")), "amber");
     assert_string_equal(
@@ -723,6 +785,7 @@ int main(void)
         cmocka_unit_test(test_build_refusals),
         cmocka_unit_test(test_open_refusals),
         cmocka_unit_test(test_relay),
+        cmocka_unit_test(test_relay_reshare_rules),
         cmocka_unit_test(test_render_line),
         cmocka_unit_test(test_timing),
         cmocka_unit_test(test_fixtures),

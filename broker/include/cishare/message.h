@@ -190,6 +190,19 @@ cishare_err_t cishare_message_render_line(
     const cishare_msg_in_t *in, cishare_avro_buf_t *out, char *errstr,
     size_t errstr_size) __attribute__((warn_unused_result));
 
+/**
+ * The delivery decision for participant p of a verified message: the
+ * direct rules for an original; for a relayed copy also the re-sharing
+ * rules (policy.h a-h) of its relay, against the origin's own label and
+ * audience, so that a hop cannot widen who receives a message. A copy
+ * relayed more than once is withheld: only the first relay received the
+ * message directly (rule d).
+ */
+cishare_decision_t cishare_message_decide(const cishare_directory_t *dir,
+                                          const cishare_msg_in_t *in,
+                                          const cishare_participant_t *p,
+                                          int64_t now_ms);
+
 /** What the policy needs (borrowed from in; effective label/audience). */
 void cishare_message_policy_msg(const cishare_msg_in_t *in,
                                 cishare_policy_msg_t *pm);
