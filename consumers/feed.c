@@ -475,6 +475,9 @@ typedef struct pool_s {
     size_t cnt;
     size_t next;     /* atomic: next item to take */
     size_t finished; /* items prepared */
+    int active;      /* workers that took this job and have not reported:
+                        one may still be about to take an item of it, so
+                        the job is done only when this is 0 too */
     uint64_t job;    /* job number, to wake workers once per job */
     int64_t now_ms;
     bool quit;
@@ -521,6 +524,7 @@ static void *pool_main(void *arg)
         items = p->items;
         cnt = p->cnt;
         now = p->now_ms;
+        p->active++;
         pthread_mutex_unlock(&p->lock);
         while ((i = __atomic_fetch_add(&p->next, 1, __ATOMIC_RELAXED)) < cnt) {
             prepare(p->f, w, &items[i], now);
@@ -528,7 +532,8 @@ static void *pool_main(void *arg)
         }
         pthread_mutex_lock(&p->lock);
         p->finished += mine;
-        if (p->finished == p->cnt)
+        p->active--;
+        if (p->finished == p->cnt && p->active == 0)
             pthread_cond_signal(&p->done);
     }
     pthread_mutex_unlock(&p->lock);
@@ -621,7 +626,7 @@ static void pool_submit(pool_t *p, item_t *items, size_t cnt, int64_t now_ms)
 static void pool_wait(pool_t *p)
 {
     pthread_mutex_lock(&p->lock);
-    while (p->finished < p->cnt)
+    while (p->finished < p->cnt || p->active > 0)
         pthread_cond_wait(&p->done, &p->lock);
     pthread_mutex_unlock(&p->lock);
 }
