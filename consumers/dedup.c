@@ -3,12 +3,12 @@
  * invariant and the log format).
  */
 #include "dedup.h"
+#include "sinks/sink.h"
 
 #include <sodium.h>
 
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -357,22 +357,6 @@ static int write_all(int fd, const uint8_t *p, size_t len)
     return 0;
 }
 
-static int fsync_dir_of(const char *path)
-{
-    char *copy = strdup(path);
-    int fd, r = -1;
-
-    if (!copy)
-        return -1;
-    fd = open(dirname(copy), O_RDONLY | O_DIRECTORY);
-    if (fd >= 0) {
-        r = fsync(fd);
-        close(fd);
-    }
-    free(copy);
-    return r;
-}
-
 cishare_err_t cishare_dedup_commit(cishare_dedup_t *d, char *errstr,
                                    size_t errstr_size)
 {
@@ -437,7 +421,7 @@ cishare_err_t cishare_dedup_compact(cishare_dedup_t *d, char *errstr,
     fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0 || write_all(fd, (const uint8_t *)FILE_MAGIC, 8) ||
         write_all(fd, buf, len) || fsync(fd) || rename(tmp, d->path) ||
-        fsync_dir_of(d->path)) {
+        cishare_fsync_parent(d->path)) {
         cishare_err_set(CISHARE_ERR_IO, errstr, errstr_size,
                         "%s: cannot compact: %s", d->path, strerror(errno));
         if (fd >= 0)
@@ -520,7 +504,7 @@ static cishare_err_t dedup_load(cishare_dedup_t *d, char *errstr,
         /* New (or torn before the magic was durable). */
         if (ftruncate(d->fd, 0) || lseek(d->fd, 0, SEEK_SET) < 0 ||
             write_all(d->fd, (const uint8_t *)FILE_MAGIC, 8) || fsync(d->fd) ||
-            fsync_dir_of(d->path))
+            cishare_fsync_parent(d->path))
             return cishare_err_set(CISHARE_ERR_IO, errstr, errstr_size,
                                    "%s: cannot create: %s", d->path,
                                    strerror(errno));

@@ -2,6 +2,7 @@
  * cishare - quarantine writer (see quarantine.h).
  */
 #include "quarantine.h"
+#include "sinks/sink.h"
 
 #include "cishare/codec.h"
 
@@ -42,7 +43,7 @@ cishare_err_t cishare_quarantine_open(const char *path, bool has_mark,
         cishare_quarantine_close(q);
         return CISHARE_ERR_IO;
     }
-    if (!(q->fp = fopen(path, "a"))) {
+    if (!(q->fp = cishare_fopen_append(path))) {
         cishare_err_set(CISHARE_ERR_IO, errstr, errstr_size,
                         "%s: cannot open: %s", path, strerror(errno));
         cishare_quarantine_close(q);

@@ -72,7 +72,7 @@ static cishare_sink_status_t jsonl_open(const cishare_sink_opts_t *opts,
         jsonl_close(j);
         return CISHARE_SINK_ERROR;
     }
-    if (!(j->fp = fopen(j->path, "a"))) {
+    if (!(j->fp = cishare_fopen_append(j->path))) {
         cishare_err_set(CISHARE_ERR_IO, errstr, errstr_size,
                         "%s: cannot open: %s", j->path, strerror(errno));
         jsonl_close(j);

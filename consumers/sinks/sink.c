@@ -130,20 +130,40 @@ int cishare_mkdirs(const char *path)
         return -1;
     }
     memcpy(buf, path, len + 1);
+    /* a folder made here is fsynced into its parent, so that files
+     * committed in it later cannot vanish with it */
     for (p = buf + 1; *p; p++) {
         if (*p != '/')
             continue;
         *p = '\0';
-        if (mkdir(buf, 0750) && errno != EEXIST)
+        if (mkdir(buf, 0750) == 0) {
+            if (cishare_fsync_parent(buf))
+                return -1;
+        } else if (errno != EEXIST) {
             return -1;
+        }
         *p = '/';
     }
-    if (mkdir(buf, 0750) && errno != EEXIST)
-        return -1;
-    return 0;
+    if (mkdir(buf, 0750) == 0)
+        return cishare_fsync_parent(buf);
+    return errno == EEXIST ? 0 : -1;
 }
 
-static int fsync_parent(const char *path)
+FILE *cishare_fopen_append(const char *path)
+{
+    bool existed = access(path, F_OK) == 0;
+    FILE *fp = fopen(path, "a");
+
+    if (fp && !existed && cishare_fsync_parent(path)) {
+        int e = errno;
+        fclose(fp);
+        errno = e;
+        return NULL;
+    }
+    return fp;
+}
+
+int cishare_fsync_parent(const char *path)
 {
     char *copy = strdup(path);
     int fd, r = -1;
@@ -192,7 +212,8 @@ int cishare_atomic_commit(cishare_atomic_t *af)
     if (fclose(af->fp) != 0)
         r = -1;
     af->fp = NULL;
-    if (r == 0 && rename(af->tmp, af->path) == 0 && fsync_parent(af->path) == 0)
+    if (r == 0 && rename(af->tmp, af->path) == 0 &&
+        cishare_fsync_parent(af->path) == 0)
         r = 0;
     else
         r = -1;
@@ -294,7 +315,7 @@ cishare_err_t cishare_sink_state_open(const char *path,
         cishare_sink_state_close(s);
         return err;
     }
-    if (!(s->fp = fopen(path, "a"))) {
+    if (!(s->fp = cishare_fopen_append(path))) {
         err = cishare_err_set(CISHARE_ERR_IO, errstr, errstr_size,
                               "%s: cannot open: %s", path, strerror(errno));
         cishare_sink_state_close(s);

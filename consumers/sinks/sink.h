@@ -147,6 +147,17 @@ void cishare_sink_close(cishare_sink_t *sink);
 /** mkdir -p with mode 0750. 0 or -1 (errno set). */
 int cishare_mkdirs(const char *path);
 
+/** fsync the folder holding path (a new or renamed entry in it becomes
+ *  durable). 0 or -1. */
+int cishare_fsync_parent(const char *path);
+
+/**
+ * fopen(path, "a"), and when that created the file, fsync its folder so
+ * the new entry survives a power loss (the data itself is fsynced by the
+ * caller at each commit). NULL with errno set on failure.
+ */
+FILE *cishare_fopen_append(const char *path);
+
 /**
  * Atomic file replacement: cishare_atomic_begin() opens a temporary file
  * "<path>.tmp.<pid>" in the same folder; the caller writes to af->fp;
