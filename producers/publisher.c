@@ -113,9 +113,10 @@ struct cishare_publisher_s {
     cishare_pub_rec_t *recs;
     size_t cnt, size;
     size_t inflight, delivered;
-    bool nomem;           /* the signer ran out of memory: submit fails */
-    char last_error[512]; /* last client-level error (error_cb) */
-    char principal[128];  /* who Kafka sees: sasl.username, else our id */
+    bool nomem;             /* the signer ran out of memory: submit fails */
+    char last_error[512];   /* last client-level error (error_cb) */
+    char purge_detail[600]; /* why queued messages were purged (flush) */
+    char principal[128];    /* who Kafka sees: sasl.username, else our id */
 };
 
 static void rec_fail(cishare_pub_rec_t *r, const char *reason,
@@ -145,6 +146,10 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
         pub->inflight--;
     if (!m->err) {
         pub->delivered++;
+        return;
+    }
+    if (m->err == RD_KAFKA_RESP_ERR__PURGE_QUEUE) { /* never sent */
+        rec_fail(r, "not delivered", pub->purge_detail);
         return;
     }
     cishare_kafka_describe_error(m->err, pub->principal, "write to",
@@ -857,12 +862,23 @@ void cishare_publisher_flush(cishare_publisher_t *pub, int timeout_ms)
     rd_kafka_poll(pub->rk, 0);
     if (!pub->inflight)
         return;
-    snprintf(buf, sizeof(buf), "not delivered within %d ms%s%s", timeout_ms,
+    /* Still queued: never sent, so purged and reported not delivered (by
+     * dr_cb). Still in flight: the broker may have written it, and
+     * publishing it again would make a duplicate under a new message id,
+     * so its outcome is reported as unknown, not as a failure. */
+    snprintf(pub->purge_detail, sizeof(pub->purge_detail),
+             "not sent within %d ms%s%s", timeout_ms,
              pub->last_error[0] ? ": " : "", pub->last_error);
+    rd_kafka_purge(pub->rk, RD_KAFKA_PURGE_F_QUEUE);
+    rd_kafka_poll(pub->rk, 100);
+    snprintf(buf, sizeof(buf),
+             "sent but not acknowledged within %d ms; it may have been "
+             "published%s%s",
+             timeout_ms, pub->last_error[0] ? ": " : "", pub->last_error);
     for (i = 0; i < pub->cnt; i++)
         if (pub->recs[i].pending)
-            rec_fail(&pub->recs[i], "not delivered", buf);
-    /* drop what is left so that destroy does not wait for it */
-    rd_kafka_purge(pub->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+            rec_fail(&pub->recs[i], "outcome unknown", buf);
+    /* reported: stop waiting for them, so that destroy does not block */
+    rd_kafka_purge(pub->rk, RD_KAFKA_PURGE_F_INFLIGHT);
     rd_kafka_poll(pub->rk, 100);
 }
