@@ -13,6 +13,7 @@
  */
 #include "cishare/cli.h"
 #include "cishare/directory.h"
+#include "cishare/identity.h"
 #include "cishare/policy.h"
 #include "cishare/topics.h"
 #include "cishare/version.h"
@@ -544,7 +545,8 @@ int cishare_cmd_demo(int argc, char **argv)
                                        argv[optind]);
 
     snprintf(path, sizeof(path), "%s/directory.yaml", d.examples);
-    if (cishare_directory_load(path, NULL, &d.dir, errstr, sizeof(errstr))) {
+    if (cishare_identity_accept_directory(NULL, path, NULL, NULL, &d.dir,
+                                          errstr, sizeof(errstr))) {
         cishare_cli_error("demo: %s", errstr);
         return CISHARE_EXIT_USAGE;
     }

@@ -5,9 +5,12 @@
 #include "feed.h"
 
 #include "cishare/codec.h"
+#include "cishare/dirtopic.h"
 #include "cishare/identity.h"
+#include "cishare/kafka_errors.h"
 #include "cishare/message.h"
 #include "cishare/policy.h"
+#include "cishare/tls.h"
 #include "cishare/topics.h"
 #include "dedup.h"
 #include "quarantine.h"
@@ -50,6 +53,8 @@ typedef struct feed_s {
     /* Offsets to commit after the current batch. */
     rd_kafka_topic_partition_list_t *offsets;
     cishare_strlist_t warned_topics;
+    cishare_kafka_watch_t watch; /* connection refusals (consumer errors) */
+    cishare_dirtopic_t *dirw;    /* directory versions (dirtopic.h) */
 } feed_t;
 
 static void feed_log(const feed_t *f, const char *fmt, ...)
@@ -91,10 +96,18 @@ void cishare_feed_stats_format(const cishare_feed_stats_t *st, char *buf,
     }
     if (!first && off < size)
         off += (size_t)snprintf(buf + off, size - off, ")");
-    if (off < size)
-        snprintf(buf + off, size - off, ", quarantined %llu, revocations %llu",
-                 (unsigned long long)st->quarantined,
-                 (unsigned long long)st->revocations);
+    if (off < size) {
+        n = snprintf(buf + off, size - off,
+                     ", quarantined %llu, revocations %llu",
+                     (unsigned long long)st->quarantined,
+                     (unsigned long long)st->revocations);
+        off += n > 0 ? (size_t)n : 0;
+    }
+    if (off < size && (st->directory_applied || st->directory_refused))
+        snprintf(buf + off, size - off,
+                 ", directory versions applied %llu, refused %llu",
+                 (unsigned long long)st->directory_applied,
+                 (unsigned long long)st->directory_refused);
 }
 
 /* ---- Kafka: subscription, rebalance, EOF ---- */
@@ -171,6 +184,99 @@ static bool all_at_end(const feed_t *f)
 {
     /* An empty assignment (no topic of ours exists) is at its end too. */
     return f->assigned && f->eof && f->eof->cnt >= f->assigned->cnt;
+}
+
+/* ---- directory versions (dirtopic.h) ---- */
+
+/* How long a starting feed reads the directory topic to its end. */
+#define DIRTOPIC_SYNC_MS 10000
+
+static void dirtopic_log(void *opaque, const char *line)
+{
+    feed_log(opaque, "%s", line);
+}
+
+static bool strlist_equal(const cishare_strlist_t *a,
+                          const cishare_strlist_t *b)
+{
+    size_t i;
+
+    if (a->cnt != b->cnt)
+        return false;
+    for (i = 0; i < a->cnt; i++)
+        if (strcmp(a->items[i], b->items[i]))
+            return false;
+    return true;
+}
+
+static cishare_err_t subscription(const feed_t *f, cishare_strlist_t *topics,
+                                  char *errstr, size_t errstr_size);
+
+/*
+ * Make nd (taken) the feed's directory. The caller guarantees that no
+ * preparing thread runs: prepare() is the only reader of the directory
+ * besides this thread, items keep no pointer into it once prepared
+ * (cishare_msg_in_reset), and the sinks, dedup store and quarantine hold
+ * none. A version without this participant or its key stops the feed.
+ * When the participant's topics changed (sectors), the subscription
+ * follows.
+ */
+static cishare_err_t directory_swap(feed_t *f, cishare_directory_t *nd,
+                                    char *errstr, size_t errstr_size)
+{
+    cishare_strlist_t before = {0}, after = {0};
+    char why[1024];
+    cishare_err_t err;
+
+    if (f->rk && (err = subscription(f, &before, errstr, errstr_size))) {
+        cishare_directory_destroy(nd);
+        return err;
+    }
+    if (cishare_identity_swap_directory(&f->id, nd, why, sizeof(why))) {
+        cishare_strlist_clear(&before);
+        return cishare_err_set(CISHARE_ERR_DIRECTORY, errstr, errstr_size,
+                               "directory on %s: %s; the feed stops rather "
+                               "than run as a participant the directory no "
+                               "longer has",
+                               cishare_dirtopic_topic(f->dirw), why);
+    }
+    f->stats->directory_applied++;
+    err = CISHARE_OK;
+    if (f->rk && !(err = subscription(f, &after, errstr, errstr_size)) &&
+        !strlist_equal(&before, &after)) {
+        rd_kafka_topic_partition_list_t *sub =
+            rd_kafka_topic_partition_list_new((int)after.cnt);
+        rd_kafka_resp_err_t kerr;
+        size_t i;
+
+        for (i = 0; i < after.cnt; i++)
+            rd_kafka_topic_partition_list_add(sub, after.items[i],
+                                              RD_KAFKA_PARTITION_UA);
+        kerr = rd_kafka_subscribe(f->rk, sub);
+        rd_kafka_topic_partition_list_destroy(sub);
+        if (kerr)
+            err = cishare_err_set(CISHARE_ERR_KAFKA, errstr, errstr_size,
+                                  "subscribe: %s", rd_kafka_err2str(kerr));
+        else
+            feed_log(f, "feed of %s: %zu topics after the new directory",
+                     f->id.me->id, after.cnt);
+    }
+    cishare_strlist_clear(&before);
+    cishare_strlist_clear(&after);
+    return err;
+}
+
+/* Between batches (no preparing thread running): apply what arrived. */
+static cishare_err_t directory_poll(feed_t *f, char *errstr, size_t errstr_size)
+{
+    cishare_directory_t *nd = NULL;
+    cishare_err_t err;
+
+    err = cishare_dirtopic_poll(f->dirw, f->id.dir, &nd, errstr, errstr_size);
+    f->stats->directory_refused = cishare_dirtopic_refused(f->dirw);
+    if (err || !nd)
+        return err;
+    return directory_swap(f, nd, errstr, errstr_size);
 }
 
 /* ---- one message ---- */
@@ -692,6 +798,9 @@ static uint64_t file_size(const char *path)
     return stat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
 }
 
+static void feed_error_cb(rd_kafka_t *rk, int err, const char *reason,
+                          void *opaque);
+
 static cishare_err_t feed_open(feed_t *f, char *errstr, size_t errstr_size)
 {
     const cishare_feed_opts_t *o = f->opts;
@@ -700,6 +809,7 @@ static cishare_err_t feed_open(feed_t *f, char *errstr, size_t errstr_size)
     char path[4096], group[CISHARE_TOPIC_MAX];
     cishare_sink_opts_t so = {0};
     cishare_strlist_t topics = {0};
+    cishare_tls_info_t tls;
     rd_kafka_conf_t *kc;
     rd_kafka_topic_partition_list_t *sub;
     uint64_t mark;
@@ -707,10 +817,6 @@ static cishare_err_t feed_open(feed_t *f, char *errstr, size_t errstr_size)
     cishare_err_t err;
     rd_kafka_resp_err_t kerr;
 
-    if ((err = cishare_identity_load(o->conf, &f->id, errstr, errstr_size)))
-        return CISHARE_ERR_CONFIG;
-    if ((err = cishare_codec_new(&f->codec, errstr, errstr_size)))
-        return err;
     if (!state || !*state) {
         if (!strcmp(o->out, "-"))
             return cishare_err_set(
@@ -719,6 +825,32 @@ static cishare_err_t feed_open(feed_t *f, char *errstr, size_t errstr_size)
                 "the ids it has delivered)");
         state = o->out;
     }
+    /* the directory's trust state lives beside the feed's own state */
+    if ((err = cishare_identity_load_at(o->conf, state, &f->id, errstr,
+                                        errstr_size)))
+        return CISHARE_ERR_CONFIG;
+    /* A certificate the cluster would refuse: say why before any folder,
+     * state file or consumer is made. */
+    if ((err = cishare_tls_preflight(o->conf, f->id.dir, f->id.me->id, 0, &tls,
+                                     errstr, errstr_size)))
+        return err;
+    if (tls.tls || cishare_tls_plaintext_warn(o->conf, &tls))
+        feed_log(f, "%s", cishare_tls_info_format(&tls, path, sizeof(path)));
+    /* A newer version on the directory topic applies before the first
+     * message is verified (and before the topics are chosen). */
+    {
+        cishare_directory_t *nd = NULL;
+        if ((err = cishare_dirtopic_new(o->conf, state, dirtopic_log, f,
+                                        &f->dirw, errstr, errstr_size)) ||
+            (err = cishare_dirtopic_sync(f->dirw, f->id.dir, DIRTOPIC_SYNC_MS,
+                                         &nd, errstr, errstr_size)))
+            return err;
+        f->stats->directory_refused = cishare_dirtopic_refused(f->dirw);
+        if (nd && (err = directory_swap(f, nd, errstr, errstr_size)))
+            return err;
+    }
+    if ((err = cishare_codec_new(&f->codec, errstr, errstr_size)))
+        return err;
     if (cishare_mkdirs(state) ||
         (strcmp(o->out, "-") && cishare_mkdirs(o->out)))
         return cishare_err_set(
@@ -792,6 +924,7 @@ static cishare_err_t feed_open(feed_t *f, char *errstr, size_t errstr_size)
         f->assign_wait_ms += 15000;
     }
     rd_kafka_conf_set_rebalance_cb(kc, rebalance_cb);
+    rd_kafka_conf_set_error_cb(kc, feed_error_cb);
     rd_kafka_conf_set_opaque(kc, f);
     if (!(f->rk = rd_kafka_new(RD_KAFKA_CONSUMER, kc, errstr, errstr_size))) {
         rd_kafka_conf_destroy(kc);
@@ -827,6 +960,7 @@ static void feed_close(feed_t *f)
         rd_kafka_consumer_close(f->rk);
         rd_kafka_destroy(f->rk);
     }
+    cishare_dirtopic_destroy(f->dirw);
     if (f->offsets)
         rd_kafka_topic_partition_list_destroy(f->offsets);
     if (f->assigned)
@@ -840,6 +974,24 @@ static void feed_close(feed_t *f)
     cishare_codec_destroy(f->codec);
     cishare_identity_clear(&f->id);
     cishare_strlist_clear(&f->warned_topics);
+}
+
+/* Client-level errors (served by rd_kafka_consumer_poll on the feed's
+ * thread): logged in plain words, and watched for a refusal (TLS or
+ * login) from every broker, which ends the feed in poll_batch: librdkafka
+ * would retry forever. */
+static void feed_error_cb(rd_kafka_t *rk, int err, const char *reason,
+                          void *opaque)
+{
+    feed_t *f = opaque;
+    char buf[768];
+
+    (void)rk;
+    cishare_kafka_explain_conn((rd_kafka_resp_err_t)err, reason, f->id.me->id,
+                               buf, sizeof(buf));
+    feed_log(f, "kafka: %s", buf);
+    cishare_kafka_watch_update(&f->watch, (rd_kafka_resp_err_t)err, reason,
+                               f->id.me->id);
 }
 
 /* A consumer error event: fatal or not. */
@@ -865,10 +1017,17 @@ static cishare_err_t consumer_error(feed_t *f, const rd_kafka_message_t *m,
     }
     if (rd_kafka_fatal_error(f->rk, NULL, 0) ||
         m->err == RD_KAFKA_RESP_ERR__AUTHENTICATION ||
-        m->err == RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED)
-        return cishare_err_set(CISHARE_ERR_KAFKA, errstr, errstr_size, "%s",
-                               rd_kafka_message_errstr(m));
-    feed_log(f, "kafka: %s", rd_kafka_message_errstr(m));
+        m->err == RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED) {
+        cishare_kafka_explain_conn(m->err, rd_kafka_message_errstr(m),
+                                   f->id.me->id, errstr, errstr_size);
+        return CISHARE_ERR_KAFKA;
+    }
+    {
+        char buf[768];
+        cishare_kafka_explain_conn(m->err, rd_kafka_message_errstr(m),
+                                   f->id.me->id, buf, sizeof(buf));
+        feed_log(f, "kafka: %s", buf);
+    }
     return CISHARE_OK;
 }
 
@@ -906,7 +1065,14 @@ static cishare_err_t poll_batch(feed_t *f, batch_t *b, size_t cap, bool nowait,
                 break;
             timeout = (int)left;
         }
-        if (!(m = rd_kafka_consumer_poll(f->rk, timeout))) {
+        m = rd_kafka_consumer_poll(f->rk, timeout);
+        if (f->watch.refused && f->watch.all_down) { /* feed_error_cb */
+            if (m)
+                rd_kafka_message_destroy(m);
+            return cishare_err_set(CISHARE_ERR_KAFKA, errstr, errstr_size, "%s",
+                                   f->watch.text);
+        }
+        if (!m) {
             if (b->cnt || nowait)
                 break;
             continue;
@@ -1001,8 +1167,13 @@ cishare_err_t cishare_feed_run(const cishare_feed_opts_t *opts,
                               errstr_size)))
             goto out;
         now = cishare_time_now_ms();
-        if (pool) {
+        if (pool)
             pool_wait(pool); /* pend is prepared */
+        /* No preparing thread runs here: a new directory may replace the
+         * old one before cur is prepared. */
+        if ((err = directory_poll(&f, errstr, errstr_size)))
+            goto out;
+        if (pool) {
             if (cur->cnt)
                 pool_submit(pool, cur->items, cur->cnt, now);
             tmp = pend;

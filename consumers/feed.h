@@ -20,6 +20,15 @@
  * thread prepares in line. The outcome does not depend on the number of
  * threads.
  *
+ * Directory versions: the feed also reads the directory topic
+ * (cishare.directory.topic, dirtopic.h). At start a newer valid version
+ * there is applied before the subscription is made; while running, one is
+ * applied between batches, when no preparing thread reads the directory
+ * (the old one is then freed: nothing keeps a pointer into it). Refused
+ * versions are logged and counted; a version that no longer lists the
+ * feed's participant (or its key) stops the feed with
+ * CISHARE_ERR_DIRECTORY.
+ *
  * Library code: it never prints; lines for the user go to opts->log.
  */
 #ifndef CISHARE_FEED_H
@@ -52,6 +61,9 @@ typedef struct cishare_feed_opts_s {
 typedef struct cishare_feed_stats_s {
     uint64_t delivered, duplicates, withheld, quarantined, revocations;
     uint64_t withheld_by[32]; /**< by cishare_reason_t */
+    /** Directory versions from the directory topic: applied while
+     *  running (or at start), and refused (never applied). */
+    uint64_t directory_applied, directory_refused;
     /** Busy time (CLOCK_MONOTONIC, us): the first message polled and the
      *  end of the last commit of a batch with messages; 0 when none. */
     int64_t busy_first_us, busy_last_us;
@@ -61,7 +73,9 @@ typedef struct cishare_feed_stats_s {
  * Run the feed until opts->stop is set or (with once) every assigned
  * partition reached its end. Stats are filled in any case.
  * @returns CISHARE_OK; CISHARE_ERR_CONFIG (bad configuration, identity),
- *          CISHARE_ERR_KAFKA, CISHARE_ERR_IO (sink, dedup, quarantine).
+ *          CISHARE_ERR_KAFKA, CISHARE_ERR_IO (sink, dedup, quarantine),
+ *          CISHARE_ERR_DIRECTORY (a new directory version removed this
+ *          participant or its key).
  */
 cishare_err_t cishare_feed_run(const cishare_feed_opts_t *opts,
                                cishare_feed_stats_t *stats, char *errstr,

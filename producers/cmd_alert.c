@@ -310,7 +310,14 @@ int cishare_cmd_alert(int argc, char **argv)
     cishare_cli_signals();
     if (cishare_publisher_new(conf, dry_run, &pub, errstr, sizeof(errstr))) {
         cishare_cli_error("%s", errstr);
-        goto out;
+        goto out; /* CISHARE_EXIT_USAGE: a bad config or certificate */
+    }
+    cishare_publisher_set_log(pub, cishare_publish_log, NULL);
+    if (!dry_run) {
+        const cishare_tls_info_t *tls = cishare_publisher_tls(pub);
+        if (tls->tls || cishare_tls_plaintext_warn(conf, tls))
+            cishare_cli_info(
+                "%s", cishare_tls_info_format(tls, errstr, sizeof(errstr)));
     }
     me = cishare_publisher_me(pub);
     if (me->role != CISHARE_ROLE_COORDINATION_OFFICE &&

@@ -176,6 +176,12 @@ bool cishare_publish_conf_finish(const cishare_publish_conf_opts_t *co,
     return true;
 }
 
+void cishare_publish_log(void *opaque, const char *line)
+{
+    (void)opaque;
+    cishare_cli_info("%s", line);
+}
+
 void cishare_publish_flush(cishare_publisher_t *pub,
                            const cishare_config_t *conf)
 {
@@ -291,7 +297,14 @@ int cishare_cmd_publish(int argc, char **argv)
     cishare_cli_signals();
     if (cishare_publisher_new(conf, dry_run, &pub, errstr, sizeof(errstr))) {
         cishare_cli_error("%s", errstr);
-        goto out;
+        goto out; /* CISHARE_EXIT_USAGE: a bad config or certificate */
+    }
+    cishare_publisher_set_log(pub, cishare_publish_log, NULL);
+    if (!dry_run) {
+        const cishare_tls_info_t *tls = cishare_publisher_tls(pub);
+        if (tls->tls || cishare_tls_plaintext_warn(conf, tls))
+            cishare_cli_info(
+                "%s", cishare_tls_info_format(tls, errstr, sizeof(errstr)));
     }
     for (i = 0; i < imp.rejected_cnt; i++)
         if (cishare_publisher_reject(pub, imp.rejected[i].record,

@@ -37,6 +37,9 @@ bool cishare_publish_conf_opt(cishare_publish_conf_opts_t *co,
 bool cishare_publish_conf_finish(const cishare_publish_conf_opts_t *co,
                                  cishare_config_t *conf, const char *cmd);
 
+/** A publisher's log line (cishare_publisher_set_log()) as "% line". */
+void cishare_publish_log(void *opaque, const char *line);
+
 /** Publish with progress on a terminal, then flush. */
 void cishare_publish_flush(cishare_publisher_t *pub,
                            const cishare_config_t *conf);

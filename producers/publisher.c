@@ -9,6 +9,7 @@
 #include "publisher.h"
 
 #include "cishare/codec.h"
+#include "cishare/dirtopic.h"
 #include "cishare/identity.h"
 #include "cishare/kafka_errors.h"
 #include "cishare/message.h"
@@ -114,9 +115,20 @@ struct cishare_publisher_s {
     size_t cnt, size;
     size_t inflight, delivered;
     bool nomem;             /* the signer ran out of memory: submit fails */
-    char last_error[512];   /* last client-level error (error_cb) */
-    char purge_detail[600]; /* why queued messages were purged (flush) */
+    char last_error[768];   /* last client-level error (error_cb) */
+    char purge_detail[900]; /* why queued messages were purged (flush) */
     char principal[128];    /* who Kafka sees: sasl.username, else our id */
+    cishare_tls_info_t tls; /* what the TLS preflight found */
+    cishare_kafka_watch_t watch; /* connection refusals (error_cb) */
+    /* directory versions (dirtopic.h); caller's thread only */
+    cishare_dirtopic_t *dirw;
+    bool dir_synced;        /* the topic was read to its end once */
+    int64_t dir_checked_ms; /* last look at the topic */
+    char *removed;          /* why records fail: this participant is
+                               no longer in the directory; else NULL */
+    void (*log)(void *opaque, const char *line);
+    void *log_opaque;
+    cishare_strlist_t early_log; /* lines before _set_log(), in order */
 };
 
 static void rec_fail(cishare_pub_rec_t *r, const char *reason,
@@ -160,15 +172,18 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
              buf);
 }
 
+/* Client-level errors (from rd_kafka_poll/flush, on the caller's thread):
+ * kept in plain words for the records they fail, and watched for a
+ * refusal that no retry fixes (see cishare_publisher_poll). */
 static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
     cishare_publisher_t *pub = opaque;
-    char buf[400];
 
     (void)rk;
-    cishare_kafka_describe_error((rd_kafka_resp_err_t)err, pub->id.me->id, NULL,
-                                 NULL, buf, sizeof(buf));
-    snprintf(pub->last_error, sizeof(pub->last_error), "%s (%s)", buf, reason);
+    cishare_kafka_explain_conn((rd_kafka_resp_err_t)err, reason, pub->principal,
+                               pub->last_error, sizeof(pub->last_error));
+    cishare_kafka_watch_update(&pub->watch, (rd_kafka_resp_err_t)err, reason,
+                               pub->principal);
 }
 
 static cishare_err_t prepare(cishare_publisher_t *pub, const json_t *msg,
@@ -339,6 +354,95 @@ static void drain_to(cishare_publisher_t *pub, size_t target)
     }
 }
 
+/* ---- directory versions (dirtopic.h) ---- */
+
+/* How long the first submission reads the directory topic to its end. */
+#define DIRTOPIC_SYNC_MS 10000
+
+static void dirtopic_log(void *opaque, const char *line)
+{
+    cishare_publisher_t *pub = opaque;
+    char *copy;
+
+    if (pub->log) {
+        pub->log(pub->log_opaque, line);
+        return;
+    }
+    /* from _new(): kept for _set_log(); the list sorts only when asked */
+    if (pub->early_log.cnt < 16 && (copy = strdup(line))) {
+        char **items = realloc(pub->early_log.items,
+                               (pub->early_log.cnt + 1) * sizeof(*items));
+        if (!items) {
+            free(copy);
+            return;
+        }
+        items[pub->early_log.cnt++] = copy;
+        pub->early_log.items = items;
+        pub->early_log.cap = pub->early_log.cnt;
+    }
+}
+
+void cishare_publisher_set_log(cishare_publisher_t *pub,
+                               void (*log)(void *opaque, const char *line),
+                               void *opaque)
+{
+    size_t i;
+
+    pub->log = log;
+    pub->log_opaque = opaque;
+    for (i = 0; log && i < pub->early_log.cnt; i++)
+        log(opaque, pub->early_log.items[i]);
+    cishare_strlist_clear(&pub->early_log);
+}
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Look at the directory topic (caller's thread, at most once a second)
+ * and apply a newer version. Before the swap every submitted record is
+ * built and produced: the signer then sleeps until head moves, and the
+ * slots, released, keep no pointer into the old directory.
+ */
+static cishare_err_t directory_check(cishare_publisher_t *pub)
+{
+    cishare_directory_t *nd = NULL;
+    char errstr[2048], why[1024];
+    int64_t now = mono_ms();
+    cishare_err_t err;
+
+    if (pub->dir_synced && now - pub->dir_checked_ms < 1000)
+        return CISHARE_OK;
+    pub->dir_checked_ms = now;
+    err = pub->dir_synced
+              ? cishare_dirtopic_poll(pub->dirw, pub->id.dir, &nd, errstr,
+                                      sizeof(errstr))
+              : cishare_dirtopic_sync(pub->dirw, pub->id.dir, DIRTOPIC_SYNC_MS,
+                                      &nd, errstr, sizeof(errstr));
+    pub->dir_synced = true;
+    if (err) {
+        dirtopic_log(pub, errstr); /* the state file: not applied */
+        return err == CISHARE_ERR_NOMEM ? err : CISHARE_OK;
+    }
+    if (!nd)
+        return CISHARE_OK;
+    drain_to(pub, pub->head);
+    if (cishare_identity_swap_directory(&pub->id, nd, why, sizeof(why))) {
+        snprintf(errstr, sizeof(errstr),
+                 "directory on %s: %s; nothing more is published",
+                 cishare_dirtopic_topic(pub->dirw), why);
+        dirtopic_log(pub, errstr);
+        if (!pub->removed && !(pub->removed = strdup(errstr)))
+            return CISHARE_ERR_NOMEM;
+    }
+    return CISHARE_OK;
+}
+
 cishare_err_t cishare_publisher_new(const cishare_config_t *conf, bool dry_run,
                                     cishare_publisher_t **pubp, char *errstr,
                                     size_t errstr_size)
@@ -372,6 +476,30 @@ cishare_err_t cishare_publisher_new(const cishare_config_t *conf, bool dry_run,
                  ? cishare_config_get_kafka(conf, "sasl.username")
                  : pub->id.me->id);
     if (!dry_run) {
+        /* A newer version on the directory topic applies before the
+         * first record (same trust state as the identity: the default
+         * one), and before the producer exists. */
+        cishare_directory_t *nd = NULL;
+        char why[1024];
+        if ((err = cishare_dirtopic_new(conf, NULL, dirtopic_log, pub,
+                                        &pub->dirw, errstr, errstr_size)) ||
+            (err =
+                 cishare_dirtopic_sync(pub->dirw, pub->id.dir, DIRTOPIC_SYNC_MS,
+                                       &nd, errstr, errstr_size)))
+            goto fail;
+        pub->dir_synced = true;
+        pub->dir_checked_ms = mono_ms();
+        if (nd &&
+            cishare_identity_swap_directory(&pub->id, nd, why, sizeof(why))) {
+            err = cishare_err_set(CISHARE_ERR_CONFIG, errstr, errstr_size,
+                                  "directory on %s: %s; nothing published",
+                                  cishare_dirtopic_topic(pub->dirw), why);
+            goto fail;
+        }
+        /* a certificate the cluster would refuse: say why, send nothing */
+        if ((err = cishare_tls_preflight(conf, pub->id.dir, pub->id.me->id, 0,
+                                         &pub->tls, errstr, errstr_size)))
+            goto fail;
         if (!(kc = cishare_config_kafka_conf(conf, errstr, errstr_size))) {
             err = CISHARE_ERR_CONFIG;
             goto fail;
@@ -441,6 +569,9 @@ void cishare_publisher_destroy(cishare_publisher_t *pub)
         pthread_mutex_unlock(&pub->lock);
         pthread_join(pub->signer, NULL);
     }
+    cishare_dirtopic_destroy(pub->dirw);
+    free(pub->removed);
+    cishare_strlist_clear(&pub->early_log);
     if (pub->rk)
         rd_kafka_destroy(pub->rk);
     if (pub->ring) {
@@ -477,6 +608,11 @@ const cishare_directory_t *
 cishare_publisher_directory(const cishare_publisher_t *pub)
 {
     return pub->id.dir;
+}
+
+const cishare_tls_info_t *cishare_publisher_tls(const cishare_publisher_t *pub)
+{
+    return &pub->tls;
 }
 
 size_t cishare_publisher_cnt(const cishare_publisher_t *pub)
@@ -820,6 +956,13 @@ cishare_err_t cishare_publisher_submit(cishare_publisher_t *pub,
         return err;
     }
 
+    /* every 64th submission: the directory topic (at most once a second) */
+    if (pub->dirw && !(pub->head & 63) && directory_check(pub))
+        return CISHARE_ERR_NOMEM;
+    if (pub->removed) {
+        rec_fail(&pub->recs[idx], "removed from the directory", pub->removed);
+        return CISHARE_OK;
+    }
     /* room in the ring: the oldest signed message goes out */
     if (pub->head - pub->tail == SIGN_RING)
         drain_to(pub, pub->tail + 1);
@@ -846,14 +989,24 @@ cishare_err_t cishare_publisher_submit(cishare_publisher_t *pub,
 void cishare_publisher_poll(cishare_publisher_t *pub, int timeout_ms)
 {
     drain_to(pub, pub->head);
-    if (pub->rk)
-        rd_kafka_poll(pub->rk, timeout_ms);
+    if (!pub->rk)
+        return;
+    rd_kafka_poll(pub->rk, timeout_ms);
+    if (pub->watch.refused && pub->watch.all_down && pub->inflight) {
+        /* Every broker refused us (TLS or login): librdkafka would retry
+         * until message.timeout.ms. Nothing queued was sent, so it is
+         * purged and reported not delivered, with the refusal. */
+        snprintf(pub->purge_detail, sizeof(pub->purge_detail), "not sent: %s",
+                 pub->watch.text);
+        rd_kafka_purge(pub->rk, RD_KAFKA_PURGE_F_QUEUE);
+        rd_kafka_poll(pub->rk, 0);
+    }
 }
 
 void cishare_publisher_flush(cishare_publisher_t *pub, int timeout_ms)
 {
     size_t i;
-    char buf[700];
+    char buf[1024];
 
     if (!pub->rk)
         return;

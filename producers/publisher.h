@@ -31,6 +31,7 @@
 #include "cishare/config.h"
 #include "cishare/directory.h"
 #include "cishare/err.h"
+#include "cishare/tls.h"
 
 #include <jansson.h>
 #include <stdbool.h>
@@ -54,6 +55,12 @@ typedef struct cishare_publisher_s cishare_publisher_t;
  * Load the identity named by conf (directory, participant, key) and,
  * unless dry_run, create the producer (conf's librdkafka keys plus
  * enable.idempotence=true, acks=all; message.timeout.ms 30000 unless set).
+ * Before the producer is created, the TLS settings are checked
+ * (cishare_tls_preflight(): a refusal is CISHARE_ERR_CONFIG and nothing
+ * is sent). When every broker refuses the connection (a TLS or login
+ * refusal: cishare_kafka_watch_update()), _poll() purges what is queued,
+ * reported "not delivered" with the refusal in plain words, instead of
+ * retrying until message.timeout.ms.
  * The caller owns *pubp (cishare_publisher_destroy()).
  */
 cishare_err_t cishare_publisher_new(const cishare_config_t *conf, bool dry_run,
@@ -61,10 +68,33 @@ cishare_err_t cishare_publisher_new(const cishare_config_t *conf, bool dry_run,
                                     size_t errstr_size);
 void cishare_publisher_destroy(cishare_publisher_t *pub);
 
+/**
+ * Where the publisher's lines for the user go (NULL: nowhere). Lines
+ * from _new() (the directory topic is read there) are passed on here.
+ *
+ * Directory versions (dirtopic.h): with a producer, _new() reads the
+ * directory topic to its end before the producer is made (a version that
+ * no longer lists this participant is then CISHARE_ERR_CONFIG), and
+ * later submissions look at it at most about once a second (checked
+ * every 64 submissions, so records pay nothing). A newer
+ * valid version is applied once every record submitted before it is
+ * built and produced (the signing thread then reads no directory), and
+ * logged; later records use its participants, keys and audiences. A
+ * refused version is logged and never applied. A version without this
+ * participant (or its key) makes every later record fail with reason
+ * "removed from the directory".
+ */
+void cishare_publisher_set_log(cishare_publisher_t *pub,
+                               void (*log)(void *opaque, const char *line),
+                               void *opaque);
+
 const cishare_participant_t *
 cishare_publisher_me(const cishare_publisher_t *pub);
 const cishare_directory_t *
 cishare_publisher_directory(const cishare_publisher_t *pub);
+/** What the TLS preflight found (info->tls false: plaintext or dry run);
+ *  owned by pub. */
+const cishare_tls_info_t *cishare_publisher_tls(const cishare_publisher_t *pub);
 
 /**
  * Check, build, route and produce one native JSON message (only read;

@@ -17,6 +17,7 @@
  */
 #include "cishare/cli.h"
 #include "cishare/directory.h"
+#include "cishare/identity.h"
 #include "cishare/envelope.h"
 #include "cishare/message.h"
 
@@ -383,7 +384,8 @@ int cishare_cmd_inspect(int argc, char **argv)
         goto out;
     }
     if (dir_path &&
-        cishare_directory_load(dir_path, root, &dir, errstr, ERRBUF_SIZE)) {
+        cishare_identity_accept_directory(NULL, dir_path, root, NULL, &dir,
+                                          errstr, ERRBUF_SIZE)) {
         cishare_cli_error("inspect: %s", errstr);
         goto out;
     }

@@ -1,5 +1,6 @@
 /* cishare policy check: ask the TLP policy engine about one delivery. */
 #include "cishare/cli.h"
+#include "cishare/codec.h"
 #include "cishare/directory.h"
 #include "cishare/policy.h"
 
@@ -150,7 +151,10 @@ static int policy_check(int argc, char **argv)
         cishare_cli_error("out of memory");
         return CISHARE_EXIT_FAIL;
     }
-    if (cishare_directory_load(file, root_key, &dir, errstr, ERRBUF_SIZE)) {
+    /* a what-if tool: no trust state, but never an expired directory */
+    if (cishare_directory_load(file, root_key, &dir, errstr, ERRBUF_SIZE) ||
+        cishare_directory_check_expiry(dir, file, cishare_time_now_ms(), errstr,
+                                       ERRBUF_SIZE)) {
         cishare_cli_error_lines("policy check: ", errstr);
         goto done;
     }

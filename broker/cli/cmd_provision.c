@@ -10,7 +10,10 @@
 #include "cishare/cli.h"
 #include "cishare/config.h"
 #include "cishare/directory.h"
+#include "cishare/dirtopic.h"
+#include "cishare/identity.h"
 #include "cishare/kafka_errors.h"
+#include "cishare/tls.h"
 #include "cishare/topics.h"
 
 #include <getopt.h>
@@ -69,15 +72,19 @@ static void provision_usage(FILE *fp)
 /* Last error seen by librdkafka's error callback (e.g. a failed login,
  * which otherwise only shows as a metadata time-out). */
 static rd_kafka_resp_err_t last_cb_err;
+/* Connection refusals (TLS or login): when every broker refused us,
+ * provision stops waiting and says why in plain words. */
+static cishare_kafka_watch_t conn_watch;
 
 static void provision_error_cb(rd_kafka_t *rk, int err, const char *reason,
                                void *opaque)
 {
     (void)rk;
-    (void)reason;
     (void)opaque;
     if (err == RD_KAFKA_RESP_ERR__AUTHENTICATION || !last_cb_err)
         last_cb_err = (rd_kafka_resp_err_t)err;
+    cishare_kafka_watch_update(&conn_watch, (rd_kafka_resp_err_t)err, reason,
+                               NULL);
 }
 
 /* librdkafka's own log lines are for debugging; provision reports every
@@ -125,8 +132,20 @@ static int existing_topics(prov_t *pv, cishare_strlist_t *out, int *broker_idp)
     rd_kafka_resp_err_t err;
     int i;
 
-    err = rd_kafka_metadata(pv->rk, 1, NULL, &md, PROVISION_TIMEOUT_MS);
-    rd_kafka_poll(pv->rk, 0); /* serve error_cb: a refused login */
+    /* In steps, serving error_cb in between: a refused login or TLS
+     * handshake ends the wait (librdkafka would retry until the end). */
+    for (i = 0; i < PROVISION_TIMEOUT_MS / 1000; i++) {
+        err = rd_kafka_metadata(pv->rk, 1, NULL, &md, 1000);
+        rd_kafka_poll(pv->rk, 0); /* serve error_cb: a refused login */
+        if (err != RD_KAFKA_RESP_ERR__TIMED_OUT &&
+            err != RD_KAFKA_RESP_ERR__TRANSPORT)
+            break;
+        if (conn_watch.refused && conn_watch.all_down) {
+            cishare_cli_error("provision: %s", conn_watch.text);
+            pv->failures++;
+            return -1;
+        }
+    }
     if (err) {
         if (last_cb_err == RD_KAFKA_RESP_ERR__AUTHENTICATION)
             err = last_cb_err;
@@ -202,6 +221,8 @@ static int check_admin(prov_t *pv, int broker_id)
 static int create_topics(prov_t *pv, const cishare_config_t *conf,
                          const cishare_strlist_t *names)
 {
+    const char *dir_topic =
+        cishare_config_get(conf, CISHARE_CONF_DIRECTORY_TOPIC);
     rd_kafka_NewTopic_t **nt;
     rd_kafka_AdminOptions_t *opt;
     rd_kafka_event_t *ev;
@@ -223,14 +244,24 @@ static int create_topics(prov_t *pv, const cishare_config_t *conf,
     if (!nt)
         return -1;
     for (i = 0; i < names->cnt; i++) {
-        nt[i] = rd_kafka_NewTopic_new(names->items[i], parts, rf, errstr,
-                                      sizeof(errstr));
+        /* the directory topic: one partition, compacted (the latest
+         * version stays), room for the largest directory */
+        bool dirtopic = !strcmp(names->items[i], dir_topic);
+        nt[i] = rd_kafka_NewTopic_new(names->items[i], dirtopic ? 1 : parts, rf,
+                                      errstr, sizeof(errstr));
         if (!nt[i]) {
             cishare_cli_error("topic %s: %s", names->items[i], errstr);
             goto out;
         }
-        snprintf(val, sizeof(val), "%" PRId64, ret);
-        rd_kafka_NewTopic_set_config(nt[i], "retention.ms", val);
+        if (dirtopic) {
+            rd_kafka_NewTopic_set_config(nt[i], "cleanup.policy", "compact");
+            snprintf(val, sizeof(val), "%u",
+                     (unsigned)CISHARE_DIRTOPIC_MAX_MESSAGE_BYTES);
+            rd_kafka_NewTopic_set_config(nt[i], "max.message.bytes", val);
+        } else {
+            snprintf(val, sizeof(val), "%" PRId64, ret);
+            rd_kafka_NewTopic_set_config(nt[i], "retention.ms", val);
+        }
         if (isr > 0) {
             snprintf(val, sizeof(val), "%" PRId64, isr);
             rd_kafka_NewTopic_set_config(nt[i], "min.insync.replicas", val);
@@ -603,8 +634,9 @@ int cishare_cmd_provision(int argc, char **argv)
         {NULL, 0, NULL, 0}};
     cishare_config_t *conf = cishare_config_new();
     cishare_directory_t *dir = NULL;
-    const char *dir_path = NULL, *root_path = NULL, *user;
+    const char *dir_path = NULL, *root_path = NULL, *user, *dir_topic;
     char errstr[4096];
+    cishare_tls_info_t tls;
     int c, dry_run = 0, rc = CISHARE_EXIT_USAGE, nconf = 0;
     cishare_strlist_t want_topics = {0}, have_topics = {0}, new_topics = {0};
     cishare_acl_set_t want = {0}, add = {0};
@@ -680,8 +712,8 @@ int cishare_cmd_provision(int argc, char **argv)
     }
     if (!root_path)
         root_path = cishare_config_get(conf, CISHARE_CONF_ROOT_KEY);
-    if (cishare_directory_load(dir_path, root_path, &dir, errstr,
-                               sizeof(errstr))) {
+    if (cishare_identity_accept_directory(conf, dir_path, root_path, NULL, &dir,
+                                          errstr, sizeof(errstr))) {
         cishare_cli_error("provision: %s", errstr);
         goto done;
     }
@@ -690,7 +722,27 @@ int cishare_cmd_provision(int argc, char **argv)
         cishare_cli_error("provision: %s: %s", dir_path, errstr);
         goto done;
     }
-    if (cishare_acls_for_directory(dir, &want)) {
+    /* the directory topic (dirtopic.h): every participant reads it */
+    dir_topic = cishare_config_get(conf, CISHARE_CONF_DIRECTORY_TOPIC);
+    if (!dir_topic ||
+        strncmp(dir_topic, CISHARE_TOPIC_PREFIX,
+                strlen(CISHARE_TOPIC_PREFIX)) ||
+        !dir_topic[strlen(CISHARE_TOPIC_PREFIX)]) {
+        cishare_cli_usage_error("provision",
+                                "%s must name a topic under '%s' (provision "
+                                "owns the ACLs there)",
+                                CISHARE_CONF_DIRECTORY_TOPIC,
+                                CISHARE_TOPIC_PREFIX);
+        goto done;
+    }
+    if (cishare_strlist_add(&want_topics, dir_topic)) {
+        cishare_cli_error("provision: out of memory");
+        rc = CISHARE_EXIT_FAIL;
+        goto done;
+    }
+    cishare_strlist_sort(&want_topics);
+    if (cishare_acls_for_directory(dir, &want) ||
+        cishare_acls_for_directory_topic(dir, dir_topic, &want)) {
         cishare_cli_error("provision: out of memory");
         rc = CISHARE_EXIT_FAIL;
         goto done;
@@ -703,8 +755,18 @@ int cishare_cmd_provision(int argc, char **argv)
                              p->id, p->principal);
     }
 
+    /* A certificate the cluster would refuse: say why, change nothing. */
+    if (cishare_tls_preflight(
+            conf, dir, cishare_config_get(conf, CISHARE_CONF_PARTICIPANT), 0,
+            &tls, errstr, sizeof(errstr))) {
+        cishare_cli_error("provision: %s", errstr);
+        goto done; /* CISHARE_EXIT_USAGE */
+    }
+    if (tls.tls || cishare_tls_plaintext_warn(conf, &tls))
+        cishare_cli_info("provision: %s",
+                         cishare_tls_info_format(&tls, errstr, sizeof(errstr)));
     user = cishare_config_get_kafka(conf, "sasl.username");
-    pv.who = user ? user : "this client";
+    pv.who = tls.tls ? tls.principal : user ? user : "this client";
     rc = CISHARE_EXIT_FAIL;
     if (!(kconf = cishare_config_kafka_conf(conf, errstr, sizeof(errstr)))) {
         cishare_cli_error("provision: %s", errstr);

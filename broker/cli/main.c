@@ -13,7 +13,7 @@ cishare_cmd_fn cishare_cmd_dev_broker, cishare_cmd_demo, cishare_cmd_keys,
     cishare_cmd_encode, cishare_cmd_decode, cishare_cmd_inspect,
     cishare_cmd_schema, cishare_cmd_directory, cishare_cmd_policy,
     cishare_cmd_publish, cishare_cmd_alert, cishare_cmd_feed,
-    cishare_cmd_provision;
+    cishare_cmd_provision, cishare_cmd_config;
 
 static const struct {
     const char *name;
@@ -38,6 +38,8 @@ static const struct {
     {"policy", cishare_cmd_policy,
      "ask the TLP policy engine whether a participant receives a message"},
     {"keys", cishare_cmd_keys, "generate a participant's key pair"},
+    {"config", cishare_cmd_config,
+     "print a config's Kafka connection keys for kcat (-F)"},
     {"encode", cishare_cmd_encode,
      "native JSON message -> Avro single-object bytes"},
     {"decode", cishare_cmd_decode, "Avro single-object bytes -> native JSON"},

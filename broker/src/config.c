@@ -28,8 +28,14 @@ static const struct conf_prop {
     {CISHARE_CONF_ROOT_KEY, CONF_PATH, NULL, 0, 0,
      "pinned root public key (default: root.pub beside the directory)"},
     {CISHARE_CONF_STATE_DIR, CONF_PATH, NULL, 0, 0,
-     "feed state (seen message ids, sink state); default: the --out "
-     "folder"},
+     "state folder: accepted directory version and trusted root "
+     "(directory.state), and the feed's seen ids and sink marks; default: "
+     "the feed's --out folder, else $XDG_STATE_HOME/cishare/<participant "
+     "or admin>, else ~/.local/state/cishare/<...>"},
+    {CISHARE_CONF_DIRECTORY_TOPIC, CONF_STR, "cishare.directory", 0, 0,
+     "compacted topic the coordination office publishes directory versions "
+     "on (cishare directory publish); feeds and publishers apply a newer "
+     "valid version from it while running"},
     {"cishare.feed.threads", CONF_INT, "1", 1, 64, "feed verification threads"},
     {"cishare.feed.stats-interval-ms", CONF_INT, "10000", 0, 86400000,
      "how often a long-running feed prints a stats line (0: never)"},
@@ -116,12 +122,29 @@ static char *path_resolve(const cishare_config_t *conf, const char *value)
     return out;
 }
 
+int cishare_config_kafka_key_is_path(const char *key)
+{
+    static const char *const keys[] = {
+        "ssl.ca.location",  "ssl.certificate.location", "ssl.key.location",
+        "ssl.crl.location", "ssl.keystore.location",    NULL};
+    size_t i;
+
+    for (i = 0; keys[i]; i++)
+        if (!strcmp(key, keys[i]))
+            return 1;
+    return 0;
+}
+
+static cishare_err_t kafka_set(cishare_config_t *conf, const char *key,
+                               const char *value, char *errstr,
+                               size_t errstr_size);
+
 cishare_err_t cishare_config_set(cishare_config_t *conf, const char *key,
                                  const char *value, char *errstr,
                                  size_t errstr_size)
 {
     const struct conf_prop *prop;
-    size_t idx, i;
+    size_t idx;
     char *copy, *end;
 
     if (!strncmp(key, "cishare.", 8)) {
@@ -150,6 +173,25 @@ cishare_err_t cishare_config_set(cishare_config_t *conf, const char *key,
         conf->values[idx] = copy;
         return CISHARE_OK;
     }
+
+    /* A file's certificate paths, like cishare's own, follow the file. */
+    if (cishare_config_kafka_key_is_path(key) && *value) {
+        cishare_err_t err;
+        if (!(copy = path_resolve(conf, value)))
+            return CISHARE_ERR_NOMEM;
+        err = kafka_set(conf, key, copy, errstr, errstr_size);
+        free(copy);
+        return err;
+    }
+    return kafka_set(conf, key, value, errstr, errstr_size);
+}
+
+static cishare_err_t kafka_set(cishare_config_t *conf, const char *key,
+                               const char *value, char *errstr,
+                               size_t errstr_size)
+{
+    size_t i;
+    char *copy;
 
     /* librdkafka validates its own keys; keep the error text it gives. */
     {
@@ -292,6 +334,21 @@ const char *cishare_config_get_kafka(const cishare_config_t *conf,
         if (!strcmp(conf->kafka[i].key, key))
             return conf->kafka[i].value;
     return NULL;
+}
+
+size_t cishare_config_kafka_cnt(const cishare_config_t *conf)
+{
+    return conf->kafka_cnt;
+}
+
+const char *cishare_config_kafka_at(const cishare_config_t *conf, size_t i,
+                                    const char **valuep)
+{
+    if (i >= conf->kafka_cnt)
+        return NULL;
+    if (valuep)
+        *valuep = conf->kafka[i].value;
+    return conf->kafka[i].key;
 }
 
 rd_kafka_conf_t *cishare_config_kafka_conf(const cishare_config_t *conf,

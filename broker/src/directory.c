@@ -9,6 +9,7 @@
  * line each, so an editor fixes the whole file in one round.
  */
 #include "cishare/directory.h"
+#include "cishare/codec.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -22,13 +23,19 @@
 #define SIG_B64_LEN 88 /* base64 of 64 bytes, with padding */
 
 struct cishare_directory_s {
+    uint64_t serial;
+    int64_t expires_ms;
+    uint8_t root_pk[CISHARE_ED25519_PK_BYTES]; /* valid when has_root */
+    bool has_root;
+    uint8_t hash[CISHARE_DIRECTORY_HASH_BYTES]; /* of the signed content */
     cishare_sector_t *sectors;
     size_t sector_cnt;
     cishare_participant_t *participants;
     size_t participant_cnt;
     /* Sorted views for bsearch; entries point into participants[]. */
     const cishare_participant_t **by_id;
-    const cishare_participant_t **by_key;
+    const cishare_signing_key_t **by_key; /* every key of every participant */
+    size_t key_cnt;
     char signer_key_id[CISHARE_KEY_ID_LEN + 1];
 };
 
@@ -79,32 +86,51 @@ static void errs_finish(errs_t *e)
  * Signature line
  * ------------------------------------------------------------------ */
 
+/* More signature lines than this are refused: two roots during a
+ * rotation is the real need, the bound keeps verification cheap. */
+#define SIG_MAX_LINES 8
+
 /*
- * Split buf into content and a trailing signature line. The signature line
- * must be the last line (optionally followed by one '\n'). Sets *content_len
- * to the length of the signed bytes; *sig and *sig_len to the line (without
- * newline), or NULL when the file is unsigned.
+ * Split buf into content and the trailing signature lines: the longest
+ * run of lines at the end (the last one optionally followed by one '\n')
+ * that start with the signature prefix. Sets *content_len to the length
+ * of the signed bytes (the start of that run; len when unsigned).
  */
-static void sig_split(const char *buf, size_t len, size_t *content_len,
-                      const char **sig, size_t *sig_len)
+static void sig_split(const char *buf, size_t len, size_t *content_len)
 {
     size_t end = len, start;
 
-    *sig = NULL;
-    *sig_len = 0;
     *content_len = len;
     if (end > 0 && buf[end - 1] == '\n')
         end--;
-    start = end;
-    while (start > 0 && buf[start - 1] != '\n')
-        start--;
-    if (end - start >= strlen(CISHARE_DIRECTORY_SIG_PREFIX) &&
-        !memcmp(buf + start, CISHARE_DIRECTORY_SIG_PREFIX,
-                strlen(CISHARE_DIRECTORY_SIG_PREFIX))) {
-        *sig = buf + start;
-        *sig_len = end - start;
+    for (;;) {
+        start = end;
+        while (start > 0 && buf[start - 1] != '\n')
+            start--;
+        if (end - start < strlen(CISHARE_DIRECTORY_SIG_PREFIX) ||
+            memcmp(buf + start, CISHARE_DIRECTORY_SIG_PREFIX,
+                   strlen(CISHARE_DIRECTORY_SIG_PREFIX)))
+            return;
         *content_len = start;
+        if (start == 0)
+            return;
+        end = start - 1; /* the '\n' ending the line before */
     }
+}
+
+/* Next line of the signature block [*off, len): 0, or -1 at the end. */
+static int sig_next(const char *blk, size_t len, size_t *off, const char **line,
+                    size_t *line_len)
+{
+    const char *nl;
+
+    if (*off >= len)
+        return -1;
+    *line = blk + *off;
+    nl = memchr(*line, '\n', len - *off);
+    *line_len = nl ? (size_t)(nl - *line) : len - *off;
+    *off += *line_len + (nl ? 1 : 0);
+    return 0;
 }
 
 /* Parse "# cishare-signature: ed25519 <keyid> <b64>" strictly. */
@@ -146,30 +172,56 @@ cishare_directory_verify_buf(const char *name, const char *buf, size_t len,
                              const uint8_t root_pk[CISHARE_ED25519_PK_BYTES],
                              char *errstr, size_t errstr_size)
 {
-    char key_id[CISHARE_KEY_ID_LEN + 1], root_id[CISHARE_KEY_ID_LEN + 1];
-    uint8_t sig[crypto_sign_BYTES];
+    char ids[SIG_MAX_LINES][CISHARE_KEY_ID_LEN + 1];
+    char root_id[CISHARE_KEY_ID_LEN + 1], others[SIG_MAX_LINES * 18 + 1];
+    uint8_t sig[crypto_sign_BYTES], root_sig[crypto_sign_BYTES];
     const char *line;
-    size_t content_len, line_len;
+    size_t content_len, line_len, off = 0, n = 0, i, olen = 0;
+    int found = 0;
 
     if (cishare_crypto_init())
         return CISHARE_ERR_CRYPTO;
-    sig_split(buf, len, &content_len, &line, &line_len);
-    if (!line)
+    sig_split(buf, len, &content_len);
+    if (content_len == len)
         return cishare_err_set(
             CISHARE_ERR_DIRECTORY, errstr, errstr_size,
             "%s: not signed (the last line must be '%sed25519 <key id> "
             "<signature>'; sign it with 'cishare directory sign')",
             name, CISHARE_DIRECTORY_SIG_PREFIX);
-    if (sig_parse(line, line_len, key_id, sig))
-        return cishare_err_set(CISHARE_ERR_DIRECTORY, errstr, errstr_size,
-                               "%s: malformed signature line", name);
     cishare_key_id(root_pk, root_id);
-    if (strcmp(key_id, root_id))
+    /* Every line must be well formed and name a different key: a file
+     * that carries garbage after its content is refused, not skipped. */
+    while (!sig_next(buf + content_len, len - content_len, &off, &line,
+                     &line_len)) {
+        if (n == SIG_MAX_LINES)
+            return cishare_err_set(CISHARE_ERR_DIRECTORY, errstr, errstr_size,
+                                   "%s: more than %d signature lines", name,
+                                   SIG_MAX_LINES);
+        if (sig_parse(line, line_len, ids[n], sig))
+            return cishare_err_set(CISHARE_ERR_DIRECTORY, errstr, errstr_size,
+                                   "%s: malformed signature line %zu", name,
+                                   n + 1);
+        for (i = 0; i < n; i++)
+            if (!strcmp(ids[i], ids[n]))
+                return cishare_err_set(CISHARE_ERR_DIRECTORY, errstr,
+                                       errstr_size,
+                                       "%s: malformed signature lines: key "
+                                       "%s signed twice",
+                                       name, ids[n]);
+        if (!strcmp(ids[n], root_id)) {
+            memcpy(root_sig, sig, sizeof(sig));
+            found = 1;
+        } else {
+            olen += (size_t)snprintf(others + olen, sizeof(others) - olen,
+                                     "%s%s", olen ? ", " : "", ids[n]);
+        }
+        n++;
+    }
+    if (!found)
         return cishare_err_set(CISHARE_ERR_DIRECTORY, errstr, errstr_size,
-                               "%s: signed by key %s, not by the pinned root "
-                               "key %s",
-                               name, key_id, root_id);
-    if (crypto_sign_verify_detached(sig, (const unsigned char *)buf,
+                               "%s: signed by key %s, not by the root key %s",
+                               name, others, root_id);
+    if (crypto_sign_verify_detached(root_sig, (const unsigned char *)buf,
                                     content_len, root_pk) != 0)
         return cishare_err_set(CISHARE_ERR_DIRECTORY, errstr, errstr_size,
                                "%s: signature does not verify against root "
@@ -179,15 +231,17 @@ cishare_directory_verify_buf(const char *name, const char *buf, size_t len,
     return CISHARE_OK;
 }
 
-cishare_err_t cishare_directory_sign_buf(const char *buf, size_t len,
-                                         const cishare_keypair_t *root,
-                                         char **outp, size_t *out_lenp,
-                                         char *errstr, size_t errstr_size)
+/* Sign content with key; keep_others: keep the existing lines of other
+ * keys (co-signing), else replace them all. */
+static cishare_err_t sign_common(const char *buf, size_t len,
+                                 const cishare_keypair_t *key, int keep_others,
+                                 char **outp, size_t *out_lenp, char *errstr,
+                                 size_t errstr_size)
 {
-    uint8_t sig[crypto_sign_BYTES];
-    char b64[SIG_B64_LEN + 1];
+    uint8_t sig[crypto_sign_BYTES], other[crypto_sign_BYTES];
+    char b64[SIG_B64_LEN + 1], kid[CISHARE_KEY_ID_LEN + 1];
     const char *line;
-    size_t content_len, line_len, need, n;
+    size_t content_len, line_len, need, n, off = 0, cnt = 0;
     char *out;
     int add_nl;
 
@@ -198,10 +252,10 @@ cishare_err_t cishare_directory_sign_buf(const char *buf, size_t len,
         return cishare_err_set(CISHARE_ERR_TOO_LARGE, errstr, errstr_size,
                                "directory larger than %u bytes",
                                CISHARE_DIRECTORY_MAX_SIZE);
-    sig_split(buf, len, &content_len, &line, &line_len);
+    sig_split(buf, len, &content_len);
     add_nl = content_len > 0 && buf[content_len - 1] != '\n';
-    need = content_len + (size_t)add_nl + strlen(CISHARE_DIRECTORY_SIG_PREFIX) +
-           strlen(SIG_ALG) + 1 + CISHARE_KEY_ID_LEN + 1 + SIG_B64_LEN + 2;
+    need = len + 1 + strlen(CISHARE_DIRECTORY_SIG_PREFIX) + strlen(SIG_ALG) +
+           1 + CISHARE_KEY_ID_LEN + 1 + SIG_B64_LEN + 2;
     out = malloc(need);
     if (!out)
         return cishare_err_set(CISHARE_ERR_NOMEM, errstr, errstr_size,
@@ -211,16 +265,47 @@ cishare_err_t cishare_directory_sign_buf(const char *buf, size_t len,
     if (add_nl)
         out[n++] = '\n';
     crypto_sign_detached(sig, NULL, (const unsigned char *)out, n,
-                         root->ed25519_sk);
+                         key->ed25519_sk);
+    while (keep_others && !sig_next(buf + content_len, len - content_len, &off,
+                                    &line, &line_len)) {
+        if (sig_parse(line, line_len, kid, other) || ++cnt >= SIG_MAX_LINES) {
+            free(out);
+            return cishare_err_set(CISHARE_ERR_DIRECTORY, errstr, errstr_size,
+                                   "cannot add a signature: signature line "
+                                   "%zu is malformed or one too many",
+                                   cnt + 1);
+        }
+        if (!strcmp(kid, key->key_id))
+            continue; /* replaced by the fresh one */
+        memcpy(out + n, line, line_len);
+        n += line_len;
+        out[n++] = '\n';
+    }
     sodium_bin2base64(b64, sizeof(b64), sig, sizeof(sig),
                       sodium_base64_VARIANT_ORIGINAL);
     n += (size_t)snprintf(out + n, need - n, "%s%s %s %s\n",
-                          CISHARE_DIRECTORY_SIG_PREFIX, SIG_ALG, root->key_id,
+                          CISHARE_DIRECTORY_SIG_PREFIX, SIG_ALG, key->key_id,
                           b64);
     *outp = out;
     if (out_lenp)
         *out_lenp = n;
     return CISHARE_OK;
+}
+
+cishare_err_t cishare_directory_sign_buf(const char *buf, size_t len,
+                                         const cishare_keypair_t *root,
+                                         char **outp, size_t *out_lenp,
+                                         char *errstr, size_t errstr_size)
+{
+    return sign_common(buf, len, root, 0, outp, out_lenp, errstr, errstr_size);
+}
+
+cishare_err_t cishare_directory_cosign_buf(const char *buf, size_t len,
+                                           const cishare_keypair_t *key,
+                                           char **outp, size_t *out_lenp,
+                                           char *errstr, size_t errstr_size)
+{
+    return sign_common(buf, len, key, 1, outp, out_lenp, errstr, errstr_size);
 }
 
 /* ---------------------------------------------------------------------
@@ -344,6 +429,7 @@ static void participant_free(cishare_participant_t *p)
     free(p->sectors);
     free(p->ceptoar);
     free(p->principal);
+    free(p->keys);
 }
 
 void cishare_directory_destroy(cishare_directory_t *dir)
@@ -468,13 +554,86 @@ static char *field_str(parse_t *ps, yaml_node_t *map, const char *key,
 }
 
 static const char *const sector_keys[] = {"code", "name-en", "name-ja", NULL};
-static const char *const participant_keys[] = {
-    "id",        "name",    "role",
-    "sectors",   "ceptoar", "core-infrastructure",
-    "principal", "key-id",  "ed25519",
-    "x25519",    NULL};
-static const char *const top_keys[] = {"version", "sectors", "participants",
+static const char *const participant_keys[] = {"id",
+                                               "name",
+                                               "role",
+                                               "sectors",
+                                               "ceptoar",
+                                               "core-infrastructure",
+                                               "principal",
+                                               "key-id",
+                                               "ed25519",
+                                               "key-valid-from",
+                                               "key-valid-until",
+                                               "key-revoked",
+                                               "previous-keys",
+                                               "x25519",
+                                               NULL};
+static const char *const prev_key_keys[] = {
+    "key-id", "ed25519", "valid-from", "valid-until", "revoked", NULL};
+static const char *const top_keys[] = {"version",  "serial",  "expires",
+                                       "root-key", "sectors", "participants",
                                        NULL};
+
+#define TIME_EXAMPLE "2030-12-31T00:00:00Z"
+
+/*
+ * An optional (or required) RFC 3339 time field into *msp; *msp is left
+ * alone when the field is absent or bad (an error is then added).
+ */
+static void field_time(parse_t *ps, yaml_node_t *map, const char *key,
+                       int required, const char *label, int64_t *msp,
+                       int *nomem)
+{
+    char *s = field_str(ps, map, key, required, label, nomem);
+    int64_t ms;
+
+    if (!s)
+        return;
+    if (!cishare_time_parse(s, &ms))
+        errs_add(ps->errs,
+                 "%s: %s: expected an RFC 3339 time such as %s, not '%s'",
+                 label, key, TIME_EXAMPLE, s);
+    else
+        *msp = ms;
+    free(s);
+}
+
+/* Decode a base64 Ed25519 public key; 0, or -1 with the reason added. */
+static int ed25519_decode(parse_t *ps, const char *text, const char *label,
+                          const char *key, uint8_t pk[CISHARE_ED25519_PK_BYTES])
+{
+    char detail[128];
+
+    if (cishare_base64_decode_exact(text, pk, CISHARE_ED25519_PK_BYTES, detail,
+                                    sizeof(detail))) {
+        errs_add(ps->errs, "%s: %s: %s", label, key, detail);
+        return -1;
+    }
+    if (crypto_core_ed25519_is_valid_point(pk) != 1) {
+        errs_add(ps->errs, "%s: %s: not a valid Ed25519 public key", label,
+                 key);
+        return -1;
+    }
+    return 0;
+}
+
+/* valid-from must come before valid-until, and revocation is within. */
+static void check_key_times(parse_t *ps, const cishare_signing_key_t *k,
+                            const char *label, const char *from_key,
+                            const char *until_key)
+{
+    char a[32], b[32];
+
+    if (k->valid_from_ms != CISHARE_KEY_NO_START &&
+        k->valid_until_ms != CISHARE_KEY_NO_END &&
+        k->valid_from_ms >= k->valid_until_ms) {
+        cishare_time_format(k->valid_from_ms, a);
+        cishare_time_format(k->valid_until_ms, b);
+        errs_add(ps->errs, "%s: %s: %s is not before %s %s", label, until_key,
+                 b, from_key, a);
+    }
+}
 
 static int parse_sectors(parse_t *ps, yaml_node_t *seq,
                          cishare_directory_t *dir)
@@ -546,6 +705,99 @@ static int parse_sectors(parse_t *ps, yaml_node_t *seq,
     }
     dir->sector_cnt = n;
     return 0;
+}
+
+/* One entry of previous-keys into p->keys (room was made by the caller). */
+static void parse_prev_key(parse_t *ps, yaml_node_t *km, const char *klabel,
+                           cishare_participant_t *p, int *nomem)
+{
+    cishare_signing_key_t k = {.valid_from_ms = CISHARE_KEY_NO_START,
+                               .valid_until_ms = CISHARE_KEY_NO_END,
+                               .revoked_ms = CISHARE_KEY_NO_END,
+                               .line = node_line(km)};
+    char *ed, *kid;
+    int ok;
+
+    map_check_keys(ps, km, prev_key_keys, klabel);
+    ed = field_str(ps, km, "ed25519", 1, klabel, nomem);
+    ok = ed && !ed25519_decode(ps, ed, klabel, "ed25519", k.ed25519_pk);
+    if (ok)
+        cishare_key_id(k.ed25519_pk, k.key_id);
+    kid = field_str(ps, km, "key-id", 0, klabel, nomem);
+    if (kid && ok && strcmp(kid, k.key_id))
+        errs_add(ps->errs,
+                 "%s: key-id: '%s' does not match the ed25519 key (its id is "
+                 "%s)",
+                 klabel, kid, k.key_id);
+    field_time(ps, km, "valid-from", 0, klabel, &k.valid_from_ms, nomem);
+    /* Required: a previous key without an end would never retire. */
+    field_time(ps, km, "valid-until", 1, klabel, &k.valid_until_ms, nomem);
+    field_time(ps, km, "revoked", 0, klabel, &k.revoked_ms, nomem);
+    check_key_times(ps, &k, klabel, "valid-from", "valid-until");
+    if (ok)
+        p->keys[p->key_cnt++] = k;
+    free(ed);
+    free(kid);
+}
+
+/*
+ * The current key's validity and previous-keys into p->keys (keys[0] is
+ * the current key when it parsed). -1 on NOMEM only.
+ */
+static int parse_keys(parse_t *ps, yaml_node_t *m, const char *label,
+                      cishare_participant_t *p, int *nomem)
+{
+    cishare_signing_key_t cur = {.valid_from_ms = CISHARE_KEY_NO_START,
+                                 .valid_until_ms = CISHARE_KEY_NO_END,
+                                 .revoked_ms = CISHARE_KEY_NO_END,
+                                 .current = true,
+                                 .line = p->line};
+    yaml_node_t *v = map_lookup(ps, m, "previous-keys");
+    yaml_node_item_t *it;
+    size_t cap = 1, i = 0;
+
+    field_time(ps, m, "key-valid-from", 0, label, &cur.valid_from_ms, nomem);
+    field_time(ps, m, "key-valid-until", 0, label, &cur.valid_until_ms, nomem);
+    field_time(ps, m, "key-revoked", 0, label, &cur.revoked_ms, nomem);
+    check_key_times(ps, &cur, label, "key-valid-from", "key-valid-until");
+    if (v && v->type == YAML_SEQUENCE_NODE)
+        cap +=
+            (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
+    if (!(p->keys = calloc(cap, sizeof(*p->keys))))
+        return -1;
+    if (p->key_id[0]) {
+        memcpy(cur.ed25519_pk, p->ed25519_pk, sizeof(cur.ed25519_pk));
+        memcpy(cur.key_id, p->key_id, sizeof(cur.key_id));
+        p->keys[p->key_cnt++] = cur;
+    }
+    if (!v || node_visit(ps, v))
+        return *nomem ? -1 : 0;
+    if (v->type != YAML_SEQUENCE_NODE) {
+        if (!(v->type == YAML_SCALAR_NODE && v->data.scalar.length == 0 &&
+              v->data.scalar.style == YAML_PLAIN_SCALAR_STYLE))
+            errs_add(ps->errs,
+                     "%s: previous-keys: expected a list of mappings with "
+                     "ed25519 and valid-until (line %d)",
+                     label, node_line(v));
+        return *nomem ? -1 : 0;
+    }
+    for (it = v->data.sequence.items.start;
+         !*nomem && it < v->data.sequence.items.top; it++, i++) {
+        yaml_node_t *km = node_get(ps, *it);
+        char klabel[240];
+        if (!km)
+            continue;
+        snprintf(klabel, sizeof(klabel), "%s: previous-keys #%zu (line %d)",
+                 label, i + 1, node_line(km));
+        if (km->type != YAML_MAPPING_NODE) {
+            errs_add(ps->errs,
+                     "%s: expected a mapping with ed25519 and valid-until",
+                     klabel);
+            continue;
+        }
+        parse_prev_key(ps, km, klabel, p, nomem);
+    }
+    return *nomem ? -1 : 0;
 }
 
 /* Parse one participant mapping into p. Returns -1 on NOMEM only. */
@@ -657,18 +909,8 @@ static int parse_participant(parse_t *ps, yaml_node_t *m, size_t index,
                  label, p->principal);
 
     ed = field_str(ps, m, "ed25519", 1, label, &nomem);
-    if (ed) {
-        err = cishare_base64_decode_exact(ed, p->ed25519_pk,
-                                          CISHARE_ED25519_PK_BYTES, detail,
-                                          sizeof(detail));
-        if (err)
-            errs_add(ps->errs, "%s: ed25519: %s", label, detail);
-        else if (crypto_core_ed25519_is_valid_point(p->ed25519_pk) != 1)
-            errs_add(ps->errs, "%s: ed25519: not a valid Ed25519 public key",
-                     label);
-        else
-            cishare_key_id(p->ed25519_pk, p->key_id);
-    }
+    if (ed && !ed25519_decode(ps, ed, label, "ed25519", p->ed25519_pk))
+        cishare_key_id(p->ed25519_pk, p->key_id);
     x = field_str(ps, m, "x25519", 1, label, &nomem);
     if (x) {
         err = cishare_base64_decode_exact(
@@ -684,6 +926,8 @@ static int parse_participant(parse_t *ps, yaml_node_t *m, size_t index,
                  "%s: key-id: '%s' does not match the ed25519 key (its id is "
                  "%s)",
                  label, kid, p->key_id);
+    if (parse_keys(ps, m, label, p, &nomem))
+        nomem = 1;
 
     /* Role-dependent checks only once the role is known. */
     if (role_ok && p->role != CISHARE_ROLE_OPERATOR) {
@@ -745,11 +989,6 @@ static void cross_check(parse_t *ps, cishare_directory_t *dir)
                          "%s: principal: '%s' is also used by participant "
                          "'%s' (line %d)",
                          label, p->principal, q->id ? q->id : "?", q->line);
-            if (p->key_id[0] && q->key_id[0] &&
-                !memcmp(p->ed25519_pk, q->ed25519_pk, sizeof(p->ed25519_pk)))
-                errs_add(ps->errs,
-                         "%s: ed25519: same key as participant '%s' (line %d)",
-                         label, q->id ? q->id : "?", q->line);
         }
         if (p->role == CISHARE_ROLE_OPERATOR && p->ceptoar) {
             const cishare_participant_t *c = NULL;
@@ -780,6 +1019,72 @@ static void cross_check(parse_t *ps, cishare_directory_t *dir)
     }
 }
 
+/* A key with its place, for the uniqueness check. */
+typedef struct keyref_s {
+    const cishare_signing_key_t *k;
+    const cishare_participant_t *p;
+    size_t pi, ki;
+} keyref_t;
+
+static int cmp_keyref(const void *a, const void *b)
+{
+    const keyref_t *x = a, *y = b;
+    int c = strcmp(x->k->key_id, y->k->key_id);
+
+    if (c)
+        return c;
+    if (x->pi != y->pi)
+        return x->pi < y->pi ? -1 : 1;
+    return x->ki < y->ki ? -1 : x->ki > y->ki;
+}
+
+/*
+ * Key ids are unique across every key of every participant: a message's
+ * key id must name one key, so one owner and one validity. Reports the
+ * later entry of each clash, as the other cross checks do. -1 on NOMEM.
+ */
+static int check_unique_keys(parse_t *ps, const cishare_directory_t *dir)
+{
+    keyref_t *r;
+    size_t i, j, n = 0;
+    char label[160];
+
+    for (i = 0; i < dir->participant_cnt; i++)
+        n += dir->participants[i].key_cnt;
+    if (!(r = calloc(n + 1, sizeof(*r))))
+        return -1;
+    n = 0;
+    for (i = 0; i < dir->participant_cnt; i++)
+        for (j = 0; j < dir->participants[i].key_cnt; j++)
+            r[n++] = (keyref_t){.k = &dir->participants[i].keys[j],
+                                .p = &dir->participants[i],
+                                .pi = i,
+                                .ki = j};
+    qsort(r, n, sizeof(*r), cmp_keyref);
+    for (i = 1; i < n; i++) {
+        const keyref_t *a = &r[i - 1], *b = &r[i];
+        if (strcmp(a->k->key_id, b->k->key_id))
+            continue;
+        entry_label(label, sizeof(label), "participant", b->p->id, b->pi,
+                    b->p->line);
+        if (a->p == b->p)
+            errs_add(ps->errs, "%s: previous-keys: key %s is listed twice",
+                     label, b->k->key_id);
+        else if (a->k->current && b->k->current)
+            errs_add(ps->errs,
+                     "%s: ed25519: same key as participant '%s' (line %d)",
+                     label, a->p->id ? a->p->id : "?", a->p->line);
+        else
+            errs_add(ps->errs,
+                     "%s: %s: key %s is also a key of participant '%s' "
+                     "(line %d)",
+                     label, b->k->current ? "ed25519" : "previous-keys",
+                     b->k->key_id, a->p->id ? a->p->id : "?", a->p->line);
+    }
+    free(r);
+    return 0;
+}
+
 static int cmp_by_id(const void *a, const void *b)
 {
     return strcmp((*(const cishare_participant_t *const *)a)->id,
@@ -788,23 +1093,83 @@ static int cmp_by_id(const void *a, const void *b)
 
 static int cmp_by_key(const void *a, const void *b)
 {
-    return strcmp((*(const cishare_participant_t *const *)a)->key_id,
-                  (*(const cishare_participant_t *const *)b)->key_id);
+    return strcmp((*(const cishare_signing_key_t *const *)a)->key_id,
+                  (*(const cishare_signing_key_t *const *)b)->key_id);
 }
 
 static int build_index(cishare_directory_t *dir)
 {
-    size_t i, n = dir->participant_cnt;
+    size_t i, j, n = dir->participant_cnt;
 
+    for (i = 0; i < n; i++)
+        dir->key_cnt += dir->participants[i].key_cnt;
     dir->by_id = calloc(n + 1, sizeof(*dir->by_id));
-    dir->by_key = calloc(n + 1, sizeof(*dir->by_key));
+    dir->by_key = calloc(dir->key_cnt + 1, sizeof(*dir->by_key));
     if (!dir->by_id || !dir->by_key)
         return -1;
-    for (i = 0; i < n; i++)
-        dir->by_id[i] = dir->by_key[i] = &dir->participants[i];
+    dir->key_cnt = 0;
+    for (i = 0; i < n; i++) {
+        cishare_participant_t *p = &dir->participants[i];
+        dir->by_id[i] = p;
+        for (j = 0; j < p->key_cnt; j++) {
+            p->keys[j].owner = p; /* participants[] no longer moves */
+            dir->by_key[dir->key_cnt++] = &p->keys[j];
+        }
+    }
     qsort(dir->by_id, n, sizeof(*dir->by_id), cmp_by_id);
-    qsort(dir->by_key, n, sizeof(*dir->by_key), cmp_by_key);
+    qsort(dir->by_key, dir->key_cnt, sizeof(*dir->by_key), cmp_by_key);
     return 0;
+}
+
+/* serial, expires and root-key: what dirstate.h decides on. */
+static int parse_version_fields(parse_t *ps, yaml_node_t *root,
+                                cishare_directory_t *dir)
+{
+    yaml_node_t *v;
+    const char *why = NULL, *s;
+    char *t;
+    size_t i;
+    int nomem = 0;
+
+    v = map_lookup(ps, root, "serial");
+    if (!v) {
+        errs_add(ps->errs, "serial: missing (expected 'serial: <integer >= "
+                           "1>', raised with every new version)");
+    } else if (!node_visit(ps, v)) {
+        uint64_t n = 0;
+        s = scalar_text(v, &why);
+        /* digits only, no leading zero (YAML 1.1 would read it as
+         * octal), no overflow */
+        for (i = 0; s && s[i]; i++) {
+            if (s[i] < '0' || s[i] > '9' || (i == 0 && s[i] == '0') ||
+                n > (UINT64_MAX - (uint64_t)(s[i] - '0')) / 10) {
+                n = 0;
+                break;
+            }
+            n = n * 10 + (uint64_t)(s[i] - '0');
+        }
+        if (!n)
+            errs_add(ps->errs,
+                     "line %d: serial: expected an integer >= 1, not '%s'",
+                     node_line(v), s ? s : why);
+        dir->serial = n;
+    }
+
+    v = map_lookup(ps, root, "expires");
+    if (!v)
+        errs_add(ps->errs,
+                 "expires: missing (expected 'expires: <RFC 3339 time>', "
+                 "e.g. %s)",
+                 TIME_EXAMPLE);
+    else
+        field_time(ps, root, "expires", 1, "top level", &dir->expires_ms,
+                   &nomem);
+
+    t = field_str(ps, root, "root-key", 0, "top level", &nomem);
+    if (t && !ed25519_decode(ps, t, "top level", "root-key", dir->root_pk))
+        dir->has_root = true;
+    free(t);
+    return nomem ? -1 : 0;
 }
 
 /* Walk the document: top-level keys, sectors, then participants. */
@@ -839,6 +1204,9 @@ static int parse_document(parse_t *ps, cishare_directory_t *dir)
             errs_add(ps->errs, "line %d: version: unsupported, expected 1",
                      node_line(v));
     }
+
+    if (parse_version_fields(ps, root, dir))
+        return -1;
 
     v = map_lookup(ps, root, "sectors");
     if (!v || v->type != YAML_SEQUENCE_NODE) {
@@ -888,7 +1256,7 @@ static int parse_document(parse_t *ps, cishare_directory_t *dir)
     if (nomem)
         return -1;
     cross_check(ps, dir);
-    return 0;
+    return check_unique_keys(ps, dir);
 }
 
 /* Reject a signature line anywhere but last: it would look signed. */
@@ -925,8 +1293,7 @@ cishare_directory_load_buf(const char *name, const char *buf, size_t len,
     yaml_document_t doc, extra;
     parse_t ps;
     cishare_directory_t *dir;
-    const char *sig;
-    size_t content_len, sig_len;
+    size_t content_len;
     cishare_err_t err;
     int bad;
 
@@ -943,7 +1310,7 @@ cishare_directory_load_buf(const char *name, const char *buf, size_t len,
         if (err)
             return err;
     }
-    sig_split(buf, len, &content_len, &sig, &sig_len);
+    sig_split(buf, len, &content_len);
     if (memchr(buf, '\0', content_len))
         return cishare_err_set(CISHARE_ERR_PARSE, errstr, errstr_size,
                                "%s: contains a NUL byte", name);
@@ -954,6 +1321,8 @@ cishare_directory_load_buf(const char *name, const char *buf, size_t len,
                                "out of memory");
     if (root_pk)
         cishare_key_id(root_pk, dir->signer_key_id);
+    crypto_generichash(dir->hash, sizeof(dir->hash), (const unsigned char *)buf,
+                       content_len, NULL, 0);
 
     if (!yaml_parser_initialize(&parser)) {
         free(dir);
@@ -1064,17 +1433,21 @@ static cishare_err_t read_bounded(const char *path, char **bufp, size_t *lenp,
     return CISHARE_OK;
 }
 
-cishare_err_t cishare_directory_load(const char *path,
-                                     const char *root_pub_path,
-                                     cishare_directory_t **dirp, char *errstr,
-                                     size_t errstr_size)
+cishare_err_t cishare_directory_read_file(const char *path, char **bufp,
+                                          size_t *lenp, char *errstr,
+                                          size_t errstr_size)
 {
-    uint8_t root_pk[CISHARE_ED25519_PK_BYTES];
-    char *buf = NULL, *rootp = NULL;
-    size_t len = 0;
+    return read_bounded(path, bufp, lenp, errstr, errstr_size);
+}
+
+cishare_err_t
+cishare_directory_root_pub_load(const char *path, const char *root_pub_path,
+                                uint8_t root_pk[CISHARE_ED25519_PK_BYTES],
+                                char *errstr, size_t errstr_size)
+{
+    char *rootp = NULL;
     cishare_err_t err;
 
-    *dirp = NULL;
     if (!root_pub_path) {
         const char *slash = strrchr(path, '/');
         int dlen = slash ? (int)(slash - path) : 1;
@@ -1085,8 +1458,26 @@ cishare_err_t cishare_directory_load(const char *path,
     }
     err = cishare_pubkey_load(root_pub_path, root_pk, errstr, errstr_size);
     free(rootp);
+    return err == CISHARE_OK || err == CISHARE_ERR_NOMEM
+               ? err
+               : CISHARE_ERR_DIRECTORY;
+}
+
+cishare_err_t cishare_directory_load(const char *path,
+                                     const char *root_pub_path,
+                                     cishare_directory_t **dirp, char *errstr,
+                                     size_t errstr_size)
+{
+    uint8_t root_pk[CISHARE_ED25519_PK_BYTES];
+    char *buf = NULL;
+    size_t len = 0;
+    cishare_err_t err;
+
+    *dirp = NULL;
+    err = cishare_directory_root_pub_load(path, root_pub_path, root_pk, errstr,
+                                          errstr_size);
     if (err)
-        return err == CISHARE_ERR_NOMEM ? err : CISHARE_ERR_DIRECTORY;
+        return err;
     err = read_bounded(path, &buf, &len, errstr, errstr_size);
     if (!err)
         err = cishare_directory_load_buf(path, buf, len, root_pk, dirp, errstr,
@@ -1121,6 +1512,44 @@ const char *cishare_directory_signer_key_id(const cishare_directory_t *dir)
     return dir->signer_key_id;
 }
 
+uint64_t cishare_directory_serial(const cishare_directory_t *dir)
+{
+    return dir->serial;
+}
+
+int64_t cishare_directory_expires_ms(const cishare_directory_t *dir)
+{
+    return dir->expires_ms;
+}
+
+const uint8_t *cishare_directory_root_key(const cishare_directory_t *dir)
+{
+    return dir->has_root ? dir->root_pk : NULL;
+}
+
+const uint8_t *cishare_directory_content_hash(const cishare_directory_t *dir)
+{
+    return dir->hash;
+}
+
+cishare_err_t cishare_directory_check_expiry(const cishare_directory_t *dir,
+                                             const char *name, int64_t now_ms,
+                                             char *errstr, size_t errstr_size)
+{
+    char exp[32], now[32];
+
+    if (now_ms < dir->expires_ms)
+        return CISHARE_OK;
+    cishare_time_format(dir->expires_ms, exp);
+    cishare_time_format(now_ms, now);
+    return cishare_err_set(CISHARE_ERR_DIRECTORY, errstr, errstr_size,
+                           "%s: directory serial %llu expired at %s (now %s): "
+                           "an expired directory is refused, so a frozen "
+                           "copy cannot be kept alive; get the current "
+                           "version from the coordination office",
+                           name, (unsigned long long)dir->serial, exp, now);
+}
+
 size_t cishare_directory_participant_cnt(const cishare_directory_t *dir)
 {
     return dir ? dir->participant_cnt : 0;
@@ -1141,7 +1570,7 @@ static int cmp_key_id(const void *key, const void *elem)
 static int cmp_key_keyid(const void *key, const void *elem)
 {
     return strcmp((const char *)key,
-                  (*(const cishare_participant_t *const *)elem)->key_id);
+                  (*(const cishare_signing_key_t *const *)elem)->key_id);
 }
 
 const cishare_participant_t *
@@ -1156,16 +1585,61 @@ cishare_directory_find(const cishare_directory_t *dir, const char *id)
     return pp ? *pp : NULL;
 }
 
-const cishare_participant_t *
-cishare_directory_find_key(const cishare_directory_t *dir, const char *key_id)
+const cishare_signing_key_t *
+cishare_directory_signing_key(const cishare_directory_t *dir,
+                              const char *key_id)
 {
-    const cishare_participant_t **pp;
+    const cishare_signing_key_t **kp;
 
     if (!dir || !key_id || !dir->by_key)
         return NULL;
-    pp = bsearch(key_id, dir->by_key, dir->participant_cnt,
-                 sizeof(*dir->by_key), cmp_key_keyid);
-    return pp ? *pp : NULL;
+    kp = bsearch(key_id, dir->by_key, dir->key_cnt, sizeof(*dir->by_key),
+                 cmp_key_keyid);
+    return kp ? *kp : NULL;
+}
+
+const cishare_participant_t *
+cishare_directory_find_key(const cishare_directory_t *dir, const char *key_id)
+{
+    const cishare_signing_key_t *k = cishare_directory_signing_key(dir, key_id);
+
+    return k ? k->owner : NULL;
+}
+
+cishare_err_t cishare_key_check(const cishare_signing_key_t *key,
+                                int64_t created_ms, int64_t now_ms,
+                                char *errstr, size_t errstr_size)
+{
+    const char *who = key->owner && key->owner->id ? key->owner->id : "?";
+    char t[32], c[32];
+
+    cishare_time_format(created_ms, c);
+    if (key->revoked_ms != CISHARE_KEY_NO_END && created_ms > key->revoked_ms) {
+        cishare_time_format(key->revoked_ms, t);
+        return cishare_err_set(CISHARE_ERR_UNKNOWN_KEY, errstr, errstr_size,
+                               "key %s of '%s' was revoked (compromised) at "
+                               "%s; message created %s",
+                               key->key_id, who, t, c);
+    }
+    /* now, not the created time: the signer chooses that one */
+    if (key->valid_until_ms != CISHARE_KEY_NO_END &&
+        now_ms > key->valid_until_ms) {
+        cishare_time_format(key->valid_until_ms, t);
+        cishare_time_format(now_ms, c);
+        return cishare_err_set(
+            CISHARE_ERR_UNKNOWN_KEY, errstr, errstr_size,
+            "key %s of '%s' expired at %s (%s); now %s", key->key_id, who, t,
+            key->current ? "end of its validity" : "rotation overlap ended", c);
+    }
+    if (key->valid_from_ms != CISHARE_KEY_NO_START &&
+        created_ms < key->valid_from_ms) {
+        cishare_time_format(key->valid_from_ms, t);
+        return cishare_err_set(CISHARE_ERR_UNKNOWN_KEY, errstr, errstr_size,
+                               "key %s of '%s' is valid only from %s; message "
+                               "created %s",
+                               key->key_id, who, t, c);
+    }
+    return CISHARE_OK;
 }
 
 size_t cishare_directory_sector_cnt(const cishare_directory_t *dir)

@@ -4,6 +4,7 @@
 #include "cishare/kafka_errors.h"
 
 #include <stdio.h>
+#include <string.h>
 
 int cishare_kafka_err_is_authz(rd_kafka_resp_err_t err)
 {
@@ -80,6 +81,12 @@ const char *cishare_kafka_describe_error(rd_kafka_resp_err_t err,
                  "cannot reach the Kafka brokers (check bootstrap.servers "
                  "and security.protocol)");
         break;
+    case RD_KAFKA_RESP_ERR__SSL:
+        snprintf(buf, size,
+                 "the TLS connection to the Kafka brokers failed (check "
+                 "ssl.ca.location, ssl.certificate.location and "
+                 "ssl.key.location)");
+        break;
     case RD_KAFKA_RESP_ERR__TIMED_OUT:
     case RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT:
         if (op)
@@ -133,4 +140,151 @@ const char *cishare_kafka_describe_error(rd_kafka_resp_err_t err,
         break;
     }
     return buf;
+}
+
+/*
+ * Connection errors in plain words. librdkafka reports a failed
+ * connection as text (its error code is mostly __TRANSPORT), so the
+ * cause is found in the text: OpenSSL's reason strings, TLS alerts the
+ * broker sent (with TLS 1.3 the broker checks the client's certificate
+ * after the handshake, so its refusal arrives as a "Receive failed" on
+ * the first request), librdkafka's own hints. First match wins.
+ */
+static const struct conn_cause {
+    const char *text; /* case-insensitive substring of the raw reason */
+    cishare_kafka_conn_t cause;
+    const char *say;
+} conn_causes[] = {
+    {"hostname mismatch", CISHARE_KAFKA_CONN_BROKER_UNTRUSTED,
+     "the broker's certificate is not trusted: the broker's address is not "
+     "in its certificate (hostname verification)"},
+    {"ip address mismatch", CISHARE_KAFKA_CONN_BROKER_UNTRUSTED,
+     "the broker's certificate is not trusted: the broker's address is not "
+     "in its certificate (hostname verification)"},
+    {"certificate verify failed", CISHARE_KAFKA_CONN_BROKER_UNTRUSTED,
+     "the broker's certificate is not trusted: it was not issued by the CA "
+     "in ssl.ca.location, or the broker's address is not in its "
+     "certificate (hostname verification)"},
+    {"alert certificate required", CISHARE_KAFKA_CONN_CLIENT_REFUSED,
+     "the broker refused this client: it requires a client certificate and "
+     "none was presented (set ssl.certificate.location and "
+     "ssl.key.location)"},
+    {"alert unknown ca", CISHARE_KAFKA_CONN_CLIENT_REFUSED,
+     "the broker refused this client's certificate: it was not issued by "
+     "the cluster CA"},
+    {"alert certificate expired", CISHARE_KAFKA_CONN_CLIENT_REFUSED,
+     "the broker refused this client's certificate: it has expired"},
+    {"alert certificate revoked", CISHARE_KAFKA_CONN_CLIENT_REFUSED,
+     "the broker refused this client's certificate: it has been revoked"},
+    {"alert bad certificate", CISHARE_KAFKA_CONN_CLIENT_REFUSED,
+     "the broker refused this client's certificate (missing, from another "
+     "CA, expired or revoked)"},
+    {"alert certificate unknown", CISHARE_KAFKA_CONN_CLIENT_REFUSED,
+     "the broker refused this client's certificate (missing, from another "
+     "CA, expired or revoked)"},
+    {"alert unsupported certificate", CISHARE_KAFKA_CONN_CLIENT_REFUSED,
+     "the broker refused this client's certificate (missing, from another "
+     "CA, expired or revoked)"},
+    {"alert access denied", CISHARE_KAFKA_CONN_CLIENT_REFUSED,
+     "the broker refused this client's certificate (missing, from another "
+     "CA, expired or revoked)"},
+    {"alert handshake failure", CISHARE_KAFKA_CONN_CLIENT_REFUSED,
+     "the broker refused the TLS handshake: it refused this client's "
+     "certificate (missing, from another CA, expired or revoked), or no "
+     "TLS version and cipher are common to both"},
+    {"alert protocol version", CISHARE_KAFKA_CONN_TLS_OTHER,
+     "the broker and this client have no TLS version in common (the "
+     "cluster needs TLS 1.2 or 1.3)"},
+    {"Disconnected while requesting ApiVersion", CISHARE_KAFKA_CONN_MISMATCH,
+     "the broker closed the connection before answering: most likely a "
+     "TLS/plaintext mismatch (security.protocol does not match the "
+     "broker's listener, e.g. a plaintext client on a TLS port)"},
+    {"connecting to a PLAINTEXT broker listener", CISHARE_KAFKA_CONN_MISMATCH,
+     "the broker closed the connection during the TLS handshake: most "
+     "likely a TLS/plaintext mismatch (a TLS client on a plaintext port; "
+     "check security.protocol and bootstrap.servers)"},
+    {"SSL handshake failed: Disconnected", CISHARE_KAFKA_CONN_MISMATCH,
+     "the broker closed the connection during the TLS handshake: most "
+     "likely a TLS/plaintext mismatch (a TLS client on a plaintext port; "
+     "check security.protocol and bootstrap.servers)"},
+    {"wrong version number", CISHARE_KAFKA_CONN_MISMATCH,
+     "the broker did not answer in TLS: most likely a TLS/plaintext "
+     "mismatch (a TLS client on a plaintext port; check security.protocol "
+     "and bootstrap.servers)"},
+    {"packet length too long", CISHARE_KAFKA_CONN_MISMATCH,
+     "the broker did not answer in TLS: most likely a TLS/plaintext "
+     "mismatch (a TLS client on a plaintext port; check security.protocol "
+     "and bootstrap.servers)"},
+    {"unexpected eof while reading", CISHARE_KAFKA_CONN_CLOSED,
+     "the broker closed the TLS connection before answering: it may have "
+     "refused this client's certificate (missing, from another CA, expired "
+     "or revoked), or it is shutting down"},
+    {"SSL handshake failed", CISHARE_KAFKA_CONN_TLS_OTHER,
+     "the TLS handshake with the broker failed (check ssl.ca.location, "
+     "ssl.certificate.location and ssl.key.location)"},
+    {"Connection refused", CISHARE_KAFKA_CONN_UNREACHABLE,
+     "cannot reach the Kafka broker: nothing listens at that address "
+     "(check bootstrap.servers; is the broker running?)"},
+};
+
+int cishare_kafka_conn_is_refusal(cishare_kafka_conn_t cause)
+{
+    return cause == CISHARE_KAFKA_CONN_BROKER_UNTRUSTED ||
+           cause == CISHARE_KAFKA_CONN_CLIENT_REFUSED ||
+           cause == CISHARE_KAFKA_CONN_LOGIN_REFUSED;
+}
+
+cishare_kafka_conn_t cishare_kafka_explain_conn(rd_kafka_resp_err_t err,
+                                                const char *reason,
+                                                const char *principal,
+                                                char *buf, size_t size)
+{
+    const char *raw = reason && *reason ? reason : rd_kafka_err2str(err);
+    cishare_kafka_conn_t cause = CISHARE_KAFKA_CONN_OTHER;
+    char plain[512];
+    size_t i;
+
+    if (!buf || !size)
+        return cause;
+    for (i = 0; reason && i < sizeof(conn_causes) / sizeof(conn_causes[0]); i++)
+        if (strcasestr(reason, conn_causes[i].text)) {
+            snprintf(buf, size, "%s (%s)", conn_causes[i].say, raw);
+            return conn_causes[i].cause;
+        }
+    switch (err) {
+    case RD_KAFKA_RESP_ERR__AUTHENTICATION:
+    case RD_KAFKA_RESP_ERR_SASL_AUTHENTICATION_FAILED:
+        cause = CISHARE_KAFKA_CONN_LOGIN_REFUSED;
+        break;
+    case RD_KAFKA_RESP_ERR__SSL:
+        cause = CISHARE_KAFKA_CONN_TLS_OTHER;
+        break;
+    case RD_KAFKA_RESP_ERR__TRANSPORT:
+    case RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN:
+    case RD_KAFKA_RESP_ERR__RESOLVE:
+        cause = CISHARE_KAFKA_CONN_UNREACHABLE;
+        break;
+    default:
+        break;
+    }
+    cishare_kafka_describe_error(err, principal, NULL, NULL, plain,
+                                 sizeof(plain));
+    snprintf(buf, size, "%s (%s)", plain, raw);
+    return cause;
+}
+
+int cishare_kafka_watch_update(cishare_kafka_watch_t *w,
+                               rd_kafka_resp_err_t err, const char *reason,
+                               const char *principal)
+{
+    char text[sizeof(w->text)];
+
+    if (cishare_kafka_conn_is_refusal(cishare_kafka_explain_conn(
+            err, reason, principal, text, sizeof(text)))) {
+        w->refused = 1;
+        memcpy(w->text, text, sizeof(text));
+    }
+    if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN)
+        w->all_down = 1;
+    return w->refused && w->all_down;
 }

@@ -161,12 +161,23 @@ static cishare_err_t message_build(cishare_codec_t *codec,
                                    "type, tlp, audience, expires, payload)",
                                    k);
     }
-    /* The signing key must be the origin's key in the directory. */
-    if (sodium_memcmp(kp->ed25519_pk, origin->ed25519_pk,
-                      CISHARE_ED25519_PK_BYTES) != 0)
-        return cishare_err_set(CISHARE_ERR_UNKNOWN_KEY, errstr, errstr_size,
-                               "key %s is not the directory key of '%s' (%s)",
-                               kp->key_id, origin->id, origin->key_id);
+    /* The signing key must be a key of the origin that signs now
+     * (the current one, or a previous one in its rotation overlap). */
+    {
+        const cishare_signing_key_t *sk =
+            cishare_directory_signing_key(dir, kp->key_id);
+        char why[384];
+        if (!sk || sk->owner != origin ||
+            sodium_memcmp(kp->ed25519_pk, sk->ed25519_pk,
+                          CISHARE_ED25519_PK_BYTES) != 0)
+            return cishare_err_set(CISHARE_ERR_UNKNOWN_KEY, errstr, errstr_size,
+                                   "key %s is not the directory key of '%s' "
+                                   "(%s)",
+                                   kp->key_id, origin->id, origin->key_id);
+        if (cishare_key_check(sk, now_ms, now_ms, why, sizeof(why)))
+            return cishare_err_set(CISHARE_ERR_UNKNOWN_KEY, errstr, errstr_size,
+                                   "%s", why);
+    }
 
     v = json_object_get(msg, "type");
     if (!json_is_string(v) ||
@@ -362,7 +373,10 @@ cishare_err_t cishare_message_verify(const cishare_directory_t *dir,
 {
     cishare_envelope_t *env = &in->env;
     const cishare_participant_t *p;
+    const cishare_signing_key_t *sk;
     const char *aud;
+    char why[384];
+    int64_t now_ms;
     cishare_tlp_t tlp;
     cishare_err_t err;
     size_t i;
@@ -393,19 +407,25 @@ cishare_err_t cishare_message_verify(const cishare_directory_t *dir,
         return err;
     in->encrypted = cishare_envelope_encrypted(env);
 
-    /* origin and key */
+    /* origin and key: one of the origin's keys (current, or previous in
+     * its rotation overlap), valid for the message's created time */
+    now_ms = cishare_time_now_ms();
     if (!(p = cishare_directory_find(dir, env->origin)))
         return cishare_err_set(CISHARE_ERR_UNKNOWN_KEY, errstr, errstr_size,
                                "message %s: origin '%s' is not in the "
                                "directory",
                                env->id, env->origin);
-    if (strcmp(p->key_id, env->key_id) != 0)
+    sk = cishare_directory_signing_key(dir, env->key_id);
+    if (!sk || sk->owner != p)
         return cishare_err_set(CISHARE_ERR_UNKNOWN_KEY, errstr, errstr_size,
-                               "message %s: key %s is not the key of '%s' "
+                               "message %s: key %s is not a key of '%s' "
                                "(%s)",
                                env->id, env->key_id, p->id, p->key_id);
+    if (cishare_key_check(sk, env->created_ms, now_ms, why, sizeof(why)))
+        return cishare_err_set(CISHARE_ERR_UNKNOWN_KEY, errstr, errstr_size,
+                               "message %s: %s", env->id, why);
     if ((err = cishare_envelope_verify(env, key, key_len, value, len,
-                                       p->ed25519_pk, errstr, errstr_size)))
+                                       sk->ed25519_pk, errstr, errstr_size)))
         return err;
     in->origin = p;
 
@@ -415,13 +435,18 @@ cishare_err_t cishare_message_verify(const cishare_directory_t *dir,
     for (i = 0; i < env->relay_cnt; i++) {
         const cishare_relay_hop_t *h = &env->relay[i];
         const cishare_participant_t *r = cishare_directory_find(dir, h->by);
-        if (!r || strcmp(r->key_id, h->key_id) != 0)
+        sk = cishare_directory_signing_key(dir, h->key_id);
+        if (!r || !sk || sk->owner != r)
             return cishare_err_set(CISHARE_ERR_UNKNOWN_KEY, errstr, errstr_size,
                                    "message %s: relay hop %zu: '%s' or key "
                                    "%s not in the directory",
                                    env->id, i + 1, h->by, h->key_id);
+        if (cishare_key_check(sk, h->created_ms, now_ms, why, sizeof(why)))
+            return cishare_err_set(CISHARE_ERR_UNKNOWN_KEY, errstr, errstr_size,
+                                   "message %s: relay hop %zu: %s", env->id,
+                                   i + 1, why);
         if ((err = cishare_envelope_relay_verify(env, i, key, key_len, value,
-                                                 len, r->ed25519_pk, errstr,
+                                                 len, sk->ed25519_pk, errstr,
                                                  errstr_size)))
             return err;
         if (!cishare_tlp_at_least(h->tlp, tlp))

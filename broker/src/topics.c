@@ -337,6 +337,22 @@ cishare_err_t cishare_acls_for_directory(const cishare_directory_t *dir,
     return CISHARE_OK;
 }
 
+cishare_err_t cishare_acls_for_directory_topic(const cishare_directory_t *dir,
+                                               const char *topic,
+                                               cishare_acl_set_t *out)
+{
+    size_t i;
+    cishare_err_t err;
+
+    for (i = 0; i < cishare_directory_participant_cnt(dir); i++)
+        if ((err = cishare_acl_set_add(
+                 out, TOPIC, PREFIXED, topic,
+                 cishare_directory_participant(dir, i)->principal, READ)))
+            return err;
+    cishare_acl_set_sort(out);
+    return CISHARE_OK;
+}
+
 bool cishare_acl_is_managed(rd_kafka_ResourceType_t restype, const char *name)
 {
     if (!name)

@@ -26,12 +26,12 @@
 #
 # Test traffic that a feed would quarantine (raw kcat writes, the tampered
 # copy) goes to jpcert's inbox only. Needs the broker of tests/run:
-# CISHARE_KAFKA_BOOTSTRAP, CISHARE_KAFKA_ADMIN_PASSWORD; CISHARE_BIN,
+# CISHARE_KAFKA_BOOTSTRAP, CISHARE_KAFKA_ADMIN_CONF; CISHARE_BIN,
 # CISHARE_SRC.
 set -uo pipefail
 
 : "${CISHARE_KAFKA_BOOTSTRAP:?set by tests/run (the real broker)}"
-PW="${CISHARE_KAFKA_ADMIN_PASSWORD:-admin-secret}"
+ADMIN_CONF="${CISHARE_KAFKA_ADMIN_CONF:?set by tests/run}"
 B="${CISHARE_BIN:?}"
 EX="${CISHARE_SRC:?}/deploy/examples"
 boot="$CISHARE_KAFKA_BOOTSTRAP"
@@ -46,8 +46,10 @@ bad() {
 }
 show() { sed 's/^/#   /' "$@"; }
 
-provision() { # DIRECTORY
-    "$B" provision -c "$EX/admin.conf" "${X[@]}" -X "sasl.password=$PW" \
+provision() { # DIRECTORY: a test directory keeps its own directory state
+    local st=()
+    [ "$1" = "$EX/directory.yaml" ] || st=(-X "cishare.state-dir=$tmp/state-test")
+    "$B" provision -c "$EX/admin.conf" "${X[@]}" "${st[@]}" \
         --directory "$1" >"$tmp/prov.out" 2>"$tmp/prov.err"
 }
 cleanup() {
@@ -57,20 +59,18 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# kcat configuration of a participant: its example config minus the
-# cishare.* keys (kcat refuses unknown keys), pointed at this cluster.
+# kcat configuration of a participant: the librdkafka keys of its example
+# config (its certificate; `cishare config` drops the cishare.* keys kcat
+# refuses and makes paths absolute), pointed at this cluster.
 kconf() {
     local f="$tmp/$1.kcat"
     if [ ! -f "$f" ]; then
         if [ "$1" = admin ]; then
-            printf '%s\n' security.protocol=SASL_PLAINTEXT \
-                sasl.mechanisms=SCRAM-SHA-512 sasl.username=admin \
-                "sasl.password=$PW" >"$f"
+            cp "$ADMIN_CONF" "$f"
+            echo "bootstrap.servers=$boot" >>"$f"
         else
-            grep -v -e '^[[:space:]]*cishare\.' \
-                -e '^[[:space:]]*bootstrap\.servers' "$EX/$1.conf" >"$f"
+            "$B" config -c "$EX/$1.conf" "${X[@]}" >"$f"
         fi
-        echo "bootstrap.servers=$boot" >>"$f"
     fi
     echo "$f"
 }

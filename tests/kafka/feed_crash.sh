@@ -16,7 +16,7 @@
 #   4. a fourth run with a NEW consumer group and --from-beginning re-reads
 #      everything: the seen-id store suppresses all of it (0 new lines).
 # Needs the broker of tests/run: CISHARE_KAFKA_BOOTSTRAP,
-# CISHARE_KAFKA_ADMIN_PASSWORD; CISHARE_BIN, CISHARE_SRC.
+# CISHARE_KAFKA_ADMIN_CONF; CISHARE_BIN, CISHARE_SRC.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 

@@ -15,7 +15,7 @@
 # "quarantined 2" in its summary.
 # A changed TLP header is case 6 of tests/kafka/enforcement.sh (not
 # repeated here). Needs the broker of tests/run: CISHARE_KAFKA_BOOTSTRAP,
-# CISHARE_KAFKA_ADMIN_PASSWORD; CISHARE_BIN, CISHARE_SRC.
+# CISHARE_KAFKA_ADMIN_CONF; CISHARE_BIN, CISHARE_SRC.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 inbox=cishare.inbox.op-gas-a

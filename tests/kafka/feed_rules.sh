@@ -17,7 +17,7 @@
 # use fresh consumer groups (cishare-feed-<id>.rules-<nonce>) and fresh
 # output folders, and only this run's subjects are compared.
 # Needs the broker of tests/run: CISHARE_KAFKA_BOOTSTRAP,
-# CISHARE_KAFKA_ADMIN_PASSWORD; CISHARE_BIN, CISHARE_SRC.
+# CISHARE_KAFKA_ADMIN_CONF; CISHARE_BIN, CISHARE_SRC.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 DIR="$EX/directory.yaml"

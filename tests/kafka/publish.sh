@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# cishare publish and cishare alert on the real broker (SASL/SCRAM, ACLs
+# cishare publish and cishare alert on the real broker (mutual TLS, ACLs
 # from 'cishare provision'): publish each message type as example
 # participants, read the topics back as admin with kcat, verify every
 # signature (and decrypt AMBER+STRICT as its recipient) with 'cishare
@@ -7,7 +7,7 @@
 # is reported by name with exit status 1.
 #
 # Needs the broker of tests/run: CISHARE_KAFKA_BOOTSTRAP,
-# CISHARE_KAFKA_ADMIN_PASSWORD; CISHARE_BIN, CISHARE_SRC, CISHARE_SAMPLES.
+# CISHARE_KAFKA_ADMIN_CONF; CISHARE_BIN, CISHARE_SRC, CISHARE_SAMPLES.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 S="${CISHARE_SAMPLES:?}"
@@ -97,18 +97,29 @@ readback cishare.inbox.op-power-b indicator--8cf9236f-1b96-493d-98be-0c1c1e8b62d
 check "$tmp/a.json" "d['verified'] and d['envelope']['tlp']=='red' and d['payload']['type']=='stix'"
 ok "RED STIX indicator in op-power-b's inbox verifies and decrypts"
 
-# Not authorised: op-power-a's identity, but Kafka user op-bank-a, which
-# may not write the electricity topics. The record is named, exit 1.
-bank_pw="$(sed -n 's/^sasl.password=//p' "$EX/op-bank-a.conf")"
+# Not authorised: a directory version in which op-power-a's principal is
+# another name takes its ACLs away at provision (as a removal would); its
+# certificate then writes nothing. The record is named, exit 1.
+mkdir -p "$tmp/noacl"
+cp "$EX/root.pub" "$tmp/noacl/"
+sed -e '/^# cishare-signature:/d' \
+    -e 's/principal: User:op-power-a$/principal: User:op-power-a-suspended/' \
+    "$EX/directory.yaml" >"$tmp/noacl/directory.yaml"
+"$B" directory sign --key "$EX/keys/root.key" "$tmp/noacl/directory.yaml" 2>/dev/null ||
+    fail "sign the suspended directory"
+restore() { provision_examples; rm -rf "$tmp"; }
+trap restore EXIT
+"$B" provision -c "$EX/admin.conf" "${X[@]}" --directory "$tmp/noacl/directory.yaml" \
+    -X "cishare.state-dir=$tmp/admin-state" >/dev/null 2>"$tmp/prov.err" ||
+    { cat "$tmp/prov.err"; fail "provision the suspended directory"; }
 set +e
-"$B" publish -c "$EX/op-power-a.conf" "${X[@]}" -X sasl.username=op-bank-a \
-    -X "sasl.password=$bank_pw" -X message.timeout.ms=15000 \
+"$B" publish -c "$EX/op-power-a.conf" "${X[@]}" -X message.timeout.ms=15000 \
     --tlp amber "$S/feeds/pymisp-freetext.txt" >/dev/null 2>"$tmp/deny.err"
 rc=$?
 set -e
 cat "$tmp/deny.err"
 [ "$rc" -eq 1 ] || fail "unauthorised publish exit $rc, expected 1"
-grep -q "pymisp-freetext.txt:1: op-bank-a is not authorised to write to cishare.amber.electricity" \
+grep -q "pymisp-freetext.txt:1: op-power-a is not authorised to write to cishare.amber.electricity" \
     "$tmp/deny.err" || fail "the failed record is not named with its reason"
 grep -q "published 0, rejected 3 (not authorised: 3)" "$tmp/deny.err" ||
     fail "summary of the refused publish"

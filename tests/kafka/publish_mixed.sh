@@ -6,7 +6,7 @@
 # around it are produced and verify.
 #
 # Needs the broker of tests/run: CISHARE_KAFKA_BOOTSTRAP,
-# CISHARE_KAFKA_ADMIN_PASSWORD; CISHARE_BIN, CISHARE_SRC.
+# CISHARE_KAFKA_ADMIN_CONF; CISHARE_BIN, CISHARE_SRC.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 

@@ -4,6 +4,7 @@
  * and "# not: <text>" lines that must not), signatures (tampered, wrongly
  * signed, unsigned), the example directory.
  */
+#include "cishare/codec.h"
 #include "cishare/directory.h"
 #include "cishare/keys.h"
 
@@ -400,6 +401,195 @@ static void test_too_large(void **state)
     free(buf);
 }
 
+static int64_t T(const char *text)
+{
+    int64_t ms;
+
+    if (!cishare_time_parse(text, &ms))
+        fail_msg("bad test time %s", text);
+    return ms;
+}
+
+/* Expect cishare_key_check() to refuse, with every needle in the reason. */
+static void check_refused(const cishare_signing_key_t *k, const char *created,
+                          const char *now, const char *n1, const char *n2)
+{
+    char why[512] = "";
+
+    assert_int_equal(cishare_key_check(k, T(created), T(now), why, sizeof(why)),
+                     CISHARE_ERR_UNKNOWN_KEY);
+    if (!strstr(why, n1) || (n2 && !strstr(why, n2)) ||
+        !strstr(why, k->key_id) || !strstr(why, "'op-power-a'"))
+        fail_msg("reason lacks '%s'/'%s'/key/participant: %s", n1, n2 ? n2 : "",
+                 why);
+}
+
+static void check_ok(const cishare_signing_key_t *k, const char *created,
+                     const char *now)
+{
+    char why[512] = "";
+
+    if (cishare_key_check(k, T(created), T(now), why, sizeof(why)))
+        fail_msg("refused (created %s, now %s): %s", created, now, why);
+}
+
+/* Signing-key validity: rotation overlap, after it, revocation, not yet
+ * valid (tests/vectors/directory/valid-rotation.yaml). */
+static void test_key_validity(void **state)
+{
+    char *path = vector_path("valid-rotation.yaml"), errstr[4096];
+    cishare_directory_t *dir = NULL;
+    const cishare_participant_t *p;
+    const cishare_signing_key_t *cur, *old, *rev;
+
+    (void)state;
+    if (cishare_directory_load_unsigned(path, &dir, errstr, sizeof(errstr)))
+        fail_msg("%s", errstr);
+    p = cishare_directory_find(dir, "op-power-a");
+    assert_non_null(p);
+    assert_int_equal(p->key_cnt, 3);
+    cur = cishare_directory_signing_key(dir, p->key_id);
+    old = cishare_directory_signing_key(dir, "476c68bcc6fdee53");
+    rev = cishare_directory_signing_key(dir, "23705c98f99bdead");
+    assert_non_null(cur);
+    assert_non_null(old);
+    assert_non_null(rev);
+    assert_ptr_equal(cur, &p->keys[0]);
+    assert_true(cur->current);
+    assert_false(old->current);
+    assert_ptr_equal(old->owner, p);
+    assert_ptr_equal(rev->owner, p);
+    assert_ptr_equal(cishare_directory_find_key(dir, "476c68bcc6fdee53"), p);
+    assert_null(cishare_directory_signing_key(dir, "0000000000000000"));
+    /* other participants' keys have no bounds */
+    assert_int_equal(cishare_directory_signing_key(
+                         dir, cishare_directory_find(dir, "nco")->key_id)
+                         ->valid_until_ms,
+                     CISHARE_KEY_NO_END);
+
+    /* overlap: the old key still signs until valid-until (inclusive) */
+    check_ok(old, "2026-12-10T00:00:00Z", "2026-12-14T00:00:00Z");
+    check_ok(old, "2026-12-14T23:00:00Z", "2026-12-15T00:00:00Z");
+    /* after the overlap: nothing, whatever created time it claims */
+    check_refused(old, "2026-12-10T00:00:00Z", "2026-12-15T00:00:01Z",
+                  "expired at 2026-12-15T00:00:00Z", "rotation overlap ended");
+    /* not yet valid */
+    check_refused(old, "2024-12-31T23:59:59Z", "2026-12-01T00:00:00Z",
+                  "valid only from 2025-01-01T00:00:00Z",
+                  "message created 2024-12-31T23:59:59Z");
+    check_refused(cur, "2026-11-30T23:00:00Z", "2026-12-01T00:00:00Z",
+                  "valid only from 2026-12-01T00:00:00Z", NULL);
+    check_ok(cur, "2026-12-01T00:00:00Z", "2030-01-01T00:00:00Z");
+    /* revoked at T: created up to T passes, after T is refused */
+    check_ok(rev, "2026-05-01T09:00:00Z", "2026-05-15T00:00:00Z");
+    check_ok(rev, "2026-05-01T10:00:00Z", "2026-05-15T00:00:00Z");
+    check_refused(rev, "2026-05-01T11:00:00Z", "2026-05-15T00:00:00Z",
+                  "was revoked (compromised) at 2026-05-01T10:00:00Z",
+                  "message created 2026-05-01T11:00:00Z");
+    /* ... and after its overlap, even created before T */
+    check_refused(rev, "2026-05-01T09:00:00Z", "2026-06-02T00:00:00Z",
+                  "expired at 2026-06-01T00:00:00Z", NULL);
+
+    assert_int_equal(cishare_directory_serial(dir), 1);
+    assert_int_equal(cishare_directory_expires_ms(dir),
+                     T("2030-12-31T00:00:00Z"));
+    assert_null(cishare_directory_root_key(dir));
+    /* expiry: refused from the expiry on, naming it and now */
+    assert_int_equal(cishare_directory_check_expiry(dir, "d",
+                                                    T("2030-12-30T23:59:59Z"),
+                                                    errstr, sizeof(errstr)),
+                     CISHARE_OK);
+    assert_int_equal(cishare_directory_check_expiry(dir, "d",
+                                                    T("2031-01-02T00:00:00Z"),
+                                                    errstr, sizeof(errstr)),
+                     CISHARE_ERR_DIRECTORY);
+    assert_non_null(strstr(errstr, "expired at 2030-12-31T00:00:00Z"));
+    assert_non_null(strstr(errstr, "now 2031-01-02T00:00:00Z"));
+    cishare_directory_destroy(dir);
+    free(path);
+}
+
+/* Several signature lines: each over the content before the first. */
+static void test_cosign(void **state)
+{
+    char *path = vector_path("valid.yaml"), *text, *a, *b, *c, *d, errstr[1024];
+    size_t len, alen, blen, clen, dlen;
+    cishare_keypair_t k1, k2, k3;
+    cishare_directory_t *d1 = NULL, *d2 = NULL;
+
+    (void)state;
+    text = test_slurp(path, &len);
+    assert_int_equal(cishare_keypair_generate(&k1), CISHARE_OK);
+    assert_int_equal(cishare_keypair_generate(&k2), CISHARE_OK);
+    assert_int_equal(cishare_keypair_generate(&k3), CISHARE_OK);
+    assert_int_equal(
+        cishare_directory_sign_buf(text, len, &k1, &a, &alen, NULL, 0),
+        CISHARE_OK);
+    assert_int_equal(
+        cishare_directory_cosign_buf(a, alen, &k2, &b, &blen, NULL, 0),
+        CISHARE_OK);
+    assert_int_equal(count_sig_lines(b), 2);
+    assert_int_equal(cishare_directory_verify_buf("d", b, blen, k1.ed25519_pk,
+                                                  errstr, sizeof(errstr)),
+                     CISHARE_OK);
+    assert_int_equal(cishare_directory_verify_buf("d", b, blen, k2.ed25519_pk,
+                                                  errstr, sizeof(errstr)),
+                     CISHARE_OK);
+    assert_int_equal(cishare_directory_verify_buf("d", b, blen, k3.ed25519_pk,
+                                                  errstr, sizeof(errstr)),
+                     CISHARE_ERR_DIRECTORY);
+    assert_non_null(strstr(errstr, k1.key_id));
+    assert_non_null(strstr(errstr, k2.key_id));
+    assert_non_null(strstr(errstr, k3.key_id));
+    /* co-signing again with a key replaces its line */
+    assert_int_equal(
+        cishare_directory_cosign_buf(b, blen, &k1, &c, &clen, NULL, 0),
+        CISHARE_OK);
+    assert_int_equal(count_sig_lines(c), 2);
+    assert_int_equal(cishare_directory_verify_buf("d", c, clen, k1.ed25519_pk,
+                                                  errstr, sizeof(errstr)),
+                     CISHARE_OK);
+    /* sign (not co-sign) replaces every line */
+    assert_int_equal(
+        cishare_directory_sign_buf(b, blen, &k3, &d, &dlen, NULL, 0),
+        CISHARE_OK);
+    assert_int_equal(count_sig_lines(d), 1);
+    /* the version hash ignores signatures */
+    assert_int_equal(cishare_directory_load_buf("d", a, alen, k1.ed25519_pk,
+                                                &d1, errstr, sizeof(errstr)),
+                     CISHARE_OK);
+    assert_int_equal(cishare_directory_load_buf("d", b, blen, k2.ed25519_pk,
+                                                &d2, errstr, sizeof(errstr)),
+                     CISHARE_OK);
+    assert_memory_equal(cishare_directory_content_hash(d1),
+                        cishare_directory_content_hash(d2),
+                        CISHARE_DIRECTORY_HASH_BYTES);
+    cishare_directory_destroy(d1);
+    cishare_directory_destroy(d2);
+    /* one altered content byte breaks both signatures */
+    b[10] ^= 1;
+    assert_int_equal(cishare_directory_verify_buf("d", b, blen, k2.ed25519_pk,
+                                                  errstr, sizeof(errstr)),
+                     CISHARE_ERR_DIRECTORY);
+    assert_non_null(strstr(errstr, "does not verify"));
+    b[10] ^= 1;
+    /* a malformed line in the block: refused, even beside a good one */
+    b[blen - 5] = '*';
+    assert_int_equal(cishare_directory_verify_buf("d", b, blen, k1.ed25519_pk,
+                                                  errstr, sizeof(errstr)),
+                     CISHARE_ERR_DIRECTORY);
+    assert_non_null(strstr(errstr, "malformed signature line 2"));
+    free(a);
+    free(b);
+    free(c);
+    free(d);
+    free(text);
+    free(path);
+    cishare_keypair_wipe(&k1);
+    cishare_keypair_wipe(&k2);
+    cishare_keypair_wipe(&k3);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -409,6 +599,8 @@ int main(void)
         cmocka_unit_test(test_signatures),
         cmocka_unit_test(test_load_files),
         cmocka_unit_test(test_too_large),
+        cmocka_unit_test(test_key_validity),
+        cmocka_unit_test(test_cosign),
     };
     if (cishare_crypto_init())
         return 1;

@@ -58,7 +58,8 @@ static int setup(void **state)
 
     (void)state;
     off += (size_t)snprintf(buf + off, 65536 - off,
-                            "version: 1\nsectors:\n"
+                            "version: 1\nserial: 1\n"
+                            "expires: 2030-12-31T00:00:00Z\nsectors:\n"
                             "  - {code: finance, name-en: Financial services}\n"
                             "  - {code: credit, name-en: Credit cards}\n"
                             "  - {code: gas, name-en: Gas}\n"

@@ -9,7 +9,9 @@
  * Keys starting with "cishare." are cishare's own and must appear in the
  * table of config.c (an unknown one is an error); every other key goes to
  * librdkafka, which validates it when it is set. Relative paths in
- * cishare.* path keys are relative to the folder of the config file.
+ * cishare.* path keys and in librdkafka's certificate keys (ssl.ca.location,
+ * ssl.certificate.location, ssl.key.location, ssl.crl.location,
+ * ssl.keystore.location) are relative to the folder of the config file.
  */
 #ifndef CISHARE_CONFIG_H
 #define CISHARE_CONFIG_H
@@ -56,6 +58,15 @@ int64_t cishare_config_get_int(const cishare_config_t *conf, const char *key);
 const char *cishare_config_get_kafka(const cishare_config_t *conf,
                                      const char *key);
 
+/** True for librdkafka keys that name files (ssl.*.location). */
+int cishare_config_kafka_key_is_path(const char *key);
+
+/** Number of librdkafka keys set, in the order they were first set. */
+size_t cishare_config_kafka_cnt(const cishare_config_t *conf);
+/** Key i (NULL when out of range); *valuep its value. Owned by conf. */
+const char *cishare_config_kafka_at(const cishare_config_t *conf, size_t i,
+                                    const char **valuep);
+
 /**
  * A new rd_kafka_conf_t holding every librdkafka key of conf. The caller
  * owns it (pass it to rd_kafka_new() or destroy it).
@@ -67,10 +78,11 @@ rd_kafka_conf_t *cishare_config_kafka_conf(const cishare_config_t *conf,
 void cishare_config_print_help(FILE *fp);
 
 /** Participant id: cishare.participant, or NULL when unset. */
-#define CISHARE_CONF_PARTICIPANT "cishare.participant"
-#define CISHARE_CONF_KEY         "cishare.key"
-#define CISHARE_CONF_DIRECTORY   "cishare.directory"
-#define CISHARE_CONF_ROOT_KEY    "cishare.root-key"
-#define CISHARE_CONF_STATE_DIR   "cishare.state-dir"
+#define CISHARE_CONF_PARTICIPANT     "cishare.participant"
+#define CISHARE_CONF_KEY             "cishare.key"
+#define CISHARE_CONF_DIRECTORY       "cishare.directory"
+#define CISHARE_CONF_ROOT_KEY        "cishare.root-key"
+#define CISHARE_CONF_STATE_DIR       "cishare.state-dir"
+#define CISHARE_CONF_DIRECTORY_TOPIC "cishare.directory.topic"
 
 #endif

@@ -40,6 +40,9 @@
  *                         all sectors or selected ones)
  *   every participant     topics cishare.clear.all cishare.green.all
  *                         (community information; GREEN defaults to `all`)
+ * The directory topic (cishare.directory, compacted, one partition): every
+ * participant READs it (prefix on the configured name); only the admin
+ * writes it.
  * WRITE and READ imply DESCRIBE in Kafka; an idempotent producer needs
  * WRITE on one topic (KIP-679), no cluster ACL.
  *
@@ -133,6 +136,16 @@ cishare_err_t cishare_acls_for_participant(const cishare_directory_t *dir,
 /** Every participant's bindings, sorted and unique. */
 cishare_err_t cishare_acls_for_directory(const cishare_directory_t *dir,
                                          cishare_acl_set_t *out);
+
+/**
+ * The directory topic's bindings (dirtopic.h): READ (which implies
+ * DESCRIBE) for every participant of dir on the topic prefix `topic`
+ * (the configured cishare.directory.topic). Only the admin, a super
+ * user, writes it: no WRITE binding. Appends; sorted and unique after.
+ */
+cishare_err_t cishare_acls_for_directory_topic(const cishare_directory_t *dir,
+                                               const char *topic,
+                                               cishare_acl_set_t *out);
 
 /** True if provision manages ACLs on this resource ("cishare." topics,
  *  "cishare-feed-" groups; any pattern type). */

@@ -1,0 +1,330 @@
+/*
+ * cishare - directory trust state: rollback and freeze protection and root
+ * rotation on top of the signed directory. See cishare/dirstate.h.
+ */
+#include "cishare/dirstate.h"
+#include "cishare/codec.h"
+#include "sinks/sink.h" /* cishare_fsync_parent, cishare_mkdirs */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#define STATE_MAGIC   "cishare-directory-state 1"
+#define STATE_MAX_LEN 1024 /* a valid state is about 200 bytes */
+
+/* ---------------------------------------------------------------------
+ * State file
+ * ------------------------------------------------------------------ */
+
+static int hex_decode(const char *hex, uint8_t *out, size_t n)
+{
+    size_t bin_len = 0;
+    const char *end = NULL;
+
+    return strlen(hex) == 2 * n &&
+                   sodium_hex2bin(out, n, hex, 2 * n, NULL, &bin_len, &end) ==
+                       0 &&
+                   bin_len == n
+               ? 0
+               : -1;
+}
+
+static cishare_err_t state_corrupt(const char *path, int line, char *errstr,
+                                   size_t errstr_size)
+{
+    return cishare_err_set(CISHARE_ERR_DIRECTORY, errstr, errstr_size,
+                           "%s: directory state file is damaged (line %d); "
+                           "restore it from a backup, or remove it to trust "
+                           "the pinned root again (rollback protection then "
+                           "restarts from the next directory accepted)",
+                           path, line);
+}
+
+cishare_err_t cishare_dirstate_read(const char *path, cishare_dirstate_t *st,
+                                    char *errstr, size_t errstr_size)
+{
+    char buf[STATE_MAX_LEN + 1], *line, *save = NULL;
+    FILE *fp;
+    size_t len;
+    int n = 0, have_serial = 0, have_hash = 0;
+
+    memset(st, 0, sizeof(*st));
+    if (!(fp = fopen(path, "rb"))) {
+        if (errno == ENOENT)
+            return CISHARE_OK;
+        return cishare_err_set(CISHARE_ERR_IO, errstr, errstr_size, "%s: %s",
+                               path, strerror(errno));
+    }
+    len = fread(buf, 1, STATE_MAX_LEN + 1, fp);
+    if (ferror(fp)) {
+        fclose(fp);
+        return cishare_err_set(CISHARE_ERR_IO, errstr, errstr_size,
+                               "%s: read error", path);
+    }
+    fclose(fp);
+    if (len > STATE_MAX_LEN || memchr(buf, '\0', len))
+        return state_corrupt(path, 1, errstr, errstr_size);
+    buf[len] = '\0';
+    for (line = strtok_r(buf, "\n", &save); line;
+         line = strtok_r(NULL, "\n", &save)) {
+        char *val = strchr(line, ' ');
+        n++;
+        if (n == 1) {
+            if (strcmp(line, STATE_MAGIC))
+                return state_corrupt(path, n, errstr, errstr_size);
+            continue;
+        }
+        if (!val)
+            return state_corrupt(path, n, errstr, errstr_size);
+        *val++ = '\0';
+        if (!strcmp(line, "serial") && !have_serial) {
+            char *end = NULL;
+            errno = 0;
+            st->serial = strtoull(val, &end, 10);
+            if (errno || !end || *end || *val < '1' || *val > '9')
+                return state_corrupt(path, n, errstr, errstr_size);
+            have_serial = 1;
+        } else if (!strcmp(line, "content-blake2b") && !have_hash) {
+            if (hex_decode(val, st->hash, sizeof(st->hash)))
+                return state_corrupt(path, n, errstr, errstr_size);
+            have_hash = 1;
+        } else if (!strcmp(line, "root-ed25519") && !st->has_root) {
+            if (cishare_base64_decode_exact(val, st->root_pk,
+                                            sizeof(st->root_pk), NULL, 0))
+                return state_corrupt(path, n, errstr, errstr_size);
+            st->has_root = true;
+        } else {
+            return state_corrupt(path, n, errstr, errstr_size);
+        }
+    }
+    if (n == 0 || !have_serial || !have_hash || !st->has_root)
+        return state_corrupt(path, n ? n : 1, errstr, errstr_size);
+    return CISHARE_OK;
+}
+
+cishare_err_t cishare_dirstate_write(const char *path,
+                                     const cishare_dirstate_t *st, char *errstr,
+                                     size_t errstr_size)
+{
+    char hex[2 * CISHARE_DIRECTORY_HASH_BYTES + 1], b64[CISHARE_PK_B64_SIZE];
+    char *tmp = NULL;
+    int fd, ok;
+    FILE *fp;
+
+    if (asprintf(&tmp, "%s.tmpXXXXXX", path) < 0)
+        return cishare_err_set(CISHARE_ERR_NOMEM, errstr, errstr_size,
+                               "out of memory");
+    if ((fd = mkstemp(tmp)) < 0) {
+        cishare_err_set(CISHARE_ERR_IO, errstr, errstr_size, "%s: %s", tmp,
+                        strerror(errno));
+        free(tmp);
+        return CISHARE_ERR_IO;
+    }
+    if (!(fp = fdopen(fd, "w"))) {
+        close(fd);
+        unlink(tmp);
+        free(tmp);
+        return cishare_err_set(CISHARE_ERR_IO, errstr, errstr_size, "%s: %s",
+                               path, strerror(errno));
+    }
+    sodium_bin2hex(hex, sizeof(hex), st->hash, sizeof(st->hash));
+    cishare_pk_to_base64(st->root_pk, b64, sizeof(b64));
+    ok = fprintf(fp,
+                 STATE_MAGIC "\nserial %llu\ncontent-blake2b %s\n"
+                             "root-ed25519 %s\n",
+                 (unsigned long long)st->serial, hex, b64) > 0 &&
+         fflush(fp) == 0 && fsync(fd) == 0;
+    /* rename only a complete, durable file; then make the rename durable */
+    if (fclose(fp) != 0 || !ok || rename(tmp, path) != 0 ||
+        cishare_fsync_parent(path) != 0) {
+        cishare_err_set(CISHARE_ERR_IO, errstr, errstr_size,
+                        "%s: cannot write the directory state: %s", path,
+                        strerror(errno));
+        unlink(tmp);
+        free(tmp);
+        return CISHARE_ERR_IO;
+    }
+    free(tmp);
+    return CISHARE_OK;
+}
+
+/* ---------------------------------------------------------------------
+ * Decision
+ * ------------------------------------------------------------------ */
+
+cishare_err_t
+cishare_dirstate_check(const cishare_dirstate_t *st,
+                       const uint8_t pinned_root[CISHARE_ED25519_PK_BYTES],
+                       const char *name, const char *buf, size_t len,
+                       int64_t now_ms, const char *state_label,
+                       cishare_directory_t **dirp, cishare_dirstate_t *next,
+                       char *errstr, size_t errstr_size)
+{
+    const uint8_t *trusted = st->has_root ? st->root_pk : pinned_root;
+    const uint8_t *newroot;
+    char tid[CISHARE_KEY_ID_LEN + 1], nid[CISHARE_KEY_ID_LEN + 1];
+    char why[1024];
+    cishare_directory_t *dir = NULL;
+    cishare_err_t err;
+    size_t n;
+
+    *dirp = NULL;
+    cishare_key_id(trusted, tid);
+    /* The signature by the trusted root comes first: nothing of an
+     * unauthenticated file reaches the YAML parser. */
+    err = cishare_directory_load_buf(name, buf, len, trusted, &dir, errstr,
+                                     errstr_size);
+    if (err) {
+        if (err == CISHARE_ERR_DIRECTORY && st->has_root && errstr &&
+            sodium_memcmp(st->root_pk, pinned_root, CISHARE_ED25519_PK_BYTES)) {
+            n = strlen(errstr);
+            snprintf(errstr + n, errstr_size - n,
+                     " (the trusted root is %s, recorded in %s after a root "
+                     "rotation, not the pinned root.pub)",
+                     tid, state_label);
+        }
+        return err;
+    }
+    newroot = cishare_directory_root_key(dir);
+    if (newroot && sodium_memcmp(newroot, trusted, CISHARE_ED25519_PK_BYTES)) {
+        cishare_key_id(newroot, nid);
+        if (cishare_directory_verify_buf(name, buf, len, newroot, why,
+                                         sizeof(why))) {
+            cishare_directory_destroy(dir);
+            return cishare_err_set(
+                CISHARE_ERR_DIRECTORY, errstr, errstr_size,
+                "%s: names a new root key %s: a root rotation must be signed "
+                "by the current root %s and by the new root; %s",
+                name, nid, tid, why);
+        }
+    } else {
+        newroot = trusted;
+    }
+    if ((err = cishare_directory_check_expiry(dir, name, now_ms, errstr,
+                                              errstr_size)))
+        goto refuse;
+    if (st->serial && cishare_directory_serial(dir) < st->serial) {
+        err = cishare_err_set(
+            CISHARE_ERR_DIRECTORY, errstr, errstr_size,
+            "%s: directory serial %llu is older than serial %llu, already "
+            "accepted (state %s): refused as a rollback",
+            name, (unsigned long long)cishare_directory_serial(dir),
+            (unsigned long long)st->serial, state_label);
+        goto refuse;
+    }
+    if (st->serial && cishare_directory_serial(dir) == st->serial &&
+        sodium_memcmp(cishare_directory_content_hash(dir), st->hash,
+                      sizeof(st->hash))) {
+        err = cishare_err_set(
+            CISHARE_ERR_DIRECTORY, errstr, errstr_size,
+            "%s: directory serial %llu has other content than the serial "
+            "%llu accepted before (state %s): a changed directory needs a "
+            "higher serial",
+            name, (unsigned long long)cishare_directory_serial(dir),
+            (unsigned long long)st->serial, state_label);
+        goto refuse;
+    }
+    memset(next, 0, sizeof(*next));
+    next->serial = cishare_directory_serial(dir);
+    memcpy(next->hash, cishare_directory_content_hash(dir), sizeof(next->hash));
+    memcpy(next->root_pk, newroot, sizeof(next->root_pk));
+    next->has_root = true;
+    *dirp = dir;
+    return CISHARE_OK;
+refuse:
+    cishare_directory_destroy(dir);
+    return err;
+}
+
+/* mkdir -p of the folder holding path. */
+static cishare_err_t make_parent(const char *path, char *errstr,
+                                 size_t errstr_size)
+{
+    char *copy = strdup(path);
+    cishare_err_t err = CISHARE_OK;
+
+    if (!copy)
+        return cishare_err_set(CISHARE_ERR_NOMEM, errstr, errstr_size,
+                               "out of memory");
+    if (cishare_mkdirs(dirname(copy)))
+        err = cishare_err_set(CISHARE_ERR_IO, errstr, errstr_size,
+                              "%s: cannot create the state folder: %s", path,
+                              strerror(errno));
+    free(copy);
+    return err;
+}
+
+cishare_err_t cishare_dirstate_accept(
+    const char *state_path, const uint8_t pinned_root[CISHARE_ED25519_PK_BYTES],
+    const char *name, const char *buf, size_t len, int64_t now_ms,
+    cishare_directory_t **dirp, char *errstr, size_t errstr_size)
+{
+    cishare_dirstate_t st, next;
+    char *lock = NULL;
+    int fd;
+    cishare_err_t err;
+
+    *dirp = NULL;
+    if ((err = make_parent(state_path, errstr, errstr_size)))
+        return err;
+    if (asprintf(&lock, "%s.lock", state_path) < 0)
+        return cishare_err_set(CISHARE_ERR_NOMEM, errstr, errstr_size,
+                               "out of memory");
+    fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0 || flock(fd, LOCK_EX) != 0) {
+        err = cishare_err_set(CISHARE_ERR_IO, errstr, errstr_size,
+                              "%s: cannot lock: %s", lock, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        free(lock);
+        return err;
+    }
+    free(lock);
+    err = cishare_dirstate_read(state_path, &st, errstr, errstr_size);
+    if (!err)
+        err = cishare_dirstate_check(&st, pinned_root, name, buf, len, now_ms,
+                                     state_path, dirp, &next, errstr,
+                                     errstr_size);
+    /* write only what changed: most runs see the version they saw before */
+    if (!err && (next.serial != st.serial || !st.has_root ||
+                 memcmp(next.root_pk, st.root_pk, sizeof(st.root_pk)) ||
+                 memcmp(next.hash, st.hash, sizeof(st.hash)))) {
+        err = cishare_dirstate_write(state_path, &next, errstr, errstr_size);
+        if (err) {
+            cishare_directory_destroy(*dirp);
+            *dirp = NULL;
+        }
+    }
+    close(fd); /* releases the lock */
+    return err;
+}
+
+cishare_err_t cishare_dirstate_accept_file(const char *state_path,
+                                           const char *path,
+                                           const char *root_pub_path,
+                                           int64_t now_ms,
+                                           cishare_directory_t **dirp,
+                                           char *errstr, size_t errstr_size)
+{
+    uint8_t pinned[CISHARE_ED25519_PK_BYTES];
+    char *buf = NULL;
+    size_t len = 0;
+    cishare_err_t err;
+
+    *dirp = NULL;
+    if ((err = cishare_directory_root_pub_load(path, root_pub_path, pinned,
+                                               errstr, errstr_size)) ||
+        (err = cishare_directory_read_file(path, &buf, &len, errstr,
+                                           errstr_size)))
+        return err;
+    err = cishare_dirstate_accept(state_path, pinned, path, buf, len, now_ms,
+                                  dirp, errstr, errstr_size);
+    free(buf);
+    return err;
+}
