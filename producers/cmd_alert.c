@@ -307,18 +307,8 @@ int cishare_cmd_alert(int argc, char **argv)
         goto out;
     }
 
-    cishare_cli_signals();
-    if (cishare_publisher_new(conf, dry_run, &pub, errstr, sizeof(errstr))) {
-        cishare_cli_error("%s", errstr);
+    if (!cishare_publish_open(conf, dry_run, &pub))
         goto out; /* CISHARE_EXIT_USAGE: a bad config or certificate */
-    }
-    cishare_publisher_set_log(pub, cishare_publish_log, NULL);
-    if (!dry_run) {
-        const cishare_tls_info_t *tls = cishare_publisher_tls(pub);
-        if (tls->tls || cishare_tls_plaintext_warn(conf, tls))
-            cishare_cli_info(
-                "%s", cishare_tls_info_format(tls, errstr, sizeof(errstr)));
-    }
     me = cishare_publisher_me(pub);
     if (me->role != CISHARE_ROLE_COORDINATION_OFFICE &&
         me->role != CISHARE_ROLE_MINISTRY) {

@@ -176,6 +176,26 @@ bool cishare_publish_conf_finish(const cishare_publish_conf_opts_t *co,
     return true;
 }
 
+bool cishare_publish_open(const cishare_config_t *conf, bool dry_run,
+                          cishare_publisher_t **pubp)
+{
+    char errstr[1024];
+
+    cishare_cli_signals();
+    if (cishare_publisher_new(conf, dry_run, pubp, errstr, sizeof(errstr))) {
+        cishare_cli_error("%s", errstr);
+        return false;
+    }
+    cishare_publisher_set_log(*pubp, cishare_publish_log, NULL);
+    if (!dry_run) {
+        const cishare_tls_info_t *tls = cishare_publisher_tls(*pubp);
+        if (tls->tls || cishare_tls_plaintext_warn(conf, tls))
+            cishare_cli_info(
+                "%s", cishare_tls_info_format(tls, errstr, sizeof(errstr)));
+    }
+    return true;
+}
+
 void cishare_publish_log(void *opaque, const char *line)
 {
     (void)opaque;
@@ -294,18 +314,8 @@ int cishare_cmd_publish(int argc, char **argv)
             goto out;
         }
     }
-    cishare_cli_signals();
-    if (cishare_publisher_new(conf, dry_run, &pub, errstr, sizeof(errstr))) {
-        cishare_cli_error("%s", errstr);
+    if (!cishare_publish_open(conf, dry_run, &pub))
         goto out; /* CISHARE_EXIT_USAGE: a bad config or certificate */
-    }
-    cishare_publisher_set_log(pub, cishare_publish_log, NULL);
-    if (!dry_run) {
-        const cishare_tls_info_t *tls = cishare_publisher_tls(pub);
-        if (tls->tls || cishare_tls_plaintext_warn(conf, tls))
-            cishare_cli_info(
-                "%s", cishare_tls_info_format(tls, errstr, sizeof(errstr)));
-    }
     for (i = 0; i < imp.rejected_cnt; i++)
         if (cishare_publisher_reject(pub, imp.rejected[i].record,
                                      imp.rejected[i].reason,

@@ -40,6 +40,14 @@ bool cishare_publish_conf_finish(const cishare_publish_conf_opts_t *co,
 /** A publisher's log line (cishare_publisher_set_log()) as "% line". */
 void cishare_publish_log(void *opaque, const char *line);
 
+/**
+ * Create the publisher of a command (signal handlers, log lines, the TLS
+ * identity it connects with). false: reported on stderr (a bad config or
+ * certificate), exit with CISHARE_EXIT_USAGE.
+ */
+bool cishare_publish_open(const cishare_config_t *conf, bool dry_run,
+                          cishare_publisher_t **pubp);
+
 /** Publish with progress on a terminal, then flush. */
 void cishare_publish_flush(cishare_publisher_t *pub,
                            const cishare_config_t *conf);

@@ -14,6 +14,8 @@
 #   compromise  serial 4 marks the key revoked at T: the message created
 #               before T is delivered, the one created after T is
 #               quarantined with the reason.
+#   certificate its TLS certificate is revoked at the CA: brokers refuse it
+#               (CRL), a re-issued certificate connects.
 #   removal     serial 5 drops the participant: provision removes its ACLs,
 #               its certificate then reads and writes nothing, and feeds
 #               no longer accept its messages.
@@ -186,12 +188,35 @@ grep "\"$s6\"" "$tmp/feed-b4/quarantine.jsonl" | grep -q "$(iso $T)" || fail "th
 ! has b4 "$s6" || fail "compromise: message after T delivered"
 ok "compromise: created before T delivered, after T quarantined with the reason and T"
 
+# ---- certificate revocation (CRL) -----------------------------------------
+# The participant's TLS key is stolen: the CA revokes its certificate and
+# issues a new one for a new key. Brokers re-read the CRL (at most every
+# 30 s): new connections with the old certificate are refused, the new one
+# works. Control: the old certificate worked until then.
+"$B" config -c "$tmp/new.conf" >"$tmp/new.kcat"
+kmeta() { timeout 20 kcat -F "$1" -L -m 5 -t "cishare.inbox.$id" >"$tmp/km.out" 2>&1; }
+kmeta "$tmp/new.kcat" || { cat "$tmp/km.out"; fail "control: its certificate does not connect"; }
+"$CA" revoke --ca "$EX/tls/ca" --cert "$tmp/$id.crt" --reason keyCompromise 2>"$tmp/ca.err" ||
+    { cat "$tmp/ca.err"; fail "revoke"; }
+refused=0
+for _ in $(seq 1 30); do
+    if ! kmeta "$tmp/new.kcat"; then refused=1; break; fi
+    sleep 3
+done
+[ "$refused" = 1 ] || fail "the revoked certificate still connects after 90 s"
+grep -qi "certificate" "$tmp/km.out" || { cat "$tmp/km.out"; fail "refused, but not for its certificate"; }
+mv "$tmp/$id.key" "$tmp/$id-revoked.key"
+"$CA" request --kind participant --name "$id" --out "$tmp/$id" 2>/dev/null || fail "new request"
+"$CA" sign --ca "$EX/tls/ca" --csr "$tmp/$id.csr" --kind participant --name "$id" \
+    --days 2 --out "$tmp/$id.crt" 2>"$tmp/ca.err" || { cat "$tmp/ca.err"; fail "CA sign (2)"; }
+kmeta "$tmp/new.kcat" || { cat "$tmp/km.out"; fail "the re-issued certificate does not connect"; }
+ok "certificate revocation: the CA's CRL makes brokers refuse the revoked certificate; a re-issued one connects"
+
 # ---- removal ----------------------------------------------------------
 version 5 -
 "$B" provision -c "$EX/admin.conf" "${X[@]}" $(D admin) >"$tmp/prov.out" 2>"$tmp/prov.err" ||
     { cat "$tmp/prov.err"; fail "provision serial 5"; }
 grep -q "^- acl User:$id " "$tmp/prov.out" || { cat "$tmp/prov.out"; fail "provision removed no ACL of $id"; }
-"$B" config -c "$tmp/new.conf" >"$tmp/new.kcat"
 timeout 60 kcat -F "$tmp/new.kcat" -C -t "cishare.inbox.$id" -o beginning -e -q >/dev/null 2>"$tmp/k.err" &&
     fail "the removed participant still reads its inbox"
 grep -qi "authorization failed" "$tmp/k.err" || { cat "$tmp/k.err"; fail "read refused for another reason"; }
