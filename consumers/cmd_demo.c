@@ -12,6 +12,7 @@
  *      rules say (exit 1 if not).
  */
 #include "cishare/cli.h"
+#include "cishare/codec.h" /* cishare_time_now_ms */
 #include "cishare/directory.h"
 #include "cishare/identity.h"
 #include "cishare/policy.h"
@@ -146,8 +147,11 @@ static int write_config(const demo_t *d, const char *id, char *path,
             "bootstrap.servers=%s\n"
             "cishare.participant=%s\n"
             "cishare.key=%s/keys/%s.key\n"
-            "cishare.directory=%s/directory.yaml\n",
-            id, d->bootstrap, id, d->examples, id, d->examples);
+            "cishare.directory=%s/directory.yaml\n"
+            "# the trust state of the demo's publishers: in its temporary\n"
+            "# folder, never in the state of the user's installation\n"
+            "cishare.state-dir=%s/state-%s\n",
+            id, d->bootstrap, id, d->examples, id, d->examples, d->work, id);
     return fclose(fp);
 }
 
@@ -545,8 +549,10 @@ int cishare_cmd_demo(int argc, char **argv)
                                        argv[optind]);
 
     snprintf(path, sizeof(path), "%s/directory.yaml", d.examples);
-    if (cishare_identity_accept_directory(NULL, path, NULL, NULL, &d.dir,
-                                          errstr, sizeof(errstr))) {
+    /* Stateless: the demo must not pin the example root or serial into
+     * the trust state of whoever runs it (signature and expiry only). */
+    if (cishare_identity_verify_directory(path, NULL, cishare_time_now_ms(),
+                                          &d.dir, errstr, sizeof(errstr))) {
         cishare_cli_error("demo: %s", errstr);
         return CISHARE_EXIT_USAGE;
     }

@@ -52,7 +52,12 @@ static void feed_usage(FILE *fp)
             "and a summary on\n"
             "exit. SIGINT/SIGTERM stop cleanly after a final commit.\n"
             "Exit status: 0 ok, 1 Kafka or sink failure, 2 bad usage or "
-            "configuration.\n");
+            "configuration, or\n"
+            "refused by the directory: at start (older than accepted, "
+            "expired, bad\n"
+            "signature), or while running (a new version removed P or its "
+            "key, or the\n"
+            "directory in use expired).\n");
 }
 
 static void log_line(void *opaque, const char *line)
@@ -186,7 +191,10 @@ int cishare_cmd_feed(int argc, char **argv)
     cishare_cli_info("feed summary: %s", line);
     if (err) {
         cishare_cli_error("feed: %s", errstr);
-        rc = err == CISHARE_ERR_CONFIG ? CISHARE_EXIT_USAGE : CISHARE_EXIT_FAIL;
+        /* directory-driven refusals exit 2, as for every command */
+        rc = err == CISHARE_ERR_CONFIG || err == CISHARE_ERR_DIRECTORY
+                 ? CISHARE_EXIT_USAGE
+                 : CISHARE_EXIT_FAIL;
     } else {
         rc = CISHARE_EXIT_OK;
     }

@@ -266,17 +266,29 @@ static cishare_err_t directory_swap(feed_t *f, cishare_directory_t *nd,
     return err;
 }
 
-/* Between batches (no preparing thread running): apply what arrived. */
-static cishare_err_t directory_poll(feed_t *f, char *errstr, size_t errstr_size)
+/* Between batches (no preparing thread running): apply what arrived,
+ * then make sure the directory in use has not expired meanwhile (a
+ * frozen copy must not keep a long-running feed going): the feed then
+ * stops with CISHARE_ERR_DIRECTORY. */
+static cishare_err_t directory_poll(feed_t *f, int64_t now, char *errstr,
+                                    size_t errstr_size)
 {
     cishare_directory_t *nd = NULL;
+    char why[1024];
     cishare_err_t err;
 
     err = cishare_dirtopic_poll(f->dirw, f->id.dir, &nd, errstr, errstr_size);
     f->stats->directory_refused = cishare_dirtopic_refused(f->dirw);
-    if (err || !nd)
+    if (!err && nd)
+        err = directory_swap(f, nd, errstr, errstr_size);
+    if (err)
         return err;
-    return directory_swap(f, nd, errstr, errstr_size);
+    if (cishare_dirstate_check_in_force(f->id.dir, now, why, sizeof(why)))
+        return cishare_err_set(CISHARE_ERR_DIRECTORY, errstr, errstr_size,
+                               "%s; the feed stops (what was delivered is "
+                               "committed)",
+                               why);
+    return CISHARE_OK;
 }
 
 /* ---- one message ---- */
@@ -829,6 +841,8 @@ static cishare_err_t feed_open(feed_t *f, char *errstr, size_t errstr_size)
     if ((err = cishare_identity_load_at(o->conf, state, &f->id, errstr,
                                         errstr_size)))
         return CISHARE_ERR_CONFIG;
+    if (f->id.dir_note[0]) /* the kept copy, newer than the file */
+        feed_log(f, "%s", f->id.dir_note);
     /* A certificate the cluster would refuse: say why before any folder,
      * state file or consumer is made. */
     if ((err = cishare_tls_preflight(o->conf, f->id.dir, f->id.me->id, 0, &tls,
@@ -1171,8 +1185,17 @@ cishare_err_t cishare_feed_run(const cishare_feed_opts_t *opts,
             pool_wait(pool); /* pend is prepared */
         /* No preparing thread runs here: a new directory may replace the
          * old one before cur is prepared. */
-        if ((err = directory_poll(&f, errstr, errstr_size)))
+        if ((err = directory_poll(&f, now, errstr, errstr_size))) {
+            /* a directory-driven stop: what was delivered is committed
+             * (deliver_batch does after each batch; once more for the
+             * sinks' marks), a polled or prepared batch is not: it is
+             * read again by the next run */
+            char cerr[512];
+            if (err == CISHARE_ERR_DIRECTORY &&
+                commit_batch(&f, true, cerr, sizeof(cerr)))
+                feed_log(&f, "final commit: %s", cerr);
             goto out;
+        }
         if (pool) {
             if (cur->cnt)
                 pool_submit(pool, cur->items, cur->cnt, now);

@@ -26,8 +26,9 @@
  * applied between batches, when no preparing thread reads the directory
  * (the old one is then freed: nothing keeps a pointer into it). Refused
  * versions are logged and counted; a version that no longer lists the
- * feed's participant (or its key) stops the feed with
- * CISHARE_ERR_DIRECTORY.
+ * feed's participant (or its key), or the expiry of the directory in use
+ * (checked between batches), stops the feed with CISHARE_ERR_DIRECTORY
+ * after a final commit of what was delivered.
  *
  * Library code: it never prints; lines for the user go to opts->log.
  */
@@ -75,7 +76,7 @@ typedef struct cishare_feed_stats_s {
  * @returns CISHARE_OK; CISHARE_ERR_CONFIG (bad configuration, identity),
  *          CISHARE_ERR_KAFKA, CISHARE_ERR_IO (sink, dedup, quarantine),
  *          CISHARE_ERR_DIRECTORY (a new directory version removed this
- *          participant or its key).
+ *          participant or its key, or the directory in use expired).
  */
 cishare_err_t cishare_feed_run(const cishare_feed_opts_t *opts,
                                cishare_feed_stats_t *stats, char *errstr,

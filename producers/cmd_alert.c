@@ -65,7 +65,9 @@ static void usage(FILE *fp)
         "  -j, --json                print the alert message (native JSON) "
         "on stdout\n"
         "  -h, --help                show this help\n"
-        "Exit status: 0 published, 1 refused or not delivered, 2 bad usage.\n");
+        "Exit status: 0 published, 1 refused or not delivered, or Kafka or "
+        "the file\n"
+        "system failed, 2 bad usage, config, directory or certificate.\n");
 }
 
 /* Append the comma-separated items of text to arr (trimmed, non-empty). */
@@ -307,8 +309,8 @@ int cishare_cmd_alert(int argc, char **argv)
         goto out;
     }
 
-    if (!cishare_publish_open(conf, dry_run, &pub))
-        goto out; /* CISHARE_EXIT_USAGE: a bad config or certificate */
+    if ((rc = cishare_publish_open(conf, dry_run, &pub)) != CISHARE_EXIT_OK)
+        goto out;
     me = cishare_publisher_me(pub);
     if (me->role != CISHARE_ROLE_COORDINATION_OFFICE &&
         me->role != CISHARE_ROLE_MINISTRY) {

@@ -57,8 +57,10 @@ static void usage(FILE *fp)
         "<record> TAB <subject> TAB <tlp> TAB <topics> per record on stdout.\n"
         "Formats and their mappings: producers/importers/README.md.\n"
         "Exit status: 0 all published, 1 a record was refused or not "
-        "delivered,\n"
-        "2 bad usage, config or input file (then nothing is sent).\n"
+        "delivered, or\n"
+        "Kafka or the file system failed, 2 bad usage, config, directory, "
+        "certificate\n"
+        "or input file (then nothing is sent).\n"
         "\n"
         "Config keys:\n");
     cishare_config_print_help(fp);
@@ -176,15 +178,36 @@ bool cishare_publish_conf_finish(const cishare_publish_conf_opts_t *co,
     return true;
 }
 
-bool cishare_publish_open(const cishare_config_t *conf, bool dry_run,
-                          cishare_publisher_t **pubp)
+/* The exit status for an error of cishare_publisher_new(): a refusal is
+ * the user's to fix (2); a failure of Kafka, the file system or memory is
+ * 1 (publisher.h returns CISHARE_ERR_CONFIG for certificate refusals). */
+static int publish_open_status(cishare_err_t err)
+{
+    switch (err) {
+    case CISHARE_OK:
+        return CISHARE_EXIT_OK;
+    case CISHARE_ERR_KAFKA: /* rd_kafka_new(), the directory consumer */
+    case CISHARE_ERR_IO:    /* e.g. the directory state cannot be written */
+    case CISHARE_ERR_NOMEM:
+    case CISHARE_ERR_CRYPTO:
+    case CISHARE_ERR_AUTH:
+        return CISHARE_EXIT_FAIL;
+    default: /* CONFIG (certificates too), DIRECTORY, a bad key file, ... */
+        return CISHARE_EXIT_USAGE;
+    }
+}
+
+int cishare_publish_open(const cishare_config_t *conf, bool dry_run,
+                         cishare_publisher_t **pubp)
 {
     char errstr[1024];
+    cishare_err_t err;
 
     cishare_cli_signals();
-    if (cishare_publisher_new(conf, dry_run, pubp, errstr, sizeof(errstr))) {
+    if ((err = cishare_publisher_new(conf, dry_run, pubp, errstr,
+                                     sizeof(errstr)))) {
         cishare_cli_error("%s", errstr);
-        return false;
+        return publish_open_status(err);
     }
     cishare_publisher_set_log(*pubp, cishare_publish_log, NULL);
     if (!dry_run) {
@@ -193,7 +216,7 @@ bool cishare_publish_open(const cishare_config_t *conf, bool dry_run,
             cishare_cli_info(
                 "%s", cishare_tls_info_format(tls, errstr, sizeof(errstr)));
     }
-    return true;
+    return CISHARE_EXIT_OK;
 }
 
 void cishare_publish_log(void *opaque, const char *line)
@@ -314,8 +337,8 @@ int cishare_cmd_publish(int argc, char **argv)
             goto out;
         }
     }
-    if (!cishare_publish_open(conf, dry_run, &pub))
-        goto out; /* CISHARE_EXIT_USAGE: a bad config or certificate */
+    if ((rc = cishare_publish_open(conf, dry_run, &pub)) != CISHARE_EXIT_OK)
+        goto out;
     for (i = 0; i < imp.rejected_cnt; i++)
         if (cishare_publisher_reject(pub, imp.rejected[i].record,
                                      imp.rejected[i].reason,

@@ -42,11 +42,17 @@ void cishare_publish_log(void *opaque, const char *line);
 
 /**
  * Create the publisher of a command (signal handlers, log lines, the TLS
- * identity it connects with). false: reported on stderr (a bad config or
- * certificate), exit with CISHARE_EXIT_USAGE.
+ * identity it connects with).
+ *
+ * @returns CISHARE_EXIT_OK and *pubp (the caller's, see
+ *          cishare_publisher_new()); else the exit status, the problem
+ *          reported on stderr and nothing sent: CISHARE_EXIT_USAGE for a
+ *          refused config, directory, key or certificate (the user's to
+ *          fix), CISHARE_EXIT_FAIL when Kafka, the file system or memory
+ *          failed.
  */
-bool cishare_publish_open(const cishare_config_t *conf, bool dry_run,
-                          cishare_publisher_t **pubp);
+int cishare_publish_open(const cishare_config_t *conf, bool dry_run,
+                         cishare_publisher_t **pubp);
 
 /** Publish with progress on a terminal, then flush. */
 void cishare_publish_flush(cishare_publisher_t *pub,

@@ -124,8 +124,11 @@ struct cishare_publisher_s {
     cishare_dirtopic_t *dirw;
     bool dir_synced;        /* the topic was read to its end once */
     int64_t dir_checked_ms; /* last look at the topic */
-    char *removed;          /* why records fail: this participant is
-                               no longer in the directory; else NULL */
+    /* why every later record fails (the directory refuses this
+     * publisher: it was removed, or the directory in use expired): a
+     * short reason and its detail; NULL while publishing */
+    const char *stopped;
+    char *stopped_detail;
     void (*log)(void *opaque, const char *line);
     void *log_opaque;
     cishare_strlist_t early_log; /* lines before _set_log(), in order */
@@ -403,6 +406,20 @@ static int64_t mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Every later record fails with reason (a constant) and detail (logged
+ * once). */
+static cishare_err_t publisher_stop(cishare_publisher_t *pub,
+                                    const char *reason, const char *detail)
+{
+    if (pub->stopped)
+        return CISHARE_OK;
+    dirtopic_log(pub, detail);
+    if (!(pub->stopped_detail = strdup(detail)))
+        return CISHARE_ERR_NOMEM;
+    pub->stopped = reason;
+    return CISHARE_OK;
+}
+
 /*
  * Look at the directory topic (caller's thread, at most once a second)
  * and apply a newer version. Before the swap every submitted record is
@@ -419,6 +436,8 @@ static cishare_err_t directory_check(cishare_publisher_t *pub)
     if (pub->dir_synced && now - pub->dir_checked_ms < 1000)
         return CISHARE_OK;
     pub->dir_checked_ms = now;
+    if (pub->stopped)
+        return CISHARE_OK;
     err = pub->dir_synced
               ? cishare_dirtopic_poll(pub->dirw, pub->id.dir, &nd, errstr,
                                       sizeof(errstr))
@@ -427,20 +446,33 @@ static cishare_err_t directory_check(cishare_publisher_t *pub)
     pub->dir_synced = true;
     if (err) {
         dirtopic_log(pub, errstr); /* the state file: not applied */
-        return err == CISHARE_ERR_NOMEM ? err : CISHARE_OK;
-    }
-    if (!nd)
-        return CISHARE_OK;
-    drain_to(pub, pub->head);
-    if (cishare_identity_swap_directory(&pub->id, nd, why, sizeof(why))) {
-        snprintf(errstr, sizeof(errstr),
-                 "directory on %s: %s; nothing more is published",
-                 cishare_dirtopic_topic(pub->dirw), why);
-        dirtopic_log(pub, errstr);
-        if (!pub->removed && !(pub->removed = strdup(errstr)))
-            return CISHARE_ERR_NOMEM;
+        if (err == CISHARE_ERR_NOMEM)
+            return err;
+    } else if (nd) {
+        drain_to(pub, pub->head);
+        if (cishare_identity_swap_directory(&pub->id, nd, why, sizeof(why))) {
+            snprintf(errstr, sizeof(errstr),
+                     "directory on %s: %s; nothing more is published",
+                     cishare_dirtopic_topic(pub->dirw), why);
+            return publisher_stop(pub, "removed from the directory", errstr);
+        }
     }
     return CISHARE_OK;
+}
+
+/* The directory in use must still be in force (no newer version arrived
+ * before its expiry): else every later record is refused. One clock read
+ * per record. */
+static cishare_err_t directory_in_force(cishare_publisher_t *pub)
+{
+    char errstr[1200], why[1024];
+
+    if (pub->stopped ||
+        !cishare_dirstate_check_in_force(pub->id.dir, cishare_time_now_ms(),
+                                         why, sizeof(why)))
+        return CISHARE_OK;
+    snprintf(errstr, sizeof(errstr), "%s; nothing more is published", why);
+    return publisher_stop(pub, "directory expired", errstr);
 }
 
 cishare_err_t cishare_publisher_new(const cishare_config_t *conf, bool dry_run,
@@ -471,6 +503,8 @@ cishare_err_t cishare_publisher_new(const cishare_config_t *conf, bool dry_run,
     if ((err = cishare_identity_load(conf, &pub->id, errstr, errstr_size)) ||
         (err = cishare_codec_new(&pub->codec, errstr, errstr_size)))
         goto fail;
+    if (pub->id.dir_note[0]) /* the kept copy, newer than the file */
+        dirtopic_log(pub, pub->id.dir_note);
     snprintf(pub->principal, sizeof(pub->principal), "%s",
              cishare_config_get_kafka(conf, "sasl.username")
                  ? cishare_config_get_kafka(conf, "sasl.username")
@@ -570,7 +604,7 @@ void cishare_publisher_destroy(cishare_publisher_t *pub)
         pthread_join(pub->signer, NULL);
     }
     cishare_dirtopic_destroy(pub->dirw);
-    free(pub->removed);
+    free(pub->stopped_detail);
     cishare_strlist_clear(&pub->early_log);
     if (pub->rk)
         rd_kafka_destroy(pub->rk);
@@ -956,11 +990,13 @@ cishare_err_t cishare_publisher_submit(cishare_publisher_t *pub,
         return err;
     }
 
-    /* every 64th submission: the directory topic (at most once a second) */
-    if (pub->dirw && !(pub->head & 63) && directory_check(pub))
+    /* every 64th submission: the directory topic (at most once a second);
+     * every submission: the expiry of the directory in use */
+    if ((pub->dirw && !(pub->head & 63) && directory_check(pub)) ||
+        directory_in_force(pub))
         return CISHARE_ERR_NOMEM;
-    if (pub->removed) {
-        rec_fail(&pub->recs[idx], "removed from the directory", pub->removed);
+    if (pub->stopped) {
+        rec_fail(&pub->recs[idx], pub->stopped, pub->stopped_detail);
         return CISHARE_OK;
     }
     /* room in the ring: the oldest signed message goes out */

@@ -82,7 +82,9 @@ void cishare_publisher_destroy(cishare_publisher_t *pub);
  * logged; later records use its participants, keys and audiences. A
  * refused version is logged and never applied. A version without this
  * participant (or its key) makes every later record fail with reason
- * "removed from the directory".
+ * "removed from the directory"; so does the expiry of the directory in
+ * use (looked at with every record), with reason "directory expired"
+ * and a detail naming its serial and expiry. Either is logged once.
  */
 void cishare_publisher_set_log(cishare_publisher_t *pub,
                                void (*log)(void *opaque, const char *line),

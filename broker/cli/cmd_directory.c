@@ -97,10 +97,12 @@ static void directory_usage(FILE *fp)
         "  -h, --help            show this help\n"
         "\n"
         "Exit status: 0 valid/signed/shown/published, 1 publish: Kafka did "
-        "not take it,\n"
-        "2 refused (unsigned, altered, wrongly signed, invalid, expired, "
-        "older than\n"
-        "the serial accepted) or bad usage.\n");
+        "not take it\n"
+        "or the directory state could not be written, 2 unreadable or "
+        "refused (unsigned,\n"
+        "altered, wrongly signed, invalid, expired, older than the serial "
+        "accepted) or\n"
+        "bad usage.\n");
 }
 
 /* Print a multi-line library error, one "% ERROR: " line each. */
@@ -497,6 +499,7 @@ static int do_publish(const char *file, const char *root_key,
     rd_kafka_t *rk = NULL;
     rd_kafka_message_t report;
     rd_kafka_resp_err_t err;
+    cishare_err_t cerr;
     size_t len = 0, i;
     int rc = CISHARE_EXIT_USAGE;
 
@@ -521,22 +524,40 @@ static int do_publish(const char *file, const char *root_key,
     topic = cishare_config_get(conf, CISHARE_CONF_DIRECTORY_TOPIC);
     /* The bytes verified are the bytes produced: one read. Verified
      * against the admin's trust state, which records the version: the
-     * office never publishes an older version than it accepted. */
+     * office never publishes an older version than it accepted. An
+     * unreadable file is the user's to fix (2); a state that cannot be
+     * written is a failure (1), not a refusal. */
+    if ((cerr = cishare_directory_read_file(file, &buf, &len, errstr,
+                                            ERRBUF_SIZE))) {
+        if (cerr == CISHARE_ERR_IO)
+            cishare_cli_error("directory publish: cannot read %s", errstr);
+        else
+            print_errors(errstr);
+        rc = cerr == CISHARE_ERR_NOMEM ? CISHARE_EXIT_FAIL : CISHARE_EXIT_USAGE;
+        goto out;
+    }
     if (cishare_directory_root_pub_load(file, root_key, pinned, errstr,
                                         ERRBUF_SIZE) ||
-        cishare_directory_read_file(file, &buf, &len, errstr, ERRBUF_SIZE) ||
         cishare_identity_state_dir(conf, sdir, sizeof(sdir), errstr,
                                    ERRBUF_SIZE)) {
         print_errors(errstr);
         goto out;
     }
     snprintf(spath, sizeof(spath), "%s/%s", sdir, CISHARE_DIRSTATE_FILE);
-    if (cishare_dirstate_accept(spath, pinned, file, buf, len,
-                                cishare_time_now_ms(), &dir, errstr,
-                                ERRBUF_SIZE)) {
+    if ((cerr = cishare_dirstate_accept(spath, pinned, file, buf, len,
+                                        cishare_time_now_ms(), &dir, errstr,
+                                        ERRBUF_SIZE))) {
         print_errors(errstr);
-        cishare_cli_error("directory publish: %s refused, nothing published",
-                          file);
+        if (cerr == CISHARE_ERR_IO || cerr == CISHARE_ERR_NOMEM) {
+            cishare_cli_error("directory publish: the directory state %s "
+                              "cannot be updated, nothing published",
+                              spath);
+            rc = CISHARE_EXIT_FAIL;
+        } else {
+            cishare_cli_error("directory publish: %s refused, nothing "
+                              "published",
+                              file);
+        }
         goto out;
     }
     if (!(kc = cishare_config_kafka_conf(conf, errstr, ERRBUF_SIZE))) {

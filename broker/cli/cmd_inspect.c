@@ -16,6 +16,7 @@
  *         printable and a ',' inside one is never followed by "name=").
  */
 #include "cishare/cli.h"
+#include "cishare/codec.h" /* cishare_time_now_ms */
 #include "cishare/directory.h"
 #include "cishare/identity.h"
 #include "cishare/envelope.h"
@@ -383,9 +384,11 @@ int cishare_cmd_inspect(int argc, char **argv)
         cishare_cli_error("inspect: %s", errstr);
         goto out;
     }
+    /* Stateless: inspect only looks, so it must not pin a root or a
+     * serial into anyone's trust state (signature and expiry only). */
     if (dir_path &&
-        cishare_identity_accept_directory(NULL, dir_path, root, NULL, &dir,
-                                          errstr, ERRBUF_SIZE)) {
+        cishare_identity_verify_directory(dir_path, root, cishare_time_now_ms(),
+                                          &dir, errstr, ERRBUF_SIZE)) {
         cishare_cli_error("inspect: %s", errstr);
         goto out;
     }

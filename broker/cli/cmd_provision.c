@@ -110,6 +110,8 @@ typedef struct {
     rd_kafka_queue_t *q;
     int failures;
     size_t created, added, deleted; /* what Kafka confirmed */
+    int32_t brokers[64];            /* every broker, to wait for ACLs */
+    int broker_cnt;
 } prov_t;
 
 static void report(prov_t *pv, rd_kafka_resp_err_t err, const char *op,
@@ -155,6 +157,8 @@ static int existing_topics(prov_t *pv, cishare_strlist_t *out, int *broker_idp)
         return -1;
     }
     *broker_idp = md->broker_cnt ? md->brokers[0].id : md->orig_broker_id;
+    for (i = 0; i < md->broker_cnt && pv->broker_cnt < 64; i++)
+        pv->brokers[pv->broker_cnt++] = md->brokers[i].id;
     for (i = 0; i < md->topic_cnt; i++)
         if (cishare_strlist_add(out, md->topics[i].topic)) {
             rd_kafka_metadata_destroy(md);
@@ -352,7 +356,8 @@ static void binding_format(const rd_kafka_AclBinding_t *b, char *buf,
  * Read every ACL; sort cishare's ALLOW bindings into `present` (wanted
  * and there) and `stale` (there, not wanted: filters to delete).
  */
-static int describe_acls(prov_t *pv, const cishare_acl_set_t *want,
+static int describe_acls(prov_t *pv, int32_t broker,
+                         const cishare_acl_set_t *want,
                          cishare_acl_set_t *present,
                          rd_kafka_AclBindingFilter_t ***stalep,
                          size_t *stale_cntp)
@@ -375,6 +380,8 @@ static int describe_acls(prov_t *pv, const cishare_acl_set_t *want,
     opt = rd_kafka_AdminOptions_new(pv->rk, RD_KAFKA_ADMIN_OP_DESCRIBEACLS);
     rd_kafka_AdminOptions_set_request_timeout(opt, PROVISION_TIMEOUT_MS, NULL,
                                               0);
+    if (broker >= 0)
+        rd_kafka_AdminOptions_set_broker(opt, broker, NULL, 0);
     rd_kafka_DescribeAcls(pv->rk, f, opt, pv->q);
     rd_kafka_AdminOptions_destroy(opt);
     rd_kafka_AclBinding_destroy(f);
@@ -563,8 +570,9 @@ static void delete_acls(prov_t *pv, rd_kafka_AclBindingFilter_t **del,
     rd_kafka_event_destroy(ev);
 }
 
-/* The ACL half of the plan: bindings to add and stale ones to delete. */
-static int plan_acls(prov_t *pv, const cishare_acl_set_t *want,
+/* The ACL half of the plan, as broker `broker` sees it (-1: any broker):
+ * bindings to add and stale ones to delete. */
+static int plan_acls(prov_t *pv, int32_t broker, const cishare_acl_set_t *want,
                      cishare_acl_set_t *add,
                      rd_kafka_AclBindingFilter_t ***stalep, size_t *stale_cntp)
 {
@@ -572,7 +580,7 @@ static int plan_acls(prov_t *pv, const cishare_acl_set_t *want,
     size_t i;
     int rc = -1;
 
-    if (describe_acls(pv, want, &present, stalep, stale_cntp))
+    if (describe_acls(pv, broker, want, &present, stalep, stale_cntp))
         return -1;
     for (i = 0; i < want->cnt; i++) {
         const cishare_acl_t *a = &want->items[i];
@@ -597,12 +605,13 @@ static void free_filters(rd_kafka_AclBindingFilter_t **f, size_t cnt)
 
 /*
  * The controller accepts ACL changes before every broker's authorizer
- * applies them: wait until DescribeAcls shows the new state, so that a
- * participant connecting right after provision meets the new rules.
+ * applies them, each at its own pace: wait until DescribeAcls on every
+ * broker shows the new state, so that a participant connecting right after
+ * provision meets the new rules whichever broker leads its partition.
  */
 static void wait_applied(prov_t *pv, const cishare_acl_set_t *want)
 {
-    int tries;
+    int tries, b = 0;
 
     for (tries = 0; tries < 100; tries++) {
         cishare_acl_set_t add = {0};
@@ -610,14 +619,16 @@ static void wait_applied(prov_t *pv, const cishare_acl_set_t *want)
         size_t stale_cnt = 0;
         int done;
 
-        if (plan_acls(pv, want, &add, &stale, &stale_cnt))
+        if (plan_acls(pv, pv->broker_cnt ? pv->brokers[b] : -1, want, &add,
+                      &stale, &stale_cnt))
             return;
         done = !add.cnt && !stale_cnt;
         cishare_acl_set_clear(&add);
         free_filters(stale, stale_cnt);
-        if (done)
+        if (done && ++b >= pv->broker_cnt)
             return;
-        rd_kafka_poll(pv->rk, 200);
+        if (!done)
+            rd_kafka_poll(pv->rk, 200);
     }
     cishare_cli_info("WARNING: the brokers do not show every ACL change yet; "
                      "run provision again to check");
@@ -722,17 +733,12 @@ int cishare_cmd_provision(int argc, char **argv)
         cishare_cli_error("provision: %s: %s", dir_path, errstr);
         goto done;
     }
-    /* the directory topic (dirtopic.h): every participant reads it */
+    /* the directory topic (dirtopic.h): every participant reads exactly
+     * it, so it must be no topic of the layout (the config layer refuses
+     * such a name too; this grants the ACL, so it checks again) */
     dir_topic = cishare_config_get(conf, CISHARE_CONF_DIRECTORY_TOPIC);
-    if (!dir_topic ||
-        strncmp(dir_topic, CISHARE_TOPIC_PREFIX,
-                strlen(CISHARE_TOPIC_PREFIX)) ||
-        !dir_topic[strlen(CISHARE_TOPIC_PREFIX)]) {
-        cishare_cli_usage_error("provision",
-                                "%s must name a topic under '%s' (provision "
-                                "owns the ACLs there)",
-                                CISHARE_CONF_DIRECTORY_TOPIC,
-                                CISHARE_TOPIC_PREFIX);
+    if (cishare_topic_directory_check(dir_topic, errstr, sizeof(errstr))) {
+        cishare_cli_usage_error("provision", "%s", errstr);
         goto done;
     }
     if (cishare_strlist_add(&want_topics, dir_topic)) {
@@ -766,7 +772,7 @@ int cishare_cmd_provision(int argc, char **argv)
         cishare_cli_info("provision: %s",
                          cishare_tls_info_format(&tls, errstr, sizeof(errstr)));
     user = cishare_config_get_kafka(conf, "sasl.username");
-    pv.who = tls.tls ? tls.principal : user ? user : "this client";
+    pv.who = tls.principal[0] ? tls.principal : user ? user : "this client";
     rc = CISHARE_EXIT_FAIL;
     if (!(kconf = cishare_config_kafka_conf(conf, errstr, sizeof(errstr)))) {
         cishare_cli_error("provision: %s", errstr);
@@ -801,7 +807,7 @@ int cishare_cmd_provision(int argc, char **argv)
                              have_topics.items[i]);
 
     /* Plan: ACLs. */
-    if (plan_acls(&pv, &want, &add, &stale, &stale_cnt))
+    if (plan_acls(&pv, -1, &want, &add, &stale, &stale_cnt))
         goto done;
 
     if (dry_run) {

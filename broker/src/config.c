@@ -4,6 +4,7 @@
  * other key to librdkafka.
  */
 #include "cishare/config.h"
+#include "cishare/topics.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -165,6 +166,14 @@ cishare_err_t cishare_config_set(cishare_config_t *conf, const char *key,
         if (!*value && prop->type != CONF_STR)
             return cishare_err_set(CISHARE_ERR_CONFIG, errstr, errstr_size,
                                    "%s: empty value", key);
+        /* every participant reads the directory topic: it must never be
+         * a topic of the layout (topics.h) */
+        if (!strcmp(key, CISHARE_CONF_DIRECTORY_TOPIC)) {
+            cishare_err_t err =
+                cishare_topic_directory_check(value, errstr, errstr_size);
+            if (err)
+                return err;
+        }
         copy =
             prop->type == CONF_PATH ? path_resolve(conf, value) : strdup(value);
         if (!copy)

@@ -108,11 +108,14 @@ cishare_err_t cishare_dirstate_read(const char *path, cishare_dirstate_t *st,
     return CISHARE_OK;
 }
 
-cishare_err_t cishare_dirstate_write(const char *path,
-                                     const cishare_dirstate_t *st, char *errstr,
-                                     size_t errstr_size)
+/*
+ * Write len bytes to path atomically: a temp file beside it, fsync,
+ * rename, fsync of the folder. `what` names the file in errors.
+ */
+static cishare_err_t write_atomic(const char *path, const void *data,
+                                  size_t len, const char *what, char *errstr,
+                                  size_t errstr_size)
 {
-    char hex[2 * CISHARE_DIRECTORY_HASH_BYTES + 1], b64[CISHARE_PK_B64_SIZE];
     char *tmp = NULL;
     int fd, ok;
     FILE *fp;
@@ -133,18 +136,13 @@ cishare_err_t cishare_dirstate_write(const char *path,
         return cishare_err_set(CISHARE_ERR_IO, errstr, errstr_size, "%s: %s",
                                path, strerror(errno));
     }
-    sodium_bin2hex(hex, sizeof(hex), st->hash, sizeof(st->hash));
-    cishare_pk_to_base64(st->root_pk, b64, sizeof(b64));
-    ok = fprintf(fp,
-                 STATE_MAGIC "\nserial %llu\ncontent-blake2b %s\n"
-                             "root-ed25519 %s\n",
-                 (unsigned long long)st->serial, hex, b64) > 0 &&
-         fflush(fp) == 0 && fsync(fd) == 0;
+    ok = (len == 0 || fwrite(data, 1, len, fp) == len) && fflush(fp) == 0 &&
+         fsync(fd) == 0;
     /* rename only a complete, durable file; then make the rename durable */
     if (fclose(fp) != 0 || !ok || rename(tmp, path) != 0 ||
         cishare_fsync_parent(path) != 0) {
         cishare_err_set(CISHARE_ERR_IO, errstr, errstr_size,
-                        "%s: cannot write the directory state: %s", path,
+                        "%s: cannot write the %s: %s", path, what,
                         strerror(errno));
         unlink(tmp);
         free(tmp);
@@ -152,6 +150,27 @@ cishare_err_t cishare_dirstate_write(const char *path,
     }
     free(tmp);
     return CISHARE_OK;
+}
+
+cishare_err_t cishare_dirstate_write(const char *path,
+                                     const cishare_dirstate_t *st, char *errstr,
+                                     size_t errstr_size)
+{
+    char hex[2 * CISHARE_DIRECTORY_HASH_BYTES + 1], b64[CISHARE_PK_B64_SIZE];
+    char text[STATE_MAX_LEN];
+    int n;
+
+    sodium_bin2hex(hex, sizeof(hex), st->hash, sizeof(st->hash));
+    cishare_pk_to_base64(st->root_pk, b64, sizeof(b64));
+    n = snprintf(text, sizeof(text),
+                 STATE_MAGIC "\nserial %llu\ncontent-blake2b %s\n"
+                             "root-ed25519 %s\n",
+                 (unsigned long long)st->serial, hex, b64);
+    if (n < 0 || (size_t)n >= sizeof(text))
+        return cishare_err_set(CISHARE_ERR_INVALID_ARG, errstr, errstr_size,
+                               "%s: state too long", path);
+    return write_atomic(path, text, (size_t)n, "directory state", errstr,
+                        errstr_size);
 }
 
 /* ---------------------------------------------------------------------
@@ -260,17 +279,33 @@ static cishare_err_t make_parent(const char *path, char *errstr,
     return err;
 }
 
-cishare_err_t cishare_dirstate_accept(
-    const char *state_path, const uint8_t pinned_root[CISHARE_ED25519_PK_BYTES],
-    const char *name, const char *buf, size_t len, int64_t now_ms,
-    cishare_directory_t **dirp, char *errstr, size_t errstr_size)
+/* The kept copy beside the state file: <folder of state_path>/KEPT. */
+static cishare_err_t kept_path_of(const char *state_path, char **outp,
+                                  char *errstr, size_t errstr_size)
 {
-    cishare_dirstate_t st, next;
-    char *lock = NULL;
-    int fd;
-    cishare_err_t err;
+    const char *slash = strrchr(state_path, '/');
+    int n = slash ? asprintf(outp, "%.*s/%s", (int)(slash - state_path),
+                             state_path, CISHARE_DIRSTATE_KEPT_FILE)
+                  : asprintf(outp, "%s", CISHARE_DIRSTATE_KEPT_FILE);
 
-    *dirp = NULL;
+    if (n < 0) {
+        *outp = NULL;
+        return cishare_err_set(CISHARE_ERR_NOMEM, errstr, errstr_size,
+                               "out of memory");
+    }
+    return CISHARE_OK;
+}
+
+/* Create the state folder and take the exclusive lock: *fdp is the lock's
+ * descriptor, closing it releases the lock. */
+static cishare_err_t lock_state(const char *state_path, int *fdp, char *errstr,
+                                size_t errstr_size)
+{
+    char *lock = NULL;
+    cishare_err_t err;
+    int fd;
+
+    *fdp = -1;
     if ((err = make_parent(state_path, errstr, errstr_size)))
         return err;
     if (asprintf(&lock, "%s.lock", state_path) < 0)
@@ -286,45 +321,224 @@ cishare_err_t cishare_dirstate_accept(
         return err;
     }
     free(lock);
+    *fdp = fd;
+    return CISHARE_OK;
+}
+
+static bool state_differs(const cishare_dirstate_t *a,
+                          const cishare_dirstate_t *b)
+{
+    return a->serial != b->serial || a->has_root != b->has_root ||
+           memcmp(a->root_pk, b->root_pk, sizeof(a->root_pk)) ||
+           memcmp(a->hash, b->hash, sizeof(a->hash));
+}
+
+/*
+ * Record an accepted version (lock held): its bytes as the kept copy
+ * when keep is set, then the state when it changed. The copy goes first:
+ * a crash in between leaves a copy newer than the state, which the next
+ * start accepts, never a state that no copy on disk reaches.
+ */
+static cishare_err_t record(const char *state_path, const char *kept, bool keep,
+                            const cishare_dirstate_t *st,
+                            const cishare_dirstate_t *next, const char *buf,
+                            size_t len, char *errstr, size_t errstr_size)
+{
+    cishare_err_t err;
+
+    if (keep && (err = write_atomic(kept, buf, len,
+                                    "kept copy of the accepted directory",
+                                    errstr, errstr_size)))
+        return err;
+    if (state_differs(st, next))
+        return cishare_dirstate_write(state_path, next, errstr, errstr_size);
+    return CISHARE_OK;
+}
+
+cishare_err_t cishare_dirstate_accept(
+    const char *state_path, const uint8_t pinned_root[CISHARE_ED25519_PK_BYTES],
+    const char *name, const char *buf, size_t len, int64_t now_ms,
+    cishare_directory_t **dirp, char *errstr, size_t errstr_size)
+{
+    cishare_dirstate_t st, next;
+    char *kept = NULL;
+    int fd;
+    cishare_err_t err;
+
+    *dirp = NULL;
+    if ((err = kept_path_of(state_path, &kept, errstr, errstr_size)))
+        return err;
+    if ((err = lock_state(state_path, &fd, errstr, errstr_size))) {
+        free(kept);
+        return err;
+    }
     err = cishare_dirstate_read(state_path, &st, errstr, errstr_size);
     if (!err)
         err = cishare_dirstate_check(&st, pinned_root, name, buf, len, now_ms,
                                      state_path, dirp, &next, errstr,
                                      errstr_size);
     /* write only what changed: most runs see the version they saw before */
-    if (!err && (next.serial != st.serial || !st.has_root ||
-                 memcmp(next.root_pk, st.root_pk, sizeof(st.root_pk)) ||
-                 memcmp(next.hash, st.hash, sizeof(st.hash)))) {
-        err = cishare_dirstate_write(state_path, &next, errstr, errstr_size);
+    if (!err) {
+        bool keep = state_differs(&st, &next) || access(kept, F_OK) != 0;
+        err = record(state_path, kept, keep, &st, &next, buf, len, errstr,
+                     errstr_size);
         if (err) {
             cishare_directory_destroy(*dirp);
             *dirp = NULL;
         }
     }
     close(fd); /* releases the lock */
+    free(kept);
     return err;
 }
 
-cishare_err_t cishare_dirstate_accept_file(const char *state_path,
-                                           const char *path,
-                                           const char *root_pub_path,
-                                           int64_t now_ms,
-                                           cishare_directory_t **dirp,
-                                           char *errstr, size_t errstr_size)
+/*
+ * The serial of a directory text signed by the trusted root or, failing
+ * that, by the pinned root (a version from before a root rotation); false
+ * when neither signed it or its content is bad (nothing is parsed before
+ * the signature is verified).
+ */
+static bool genuine_serial(const cishare_dirstate_t *st,
+                           const uint8_t pinned_root[CISHARE_ED25519_PK_BYTES],
+                           const char *name, const char *buf, size_t len,
+                           uint64_t *serial)
+{
+    cishare_directory_t *dir = NULL;
+    char why[512];
+
+    if (cishare_directory_load_buf(name, buf, len,
+                                   st->has_root ? st->root_pk : pinned_root,
+                                   &dir, why, sizeof(why)) &&
+        (!st->has_root ||
+         cishare_directory_load_buf(name, buf, len, pinned_root, &dir, why,
+                                    sizeof(why))))
+        return false;
+    *serial = cishare_directory_serial(dir);
+    cishare_directory_destroy(dir);
+    return true;
+}
+
+/* Append "; <what>: <why>" to errstr, as far as it fits. */
+static void err_append(char *errstr, size_t errstr_size, const char *what,
+                       const char *why)
+{
+    size_t n;
+
+    if (!errstr || !errstr_size)
+        return;
+    n = strlen(errstr);
+    if (n < errstr_size)
+        snprintf(errstr + n, errstr_size - n, "; %s: %s", what, why);
+}
+
+cishare_err_t cishare_dirstate_accept_file(
+    const char *state_path, const char *path, const char *root_pub_path,
+    int64_t now_ms, bool use_kept_copy, cishare_directory_t **dirp, char *note,
+    size_t note_size, char *errstr, size_t errstr_size)
 {
     uint8_t pinned[CISHARE_ED25519_PK_BYTES];
-    char *buf = NULL;
-    size_t len = 0;
-    cishare_err_t err;
+    cishare_dirstate_t st, fnext, knext;
+    cishare_directory_t *fdir = NULL, *kdir = NULL;
+    char *buf = NULL, *kbuf = NULL, *kept = NULL, kwhy[1024] = "";
+    size_t len = 0, klen = 0;
+    uint64_t fserial = 0, kserial;
+    bool have_kept = false, use_kept = false, fknown;
+    cishare_err_t err, kerr = CISHARE_ERR_DIRECTORY;
+    int fd = -1;
 
     *dirp = NULL;
+    if (note && note_size)
+        note[0] = '\0';
     if ((err = cishare_directory_root_pub_load(path, root_pub_path, pinned,
                                                errstr, errstr_size)) ||
         (err = cishare_directory_read_file(path, &buf, &len, errstr,
-                                           errstr_size)))
-        return err;
-    err = cishare_dirstate_accept(state_path, pinned, path, buf, len, now_ms,
-                                  dirp, errstr, errstr_size);
+                                           errstr_size)) ||
+        (err = kept_path_of(state_path, &kept, errstr, errstr_size)) ||
+        (err = lock_state(state_path, &fd, errstr, errstr_size)) ||
+        (err = cishare_dirstate_read(state_path, &st, errstr, errstr_size)))
+        goto out;
+    /* the kept copy, checked like any candidate */
+    if (access(kept, F_OK) == 0 && use_kept_copy) {
+        have_kept = true;
+        kerr =
+            cishare_directory_read_file(kept, &kbuf, &klen, kwhy, sizeof(kwhy));
+        if (!kerr)
+            kerr = cishare_dirstate_check(&st, pinned, kept, kbuf, klen, now_ms,
+                                          state_path, &kdir, &knext, kwhy,
+                                          sizeof(kwhy));
+    }
+    err =
+        cishare_dirstate_check(&st, pinned, path, buf, len, now_ms, state_path,
+                               &fdir, &fnext, errstr, errstr_size);
+    if (!kerr) {
+        /* The kept copy replaces the file only when the file is a genuine
+         * older version: a newer, tampered or conflicting file gets its
+         * own verdict. */
+        kserial = cishare_directory_serial(kdir);
+        fknown = fdir ? (fserial = cishare_directory_serial(fdir), true)
+                      : genuine_serial(&st, pinned, path, buf, len, &fserial);
+        use_kept = fknown && fserial < kserial;
+    } else if (err && have_kept) {
+        err_append(errstr, errstr_size, "the kept copy is refused too", kwhy);
+    }
+    if (use_kept) {
+        cishare_directory_destroy(fdir);
+        fdir = NULL;
+        if ((err = record(state_path, kept, false, &st, &knext, kbuf, klen,
+                          errstr, errstr_size)))
+            goto out;
+        if (note && note_size)
+            snprintf(note, note_size,
+                     "using directory serial %llu accepted before and kept "
+                     "in %s (the file %s holds serial %llu)",
+                     (unsigned long long)kserial, kept, path,
+                     (unsigned long long)fserial);
+        *dirp = kdir;
+        kdir = NULL;
+        err = CISHARE_OK;
+    } else if (!err) {
+        /* the file: kept as well when the copy is not this version */
+        bool keep;
+        if (!use_kept_copy) /* not read: rewritten when the state moves */
+            keep = state_differs(&st, &fnext) || access(kept, F_OK) != 0;
+        else if (kerr) /* missing or refused: replaced */
+            keep = true;
+        else
+            keep = state_differs(&st, &fnext) ||
+                   memcmp(cishare_directory_content_hash(kdir),
+                          cishare_directory_content_hash(fdir),
+                          CISHARE_DIRECTORY_HASH_BYTES);
+        if ((err = record(state_path, kept, keep, &st, &fnext, buf, len, errstr,
+                          errstr_size)))
+            goto out;
+        *dirp = fdir;
+        fdir = NULL;
+    }
+out:
+    if (fd >= 0)
+        close(fd); /* releases the lock */
+    cishare_directory_destroy(fdir);
+    cishare_directory_destroy(kdir);
     free(buf);
+    free(kbuf);
+    free(kept);
     return err;
+}
+
+cishare_err_t cishare_dirstate_check_in_force(const cishare_directory_t *dir,
+                                              int64_t now_ms, char *errstr,
+                                              size_t errstr_size)
+{
+    char exp[32], now[32];
+
+    if (now_ms < cishare_directory_expires_ms(dir))
+        return CISHARE_OK;
+    cishare_time_format(cishare_directory_expires_ms(dir), exp);
+    cishare_time_format(now_ms, now);
+    return cishare_err_set(
+        CISHARE_ERR_DIRECTORY, errstr, errstr_size,
+        "directory serial %llu in use expired at %s (now %s) and no newer "
+        "version arrived: an expired directory is not used; get the current "
+        "version from the coordination office",
+        (unsigned long long)cishare_directory_serial(dir), exp, now);
 }

@@ -49,10 +49,13 @@ cishare_err_t cishare_identity_state_dir(const cishare_config_t *conf,
     return CISHARE_OK;
 }
 
-cishare_err_t cishare_identity_accept_directory(
-    const cishare_config_t *conf, const char *path, const char *root_pub_path,
-    const char *state_dir, cishare_directory_t **dirp, char *errstr,
-    size_t errstr_size)
+/* The directory file against the trust state; use_kept: or the state's
+ * kept copy when newer (note says so). */
+static cishare_err_t
+accept_directory(const cishare_config_t *conf, const char *path,
+                 const char *root_pub_path, const char *state_dir,
+                 bool use_kept, cishare_directory_t **dirp, char *note,
+                 size_t note_size, char *errstr, size_t errstr_size)
 {
     char sdir[4096], spath[4200];
     cishare_err_t err;
@@ -74,8 +77,36 @@ cishare_err_t cishare_identity_accept_directory(
     }
     snprintf(spath, sizeof(spath), "%s/%s", state_dir, CISHARE_DIRSTATE_FILE);
     return cishare_dirstate_accept_file(spath, path, root_pub_path,
-                                        cishare_time_now_ms(), dirp, errstr,
-                                        errstr_size);
+                                        cishare_time_now_ms(), use_kept, dirp,
+                                        note, note_size, errstr, errstr_size);
+}
+
+cishare_err_t cishare_identity_accept_directory(
+    const cishare_config_t *conf, const char *path, const char *root_pub_path,
+    const char *state_dir, cishare_directory_t **dirp, char *errstr,
+    size_t errstr_size)
+{
+    return accept_directory(conf, path, root_pub_path, state_dir, false, dirp,
+                            NULL, 0, errstr, errstr_size);
+}
+
+cishare_err_t
+cishare_identity_verify_directory(const char *path, const char *root_pub_path,
+                                  int64_t now_ms, cishare_directory_t **dirp,
+                                  char *errstr, size_t errstr_size)
+{
+    cishare_err_t err;
+
+    *dirp = NULL;
+    if ((err = cishare_directory_load(path, root_pub_path, dirp, errstr,
+                                      errstr_size)))
+        return err;
+    if ((err = cishare_directory_check_expiry(*dirp, path, now_ms, errstr,
+                                              errstr_size))) {
+        cishare_directory_destroy(*dirp);
+        *dirp = NULL;
+    }
+    return err;
 }
 
 cishare_err_t cishare_identity_load_directory(const cishare_config_t *conf,
@@ -91,34 +122,35 @@ cishare_err_t cishare_identity_load_directory(const cishare_config_t *conf,
  * now: the current one (with the directory's x25519 too), or a previous
  * one still inside its rotation overlap.
  */
-static cishare_err_t check_key_file(cishare_identity_t *id, const char *key,
-                                    const char *pid, char *errstr,
-                                    size_t errstr_size)
+static cishare_err_t
+check_key_file(const cishare_directory_t *dir, const cishare_participant_t *me,
+               const cishare_keypair_t *kp, const char *key, const char *pid,
+               bool *previous_key, char *errstr, size_t errstr_size)
 {
     const cishare_signing_key_t *k =
-        cishare_directory_signing_key(id->dir, id->kp.key_id);
+        cishare_directory_signing_key(dir, kp->key_id);
     int64_t now = cishare_time_now_ms();
     char why[512];
 
     /* A key that is not the directory's would sign messages nobody can
      * verify and miss every message encrypted to this participant. */
-    if (!k || k->owner != id->me ||
-        sodium_memcmp(id->kp.ed25519_pk, k->ed25519_pk,
+    if (!k || k->owner != me ||
+        sodium_memcmp(kp->ed25519_pk, k->ed25519_pk,
                       CISHARE_ED25519_PK_BYTES) != 0 ||
-        (k->current && sodium_memcmp(id->kp.x25519_pk, id->me->x25519_pk,
+        (k->current && sodium_memcmp(kp->x25519_pk, me->x25519_pk,
                                      CISHARE_X25519_PK_BYTES) != 0))
         return cishare_err_set(CISHARE_ERR_CONFIG, errstr, errstr_size,
                                "secret key file %s does not match the "
                                "public keys of '%s' in the directory "
                                "(its key %s; the directory's current key "
                                "is %s)",
-                               key, pid, id->kp.key_id, id->me->key_id);
+                               key, pid, kp->key_id, me->key_id);
     if (cishare_key_check(k, now, now, why, sizeof(why)))
         return cishare_err_set(CISHARE_ERR_CONFIG, errstr, errstr_size,
                                "secret key file %s: %s; use the current key "
                                "of '%s' (%s)",
-                               key, why, pid, id->me->key_id);
-    id->previous_key = !k->current;
+                               key, why, pid, me->key_id);
+    *previous_key = !k->current;
     return CISHARE_OK;
 }
 
@@ -139,8 +171,9 @@ cishare_err_t cishare_identity_load_at(const cishare_config_t *conf,
     if (!key)
         return cishare_err_set(CISHARE_ERR_CONFIG, errstr, errstr_size,
                                "%s is not set in the config", CISHARE_CONF_KEY);
-    err = cishare_identity_accept_directory(conf, NULL, NULL, state_dir,
-                                            &id->dir, errstr, errstr_size);
+    err = accept_directory(conf, NULL, NULL, state_dir, true, &id->dir,
+                           id->dir_note, sizeof(id->dir_note), errstr,
+                           errstr_size);
     if (err)
         return err;
     id->me = cishare_directory_find(id->dir, pid);
@@ -153,7 +186,8 @@ cishare_err_t cishare_identity_load_at(const cishare_config_t *conf,
     err = cishare_keypair_load(&id->kp, key, errstr, errstr_size);
     if (err)
         goto fail;
-    if ((err = check_key_file(id, key, pid, errstr, errstr_size)))
+    if ((err = check_key_file(id->dir, id->me, &id->kp, key, pid,
+                              &id->previous_key, errstr, errstr_size)))
         goto fail;
     return CISHARE_OK;
 fail:
@@ -173,14 +207,15 @@ cishare_err_t cishare_identity_swap_directory(cishare_identity_t *id,
                                               char *errstr, size_t errstr_size)
 {
     char pid[CISHARE_ID_MAX_LEN + 1];
-    cishare_identity_t next;
+    const cishare_participant_t *me;
+    bool previous_key = false;
     cishare_err_t err;
 
+    /* The key pair stays in id: only the new entry is looked up and
+     * checked against it, so no copy of the secrets is ever made. */
     snprintf(pid, sizeof(pid), "%s", id->me->id);
-    next = *id; /* the same key pair: not copied out of id in the end */
-    next.dir = newdir;
-    next.me = cishare_directory_find(newdir, pid);
-    if (!next.me) {
+    me = cishare_directory_find(newdir, pid);
+    if (!me) {
         err = cishare_err_set(
             CISHARE_ERR_CONFIG, errstr, errstr_size,
             "participant '%s' is no longer in directory serial %llu: it was "
@@ -189,15 +224,16 @@ cishare_err_t cishare_identity_swap_directory(cishare_identity_t *id,
         cishare_directory_destroy(newdir);
         return err;
     }
-    if ((err = check_key_file(&next, "the secret key file", pid, errstr,
-                              errstr_size))) {
+    if ((err = check_key_file(newdir, me, &id->kp, "the secret key file", pid,
+                              &previous_key, errstr, errstr_size))) {
         cishare_directory_destroy(newdir);
         return err;
     }
     cishare_directory_destroy(id->dir);
     id->dir = newdir;
-    id->me = next.me;
-    id->previous_key = next.previous_key;
+    id->me = me;
+    id->previous_key = previous_key;
+    id->dir_note[0] = '\0'; /* a version from the topic, not the kept copy */
     return CISHARE_OK;
 }
 

@@ -266,6 +266,28 @@ static cishare_err_t load_cas(const cishare_config_t *conf, tls_t *t,
     return CISHARE_OK;
 }
 
+/* Every certificate of the cluster CA file is valid at now. */
+static cishare_err_t check_ca_validity(const tls_t *t, time_t now, char *errstr,
+                                       size_t errstr_size)
+{
+    char date[32];
+    int i;
+
+    for (i = 0; i < sk_X509_num(t->cas); i++) {
+        X509 *ca = sk_X509_value(t->cas, i);
+        if (X509_cmp_time(X509_get0_notAfter(ca), &now) <= 0) {
+            char subj[256];
+            name_rfc2253(X509_get_subject_name(ca), subj, sizeof(subj));
+            time_rfc3339(X509_get0_notAfter(ca), date, sizeof(date), NULL);
+            return cishare_err_set(CISHARE_ERR_CONFIG, errstr, errstr_size,
+                                   "cluster CA certificate '%s' in %s expired "
+                                   "on %s",
+                                   subj, t->ca_name, date);
+        }
+    }
+    return CISHARE_OK;
+}
+
 /* The certificate's validity at now, and the cluster CA's. */
 static cishare_err_t check_validity(const tls_t *t, time_t now,
                                     cishare_tls_info_t *info, char *errstr,
@@ -273,7 +295,6 @@ static cishare_err_t check_validity(const tls_t *t, time_t now,
 {
     char date[32], nowstr[32];
     struct tm tm;
-    int i;
 
     gmtime_r(&now, &tm);
     strftime(nowstr, sizeof(nowstr), "%Y-%m-%dT%H:%M:%SZ", &tm);
@@ -291,19 +312,7 @@ static cishare_err_t check_validity(const tls_t *t, time_t now,
                                "(now %s): check this machine's clock",
                                t->cert_name, date, nowstr);
     }
-    for (i = 0; i < sk_X509_num(t->cas); i++) {
-        X509 *ca = sk_X509_value(t->cas, i);
-        if (X509_cmp_time(X509_get0_notAfter(ca), &now) <= 0) {
-            char subj[256];
-            name_rfc2253(X509_get_subject_name(ca), subj, sizeof(subj));
-            time_rfc3339(X509_get0_notAfter(ca), date, sizeof(date), NULL);
-            return cishare_err_set(CISHARE_ERR_CONFIG, errstr, errstr_size,
-                                   "cluster CA certificate '%s' in %s expired "
-                                   "on %s",
-                                   subj, t->ca_name, date);
-        }
-    }
-    return CISHARE_OK;
+    return check_ca_validity(t, now, errstr, errstr_size);
 }
 
 /* The certificate chains to a CA of the cluster CA file and may be used
@@ -448,6 +457,46 @@ static cishare_err_t check_participant(const tls_t *t,
     return CISHARE_OK;
 }
 
+/* Does the configuration name any part of a client certificate? */
+static bool client_cert_configured(const cishare_config_t *conf)
+{
+    static const char *const keys[] = {
+        "ssl.certificate.location", "ssl.certificate.pem", "ssl.key.location",
+        "ssl.key.pem", "ssl.keystore.location"};
+    size_t i;
+
+    for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+        if (cishare_config_get_kafka(conf, keys[i]))
+            return true;
+    return false;
+}
+
+/*
+ * SASL_SSL without a client certificate (SCRAM over TLS, deploy/README.md):
+ * the login names the principal. The cluster CA, when configured, must be
+ * readable and valid (without it librdkafka uses the system's CAs).
+ */
+static cishare_err_t check_sasl_only(const cishare_config_t *conf, time_t now,
+                                     cishare_tls_info_t *info, char *errstr,
+                                     size_t errstr_size)
+{
+    const char *user = cishare_config_get_kafka(conf, "sasl.username");
+    tls_t t;
+    cishare_err_t err = CISHARE_OK;
+
+    if (user && *user)
+        snprintf(info->principal, sizeof(info->principal), "User:%s", user);
+    if (!cishare_config_get_kafka(conf, "ssl.ca.location") &&
+        !cishare_config_get_kafka(conf, "ssl.ca.pem"))
+        return CISHARE_OK;
+    memset(&t, 0, sizeof(t));
+    if (!(err = load_cas(conf, &t, errstr, errstr_size)))
+        err = check_ca_validity(&t, now, errstr, errstr_size);
+    ERR_clear_error();
+    tls_clear(&t);
+    return err;
+}
+
 cishare_err_t cishare_tls_preflight(const cishare_config_t *conf,
                                     const cishare_directory_t *dir,
                                     const char *participant, time_t now,
@@ -469,6 +518,11 @@ cishare_err_t cishare_tls_preflight(const cishare_config_t *conf,
     info->tls = true;
     if (!now)
         now = time(NULL);
+    /* With SASL_SSL the login authenticates: a certificate is optional,
+     * and checked like SSL's when configured. */
+    if (!strcasecmp(proto, "sasl_ssl") && !client_cert_configured(conf))
+        return check_sasl_only(conf, now, info, errstr, errstr_size);
+    info->cert = true;
 
     memset(&t, 0, sizeof(t));
     if ((err = load_cert_key(conf, &t, errstr, errstr_size)))
@@ -506,6 +560,9 @@ const char *cishare_tls_info_format(const cishare_tls_info_t *info, char *buf,
                  "client certificate is presented (the cluster cishare "
                  "starts accepts only TLS with a certificate)",
                  info->protocol);
+    else if (!info->cert)
+        snprintf(buf, size, "TLS with a SASL login%s%s (no client certificate)",
+                 info->principal[0] ? " as " : "", info->principal);
     else
         snprintf(buf, size, "TLS as %s (certificate %s, valid until %s)",
                  info->principal, info->subject, info->not_after_str);

@@ -4,6 +4,8 @@
  */
 #include "cishare/topics.h"
 
+#include "cishare/config.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +48,38 @@ cishare_err_t cishare_topic_inbox(const char *id, char *buf, size_t size)
 cishare_err_t cishare_topic_feed_group(const char *id, char *buf, size_t size)
 {
     return fmt_name(buf, size, CISHARE_FEED_GROUP_PREFIX, id, "");
+}
+
+cishare_err_t cishare_topic_directory_check(const char *name, char *errstr,
+                                            size_t errstr_size)
+{
+    static const char base[] = CISHARE_TOPIC_DIRECTORY;
+    const size_t blen = sizeof(base) - 1;
+    const char *p;
+
+    if (!name)
+        name = "";
+    /* exactly "cishare.directory", or "cishare.directory." and a name */
+    if (!strncmp(name, base, blen) &&
+        (!name[blen] || (name[blen] == '.' && name[blen + 1])) &&
+        strlen(name) <= CISHARE_TOPIC_NAME_MAX_LEN) {
+        for (p = name + blen; *p; p++)
+            if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+                  (*p >= '0' && *p <= '9') || *p == '.' || *p == '_' ||
+                  *p == '-'))
+                break;
+        if (!*p)
+            return CISHARE_OK;
+    }
+    return cishare_err_set(
+        CISHARE_ERR_CONFIG, errstr, errstr_size,
+        "%s: '%s' is not allowed: the directory topic must be '%s' or "
+        "'%s.<name>' (<name>: letters, digits, '.', '_', '-'; at most %d "
+        "characters in all), because every participant may read it and it "
+        "must not be or overlap a topic of the layout "
+        "(cishare.<tlp>.<sector>, cishare.<tlp>.all, cishare.inbox.<id>)",
+        CISHARE_CONF_DIRECTORY_TOPIC, name, base, base,
+        CISHARE_TOPIC_NAME_MAX_LEN);
 }
 
 /* ---- string list ---- */
@@ -344,9 +378,13 @@ cishare_err_t cishare_acls_for_directory_topic(const cishare_directory_t *dir,
     size_t i;
     cishare_err_t err;
 
+    /* Exactly this topic: a PREFIXED binding on a configurable name could
+     * open every AMBER topic or every inbox ("cishare.amber"). */
+    if (cishare_topic_directory_check(topic, NULL, 0))
+        return CISHARE_ERR_CONFIG;
     for (i = 0; i < cishare_directory_participant_cnt(dir); i++)
         if ((err = cishare_acl_set_add(
-                 out, TOPIC, PREFIXED, topic,
+                 out, TOPIC, LITERAL, topic,
                  cishare_directory_participant(dir, i)->principal, READ)))
             return err;
     cishare_acl_set_sort(out);

@@ -9,12 +9,22 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 fails=0
 
-"$BIN" demo --json --out "$tmp/out" >"$tmp/demo.json" 2>"$tmp/demo.err"
+# Stateless: the demo (its publishers included) must not pin the example
+# root or serial into the trust state of whoever runs it: with the state
+# and home folders empty, nothing may appear there.
+mkdir -p "$tmp/xdg" "$tmp/home"
+XDG_STATE_HOME="$tmp/xdg" HOME="$tmp/home" \
+    "$BIN" demo --json --out "$tmp/out" >"$tmp/demo.json" 2>"$tmp/demo.err"
 rc=$?
 if [ $rc -ne 0 ]; then
     echo "FAIL: cishare demo exited $rc"
     cat "$tmp/demo.err"
     exit 1
+fi
+if [ -n "$(find "$tmp/xdg" "$tmp/home" -mindepth 1 -print -quit)" ]; then
+    echo "FAIL: cishare demo wrote outside its --out and temporary folder:"
+    find "$tmp/xdg" "$tmp/home" -mindepth 1 | sed 's/^/  /'
+    fails=$((fails + 1))
 fi
 
 python3 - "$tmp/demo.json" <<'PY' || fails=$((fails + 1))

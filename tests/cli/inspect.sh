@@ -100,5 +100,29 @@ expect 2 "bad option" inspect --frobnicate
 head -c 200 $M/amber-relayed.kcat > $TMP/short.kcat
 expect 2 "kcat line" inspect "${D[@]}" $TMP/short.kcat
 
+# --- stateless: no trust state read or written -------------------------
+# inspect only looks: it must not pin the root or serial of what it is shown
+# into the admin's trust state ($XDG_STATE_HOME/cishare/admin), nor be
+# refused by it.
+mkdir -p $TMP/xdg $TMP/home
+XDG_STATE_HOME=$TMP/xdg HOME=$TMP/home expect 0 "verification: verified" inspect "${D[@]}" $M/amber.json
+n=$((n + 1))
+if [ -n "$(find $TMP/xdg $TMP/home -mindepth 1 -print -quit)" ]; then
+    echo "FAIL: inspect wrote a trust state: $(find $TMP/xdg $TMP/home -mindepth 1)"
+    fails=$((fails + 1))
+fi
+mkdir -p $TMP/xdg/cishare/admin
+printf 'cishare-directory-state 1\nserial 99\ncontent-blake2b %064d\nroot-ed25519 %s\n' 0 \
+    "$(grep -v '^#' $EX/root.pub)" >$TMP/xdg/cishare/admin/directory.state
+XDG_STATE_HOME=$TMP/xdg HOME=$TMP/home expect 0 "verification: verified" inspect "${D[@]}" $M/amber.json
+# signature and expiry are still checked
+exp=$(date -u -d '+2 seconds' +%Y-%m-%dT%H:%M:%SZ) # sign refuses the past
+sed "/^# cishare-signature:/d; s/^expires: .*/expires: $exp/" $EX/directory.yaml >$TMP/expired.yaml
+"$BIN" directory sign --key $EX/keys/root.key $TMP/expired.yaml >/dev/null 2>&1
+sleep 3
+expect 2 "expired at $exp" inspect --directory $TMP/expired.yaml --root-key $EX/root.pub $M/amber.json
+sed 's/^serial: .*/serial: 77/' $EX/directory.yaml >$TMP/tampered.yaml
+expect 2 "does not verify" inspect --directory $TMP/tampered.yaml --root-key $EX/root.pub $M/amber.json
+
 echo "inspect.sh: $((n - fails))/$n passed"
 [ $fails -eq 0 ]

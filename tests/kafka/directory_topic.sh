@@ -11,6 +11,10 @@
 # not applied; the feed still runs on serial 2. A feed and a publisher
 # started on the serial 1 file apply serial 2 from the topic before their
 # first message. 'directory publish' refuses a tampered or an older file.
+# Restarts: a feed restarted on the same --out with the serial 1 file, and
+# a second publish run with the same state, run on serial 2 (the kept copy
+# of the accepted version). A running feed whose directory expires stops
+# with exit 2, as does one whose participant a new version removes.
 #
 # Everything runs on a private topic (cishare.directory.test-<nonce>) and
 # private trust states: the default topic and states stay at the example
@@ -49,8 +53,10 @@ wait_for() {
 "$B" provision "${ADM[@]}" >"$tmp/prov1.out" 2>"$tmp/prov1.err" ||
     { cat "$tmp/prov1.err"; fail "provision"; }
 grep -qx "+ topic $topic" "$tmp/prov1.out" || fail "provision did not create $topic"
-grep -q "User:op-power-a READ topic prefix $topic" "$tmp/prov1.out" ||
+grep -qxF "+ acl User:op-power-a READ topic $topic" "$tmp/prov1.out" ||
     fail "no READ ACL for op-power-a on $topic: $(cat "$tmp/prov1.out")"
+grep -q "^+ acl .* READ topic prefix cishare.directory" "$tmp/prov1.out" &&
+    fail "a prefix ACL on the directory topic: $(cat "$tmp/prov1.out")"
 kcat "${kc[@]}" -L -t "$topic" >"$tmp/meta" 2>&1 || fail "kcat -L $topic"
 grep -q "topic \"$topic\" with 1 partitions" "$tmp/meta" ||
     fail "$topic: not one partition: $(cat "$tmp/meta")"
@@ -170,6 +176,29 @@ grep -q "directory versions applied 1, refused 2" "$tmp/feed.log" ||
     { grep "feed" "$tmp/feed.log" | tail -2; fail "stats do not count the refusals"; }
 ok "after SIGTERM: exit 0, stats count 1 applied and 2 refused versions"
 
+# 6b. Restart on the same --out (its trust state recorded serial 2) with the
+#     serial 1 file: the kept copy of serial 2 is used (no rollback refusal),
+#     said once, and the feed runs on serial 2: a new message of
+#     op-power-new (only in serial 2) is delivered, not quarantined.
+[ -f "$tmp/feed/directory.accepted.yaml" ] || fail "no kept copy beside the feed's state"
+cmp -s "$tmp/feed/directory.accepted.yaml" "$tmp/d2/directory.yaml" ||
+    fail "the kept copy is not the bytes of serial 2"
+sed "s/$ind/$ind-r/" "$tmp/new.jsonl" >"$tmp/newr.jsonl"
+"$B" publish -c "$tmp/new/op-power-new.conf" "$tmp/newr.jsonl" 2>"$tmp/pubnewr.err" ||
+    { cat "$tmp/pubnewr.err"; fail "publish 3 as op-power-new"; }
+rc=0
+"$B" feed -c "$EX/op-power-a.conf" "${X[@]}" "${T[@]}" --once \
+    -X "group.id=cishare-feed-op-power-a.dt-$nonce" \
+    --out "$tmp/feed" >/dev/null 2>"$tmp/feed-r.log" || rc=$?
+[ "$rc" = 0 ] || { cat "$tmp/feed-r.log"; fail "restart on the serial 1 file after serial 2 was applied: exit $rc"; }
+grep -q "using directory serial 2 .*holds serial 1" "$tmp/feed-r.log" ||
+    { cat "$tmp/feed-r.log"; fail "restart: the kept copy is not said"; }
+grep -q "$ind-r" "$tmp/feed/feed.jsonl" ||
+    { cat "$tmp/feed-r.log"; fail "restart: op-power-new's message not delivered (not on serial 2)"; }
+grep -q "$ind-r" "$tmp/feed/quarantine.jsonl" 2>/dev/null && fail "restart: quarantined"
+grep "using directory" "$tmp/feed-r.log" | sed 's/^/# /'
+ok "a feed restarted on the serial 1 file runs on the kept serial 2 (exit 0)"
+
 # 7. Start: a feed and a publisher on the serial 1 file apply serial 2 from
 #    the topic (whose refused versions come later) before their first message.
 "$B" feed -c "$EX/op-power-a.conf" "${X[@]}" "${T[@]}" --once --from-beginning \
@@ -184,6 +213,15 @@ echo "{\"type\":\"indicator\",\"tlp\":\"amber\",\"audience\":[\"participant:op-p
     "$tmp/to-new.jsonl" 2>"$tmp/pub3.err" || { cat "$tmp/pub3.err"; fail "publish to op-power-new"; }
 grep -q "directory serial 2 applied (was 1)" "$tmp/pub3.err" || fail "publisher: serial 2 not applied"
 ok "a publisher on the serial 1 file applies serial 2 and addresses op-power-new"
+# the next run (a new process, same state): serial 2 from the kept copy
+sed "s/$ind-3/$ind-4/" "$tmp/to-new.jsonl" >"$tmp/to-new2.jsonl"
+rc=0
+"$B" publish -c "$EX/op-power-a.conf" "${X[@]}" "${T[@]}" -X "cishare.state-dir=$tmp/st-pub" \
+    "$tmp/to-new2.jsonl" 2>"$tmp/pub4.err" || rc=$?
+[ "$rc" = 0 ] || { cat "$tmp/pub4.err"; fail "second publish run with the same state: exit $rc"; }
+grep -q "using directory serial 2 .*holds serial 1" "$tmp/pub4.err" ||
+    { cat "$tmp/pub4.err"; fail "second publish run: the kept copy is not said"; }
+ok "the next publish run (same state) runs on the kept serial 2 and addresses op-power-new"
 
 # 8. directory publish refuses what no client would accept (exit 2).
 rc=0
@@ -194,3 +232,72 @@ rc=0
 [ "$rc" = 2 ] || fail "publish of serial 1 after 2: exit $rc"
 grep -q "older than serial 2" "$tmp/dp1.err" || fail "rollback reason: $(cat "$tmp/dp1.err")"
 ok "directory publish refuses a tampered and an older version (exit 2)"
+
+# 9. A running feed whose directory expires (no newer version arrives)
+#    stops on its own: exit 2, naming the serial and the expiry. Serial 10,
+#    so the versions on the topic are older (refused); private state.
+mkdir -p "$tmp/dexp"
+exp="$(date -u -d '+30 seconds' +%Y-%m-%dT%H:%M:%SZ)"
+sed -e '/^# cishare-signature:/d' -e 's/^serial: .*/serial: 10/' \
+    -e "s/^expires: .*/expires: $exp/" "$EX/directory.yaml" >"$tmp/dexp/directory.yaml"
+"$B" directory sign --key "$EX/keys/root.key" "$tmp/dexp/directory.yaml" >/dev/null ||
+    fail "directory sign (expiring copy)"
+cp "$EX/root.pub" "$tmp/dexp/root.pub"
+"$B" feed -c "$EX/op-power-a.conf" "${X[@]}" "${T[@]}" \
+    -X "cishare.directory=$tmp/dexp/directory.yaml" \
+    -X "group.id=cishare-feed-op-power-a.dexp-$nonce" \
+    --out "$tmp/feed-exp" >/dev/null 2>"$tmp/feed-exp.log" &
+feed_pid=$!
+wait_for "$tmp/feed-exp.log" "feed of op-power-a" 25 ||
+    { cat "$tmp/feed-exp.log"; fail "feed on the expiring copy did not start before its expiry"; }
+for ((i = 0; i < 60 * 5; i++)); do
+    kill -0 "$feed_pid" 2>/dev/null || break
+    sleep 0.2
+done
+kill -0 "$feed_pid" 2>/dev/null && fail "feed still running 60 s after its directory expired at $exp"
+rc=0
+wait "$feed_pid" || rc=$?
+feed_pid=
+[ "$rc" = 2 ] || { cat "$tmp/feed-exp.log"; fail "expired while running: exit $rc, expected 2"; }
+grep -q "directory serial 10 in use expired at $exp" "$tmp/feed-exp.log" ||
+    { cat "$tmp/feed-exp.log"; fail "expired while running: the message does not name serial and expiry"; }
+grep "expired at" "$tmp/feed-exp.log" | sed 's/^/# /'
+ok "a running feed stops when its directory expires (exit 2, serial and expiry named)"
+
+# 10. A version on the topic that no longer lists the feed's participant
+#     stops a running feed with exit 2 (every directory-driven refusal
+#     exits 2), naming the serial; the feed on serial 2 (kept copy) first.
+python3 - "$EX/directory.yaml" "$tmp/drm.yaml" <<'PY'
+import re, sys
+out, skip = [], False
+for l in open(sys.argv[1]).read().split("\n"):
+    if l.startswith("# cishare-signature:"):
+        continue
+    if l.startswith("  - id: "):
+        skip = l.strip() == "- id: op-power-a"
+    elif l and not l.startswith(" "):
+        skip = False
+    if not skip:
+        out.append(l)
+open(sys.argv[2], "w").write(re.sub(r"(?m)^serial: .*$", "serial: 11", "\n".join(out)))
+PY
+"$B" directory sign --key "$EX/keys/root.key" "$tmp/drm.yaml" >/dev/null || fail "directory sign (without op-power-a)"
+"$B" feed -c "$EX/op-power-a.conf" "${X[@]}" "${T[@]}" \
+    -X "group.id=cishare-feed-op-power-a.dt-$nonce" \
+    --out "$tmp/feed" >/dev/null 2>"$tmp/feed-rm.log" &
+feed_pid=$!
+wait_for "$tmp/feed-rm.log" "feed of op-power-a" 30 ||
+    { cat "$tmp/feed-rm.log"; fail "feed did not start"; }
+kcat "${kc[@]}" -P -t "$topic" -p 0 -k directory "$tmp/drm.yaml" || fail "kcat produce serial 11"
+for ((i = 0; i < 30 * 5; i++)); do
+    kill -0 "$feed_pid" 2>/dev/null || break
+    sleep 0.2
+done
+kill -0 "$feed_pid" 2>/dev/null && fail "feed still running 30 s after serial 11 removed op-power-a"
+rc=0
+wait "$feed_pid" || rc=$?
+feed_pid=
+[ "$rc" = 2 ] || { cat "$tmp/feed-rm.log"; fail "removed by a new version: exit $rc, expected 2"; }
+grep -q "no longer in directory serial 11" "$tmp/feed-rm.log" ||
+    { cat "$tmp/feed-rm.log"; fail "removal: the reason is not said"; }
+ok "a running feed whose participant a new version removes stops with exit 2"

@@ -227,7 +227,16 @@ quarantined b5 "$s5" "not in the directory" || fail "removal: a feed still accep
 ok "removal: ACLs gone at provision, its certificate reads and writes nothing, feeds refuse its messages"
 
 # ---- rollback ------------------------------------------------------------
+# The serial-2 file again. The feed whose state accepted serial 5 keeps the
+# bytes of what it accepted and runs on serial 5 (saying so); without that
+# copy it refuses the file, naming both serials (exit 2). The admin's
+# provision never swaps files: it refuses.
 cp "$tmp/dir-2.yaml" "$d/directory.yaml"
+SAME_STATE=b5 feed op-power-b b6 || { cat "$tmp/feed-b6.err"; fail "feed with a kept newer version"; }
+grep -q "using directory serial 5" "$tmp/feed-b6.err" ||
+    { cat "$tmp/feed-b6.err"; fail "the feed did not say it runs on the kept serial 5"; }
+ok "rollback: a feed given the serial-2 file runs on the serial 5 it accepted before"
+rm -f "$tmp/fstate-b5/directory.accepted.yaml"
 set +e
 SAME_STATE=b5 feed op-power-b b6
 rc=$?

@@ -50,9 +50,27 @@ ok "all 6 ports (3 client, 3 controller) refuse clients without a certificate"
     -X cishare.provision.replication-factor=3 \
     -X cishare.provision.min-insync-replicas=2 >/dev/null 2>"$tmp/prov.err" ||
     { cat "$tmp/prov.err"; fail "provision"; }
-kcat "${kc[@]}" -L -t cishare.green.electricity >"$tmp/md" 2>&1 || fail "metadata"
-grep -q "isrs: [123],[123],[123]" "$tmp/md" || { cat "$tmp/md"; fail "partitions without 3 in-sync replicas"; }
-ok "provision with replication factor 3: every partition has 3 in-sync replicas"
+kcat "${kc[@]}" -L >"$tmp/md" 2>&1 || fail "metadata"
+# Every partition of every cishare topic: 3 replicas, 3 in sync.
+read -r nparts nbad < <(awk '
+    /^  topic "/ { t = $2; gsub(/"/, "", t) }
+    /^    partition / && t ~ /^cishare\./ {
+        n++
+        r = $0; sub(/.*replicas: /, "", r); sub(/,? *isrs:.*/, "", r)
+        i = $0; sub(/.*isrs: /, "", i); sub(/ .*/, "", i)
+        if (split(r, a, ",") != 3 || split(i, b, ",") != 3) bad++
+    }
+    END { print n + 0, bad + 0 }' "$tmp/md")
+[ "$nparts" -gt 200 ] && [ "$nbad" = 0 ] ||
+    { grep -m5 "partition " "$tmp/md" | cat -A | head -5; fail "$nbad of $nparts partitions without 3 replicas in sync"; }
+# min.insync.replicas=2 on the topics, as Kafka's own tool reports it.
+cache="$("$CISHARE_SRC/deploy/kafka/fetch")"
+java -Xmx256m -Dlog4j2.configurationFile="$kdir/log4j2.properties" -Dkafka.logs.dir="$tmp" \
+    -cp "$cache/lib/*" org.apache.kafka.tools.ConfigCommand --bootstrap-server "$boot" \
+    --command-config "$kdir/admin.properties" --describe --entity-type topics \
+    --entity-name cishare.amber.electricity >"$tmp/cfg" 2>&1 || { cat "$tmp/cfg"; fail "ConfigCommand"; }
+grep -q "min.insync.replicas=2" "$tmp/cfg" || { cat "$tmp/cfg"; fail "min.insync.replicas is not 2"; }
+ok "provision with replication factor 3: all $nparts partitions have 3 in-sync replicas, min.insync.replicas=2"
 
 now="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 pub() { # N

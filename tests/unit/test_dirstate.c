@@ -1,6 +1,8 @@
 /*
  * Directory trust state: rollback, same serial with other content, expiry,
- * unknown root, tampering, root rotation, the state file itself.
+ * unknown root, tampering, root rotation, the state file itself, the kept
+ * copy of the accepted version (a restart after a version applied from the
+ * directory topic) and the expiry of a directory in use.
  */
 #include "cishare/codec.h"
 #include "cishare/dirstate.h"
@@ -341,12 +343,310 @@ static void test_accept_file(void **state)
     assert_non_null(fp);
     fprintf(fp, "%s\n", b64);
     fclose(fp);
-    if (cishare_dirstate_accept_file(spath, dpath, NULL, NOW, &dir, errstr,
-                                     sizeof(errstr)))
+    if (cishare_dirstate_accept_file(spath, dpath, NULL, NOW, true, &dir, NULL,
+                                     0, errstr, sizeof(errstr)))
         fail_msg("%s", errstr);
     assert_int_equal(cishare_directory_serial(dir), 7);
     cishare_directory_destroy(dir);
     assert_int_equal(access(spath, F_OK), 0);
+    free(s);
+}
+
+/* ---- the kept copy ---- */
+
+static void write_file(const char *path, const char *buf, size_t len)
+{
+    FILE *fp = fopen(path, "wb");
+
+    assert_non_null(fp);
+    assert_int_equal(fwrite(buf, 1, len, fp), len);
+    assert_int_equal(fclose(fp), 0);
+}
+
+/* The configured file: fx->dir/directory.yaml, root.pub (root1) beside. */
+static void put_file(fixture_t *fx, const char *text, size_t len)
+{
+    char path[400], b64[CISHARE_PK_B64_SIZE + 1];
+    size_t n;
+
+    snprintf(path, sizeof(path), "%s/directory.yaml", fx->dir);
+    write_file(path, text, len);
+    snprintf(path, sizeof(path), "%s/root.pub", fx->dir);
+    cishare_pk_to_base64(root1.ed25519_pk, b64, sizeof(b64) - 1);
+    n = strlen(b64);
+    b64[n] = '\n';
+    write_file(path, b64, n + 1);
+}
+
+static const char *kept_path(fixture_t *fx)
+{
+    static char path[400];
+
+    snprintf(path, sizeof(path), "%s/%s", fx->dir, CISHARE_DIRSTATE_KEPT_FILE);
+    return path;
+}
+
+/* Load the configured file at `now` against the fixture's state, as a
+ * client starts: the serial in use (0: refused, errstr says why). */
+static uint64_t load_at(fixture_t *fx, int64_t now, char *note,
+                        size_t note_size, char *errstr, size_t errstr_size)
+{
+    char dpath[400];
+    cishare_directory_t *dir = NULL;
+    uint64_t serial = 0;
+
+    snprintf(dpath, sizeof(dpath), "%s/directory.yaml", fx->dir);
+    if (!cishare_dirstate_accept_file(fx->path, dpath, NULL, now, true, &dir,
+                                      note, note_size, errstr, errstr_size)) {
+        assert_non_null(dir);
+        serial = cishare_directory_serial(dir);
+    } else {
+        assert_null(dir);
+    }
+    cishare_directory_destroy(dir);
+    return serial;
+}
+
+static uint64_t load(fixture_t *fx, char *note, size_t note_size, char *errstr,
+                     size_t errstr_size)
+{
+    return load_at(fx, NOW, note, note_size, errstr, errstr_size);
+}
+
+/* Every accept keeps the exact bytes of the accepted version. */
+static void test_kept_copy_written(void **state)
+{
+    fixture_t *fx = *state;
+    size_t l1, l2, kl;
+    char *s1 = make(1, EXP, NULL, NULL, BY_ROOT1, &l1);
+    char *s2 = make(2, EXP, NULL, "Tost", BY_ROOT1, &l2);
+    char *k;
+
+    expect_accepted(fx, s1, l1);
+    k = test_slurp(kept_path(fx), &kl);
+    assert_int_equal(kl, l1);
+    assert_memory_equal(k, s1, l1);
+    free(k);
+    expect_accepted(fx, s2, l2);
+    k = test_slurp(kept_path(fx), &kl);
+    assert_int_equal(kl, l2);
+    assert_memory_equal(k, s2, l2);
+    free(k);
+    /* refused: the copy stays */
+    expect_refused(fx, s1, l1, "older", NULL, NULL);
+    k = test_slurp(kept_path(fx), &kl);
+    assert_memory_equal(k, s2, l2);
+    free(k);
+    /* the same version again, copy lost: written again */
+    assert_int_equal(unlink(kept_path(fx)), 0);
+    expect_accepted(fx, s2, l2);
+    assert_int_equal(access(kept_path(fx), F_OK), 0);
+    free(s1);
+    free(s2);
+}
+
+/* A version applied from the topic (serial 2) is still in use at the
+ * next start, although the configured file holds serial 1. */
+static void test_kept_copy_restart(void **state)
+{
+    fixture_t *fx = *state;
+    size_t l1, l2, l3;
+    char *s1 = make(1, EXP, NULL, NULL, BY_ROOT1, &l1);
+    char *s2 = make(2, EXP, NULL, "Tost", BY_ROOT1, &l2);
+    char *s3 = make(3, EXP, NULL, "Tast", BY_ROOT1, &l3);
+    char note[1024], errstr[2048] = "";
+    uint64_t serial;
+
+    put_file(fx, s1, l1);
+    assert_int_equal(load(fx, note, sizeof(note), errstr, sizeof(errstr)), 1);
+    assert_string_equal(note, "");
+    expect_accepted(fx, s2, l2); /* from the directory topic */
+    /* restart on the serial 1 file: serial 2, and said so */
+    serial = load(fx, note, sizeof(note), errstr, sizeof(errstr));
+    if (serial != 2)
+        fail_msg("restart after serial 2 was applied: %s", errstr);
+    if (!strstr(note, "using directory serial 2") ||
+        !strstr(note, kept_path(fx)) || !strstr(note, "holds serial 1"))
+        fail_msg("note: %s", note);
+    /* and again (nothing changed on disk) */
+    assert_int_equal(load(fx, note, sizeof(note), errstr, sizeof(errstr)), 2);
+    assert_int_equal(state_serial(fx), 2);
+    /* a newer file is used as before, and kept */
+    put_file(fx, s3, l3);
+    assert_int_equal(load(fx, note, sizeof(note), errstr, sizeof(errstr)), 3);
+    assert_string_equal(note, "");
+    assert_int_equal(state_serial(fx), 3);
+    put_file(fx, s1, l1);
+    assert_int_equal(load(fx, note, sizeof(note), errstr, sizeof(errstr)), 3);
+    free(s1);
+    free(s2);
+    free(s3);
+}
+
+/* Without use_kept (provision: the admin's own file), an older file is
+ * refused as a rollback although a newer copy is kept. */
+static void test_kept_copy_not_for_admin_file(void **state)
+{
+    fixture_t *fx = *state;
+    size_t l1, l2;
+    char *s1 = make(1, EXP, NULL, NULL, BY_ROOT1, &l1);
+    char *s2 = make(2, EXP, NULL, "Tost", BY_ROOT1, &l2);
+    char dpath[400], errstr[2048] = "";
+    cishare_directory_t *dir = NULL;
+
+    put_file(fx, s1, l1);
+    expect_accepted(fx, s2, l2);
+    snprintf(dpath, sizeof(dpath), "%s/directory.yaml", fx->dir);
+    assert_int_equal(cishare_dirstate_accept_file(fx->path, dpath, NULL, NOW,
+                                                  false, &dir, NULL, 0, errstr,
+                                                  sizeof(errstr)),
+                     CISHARE_ERR_DIRECTORY);
+    assert_null(dir);
+    assert_non_null(strstr(errstr, "serial 1 is older than serial 2"));
+    free(s1);
+    free(s2);
+}
+
+/* After a root rotation from the topic, the file (signed by the old root
+ * only, which the pinned root.pub still names) is older: the kept copy. */
+static void test_kept_copy_root_rotation(void **state)
+{
+    fixture_t *fx = *state;
+    size_t l1, l2;
+    char *s1 = make(1, EXP, NULL, NULL, BY_ROOT1, &l1);
+    char *s2 = make(2, EXP, &root2, NULL, BY_BOTH, &l2);
+    char note[1024], errstr[2048] = "";
+    uint64_t serial;
+
+    put_file(fx, s1, l1);
+    assert_int_equal(load(fx, note, sizeof(note), errstr, sizeof(errstr)), 1);
+    expect_accepted(fx, s2, l2);
+    serial = load(fx, note, sizeof(note), errstr, sizeof(errstr));
+    if (serial != 2)
+        fail_msg("restart after a root rotation: %s", errstr);
+    assert_non_null(strstr(note, "holds serial 1"));
+    free(s1);
+    free(s2);
+}
+
+/* The kept copy replaces only a genuine older file: a tampered file, one
+ * by an unknown root, the same serial with other content or a newer but
+ * expired one get their verdict of today. */
+static void test_kept_copy_not_for_bad_files(void **state)
+{
+    fixture_t *fx = *state;
+    size_t l2, lo, lx, lu;
+    char *s2 = make(2, EXP, NULL, "Tost", BY_ROOT1, &l2);
+    char *other2 = make(2, EXP, NULL, "Tast", BY_ROOT1, &lo);
+    char *exp3 = make(3, "2026-12-31T23:59:59Z", NULL, NULL, BY_ROOT1, &lx);
+    char *unk1 = make(1, EXP, NULL, NULL, BY_OTHER, &lu);
+    char note[1024], errstr[2048];
+
+    expect_accepted(fx, s2, l2);
+    s2[40] ^= 0x01; /* tampered */
+    put_file(fx, s2, l2);
+    s2[40] ^= 0x01;
+    errstr[0] = '\0';
+    assert_int_equal(load(fx, note, sizeof(note), errstr, sizeof(errstr)), 0);
+    assert_non_null(strstr(errstr, "does not verify"));
+    put_file(fx, unk1, lu);
+    assert_int_equal(load(fx, note, sizeof(note), errstr, sizeof(errstr)), 0);
+    assert_non_null(strstr(errstr, other.key_id));
+    put_file(fx, other2, lo);
+    assert_int_equal(load(fx, note, sizeof(note), errstr, sizeof(errstr)), 0);
+    assert_non_null(strstr(errstr, "other content"));
+    put_file(fx, exp3, lx);
+    assert_int_equal(load(fx, note, sizeof(note), errstr, sizeof(errstr)), 0);
+    assert_non_null(strstr(errstr, "expired"));
+    assert_int_equal(state_serial(fx), 2);
+    free(s2);
+    free(other2);
+    free(exp3);
+    free(unk1);
+}
+
+/* The kept copy is checked like any candidate: tampered on disk, or
+ * expired, it is refused, and the refusal says so. */
+static void test_kept_copy_checked(void **state)
+{
+    fixture_t *fx = *state;
+    size_t l1, l2, kl;
+    char *s1 = make(1, EXP, NULL, NULL, BY_ROOT1, &l1);
+    char *s2 = make(2, "2027-01-01T01:00:00Z", NULL, "Tost", BY_ROOT1, &l2);
+    char note[1024], errstr[2048];
+    char *k;
+
+    put_file(fx, s1, l1);
+    expect_accepted(fx, s2, l2);
+    /* expired meanwhile: no fallback to the older file either */
+    errstr[0] = '\0';
+    assert_int_equal(load_at(fx, T("2027-01-01T02:00:00Z"), note, sizeof(note),
+                             errstr, sizeof(errstr)),
+                     0);
+    if (!strstr(errstr, "kept copy is refused too") ||
+        !strstr(errstr, "serial 2 expired at 2027-01-01T01:00:00Z"))
+        fail_msg("refusal: %s", errstr);
+    /* tampered on disk */
+    k = test_slurp(kept_path(fx), &kl);
+    k[40] ^= 0x01;
+    write_file(kept_path(fx), k, kl);
+    free(k);
+    assert_int_equal(load(fx, note, sizeof(note), errstr, sizeof(errstr)), 0);
+    if (!strstr(errstr, "serial 1 is older than serial 2") ||
+        !strstr(errstr, "does not verify"))
+        fail_msg("refusal: %s", errstr);
+    free(s1);
+    free(s2);
+}
+
+/* A crash between the kept copy and the state leaves a copy newer than
+ * the state: the next start uses it and records it. */
+static void test_kept_copy_newer_than_state(void **state)
+{
+    fixture_t *fx = *state;
+    size_t l1, l3;
+    char *s1 = make(1, EXP, NULL, NULL, BY_ROOT1, &l1);
+    char *s3 = make(3, EXP, NULL, "Tast", BY_ROOT1, &l3);
+    char note[1024], errstr[2048] = "";
+
+    put_file(fx, s1, l1);
+    assert_int_equal(load(fx, note, sizeof(note), errstr, sizeof(errstr)), 1);
+    write_file(kept_path(fx), s3, l3);
+    assert_int_equal(load(fx, note, sizeof(note), errstr, sizeof(errstr)), 3);
+    assert_int_equal(state_serial(fx), 3);
+    free(s1);
+    free(s3);
+}
+
+/* A running client's directory: in force until its expiry, then refused
+ * with its serial, its expiry and now. */
+static void test_check_in_force(void **state)
+{
+    size_t l;
+    char *s = make(4, "2027-01-01T00:00:10Z", NULL, NULL, BY_ROOT1, &l);
+    cishare_directory_t *dir = NULL;
+    char errstr[1024] = "";
+
+    (void)state;
+    assert_int_equal(cishare_directory_load_buf("d", s, l, root1.ed25519_pk,
+                                                &dir, errstr, sizeof(errstr)),
+                     CISHARE_OK);
+    assert_int_equal(
+        cishare_dirstate_check_in_force(dir, NOW, errstr, sizeof(errstr)),
+        CISHARE_OK);
+    assert_int_equal(cishare_dirstate_check_in_force(dir,
+                                                     T("2027-01-01T00:00:09Z"),
+                                                     errstr, sizeof(errstr)),
+                     CISHARE_OK);
+    assert_int_equal(cishare_dirstate_check_in_force(dir,
+                                                     T("2027-01-01T00:00:10Z"),
+                                                     errstr, sizeof(errstr)),
+                     CISHARE_ERR_DIRECTORY);
+    if (!strstr(errstr, "serial 4") ||
+        !strstr(errstr, "expired at 2027-01-01T00:00:10Z") ||
+        !strstr(errstr, "now 2027-01-01T00:00:10Z"))
+        fail_msg("reason: %s", errstr);
+    cishare_directory_destroy(dir);
     free(s);
 }
 
@@ -386,6 +686,21 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_state_file, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_accept_file, fx_setup,
                                         fx_teardown),
+        cmocka_unit_test_setup_teardown(test_kept_copy_written, fx_setup,
+                                        fx_teardown),
+        cmocka_unit_test_setup_teardown(test_kept_copy_restart, fx_setup,
+                                        fx_teardown),
+        cmocka_unit_test_setup_teardown(test_kept_copy_not_for_admin_file,
+                                        fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_kept_copy_root_rotation, fx_setup,
+                                        fx_teardown),
+        cmocka_unit_test_setup_teardown(test_kept_copy_not_for_bad_files,
+                                        fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_kept_copy_checked, fx_setup,
+                                        fx_teardown),
+        cmocka_unit_test_setup_teardown(test_kept_copy_newer_than_state,
+                                        fx_setup, fx_teardown),
+        cmocka_unit_test(test_check_in_force),
     };
     const char *v = getenv("CISHARE_VECTORS");
     char path[1024];

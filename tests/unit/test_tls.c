@@ -335,6 +335,7 @@ static void test_good_participant(void **state)
     assert_string_equal(check("nco.crt", "nco.key", "ca.crt", "nco", &info),
                         "OK");
     assert_true(info.tls);
+    assert_true(info.cert);
     assert_string_equal(info.principal, "User:nco");
     assert_string_equal(info.subject, "CN=nco,OU=participant,O=cishare");
     assert_string_equal(info.issuer, "CN=cishare test CA,O=cishare");
@@ -420,14 +421,116 @@ static void test_plaintext(void **state)
                                            errstr, sizeof(errstr)),
                      CISHARE_ERR_CONFIG);
     assert_true(info.tls);
+    /* SASL_SSL: TLS, but the login authenticates (test_sasl_ssl) */
     assert_int_equal(cishare_config_set(c, "security.protocol", "sasl_ssl",
                                         errstr, sizeof(errstr)),
                      CISHARE_OK);
     assert_int_equal(cishare_tls_preflight(c, directory, "nco", now, &info,
                                            errstr, sizeof(errstr)),
-                     CISHARE_ERR_CONFIG);
+                     CISHARE_OK);
     assert_true(info.tls);
+    assert_false(info.cert);
     cishare_config_destroy(c);
+}
+
+/* tls_conf() with security.protocol SASL_SSL and sasl.username alice. */
+static cishare_config_t *sasl_conf(const char *cert, const char *key,
+                                   const char *ca)
+{
+    cishare_config_t *c = tls_conf(cert, key, ca);
+
+    assert_int_equal(cishare_config_set(c, "security.protocol", "SASL_SSL",
+                                        errstr, sizeof(errstr)),
+                     CISHARE_OK);
+    assert_int_equal(
+        cishare_config_set(c, "sasl.username", "alice", errstr, sizeof(errstr)),
+        CISHARE_OK);
+    return c;
+}
+
+/* Preflight of sasl_conf(cert, key, ca); the message, "OK" on success. */
+static const char *check_sasl(const char *cert, const char *key, const char *ca,
+                              cishare_tls_info_t *info)
+{
+    cishare_config_t *c = sasl_conf(cert, key, ca);
+    cishare_err_t err;
+
+    errstr[0] = '\0';
+    err = cishare_tls_preflight(c, directory, "nco", now, info, errstr,
+                                sizeof(errstr));
+    cishare_config_destroy(c);
+    if (!err)
+        return "OK";
+    assert_int_equal(err, CISHARE_ERR_CONFIG);
+    return errstr;
+}
+
+/* SCRAM over SASL_SSL (deploy/README.md): no client certificate needed;
+ * the cluster CA, when configured, and a configured certificate are
+ * still checked. */
+static void test_sasl_ssl(void **state)
+{
+    cishare_tls_info_t info;
+    char line[512];
+
+    (void)state;
+    /* no certificate: the CA alone, or nothing at all */
+    assert_string_equal(check_sasl(NULL, NULL, "ca.crt", &info), "OK");
+    assert_true(info.tls);
+    assert_false(info.cert);
+    assert_string_equal(info.principal, "User:alice");
+    cishare_tls_info_format(&info, line, sizeof(line));
+    assert_string_equal(line, "TLS with a SASL login as User:alice (no client "
+                              "certificate)");
+    assert_string_equal(check_sasl(NULL, NULL, NULL, &info), "OK");
+    assert_false(info.cert);
+    /* a configured CA must be readable, hold a certificate, be valid */
+    expect(check_sasl(NULL, NULL, "nope.crt", NULL),
+           "cluster CA certificate %s cannot be read: No such file or "
+           "directory",
+           P("nope.crt"));
+    expect(check_sasl(NULL, NULL, "empty.crt", NULL),
+           "cluster CA file %s holds no PEM certificate", P("empty.crt"));
+    expect(check_sasl(NULL, NULL, "old-ca.crt", NULL),
+           "cluster CA certificate 'CN=old CA,O=cishare' in %s expired on "
+           "2025-01-01T00:00:00Z",
+           P("old-ca.crt"));
+    /* a configured certificate is checked as with SSL */
+    assert_string_equal(check_sasl("nco.crt", "nco.key", "ca.crt", &info),
+                        "OK");
+    assert_true(info.cert);
+    assert_string_equal(info.subject, "CN=nco,OU=participant,O=cishare");
+    expect(check_sasl("nco.crt", "admin.key", "ca.crt", NULL),
+           "private key %s does not match client certificate %s",
+           P("admin.key"), P("nco.crt"));
+    expect(check_sasl("expired.crt", "expired.key", "ca.crt", NULL),
+           "client certificate %s expired on 2026-01-02T03:04:05Z (now "
+           "2026-06-01T00:00:00Z): ask the cluster CA for a new one",
+           P("expired.crt"));
+    expect(check_sasl(NULL, "nco.key", "ca.crt", NULL),
+           "no client certificate configured (ssl.certificate.location): the "
+           "cluster accepts only clients that present a certificate issued "
+           "by its CA");
+    /* without sasl.username: no principal to name */
+    {
+        cishare_config_t *c = tls_conf(NULL, NULL, "ca.crt");
+        assert_int_equal(cishare_config_set(c, "security.protocol", "SASL_SSL",
+                                            errstr, sizeof(errstr)),
+                         CISHARE_OK);
+        assert_int_equal(cishare_tls_preflight(c, NULL, NULL, now, &info,
+                                               errstr, sizeof(errstr)),
+                         CISHARE_OK);
+        assert_string_equal(info.principal, "");
+        cishare_tls_info_format(&info, line, sizeof(line));
+        assert_string_equal(line,
+                            "TLS with a SASL login (no client certificate)");
+        cishare_config_destroy(c);
+    }
+    /* SSL still requires one */
+    expect(check(NULL, NULL, "ca.crt", "nco", NULL),
+           "no client certificate configured (ssl.certificate.location): the "
+           "cluster accepts only clients that present a certificate issued "
+           "by its CA");
 }
 
 static void test_missing(void **state)
@@ -726,6 +829,7 @@ int main(void)
         cmocka_unit_test(test_good_participant),
         cmocka_unit_test(test_admin_skips_directory),
         cmocka_unit_test(test_plaintext),
+        cmocka_unit_test(test_sasl_ssl),
         cmocka_unit_test(test_missing),
         cmocka_unit_test(test_unreadable),
         cmocka_unit_test(test_key_mismatch),

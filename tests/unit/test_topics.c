@@ -1,6 +1,7 @@
 /* Topic layout and ACL model (topics.h) on the example directory, and the
  * model checked against routing and the policy engine: every recipient can
  * read a topic the message is routed to, and at AMBER no one else can. */
+#include "cishare/config.h"
 #include "cishare/directory.h"
 #include "cishare/policy.h"
 #include "cishare/routing.h"
@@ -178,6 +179,140 @@ static void test_role_routing(void **state)
     check("nco", CISHARE_TLP_GREEN, "role:operator");
 }
 
+/* The directory topic: every participant reads exactly that topic, and
+ * its configurable name can never reach a topic of the layout
+ * (deploy/TOPICS.md). */
+static void test_directory_topic(void **state)
+{
+    static const char *const good[] = {"cishare.directory",
+                                       "cishare.directory.test-1a2b",
+                                       "cishare.directory.x_y.Z-9"};
+    static const char *const bad[] = {"cishare.amber",
+                                      "cishare.amber-strict",
+                                      "cishare.inbox",
+                                      "cishare.inbox.op-bank-a",
+                                      "cishare.green.all",
+                                      "cishare.",
+                                      "cishare",
+                                      "",
+                                      "cishare.directoryx",
+                                      "cishare.directory.",
+                                      "cishare.directory.a b",
+                                      "cishare.directory.a/b",
+                                      "Cishare.directory",
+                                      "other.directory"};
+    cishare_strlist_t layout = {0};
+    cishare_acl_set_t set = {0};
+    cishare_config_t *conf;
+    char err[1024], longname[300];
+    size_t i, j;
+    cishare_tlp_t t;
+    (void)state;
+
+    for (i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+        assert_int_equal(
+            cishare_topic_directory_check(good[i], err, sizeof(err)),
+            CISHARE_OK);
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        err[0] = '\0';
+        if (cishare_topic_directory_check(bad[i], err, sizeof(err)) !=
+            CISHARE_ERR_CONFIG)
+            fail_msg("'%s' accepted as the directory topic", bad[i]);
+        /* names the key, the value and the rule */
+        assert_non_null(strstr(err, "cishare.directory.topic: '"));
+        assert_non_null(strstr(err, bad[i]));
+        assert_non_null(strstr(err, "must be 'cishare.directory' or "
+                                    "'cishare.directory.<name>'"));
+    }
+    assert_int_not_equal(cishare_topic_directory_check(NULL, NULL, 0),
+                         CISHARE_OK);
+    /* Kafka's limit: 249 characters */
+    memset(longname, 'x', sizeof(longname));
+    memcpy(longname, "cishare.directory.", 18);
+    longname[CISHARE_TOPIC_NAME_MAX_LEN] = '\0';
+    assert_int_equal(cishare_topic_directory_check(longname, NULL, 0),
+                     CISHARE_OK);
+    longname[CISHARE_TOPIC_NAME_MAX_LEN] = 'x';
+    longname[CISHARE_TOPIC_NAME_MAX_LEN + 1] = '\0';
+    assert_int_not_equal(cishare_topic_directory_check(longname, NULL, 0),
+                         CISHARE_OK);
+
+    /* no topic of the layout (nor a label's prefix) is a directory topic */
+    assert_int_equal(cishare_topics_for_directory(dir, &layout, NULL, 0),
+                     CISHARE_OK);
+    for (i = 0; i < layout.cnt; i++)
+        if (!cishare_topic_directory_check(layout.items[i], NULL, 0))
+            fail_msg("layout topic %s accepted as the directory topic",
+                     layout.items[i]);
+    for (t = 0; t < CISHARE_TLP__CNT; t++)
+        assert_string_not_equal(cishare_tlp_topic_name(t), "directory");
+
+    /* the bindings: LITERAL READ on exactly the topic, for everyone */
+    assert_int_equal(
+        cishare_acls_for_directory_topic(dir, "cishare.directory", &set),
+        CISHARE_OK);
+    assert_int_equal(set.cnt, cishare_directory_participant_cnt(dir));
+    for (i = 0; i < set.cnt; i++) {
+        assert_int_equal(set.items[i].pattern,
+                         RD_KAFKA_RESOURCE_PATTERN_LITERAL);
+        assert_int_equal(set.items[i].op, RD_KAFKA_ACL_OPERATION_READ);
+        assert_string_equal(set.items[i].name, "cishare.directory");
+    }
+    assert_true(cishare_acl_allows(&set, "User:op-power-a",
+                                   RD_KAFKA_RESOURCE_TOPIC, "cishare.directory",
+                                   RD_KAFKA_ACL_OPERATION_READ));
+    assert_false(cishare_acl_allows(
+        &set, "User:op-power-a", RD_KAFKA_RESOURCE_TOPIC,
+        "cishare.directory.other", RD_KAFKA_ACL_OPERATION_READ));
+    for (i = 0; i < layout.cnt; i++)
+        for (j = 0; j < set.cnt; j++)
+            if (cishare_acl_allows(&set, set.items[j].principal,
+                                   RD_KAFKA_RESOURCE_TOPIC, layout.items[i],
+                                   RD_KAFKA_ACL_OPERATION_READ))
+                fail_msg("the directory topic's ACL opens %s to %s",
+                         layout.items[i], set.items[j].principal);
+    cishare_acl_set_clear(&set);
+
+    /* the attack of the review: a name that is a label's prefix grants
+     * nothing */
+    assert_int_not_equal(
+        cishare_acls_for_directory_topic(dir, "cishare.amber", &set),
+        CISHARE_OK);
+    assert_int_equal(set.cnt, 0);
+    assert_false(cishare_acl_allows(
+        &set, "User:op-power-a", RD_KAFKA_RESOURCE_TOPIC,
+        "cishare.amber.finance", RD_KAFKA_ACL_OPERATION_READ));
+    assert_int_not_equal(
+        cishare_acls_for_directory_topic(dir, "cishare.inbox", &set),
+        CISHARE_OK);
+    assert_int_equal(set.cnt, 0);
+    cishare_acl_set_clear(&set);
+    cishare_strlist_clear(&layout);
+
+    /* the config layer refuses such a name for every command */
+    conf = cishare_config_new();
+    assert_non_null(conf);
+    assert_int_equal(cishare_config_set(conf, CISHARE_CONF_DIRECTORY_TOPIC,
+                                        "cishare.amber", err, sizeof(err)),
+                     CISHARE_ERR_CONFIG);
+    assert_non_null(strstr(err, "cishare.directory.topic: 'cishare.amber' is "
+                                "not allowed"));
+    assert_int_equal(cishare_config_set_kv(conf,
+                                           "cishare.directory.topic=cishare."
+                                           "inbox",
+                                           err, sizeof(err)),
+                     CISHARE_ERR_CONFIG);
+    assert_string_equal(cishare_config_get(conf, CISHARE_CONF_DIRECTORY_TOPIC),
+                        "cishare.directory");
+    assert_int_equal(cishare_config_set(conf, CISHARE_CONF_DIRECTORY_TOPIC,
+                                        "cishare.directory.test-x", err,
+                                        sizeof(err)),
+                     CISHARE_OK);
+    assert_string_equal(cishare_config_get(conf, CISHARE_CONF_DIRECTORY_TOPIC),
+                        "cishare.directory.test-x");
+    cishare_config_destroy(conf);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -185,6 +320,7 @@ int main(void)
         cmocka_unit_test(test_matrix),
         cmocka_unit_test(test_routing_vs_acls),
         cmocka_unit_test(test_role_routing),
+        cmocka_unit_test(test_directory_topic),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

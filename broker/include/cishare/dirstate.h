@@ -26,6 +26,20 @@
  *   content-blake2b <64 hex: cishare_directory_content_hash()>
  *   root-ed25519 <base64 32 bytes: the trusted root>
  *
+ * Kept copy: beside the state, "directory.accepted.yaml" holds the exact
+ * bytes of the version the state records (written atomically, under the
+ * same lock, BEFORE the state: a crash between the two leaves a copy newer
+ * than the state, never a state newer than every copy on disk). A version
+ * applied from the directory topic is then still in use after a restart,
+ * although the configured file (cishare.directory) is older or signed by a
+ * root that a rotation replaced: cishare_dirstate_accept_file() (for a
+ * feed or publisher starting) uses the
+ * kept copy instead of the file exactly when the file is a genuine older
+ * version (signed by the trusted or the pinned root, lower serial). The
+ * kept copy is checked like any candidate: signature by the trusted root,
+ * expiry, serial and content hash against the state. A file that is newer,
+ * tampered, or the same serial with other content gets today's verdict.
+ *
  * Threading: the functions keep no global state; concurrent processes
  * sharing a state file are serialised by the lock.
  */
@@ -39,6 +53,8 @@
 
 /** File name of the state in a state folder. */
 #define CISHARE_DIRSTATE_FILE "directory.state"
+/** File name of the kept copy of the accepted version (see above). */
+#define CISHARE_DIRSTATE_KEPT_FILE "directory.accepted.yaml"
 
 typedef struct cishare_dirstate_s {
     uint64_t serial; /**< highest accepted serial; 0: none yet */
@@ -92,7 +108,8 @@ cishare_err_t cishare_dirstate_check(
 /**
  * Read the state at state_path (its folder is created when missing),
  * cishare_dirstate_check() the candidate and, when accepted and newer,
- * record it. The lock makes read-check-write atomic between processes.
+ * record it: its bytes as the kept copy (also when that is missing), then
+ * the state. The lock makes read-check-write atomic between processes.
  * Same results as cishare_dirstate_check(), plus CISHARE_ERR_IO.
  */
 cishare_err_t cishare_dirstate_accept(
@@ -102,12 +119,37 @@ cishare_err_t cishare_dirstate_accept(
     __attribute__((warn_unused_result));
 
 /**
- * cishare_dirstate_accept() of the directory file `path`, pinned root
- * from root_pub_path (NULL: root.pub beside the file).
+ * Load the directory a client starts on: the file `path` (pinned root
+ * from root_pub_path, NULL: root.pub beside the file), accepted as
+ * cishare_dirstate_accept() does. With use_kept, the kept copy beside
+ * state_path is used instead when it holds a newer version than the file
+ * (see above): what a feed or publisher does at start. Without, the file
+ * alone decides (an admin's explicit file: an older one is refused).
+ *
+ * @param note  (may be NULL) set to "" when the file is used; when the
+ *              kept copy is, to a line for the user naming both serials
+ *              and both files ("using directory serial 3 ... the file F
+ *              holds serial 2"). The library does not print it.
+ *
+ * Refusals: the file's, as cishare_dirstate_accept(); with use_kept, when
+ * the kept copy is refused too (expired, say), its reason follows.
  */
 cishare_err_t cishare_dirstate_accept_file(
     const char *state_path, const char *path, const char *root_pub_path,
-    int64_t now_ms, cishare_directory_t **dirp, char *errstr,
-    size_t errstr_size) __attribute__((warn_unused_result));
+    int64_t now_ms, bool use_kept, cishare_directory_t **dirp, char *note,
+    size_t note_size, char *errstr, size_t errstr_size)
+    __attribute__((warn_unused_result));
+
+/**
+ * For a running client, between messages: CISHARE_ERR_DIRECTORY when the
+ * directory in use has expired at now_ms (no newer version arrived in
+ * time), with a reason naming its serial, its expiry and now. A client
+ * must then stop using it (the feed stops, the publisher refuses every
+ * later record). CISHARE_OK while it is in force.
+ */
+cishare_err_t cishare_dirstate_check_in_force(const cishare_directory_t *dir,
+                                              int64_t now_ms, char *errstr,
+                                              size_t errstr_size)
+    __attribute__((warn_unused_result));
 
 #endif

@@ -36,31 +36,41 @@ typedef struct cishare_tls_info_s {
     /** security.protocol is SSL or SASL_SSL; false: plaintext (the rest
      *  is empty), which the caller should warn about outside tests. */
     bool tls;
-    char protocol[32];   /**< security.protocol as set ("plaintext" if not) */
-    char subject[256];   /**< RFC 2253, e.g. "CN=op-power-a,OU=participant,
-                              O=cishare" */
-    char issuer[256];    /**< RFC 2253 */
-    char role[16];       /**< "participant" or "admin" (the OU) */
-    char name[128];      /**< the CN: participant id or admin name */
-    char principal[160]; /**< Kafka principal: "User:op-power-a" */
-    time_t not_after;    /**< end of validity (seconds since the epoch) */
+    /** A client certificate is presented (always with SSL; with SASL_SSL
+     *  only when one is configured). */
+    bool cert;
+    char protocol[32]; /**< security.protocol as set ("plaintext" if not) */
+    char subject[256]; /**< RFC 2253, e.g. "CN=op-power-a,OU=participant,
+                            O=cishare" */
+    char issuer[256];  /**< RFC 2253 */
+    char role[16];     /**< "participant" or "admin" (the OU) */
+    char name[128];    /**< the CN: participant id or admin name */
+    /** Kafka principal: "User:op-power-a"; with SASL_SSL and no
+     *  certificate "User:" and sasl.username (empty without one) */
+    char principal[160];
+    time_t not_after;       /**< end of validity (seconds since the epoch) */
     char not_after_str[32]; /**< the same, RFC 3339 UTC */
 } cishare_tls_info_t;
 
 /**
  * Check the TLS settings of a client configuration before connecting.
  *
- * With security.protocol SSL or SASL_SSL (any case): the client
- * certificate (ssl.certificate.location or .pem, or
- * ssl.keystore.location), its key (ssl.key.location or .pem,
- * ssl.key.password) and the cluster CA (ssl.ca.location or .pem) must be
- * readable; the key must match the certificate; the certificate must be
- * valid at `now`, issued by a CA of ssl.ca.location and usable by a
- * client, and its subject must follow the scheme above. A participant
- * certificate must name `participant` (when not NULL) and a participant
- * of `dir` (when not NULL) whose principal is the certificate's. An
- * admin certificate skips both. With any other protocol nothing is
- * checked and info->tls is false.
+ * With security.protocol SSL (any case): the client certificate
+ * (ssl.certificate.location or .pem, or ssl.keystore.location), its key
+ * (ssl.key.location or .pem, ssl.key.password) and the cluster CA
+ * (ssl.ca.location or .pem) must be readable; the key must match the
+ * certificate; the certificate must be valid at `now`, issued by a CA of
+ * ssl.ca.location and usable by a client, and its subject must follow the
+ * scheme above. A participant certificate must name `participant` (when
+ * not NULL) and a participant of `dir` (when not NULL) whose principal is
+ * the certificate's. An admin certificate skips both.
+ *
+ * With SASL_SSL (SCRAM over TLS, deploy/README.md) the login names the
+ * principal and a client certificate is optional: when any of its keys
+ * is set it is checked as with SSL; when none is, only the cluster CA is
+ * checked, if configured (readable, a PEM certificate, valid at `now`),
+ * info->cert is false and info->principal is "User:<sasl.username>".
+ * With any other protocol nothing is checked and info->tls is false.
  *
  * @param conf        the client configuration (librdkafka keys)
  * @param dir         the verified directory, or NULL: no directory check
@@ -84,8 +94,9 @@ cishare_err_t cishare_tls_preflight(const cishare_config_t *conf,
 /**
  * One line for the log: for TLS "TLS as User:op-power-a (certificate
  * CN=...,OU=participant,O=cishare, valid until 2027-01-01T00:00:00Z)";
- * for plaintext a warning that nothing is encrypted and no certificate is
- * presented. Returns buf.
+ * for SASL_SSL without a certificate "TLS with a SASL login as
+ * User:alice (no client certificate)"; for plaintext a warning that
+ * nothing is encrypted and no certificate is presented. Returns buf.
  */
 const char *cishare_tls_info_format(const cishare_tls_info_t *info, char *buf,
                                     size_t size);

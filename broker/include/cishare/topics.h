@@ -41,8 +41,12 @@
  *   every participant     topics cishare.clear.all cishare.green.all
  *                         (community information; GREEN defaults to `all`)
  * The directory topic (cishare.directory, compacted, one partition): every
- * participant READs it (prefix on the configured name); only the admin
- * writes it.
+ * participant READs exactly that topic (a LITERAL binding on the
+ * configured name, never a prefix: a prefix such as "cishare.amber" would
+ * open every AMBER topic); only the admin writes it. Its name is
+ * "cishare.directory" or "cishare.directory.<name>"
+ * (cishare_topic_directory_check()), which no topic of the layout can be:
+ * the layout's second part is a label or "inbox".
  * WRITE and READ imply DESCRIBE in Kafka; an idempotent producer needs
  * WRITE on one topic (KIP-679), no cluster ACL.
  *
@@ -65,6 +69,10 @@
 #define CISHARE_TOPIC_INBOX       "cishare.inbox."
 #define CISHARE_TOPIC_ALL         "all"
 #define CISHARE_FEED_GROUP_PREFIX "cishare-feed-"
+/** The directory topic's default name, and the start of any other. */
+#define CISHARE_TOPIC_DIRECTORY "cishare.directory"
+/** Kafka's limit on a topic name's length. */
+#define CISHARE_TOPIC_NAME_MAX_LEN 249
 /** Enough for any topic or group name built here (with NUL). */
 #define CISHARE_TOPIC_MAX (sizeof("cishare.amber-strict.") + CISHARE_ID_MAX_LEN)
 
@@ -80,6 +88,22 @@ cishare_err_t cishare_topic_inbox(const char *id, char *buf, size_t size);
 /** The feed's consumer group of participant id: cishare-feed-<id>. A
  *  participant may also use cishare-feed-<id>.<name> groups. */
 cishare_err_t cishare_topic_feed_group(const char *id, char *buf, size_t size);
+
+/**
+ * Is `name` allowed as the directory topic (config key
+ * cishare.directory.topic)? Only "cishare.directory" or
+ * "cishare.directory.<name>" (<name>: letters, digits, '.', '_', '-';
+ * the whole at most CISHARE_TOPIC_NAME_MAX_LEN characters). Every
+ * participant may read the directory topic, so it must never be, or
+ * overlap, a topic of the layout (cishare.<tlp>.<sector>,
+ * cishare.<tlp>.all, cishare.inbox.<id>).
+ *
+ * @returns CISHARE_OK, or CISHARE_ERR_CONFIG with one line in errstr
+ *          naming the key, the value and the rule.
+ */
+cishare_err_t cishare_topic_directory_check(const char *name, char *errstr,
+                                            size_t errstr_size)
+    __attribute__((warn_unused_result));
 
 /** A growable list of strings, sorted and unique after _sort(). Owns all. */
 typedef struct cishare_strlist_s {
@@ -139,9 +163,11 @@ cishare_err_t cishare_acls_for_directory(const cishare_directory_t *dir,
 
 /**
  * The directory topic's bindings (dirtopic.h): READ (which implies
- * DESCRIBE) for every participant of dir on the topic prefix `topic`
- * (the configured cishare.directory.topic). Only the admin, a super
- * user, writes it: no WRITE binding. Appends; sorted and unique after.
+ * DESCRIBE) for every participant of dir on exactly the topic `topic`
+ * (LITERAL; the configured cishare.directory.topic). Only the admin, a
+ * super user, writes it: no WRITE binding. Appends; sorted and unique
+ * after. CISHARE_ERR_CONFIG, and nothing appended, when `topic` fails
+ * cishare_topic_directory_check().
  */
 cishare_err_t cishare_acls_for_directory_topic(const cishare_directory_t *dir,
                                                const char *topic,
