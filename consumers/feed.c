@@ -55,6 +55,7 @@ typedef struct feed_s {
     cishare_strlist_t warned_topics;
     cishare_kafka_watch_t watch; /* connection refusals (consumer errors) */
     cishare_dirtopic_t *dirw;    /* directory versions (dirtopic.h) */
+    int64_t revocation_grace_ms; /* cishare.feed.revocation-grace-ms */
 } feed_t;
 
 static void feed_log(const feed_t *f, const char *fmt, ...)
@@ -466,8 +467,17 @@ static void prepare(const feed_t *f, worker_t *w, item_t *it, int64_t now_ms)
     cishare_err_t err;
 
     rd_kafka_message_headers(m, &hdrs);
-    err = cishare_message_verify(f->id.dir, hdrs, m->key, m->key_len,
-                                 m->payload, m->len, in, why, sizeof(why));
+    {
+        rd_kafka_timestamp_type_t tst;
+        cishare_verify_ctx_t ctx = {0, f->revocation_grace_ms};
+        int64_t ts = rd_kafka_message_timestamp(m, &tst);
+        /* only the broker's own clock: a CreateTime is the producer's */
+        if (tst == RD_KAFKA_TIMESTAMP_LOG_APPEND_TIME)
+            ctx.append_ms = ts;
+        err = cishare_message_verify_ctx(f->id.dir, hdrs, m->key, m->key_len,
+                                         m->payload, m->len, &ctx, in, why,
+                                         sizeof(why));
+    }
     if (err || !in->verified) {
         item_fail(it, ITEM_QUARANTINE, err ? err : CISHARE_ERR_BAD_SIGNATURE,
                   why);
@@ -829,6 +839,8 @@ static cishare_err_t feed_open(feed_t *f, char *errstr, size_t errstr_size)
     cishare_err_t err;
     rd_kafka_resp_err_t kerr;
 
+    f->revocation_grace_ms =
+        cishare_config_get_int(o->conf, "cishare.feed.revocation-grace-ms");
     if (!state || !*state) {
         if (!strcmp(o->out, "-"))
             return cishare_err_set(

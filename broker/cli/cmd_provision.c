@@ -265,6 +265,10 @@ static int create_topics(prov_t *pv, const cishare_config_t *conf,
         } else {
             snprintf(val, sizeof(val), "%" PRId64, ret);
             rd_kafka_NewTopic_set_config(nt[i], "retention.ms", val);
+            /* the broker's clock on every record: feeds judge a revoked
+             * key's messages by when they reached Kafka (message.h) */
+            rd_kafka_NewTopic_set_config(nt[i], "message.timestamp.type",
+                                         "LogAppendTime");
         }
         if (isr > 0) {
             snprintf(val, sizeof(val), "%" PRId64, isr);

@@ -38,6 +38,10 @@ static const struct conf_prop {
      "on (cishare directory publish); feeds and publishers apply a newer "
      "valid version from it while running"},
     {"cishare.feed.threads", CONF_INT, "1", 1, 64, "feed verification threads"},
+    {"cishare.feed.revocation-grace-ms", CONF_INT, "300000", 0, 86400000,
+     "a message of a key revoked at T is refused when the broker appended it "
+     "later than T plus this (topics with LogAppendTime; created times are "
+     "the signer's word)"},
     {"cishare.feed.stats-interval-ms", CONF_INT, "10000", 0, 86400000,
      "how often a long-running feed prints a stats line (0: never)"},
     {"cishare.publish.timeout-ms", CONF_INT, "30000", 100, 3600000,

@@ -371,6 +371,41 @@ cishare_err_t cishare_message_verify(const cishare_directory_t *dir,
                                      cishare_msg_in_t *in, char *errstr,
                                      size_t errstr_size)
 {
+    return cishare_message_verify_ctx(dir, hdrs, key, key_len, value, len, NULL,
+                                      in, errstr, errstr_size);
+}
+
+/* A revoked key's message that reached Kafka too late: its created time
+ * (the signer's word) cannot be trusted, the broker's append time can. */
+static cishare_err_t check_written(const cishare_signing_key_t *sk,
+                                   const cishare_verify_ctx_t *ctx,
+                                   const char *msg_id, char *errstr,
+                                   size_t errstr_size)
+{
+    char a[32], t[32];
+
+    if (!ctx || ctx->append_ms <= 0 || sk->revoked_ms == CISHARE_KEY_NO_END ||
+        ctx->append_ms <= sk->revoked_ms + ctx->append_grace_ms)
+        return CISHARE_OK;
+    cishare_time_format(ctx->append_ms, a);
+    cishare_time_format(sk->revoked_ms, t);
+    return cishare_err_set(
+        CISHARE_ERR_UNKNOWN_KEY, errstr, errstr_size,
+        "message %s: written to Kafka at %s (broker time), after key %s of "
+        "'%s' was revoked (compromised) at %s: whatever created time it "
+        "claims, it may be a thief's",
+        msg_id, a, sk->key_id, sk->owner && sk->owner->id ? sk->owner->id : "?",
+        t);
+}
+
+cishare_err_t cishare_message_verify_ctx(const cishare_directory_t *dir,
+                                         const rd_kafka_headers_t *hdrs,
+                                         const char *key, size_t key_len,
+                                         const uint8_t *value, size_t len,
+                                         const cishare_verify_ctx_t *ctx,
+                                         cishare_msg_in_t *in, char *errstr,
+                                         size_t errstr_size)
+{
     cishare_envelope_t *env = &in->env;
     const cishare_participant_t *p;
     const cishare_signing_key_t *sk;
@@ -427,6 +462,10 @@ cishare_err_t cishare_message_verify(const cishare_directory_t *dir,
     if ((err = cishare_envelope_verify(env, key, key_len, value, len,
                                        sk->ed25519_pk, errstr, errstr_size)))
         return err;
+    /* the last signer wrote it to Kafka: the origin unless relayed */
+    if (!env->relay_cnt &&
+        (err = check_written(sk, ctx, env->id, errstr, errstr_size)))
+        return err;
     in->origin = p;
 
     /* relay chain: each hop known, its key, its signature, never looser */
@@ -448,6 +487,9 @@ cishare_err_t cishare_message_verify(const cishare_directory_t *dir,
         if ((err = cishare_envelope_relay_verify(env, i, key, key_len, value,
                                                  len, sk->ed25519_pk, errstr,
                                                  errstr_size)))
+            return err;
+        if (i + 1 == env->relay_cnt &&
+            (err = check_written(sk, ctx, env->id, errstr, errstr_size)))
             return err;
         if (!cishare_tlp_at_least(h->tlp, tlp))
             return cishare_err_set(CISHARE_ERR_POLICY, errstr, errstr_size,

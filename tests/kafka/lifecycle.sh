@@ -172,6 +172,11 @@ has b3 "$s3" || { cat "$tmp/feed-b3.err"; grep "$s3" "$tmp/feed-b3/quarantine.js
 ok "rotation: after the overlap the publisher refuses the old key, and feeds quarantine what it signs"
 
 # ---- compromise at T -----------------------------------------------------
+# s5 is signed before T; s6 honestly after T. After T, the thief also
+# writes s5's signed bytes again (kcat with the participant's access): its
+# created time is before T, but the broker appends it after T (topics have
+# message.timestamp.type=LogAppendTime), beyond the feed's grace, so the
+# copy is quarantined; the original s5 is delivered.
 s5="indicator--${run%????}0005" # before T
 s6="indicator--${run%????}0006" # after T
 publish_new "$s5" -X "cishare.key=$tmp/$id-2.key" || { cat "$tmp/pub.err"; fail "publish before T"; }
@@ -179,14 +184,35 @@ sleep 2
 T=$(date +%s)
 sleep 2
 publish_new "$s6" -X "cishare.key=$tmp/$id-2.key" || { cat "$tmp/pub.err"; fail "publish after T"; }
+kcat "${kc[@]}" -C -t cishare.green.electricity -o beginning -e -q -f '%p %o %k\n' >"$tmp/idx"
+po="$(awk -v k="$s5" '$3 == k {print $1, $2; exit}' "$tmp/idx")"
+[ -n "$po" ] || fail "s5 not found on cishare.green.electricity"
+rk=(-C -t cishare.green.electricity -p "${po% *}" -o "${po#* }" -c 1 -e -q)
+kcat "${kc[@]}" "${rk[@]}" -f '%s' >"$tmp/s5.value"
+H=()
+IFS=',' read -ra hs <<<"$(kcat "${kc[@]}" "${rk[@]}" -f '%h')"
+for h in "${hs[@]}"; do H+=(-H "$h"); done
+"$B" config -c "$tmp/new.conf" >"$tmp/new.kcat"
+timeout 60 kcat -F "$tmp/new.kcat" -P -t cishare.green.electricity -k "$s5" "${H[@]}" \
+    "$tmp/s5.value" 2>"$tmp/k.err" || { cat "$tmp/k.err"; fail "the thief's write"; }
 entry k2 "    key-revoked: $(iso $T)" >"$tmp/e4"
 version 4 "$tmp/e4"
-feed op-power-b b4 || { cat "$tmp/feed-b4.err"; fail "feed after the compromise"; }
+feed op-power-b b4 -X cishare.feed.revocation-grace-ms=1000 ||
+    { cat "$tmp/feed-b4.err"; fail "feed after the compromise"; }
 has b4 "$s5" || fail "compromise: the message created before T was not delivered"
 quarantined b4 "$s6" "revoked" || { cat "$tmp/feed-b4/quarantine.jsonl" 2>/dev/null; fail "compromise: message after T not quarantined"; }
 grep "\"$s6\"" "$tmp/feed-b4/quarantine.jsonl" | grep -q "$(iso $T)" || fail "the reason does not give T"
 ! has b4 "$s6" || fail "compromise: message after T delivered"
 ok "compromise: created before T delivered, after T quarantined with the reason and T"
+quarantined b4 "$s5" "written to Kafka at" ||
+    { cat "$tmp/feed-b4/quarantine.jsonl" 2>/dev/null; fail "compromise: the copy written after T was not quarantined"; }
+[ "$(grep -c "\"$s5\"" "$tmp/feed-b4/feed.jsonl")" = 1 ] || fail "s5 not delivered exactly once"
+# Control: with a grace longer than the delay only the created time
+# counts, and the copy passes (then is a duplicate): the broker's clock is
+# what caught it.
+feed op-power-b b4g || { cat "$tmp/feed-b4g.err"; fail "feed with the default grace"; }
+! quarantined b4g "$s5" "written to Kafka" || fail "control: the copy is refused even within the grace"
+ok "compromise: a message signed before T but written to Kafka after T is quarantined (control: within the grace it passes)"
 
 # ---- certificate revocation (CRL) -----------------------------------------
 # The participant's TLS key is stolen: the CA revokes its certificate and

@@ -77,11 +77,14 @@ static cishare_directory_t *dir_with(int64_t cur_from, int64_t old_until,
     "4a39-9a4e-1f1f7b0e0a01\",\"type\":\"ipv4\",\"value\":\"203.0.113.45\","   \
     "\"name\":\"C2\",\"confidence\":80}}"
 
-/* Build with kp at created_ms under dir_b, verify under dir_v. */
-static cishare_err_t roundtrip(const cishare_directory_t *dir_b,
-                               const cishare_directory_t *dir_v,
-                               const cishare_keypair_t *kp, int64_t created_ms,
-                               char *errstr, size_t errstr_size)
+/* Build with kp at created_ms under dir_b, verify under dir_v (with ctx:
+ * what the broker says of the record, NULL: nothing). */
+static cishare_err_t roundtrip_ctx(const cishare_directory_t *dir_b,
+                                   const cishare_directory_t *dir_v,
+                                   const cishare_keypair_t *kp,
+                                   int64_t created_ms,
+                                   const cishare_verify_ctx_t *ctx,
+                                   char *errstr, size_t errstr_size)
 {
     cishare_msg_out_t out;
     cishare_msg_in_t in;
@@ -100,12 +103,22 @@ static cishare_err_t roundtrip(const cishare_directory_t *dir_b,
     h = rd_kafka_headers_new(16);
     assert_int_equal(cishare_envelope_to_headers(&out.env, h, NULL, 0),
                      CISHARE_OK);
-    err = cishare_message_verify(dir_v, h, out.key, out.key_len, out.value,
-                                 out.value_len, &in, errstr, errstr_size);
+    err = cishare_message_verify_ctx(dir_v, h, out.key, out.key_len, out.value,
+                                     out.value_len, ctx, &in, errstr,
+                                     errstr_size);
     rd_kafka_headers_destroy(h);
     cishare_msg_in_clear(&in);
     cishare_msg_out_clear(&out);
     return err;
+}
+
+static cishare_err_t roundtrip(const cishare_directory_t *dir_b,
+                               const cishare_directory_t *dir_v,
+                               const cishare_keypair_t *kp, int64_t created_ms,
+                               char *errstr, size_t errstr_size)
+{
+    return roundtrip_ctx(dir_b, dir_v, kp, created_ms, NULL, errstr,
+                         errstr_size);
 }
 
 static void expect_verify_refused(cishare_err_t err, const char *errstr,
@@ -173,6 +186,37 @@ static void test_revoked(void **state)
     cishare_directory_destroy(revoked);
 }
 
+/* A message created before T (the signer's word) that reached Kafka after
+ * T + grace (the broker's clock) is refused; within the grace, or with
+ * no append time known, the created time decides. */
+static void test_revoked_written_late(void **state)
+{
+    cishare_directory_t *before = dir_with(0, now + HOUR, 0);
+    cishare_directory_t *revoked = dir_with(0, now + HOUR, now - HOUR);
+    cishare_verify_ctx_t late = {now - HOUR + 60000, 30000};
+    cishare_verify_ctx_t in_grace = {now - HOUR + 20000, 30000};
+    cishare_verify_ctx_t unknown = {0, 30000};
+    char errstr[1024];
+
+    (void)state;
+    expect_verify_refused(roundtrip_ctx(before, revoked, &old, now - 2 * HOUR,
+                                        &late, errstr, sizeof(errstr)),
+                          errstr, "written to Kafka at");
+    assert_non_null(strstr(errstr, old.key_id));
+    assert_int_equal(roundtrip_ctx(before, revoked, &old, now - 2 * HOUR,
+                                   &in_grace, errstr, sizeof(errstr)),
+                     CISHARE_OK);
+    assert_int_equal(roundtrip_ctx(before, revoked, &old, now - 2 * HOUR,
+                                   &unknown, errstr, sizeof(errstr)),
+                     CISHARE_OK);
+    /* a key never revoked: the append time does not matter */
+    assert_int_equal(roundtrip_ctx(before, before, &old, now - 2 * HOUR, &late,
+                                   errstr, sizeof(errstr)),
+                     CISHARE_OK);
+    cishare_directory_destroy(before);
+    cishare_directory_destroy(revoked);
+}
+
 static void test_not_yet_valid(void **state)
 {
     cishare_directory_t *open_ = dir_with(0, now + HOUR, 0);
@@ -192,6 +236,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rotation_overlap),
         cmocka_unit_test(test_revoked),
+        cmocka_unit_test(test_revoked_written_late),
         cmocka_unit_test(test_not_yet_valid),
     };
     const char *v = getenv("CISHARE_VECTORS");

@@ -145,6 +145,34 @@ cishare_message_verify(const cishare_directory_t *dir,
     __attribute__((warn_unused_result));
 
 /**
+ * What the broker says about a record, beyond its bytes: its
+ * LogAppendTime, which the signer cannot choose (cishare provision creates
+ * topics with message.timestamp.type=LogAppendTime).
+ */
+typedef struct cishare_verify_ctx_s {
+    int64_t append_ms;       /**< the broker's append time; <= 0: unknown */
+    int64_t append_grace_ms; /**< how long after a key's revocation time a
+                                message signed before it may still reach
+                                Kafka (queues, retries) */
+} cishare_verify_ctx_t;
+
+/** Default of cishare_verify_ctx_t.append_grace_ms: 5 minutes. */
+#define CISHARE_REVOCATION_GRACE_MS (5 * 60 * 1000)
+
+/**
+ * cishare_message_verify(), and when ctx gives the append time: a message
+ * whose last signer's key was revoked at T and that reached Kafka after
+ * T + append_grace_ms is refused (CISHARE_ERR_UNKNOWN_KEY), whatever
+ * created time it claims: a thief of the key can backdate `created`, not
+ * the broker's clock. ctx NULL: same as cishare_message_verify().
+ */
+cishare_err_t cishare_message_verify_ctx(
+    const cishare_directory_t *dir, const rd_kafka_headers_t *hdrs,
+    const char *key, size_t key_len, const uint8_t *value, size_t len,
+    const cishare_verify_ctx_t *ctx, cishare_msg_in_t *in, char *errstr,
+    size_t errstr_size) __attribute__((warn_unused_result));
+
+/**
  * Decrypt (when sealed) with kp, check the fingerprint and that the
  * payload's type and subject match the envelope and key, decode into
  * in->payload. Requires a verified `in` from cishare_message_verify() on
