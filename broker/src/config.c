@@ -374,6 +374,11 @@ rd_kafka_conf_t *cishare_config_kafka_conf(const cishare_config_t *conf,
      * are noise on a command line: cishare reports failures itself in
      * plain words. -X log_level=7 or -X debug=... brings them back. */
     rd_kafka_conf_set(kconf, "log_level", "3", NULL, 0);
+    /* Over TLS a request leaves as several records; with Nagle on, the
+     * kernel holds the next one until the broker's delayed ACK (about
+     * 40 ms a round trip). Measured on the TLS broker: raw produce 35 k ->
+     * 134 k msg/s, feed latency p50 56 -> 12 ms. A config may set false. */
+    rd_kafka_conf_set(kconf, "socket.nagle.disable", "true", NULL, 0);
     for (i = 0; i < conf->kafka_cnt; i++) {
         if (rd_kafka_conf_set(kconf, conf->kafka[i].key, conf->kafka[i].value,
                               errstr, errstr_size) != RD_KAFKA_CONF_OK) {
