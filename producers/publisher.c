@@ -515,6 +515,11 @@ cishare_err_t cishare_publisher_new(const cishare_config_t *conf, bool dry_run,
          * one), and before the producer exists. */
         cishare_directory_t *nd = NULL;
         char why[1024];
+        /* a certificate the cluster would refuse: say why before any
+         * connection (the directory reader's too), send nothing */
+        if ((err = cishare_tls_preflight(conf, pub->id.dir, pub->id.me->id, 0,
+                                         &pub->tls, errstr, errstr_size)))
+            goto fail;
         if ((err = cishare_dirtopic_new(conf, NULL, dirtopic_log, pub,
                                         &pub->dirw, errstr, errstr_size)) ||
             (err =
@@ -530,10 +535,6 @@ cishare_err_t cishare_publisher_new(const cishare_config_t *conf, bool dry_run,
                                   cishare_dirtopic_topic(pub->dirw), why);
             goto fail;
         }
-        /* a certificate the cluster would refuse: say why, send nothing */
-        if ((err = cishare_tls_preflight(conf, pub->id.dir, pub->id.me->id, 0,
-                                         &pub->tls, errstr, errstr_size)))
-            goto fail;
         if (!(kc = cishare_config_kafka_conf(conf, errstr, errstr_size))) {
             err = CISHARE_ERR_CONFIG;
             goto fail;

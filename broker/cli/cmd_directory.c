@@ -9,6 +9,7 @@
 #include "cishare/identity.h"
 #include "cishare/kafka_errors.h"
 #include "cishare/keys.h"
+#include "cishare/tls.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -559,6 +560,16 @@ static int do_publish(const char *file, const char *root_key,
                               file);
         }
         goto out;
+    }
+    /* A certificate the cluster would refuse: say why, send nothing. */
+    {
+        cishare_tls_info_t tls;
+        if (cishare_tls_preflight(
+                conf, dir, cishare_config_get(conf, CISHARE_CONF_PARTICIPANT),
+                0, &tls, errstr, ERRBUF_SIZE)) {
+            cishare_cli_error("directory publish: %s", errstr);
+            goto out; /* CISHARE_EXIT_USAGE */
+        }
     }
     if (!(kc = cishare_config_kafka_conf(conf, errstr, ERRBUF_SIZE))) {
         cishare_cli_error("directory publish: %s", errstr);

@@ -4,7 +4,7 @@
  */
 #include "cishare/dirstate.h"
 #include "cishare/codec.h"
-#include "sinks/sink.h" /* cishare_fsync_parent, cishare_mkdirs */
+#include "sinks/sink.h" /* cishare_atomic_*, cishare_mkdirs */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -108,48 +108,30 @@ cishare_err_t cishare_dirstate_read(const char *path, cishare_dirstate_t *st,
     return CISHARE_OK;
 }
 
-/*
- * Write len bytes to path atomically: a temp file beside it, fsync,
- * rename, fsync of the folder. `what` names the file in errors.
- */
+/* Write len bytes to path atomically (sinks/sink.h: temp file, fsync,
+ * rename, fsync of the folder). `what` names the file in errors. */
 static cishare_err_t write_atomic(const char *path, const void *data,
                                   size_t len, const char *what, char *errstr,
                                   size_t errstr_size)
 {
-    char *tmp = NULL;
-    int fd, ok;
-    FILE *fp;
+    cishare_atomic_t af;
+    int e;
 
-    if (asprintf(&tmp, "%s.tmpXXXXXX", path) < 0)
-        return cishare_err_set(CISHARE_ERR_NOMEM, errstr, errstr_size,
-                               "out of memory");
-    if ((fd = mkstemp(tmp)) < 0) {
-        cishare_err_set(CISHARE_ERR_IO, errstr, errstr_size, "%s: %s", tmp,
-                        strerror(errno));
-        free(tmp);
-        return CISHARE_ERR_IO;
+    if (cishare_atomic_begin(&af, path))
+        goto fail;
+    if (len && fwrite(data, 1, len, af.fp) != len) {
+        e = errno;
+        cishare_atomic_abort(&af);
+        errno = e;
+        goto fail;
     }
-    if (!(fp = fdopen(fd, "w"))) {
-        close(fd);
-        unlink(tmp);
-        free(tmp);
-        return cishare_err_set(CISHARE_ERR_IO, errstr, errstr_size, "%s: %s",
-                               path, strerror(errno));
-    }
-    ok = (len == 0 || fwrite(data, 1, len, fp) == len) && fflush(fp) == 0 &&
-         fsync(fd) == 0;
-    /* rename only a complete, durable file; then make the rename durable */
-    if (fclose(fp) != 0 || !ok || rename(tmp, path) != 0 ||
-        cishare_fsync_parent(path) != 0) {
-        cishare_err_set(CISHARE_ERR_IO, errstr, errstr_size,
-                        "%s: cannot write the %s: %s", path, what,
-                        strerror(errno));
-        unlink(tmp);
-        free(tmp);
-        return CISHARE_ERR_IO;
-    }
-    free(tmp);
+    if (cishare_atomic_commit(&af))
+        goto fail;
     return CISHARE_OK;
+fail:
+    return cishare_err_set(CISHARE_ERR_IO, errstr, errstr_size,
+                           "%s: cannot write the %s: %s", path, what,
+                           strerror(errno));
 }
 
 cishare_err_t cishare_dirstate_write(const char *path,

@@ -6,6 +6,7 @@
  * participant).
  */
 #include "cishare/tls.h"
+#include "cishare/codec.h" /* cishare_time_format */
 
 #include <openssl/bio.h>
 #include <openssl/err.h>
@@ -89,22 +90,24 @@ static void name_rfc2253(const X509_NAME *name, char *buf, size_t size)
     BIO_free(bio);
 }
 
-/* An ASN.1 time as RFC 3339 UTC; *tp (if not NULL) gets it in seconds. */
-static void time_rfc3339(const ASN1_TIME *at, char *buf, size_t size,
-                         time_t *tp)
+/* An ASN.1 time as RFC 3339 UTC (cishare_time_format); *tp (if not
+ * NULL) gets it in seconds. */
+static void time_rfc3339(const ASN1_TIME *at, char out[32], time_t *tp)
 {
     struct tm tm;
+    time_t t;
 
     memset(&tm, 0, sizeof(tm));
     if (!ASN1_TIME_to_tm(at, &tm)) {
-        snprintf(buf, size, "(unreadable date)");
+        snprintf(out, 32, "(unreadable date)");
         if (tp)
             *tp = 0;
         return;
     }
-    strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    t = timegm(&tm);
+    cishare_time_format((int64_t)t * 1000, out);
     if (tp)
-        *tp = timegm(&tm);
+        *tp = t;
 }
 
 /* The single value of attribute nid in name, into buf; the number of
@@ -278,7 +281,7 @@ static cishare_err_t check_ca_validity(const tls_t *t, time_t now, char *errstr,
         if (X509_cmp_time(X509_get0_notAfter(ca), &now) <= 0) {
             char subj[256];
             name_rfc2253(X509_get_subject_name(ca), subj, sizeof(subj));
-            time_rfc3339(X509_get0_notAfter(ca), date, sizeof(date), NULL);
+            time_rfc3339(X509_get0_notAfter(ca), date, NULL);
             return cishare_err_set(CISHARE_ERR_CONFIG, errstr, errstr_size,
                                    "cluster CA certificate '%s' in %s expired "
                                    "on %s",
@@ -294,19 +297,17 @@ static cishare_err_t check_validity(const tls_t *t, time_t now,
                                     size_t errstr_size)
 {
     char date[32], nowstr[32];
-    struct tm tm;
 
-    gmtime_r(&now, &tm);
-    strftime(nowstr, sizeof(nowstr), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    cishare_time_format((int64_t)now * 1000, nowstr);
     time_rfc3339(X509_get0_notAfter(t->cert), info->not_after_str,
-                 sizeof(info->not_after_str), &info->not_after);
+                 &info->not_after);
     if (X509_cmp_time(X509_get0_notAfter(t->cert), &now) <= 0)
         return cishare_err_set(CISHARE_ERR_CONFIG, errstr, errstr_size,
                                "client certificate %s expired on %s (now %s): "
                                "ask the cluster CA for a new one",
                                t->cert_name, info->not_after_str, nowstr);
     if (X509_cmp_time(X509_get0_notBefore(t->cert), &now) >= 0) {
-        time_rfc3339(X509_get0_notBefore(t->cert), date, sizeof(date), NULL);
+        time_rfc3339(X509_get0_notBefore(t->cert), date, NULL);
         return cishare_err_set(CISHARE_ERR_CONFIG, errstr, errstr_size,
                                "client certificate %s is not valid before %s "
                                "(now %s): check this machine's clock",
