@@ -480,6 +480,43 @@ static bool load_stream(load_t *l, uint64_t off, uint64_t len, bool insert)
 }
 
 /*
+ * Whether a whole, valid batch (magic, counts, CRC) starts anywhere in
+ * [from, size): batches start 8 bytes past a multiple of 16 (the file
+ * header is 8 bytes, a batch a multiple of 16), so only those offsets
+ * are looked at. Used only when a batch did not load, to tell a torn
+ * tail (nothing committed after it) from damage with committed batches
+ * behind it. *atp receives the offset found.
+ */
+static bool later_batch(load_t *l, uint64_t from, uint64_t size, uint64_t *atp)
+{
+    uint64_t off = from + ((24 - from % 16) % 16);
+    uint8_t h[BATCH_HDR];
+
+    for (; off + BATCH_HDR <= size; off += 16) {
+        uint32_t n, m;
+        uint64_t body;
+
+        if (pread(l->d->fd, h, BATCH_HDR, (off_t)off) != BATCH_HDR)
+            return false;
+        n = get32(h + 4);
+        m = get32(h + 8);
+        if (get32(h) != BATCH_MAGIC || n > MAX_BATCH_IDS ||
+            m > CISHARE_DEDUP_MAX_MARKS)
+            continue;
+        body = (uint64_t)n * CISHARE_DEDUP_ID_BYTES + (uint64_t)m * MARK_REC;
+        if (off + BATCH_HDR + body > size)
+            continue;
+        l->crc = crc32c(0, h, 12);
+        if (load_stream(l, off + BATCH_HDR, body, false) &&
+            l->crc == get32(h + 12)) {
+            *atp = off;
+            return true;
+        }
+    }
+    return false;
+}
+
+/*
  * Load the log; cut a torn tail. Two passes through a 1 MiB buffer, so
  * that loading never holds the log in memory next to the table (the peak
  * of a feed with a long history is the table alone): pass 1 checks every
@@ -586,6 +623,21 @@ static cishare_err_t dedup_load(cishare_dedup_t *d, char *errstr,
         }
     }
     if (good < size) {
+        uint64_t at = 0;
+        /* Batches are appended one at a time, each made durable before
+         * the next is written: only the last can be torn. A batch that
+         * does not load with a valid one behind it is damage, and cutting
+         * there would forget committed batches (their messages would be
+         * delivered again): refuse, and leave the file as it is. */
+        if (later_batch(&l, good, size, &at)) {
+            err = cishare_err_set(
+                CISHARE_ERR_VALIDATION, errstr, errstr_size,
+                "%s: the batch at byte %llu is damaged, and a committed "
+                "batch follows it at byte %llu: not cutting the log there "
+                "(repair or remove the file)",
+                d->path, (unsigned long long)good, (unsigned long long)at);
+            goto out;
+        }
         /* Torn tail: never committed (its fsync did not complete). */
         d->torn = size - good;
         if (ftruncate(d->fd, (off_t)good) || fsync(d->fd)) {

@@ -15,6 +15,7 @@
 #include "dedup.h"
 #include "quarantine.h"
 #include "sinks/sink.h"
+#include "sinks/blocklist.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -56,7 +57,21 @@ typedef struct feed_s {
     cishare_kafka_watch_t watch; /* connection refusals (consumer errors) */
     cishare_dirtopic_t *dirw;    /* directory versions (dirtopic.h) */
     int64_t revocation_grace_ms; /* cishare.feed.revocation-grace-ms */
+    /* For rebalance_cb, which runs inside rd_kafka_consumer_poll() on the
+     * feed's thread: the run loop's batches (the one being polled, the
+     * one prepared or being prepared) and preparing threads. NULL outside
+     * the run loop (rd_kafka_consumer_close() then only unassigns). */
+    struct batch_s **curp, **pendp;
+    struct pool_s *pool;
+    /* An error of rebalance_cb, returned by poll_batch. */
+    cishare_err_t cb_err;
+    char cb_errstr[512];
 } feed_t;
+
+_Static_assert(CISHARE_REASON__CNT <=
+                   sizeof(((cishare_feed_stats_t *)0)->withheld_by) /
+                       sizeof(((cishare_feed_stats_t *)0)->withheld_by[0]),
+               "cishare_feed_stats_t.withheld_by has a slot per reason");
 
 static void feed_log(const feed_t *f, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -104,11 +119,33 @@ void cishare_feed_stats_format(const cishare_feed_stats_t *st, char *buf,
                      (unsigned long long)st->revocations);
         off += n > 0 ? (size_t)n : 0;
     }
-    if (off < size && (st->directory_applied || st->directory_refused))
-        snprintf(buf + off, size - off,
-                 ", directory versions applied %llu, refused %llu",
-                 (unsigned long long)st->directory_applied,
-                 (unsigned long long)st->directory_refused);
+    if (off < size && (st->directory_applied || st->directory_refused)) {
+        n = snprintf(buf + off, size - off,
+                     ", directory versions applied %llu, refused %llu",
+                     (unsigned long long)st->directory_applied,
+                     (unsigned long long)st->directory_refused);
+        off += n > 0 ? (size_t)n : 0;
+    }
+    if (off < size && st->sink_over_bound) {
+        n = snprintf(buf + off, size - off,
+                     ", left out of sink state past an origin's bound %llu",
+                     (unsigned long long)st->sink_over_bound);
+        off += n > 0 ? (size_t)n : 0;
+    }
+    first = true;
+    for (r = 1; r < CISHARE_INDICATOR__CNT && off < size; r++) {
+        if (!st->blocklist_refused_by[r])
+            continue;
+        n = snprintf(
+            buf + off, size - off, "%s%s %llu",
+            first ? ", refused for blocklists (" : ", ",
+            cishare_indicator_reason_name((cishare_indicator_reason_t)r),
+            (unsigned long long)st->blocklist_refused_by[r]);
+        off += n > 0 ? (size_t)n : 0;
+        first = false;
+    }
+    if (!first && off < size)
+        snprintf(buf + off, size - off, ")");
 }
 
 /* ---- Kafka: subscription, rebalance, EOF ---- */
@@ -145,28 +182,7 @@ nomem:
 }
 
 static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
-                         rd_kafka_topic_partition_list_t *parts, void *opaque)
-{
-    feed_t *f = opaque;
-    int i;
-
-    if (f->assigned)
-        rd_kafka_topic_partition_list_destroy(f->assigned);
-    f->assigned = NULL;
-    if (f->eof)
-        rd_kafka_topic_partition_list_destroy(f->eof);
-    f->eof = rd_kafka_topic_partition_list_new(8);
-    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-        if (f->opts->from_beginning)
-            for (i = 0; i < parts->cnt; i++)
-                parts->elems[i].offset = RD_KAFKA_OFFSET_BEGINNING;
-        f->assigned = rd_kafka_topic_partition_list_copy(parts);
-        f->ever_assigned = true;
-        rd_kafka_assign(rk, parts);
-    } else {
-        rd_kafka_assign(rk, NULL);
-    }
-}
+                         rd_kafka_topic_partition_list_t *parts, void *opaque);
 
 static void eof_set(feed_t *f, const char *topic, int32_t part, bool at_end)
 {
@@ -483,6 +499,14 @@ static void prepare(const feed_t *f, worker_t *w, item_t *it, int64_t now_ms)
                   why);
         goto out;
     }
+    /* The mandatory-incident rule (policy.h P7) reads the payload: decode
+     * the incidents it can apply to first. Failing here is judged below
+     * (withheld by the audience, or undecodable when delivered). */
+    if (in->env.type == CISHARE_MSG_INCIDENT && in->origin &&
+        in->origin->core_infrastructure &&
+        cishare_message_decode(w->codec, &f->id.kp, m->key, m->key_len,
+                               m->payload, m->len, in, why, sizeof(why)))
+        why[0] = '\0';
     d = cishare_message_decide(f->id.dir, in, f->id.me, now_ms);
     if (!d.deliver) {
         it->state = ITEM_WITHHELD;
@@ -498,8 +522,11 @@ static void prepare(const feed_t *f, worker_t *w, item_t *it, int64_t now_ms)
     it->state = ITEM_DELIVER;
     if (f->need_tree) {
         char *dump = NULL;
-        err = cishare_message_decode(w->codec, &f->id.kp, m->key, m->key_len,
-                                     m->payload, m->len, in, why, sizeof(why));
+        err = in->payload
+                  ? CISHARE_OK /* decoded above */
+                  : cishare_message_decode(w->codec, &f->id.kp, m->key,
+                                           m->key_len, m->payload, m->len, in,
+                                           why, sizeof(why));
         if (err) {
             item_fail(it, ITEM_UNDECODABLE, err, why);
             goto out;
@@ -543,7 +570,7 @@ static cishare_err_t deliver(feed_t *f, item_t *it, char *errstr,
         return quarantine(f, m, it->err, it->why, errstr, errstr_size);
     case ITEM_WITHHELD:
         f->stats->withheld++;
-        if ((size_t)it->reason < 32)
+        if ((size_t)it->reason < CISHARE_REASON__CNT)
             f->stats->withheld_by[it->reason]++;
         return CISHARE_OK;
     default:
@@ -761,6 +788,34 @@ static void pool_wait(pool_t *p)
 
 /* ---- batch commit: sinks, quarantine, dedup, Kafka ---- */
 
+static bool tp_in(const rd_kafka_topic_partition_list_t *l, const char *topic,
+                  int32_t partition)
+{
+    return l && rd_kafka_topic_partition_list_find(
+                    (rd_kafka_topic_partition_list_t *)l, topic, partition);
+}
+
+/* Only partitions assigned now are committed: an offset of a partition
+ * another member owns would move its position (forward or back). The
+ * revoke path removes what it revokes first; this is the backstop. */
+static void offsets_keep_assigned(feed_t *f)
+{
+    int i, dropped = 0;
+
+    for (i = f->offsets->cnt - 1; i >= 0; i--) {
+        const rd_kafka_topic_partition_t *tp = &f->offsets->elems[i];
+        if (!tp_in(f->assigned, tp->topic, tp->partition)) {
+            rd_kafka_topic_partition_list_del_by_idx(f->offsets, i);
+            dropped++;
+        }
+    }
+    if (dropped)
+        feed_log(f,
+                 "offsets of %d partition(s) no longer assigned to this feed "
+                 "not committed (their new owner reads them again)",
+                 dropped);
+}
+
 static cishare_err_t commit_batch(feed_t *f, bool kafka, char *errstr,
                                   size_t errstr_size)
 {
@@ -770,9 +825,14 @@ static cishare_err_t commit_batch(feed_t *f, bool kafka, char *errstr,
     cishare_err_t err;
     rd_kafka_resp_err_t kerr;
 
+    f->stats->sink_over_bound = 0;
     for (i = 0; i < f->sink_cnt; i++) {
         if (cishare_sink_sync(f->sinks[i], now, &mark, errstr, errstr_size))
             return CISHARE_ERR_IO;
+        f->stats->sink_over_bound += cishare_sink_over_bound(f->sinks[i]);
+        if (cishare_sink_blocklist_refused(f->sinks[i], NULL))
+            f->stats->blocklist_refused = cishare_sink_blocklist_refused(
+                f->sinks[i], f->stats->blocklist_refused_by);
         if ((err = cishare_dedup_set_mark(f->dedup, f->sinks[i]->plugin->name,
                                           mark)))
             return cishare_err_set(err, errstr, errstr_size,
@@ -783,7 +843,10 @@ static cishare_err_t commit_batch(feed_t *f, bool kafka, char *errstr,
         return err;
     if ((err = cishare_dedup_commit(f->dedup, errstr, errstr_size)))
         return err;
-    if (!kafka || !f->offsets || f->offsets->cnt == 0)
+    if (!kafka || !f->offsets)
+        return CISHARE_OK;
+    offsets_keep_assigned(f);
+    if (f->offsets->cnt == 0)
         return CISHARE_OK;
     kerr = rd_kafka_commit(f->rk, f->offsets, 0);
     rd_kafka_topic_partition_list_destroy(f->offsets);
@@ -909,6 +972,9 @@ static cishare_err_t feed_open(feed_t *f, char *errstr, size_t errstr_size)
         return err;
     so.out = o->out;
     so.view_interval_ms = o->once ? 0 : 1000;
+    so.conf = o->conf;
+    so.log = o->log;
+    so.log_opaque = o->log_opaque;
     for (i = 0; i < o->sink_cnt; i++) {
         so.has_mark = cishare_dedup_get_mark(f->dedup, o->sinks[i], &so.mark);
         if ((err = cishare_sink_open(o->sinks[i], &so, &f->sinks[i], errstr,
@@ -1092,6 +1158,12 @@ static cishare_err_t poll_batch(feed_t *f, batch_t *b, size_t cap, bool nowait,
             timeout = (int)left;
         }
         m = rd_kafka_consumer_poll(f->rk, timeout);
+        if (f->cb_err) { /* rebalance_cb could not deliver or commit */
+            if (m)
+                rd_kafka_message_destroy(m);
+            return cishare_err_set(f->cb_err, errstr, errstr_size, "%s",
+                                   f->cb_errstr);
+        }
         if (f->watch.refused && f->watch.all_down) { /* feed_error_cb */
             if (m)
                 rd_kafka_message_destroy(m);
@@ -1151,6 +1223,143 @@ static void batch_clear(batch_t *b)
     b->cnt = 0;
 }
 
+/* ---- rebalances ---- */
+
+/* Drop the polled, not yet prepared items of partitions in `parts` from
+ * b, keeping the others in poll order (and every item's line buffer).
+ * Returns how many were dropped. */
+static size_t batch_drop(batch_t *b,
+                         const rd_kafka_topic_partition_list_t *parts)
+{
+    size_t i, j = 0, dropped = 0;
+
+    for (i = 0; i < b->cnt; i++) {
+        item_t *it = &b->items[i];
+        if (tp_in(parts, rd_kafka_topic_name(it->m->rkt), it->m->partition)) {
+            item_clear(it);
+            dropped++;
+            continue;
+        }
+        if (i != j) {
+            item_t t = b->items[j];
+            b->items[j] = *it;
+            *it = t;
+        }
+        j++;
+    }
+    b->cnt = j;
+    return dropped;
+}
+
+static void tp_list_remove(rd_kafka_topic_partition_list_t *l,
+                           const rd_kafka_topic_partition_list_t *parts)
+{
+    int i;
+
+    for (i = 0; l && i < parts->cnt; i++)
+        rd_kafka_topic_partition_list_del(l, parts->elems[i].topic,
+                                          parts->elems[i].partition);
+}
+
+/*
+ * Partitions `parts` are taken away (feed's thread, inside
+ * rd_kafka_consumer_poll(), before they are unassigned). While they are
+ * still ours: wait for the preparing threads, deliver the prepared batch
+ * and commit it (and anything delivered and not yet committed)
+ * synchronously. Then drop what is left of them: polled messages not yet
+ * prepared (their new owner reads them from the committed offset), their
+ * offsets, their end-of-partition marks. Nothing of a revoked partition
+ * is delivered or committed afterwards. When the assignment is lost (the
+ * group moved on without us), nothing is delivered or committed: the
+ * partitions may already be someone else's.
+ */
+static void partitions_revoked(feed_t *f,
+                               const rd_kafka_topic_partition_list_t *parts)
+{
+    batch_t *cur = f->curp ? *f->curp : NULL;
+    batch_t *pend = f->pendp ? *f->pendp : NULL;
+    bool lost = rd_kafka_assignment_lost(f->rk);
+    size_t delivered = 0, dropped = 0;
+    cishare_err_t err = CISHARE_OK;
+
+    if (f->pool)
+        pool_wait(f->pool); /* pend is prepared; no worker reads it */
+    if (pend && pend->cnt) {
+        delivered = pend->cnt;
+        if (lost || f->cb_err)
+            batch_clear(pend);
+        else if ((err = deliver_batch(f, pend, f->cb_errstr,
+                                      sizeof(f->cb_errstr))))
+            batch_clear(pend);
+    } else if (!lost && !f->cb_err && f->curp && f->offsets &&
+               f->offsets->cnt) {
+        err = commit_batch(f, true, f->cb_errstr, sizeof(f->cb_errstr));
+    }
+    if (err && !f->cb_err)
+        f->cb_err = err;
+    if (cur)
+        dropped = batch_drop(cur, parts);
+    tp_list_remove(f->offsets, parts);
+    tp_list_remove(f->eof, parts);
+    tp_list_remove(f->assigned, parts);
+    if (delivered || dropped || lost)
+        feed_log(f,
+                 "rebalance: %d partition(s) revoked%s; %zu prepared "
+                 "message(s) %s, %zu polled message(s) left to their next "
+                 "owner",
+                 parts->cnt, lost ? " (assignment lost)" : "", delivered,
+                 lost || err ? "dropped" : "delivered and committed", dropped);
+}
+
+static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+    feed_t *f = opaque;
+    bool coop = !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
+    rd_kafka_error_t *error = NULL;
+    int i;
+
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        if (f->opts->from_beginning)
+            for (i = 0; i < parts->cnt; i++)
+                parts->elems[i].offset = RD_KAFKA_OFFSET_BEGINNING;
+        if (!coop || !f->assigned) {
+            if (f->assigned)
+                rd_kafka_topic_partition_list_destroy(f->assigned);
+            f->assigned = rd_kafka_topic_partition_list_copy(parts);
+        } else {
+            for (i = 0; i < parts->cnt; i++)
+                rd_kafka_topic_partition_list_add(f->assigned,
+                                                  parts->elems[i].topic,
+                                                  parts->elems[i].partition);
+        }
+        if (!coop || !f->eof) {
+            if (f->eof)
+                rd_kafka_topic_partition_list_destroy(f->eof);
+            f->eof = rd_kafka_topic_partition_list_new(8);
+        }
+        f->ever_assigned = true;
+        if (coop)
+            error = rd_kafka_incremental_assign(rk, parts);
+        else
+            rd_kafka_assign(rk, parts);
+    } else {
+        partitions_revoked(f, parts);
+        if (coop) {
+            error = rd_kafka_incremental_unassign(rk, parts);
+        } else {
+            rd_kafka_assign(rk, NULL);
+            if (f->assigned)
+                rd_kafka_topic_partition_list_destroy(f->assigned);
+            f->assigned = NULL; /* until the next assignment */
+        }
+    }
+    if (error) {
+        feed_log(f, "rebalance: %s", rd_kafka_error_string(error));
+        rd_kafka_error_destroy(error);
+    }
+}
+
 cishare_err_t cishare_feed_run(const cishare_feed_opts_t *opts,
                                cishare_feed_stats_t *stats, char *errstr,
                                size_t errstr_size)
@@ -1186,6 +1395,10 @@ cishare_err_t cishare_feed_run(const cishare_feed_opts_t *opts,
         err = worker_init(&w0, errstr, errstr_size);
     if (err)
         goto out;
+    /* rebalance_cb delivers or drops these when partitions are revoked */
+    f.curp = &cur;
+    f.pendp = &pend;
+    f.pool = pool;
     while (!(opts->stop && *opts->stop)) {
         int64_t now;
 
@@ -1255,6 +1468,10 @@ cishare_err_t cishare_feed_run(const cishare_feed_opts_t *opts,
     }
     err = commit_batch(&f, true, errstr, errstr_size);
 out:
+    /* from here on a revoke (rd_kafka_consumer_close()) only unassigns:
+     * what was not committed is read again */
+    f.curp = f.pendp = NULL;
+    f.pool = NULL;
     if (pool)
         pool_wait(pool); /* no worker touches the items any more */
     batch_clear(&bufs[0]);

@@ -20,6 +20,15 @@
  * thread prepares in line. The outcome does not depend on the number of
  * threads.
  *
+ * Rebalances: the rebalance callback runs on the calling thread, inside
+ * the poll. On a revoke it waits for the preparing threads, delivers the
+ * prepared batch and commits it synchronously (the partitions are still
+ * the feed's), then drops what was polled from the revoked partitions and
+ * not prepared, and their offsets: nothing of a revoked partition is
+ * delivered or committed afterwards. Commits name only the partitions
+ * assigned at the time (explicit offsets). With a lost assignment nothing
+ * uncommitted is delivered.
+ *
  * Directory versions: the feed also reads the directory topic
  * (cishare.directory.topic, dirtopic.h). At start a newer valid version
  * there is applied before the subscription is made; while running, one is
@@ -37,6 +46,7 @@
 
 #include "cishare/config.h"
 #include "cishare/err.h"
+#include "cishare/indicator.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -65,6 +75,15 @@ typedef struct cishare_feed_stats_s {
     /** Directory versions from the directory topic: applied while
      *  running (or at start), and refused (never applied). */
     uint64_t directory_applied, directory_refused;
+    /** Records the sinks left out of their state because the origin was
+     *  past its bound (cishare.stix.max-state-bytes-per-origin); each
+     *  is also logged. */
+    uint64_t sink_over_bound;
+    /** Observables the blocklist sink refused to list (indicator.h: a
+     *  public suffix, a special range, ...), by reason; each is also
+     *  logged. The message itself still reaches the other sinks. */
+    uint64_t blocklist_refused;
+    uint64_t blocklist_refused_by[CISHARE_INDICATOR__CNT];
     /** Busy time (CLOCK_MONOTONIC, us): the first message polled and the
      *  end of the last commit of a batch with messages; 0 when none. */
     int64_t busy_first_us, busy_last_us;

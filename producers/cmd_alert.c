@@ -10,6 +10,7 @@
 #include "cishare/codec.h"
 #include "cishare/config.h"
 #include "cishare/importer.h"
+#include "cishare/policy.h"
 #include "cishare/types.h"
 
 #include <ctype.h>
@@ -312,37 +313,10 @@ int cishare_cmd_alert(int argc, char **argv)
     if ((rc = cishare_publish_open(conf, dry_run, &pub)) != CISHARE_EXIT_OK)
         goto out;
     me = cishare_publisher_me(pub);
-    if (me->role != CISHARE_ROLE_COORDINATION_OFFICE &&
-        me->role != CISHARE_ROLE_MINISTRY) {
-        cishare_cli_error(
-            "%s has role %s: only the coordination office and the "
-            "ministries issue alerts",
-            me->id, cishare_role_name(me->role));
-        rc = CISHARE_EXIT_FAIL;
-        goto out;
-    }
-    if (me->role == CISHARE_ROLE_MINISTRY) {
-        if (all) {
-            cishare_cli_error("%s is a ministry: it alerts its own sectors, "
-                              "not all sectors",
-                              me->id);
-            rc = CISHARE_EXIT_FAIL;
-            goto out;
-        }
-        if (!json_array_size(sectors))
-            for (i = 0; i < me->sector_cnt; i++)
-                json_array_append_new(sectors, json_string(me->sectors[i]));
-        for (i = 0; i < json_array_size(sectors); i++) {
-            const char *s = json_string_value(json_array_get(sectors, i));
-            if (!cishare_participant_in_sector(me, s)) {
-                cishare_cli_error("ministry %s is not competent for sector "
-                                  "'%s'",
-                                  me->id, s);
-                rc = CISHARE_EXIT_FAIL;
-                goto out;
-            }
-        }
-    }
+    /* a ministry alerts its own sectors unless told which */
+    if (me->role == CISHARE_ROLE_MINISTRY && !all && !json_array_size(sectors))
+        for (i = 0; i < me->sector_cnt; i++)
+            json_array_append_new(sectors, json_string(me->sectors[i]));
     /* audience: the selected sectors, or all */
     if (json_array_size(sectors)) {
         size_t len = 1;
@@ -358,6 +332,31 @@ int cishare_cmd_alert(int argc, char **argv)
         }
     } else if (!(audience = strdup("all"))) {
         goto nomem;
+    }
+    /* who may alert whom: the publish rules (policy.h P1-P7), said here
+     * in plain words before anything is built (the publisher checks them
+     * again, and so does every feed) */
+    {
+        const cishare_directory_t *dir = cishare_publisher_directory(pub);
+        cishare_audience_t aud = {0};
+        cishare_publish_msg_t pm = {CISHARE_MSG_ALERT,
+                                    tlp,
+                                    me,
+                                    &aud,
+                                    me->sector_cnt ? me->sectors[0] : "",
+                                    0};
+        cishare_err_t err = cishare_audience_resolve(
+            dir, tlp, me, audience, &aud, errstr, sizeof(errstr));
+
+        if (!err && cishare_policy_check_publish(dir, &pm, NULL, errstr,
+                                                 sizeof(errstr)))
+            err = CISHARE_ERR_POLICY;
+        cishare_audience_clear(&aud);
+        if (err) {
+            cishare_cli_error("%s", errstr);
+            rc = CISHARE_EXIT_FAIL;
+            goto out;
+        }
     }
 
     if (id) {

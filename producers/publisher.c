@@ -720,46 +720,19 @@ static const char *build_reason(cishare_err_t err)
     }
 }
 
-/* The mandatory-incident rule: NULL when it holds, else the missing
- * participant (its id) written into `missing`. */
-static bool mandatory_incident_ok(cishare_publisher_t *pub,
-                                  const cishare_msg_out_t *out, char *why,
-                                  size_t why_size)
+/* Category of a publish-rule refusal (policy.h P1-P7), for the summary. */
+static const char *publish_rule_reason(cishare_reason_t reason)
 {
-    const cishare_directory_t *dir = pub->id.dir;
-    cishare_policy_msg_t pm;
-    size_t i, n = cishare_directory_participant_cnt(dir), ministries = 0;
-    int64_t now = cishare_time_now_ms();
-
-    pm.tlp = out->env.tlp;
-    pm.origin = out->env.origin;
-    pm.audience = &out->audience;
-    pm.expires_ms = 0; /* reachability, not expiry */
-    for (i = 0; i < n; i++) {
-        const cishare_participant_t *p = cishare_directory_participant(dir, i);
-        bool needed = p->role == CISHARE_ROLE_COORDINATION_OFFICE ||
-                      (p->role == CISHARE_ROLE_MINISTRY &&
-                       cishare_participant_in_sector(p, out->env.sector));
-        if (p->role == CISHARE_ROLE_MINISTRY && needed)
-            ministries++;
-        if (needed && !cishare_policy_decide(dir, &pm, p, now).deliver) {
-            snprintf(why, why_size,
-                     "a mandatory incident notice from core-infrastructure "
-                     "operator %s must be addressed to its competent "
-                     "ministry and to the coordination office: add "
-                     "participant:%s to the audience",
-                     out->env.origin, p->id);
-            return false;
-        }
+    switch (reason) {
+    case CISHARE_REASON_ALERT_NOT_ISSUER:
+        return "alert from a non-issuer";
+    case CISHARE_REASON_OUTSIDE_OWN_SECTORS:
+        return "outside own sectors";
+    case CISHARE_REASON_MANDATORY_NOT_ADDRESSED:
+        return "mandatory incident not addressed";
+    default:
+        return "refused by the sharing rules";
     }
-    if (!ministries) {
-        snprintf(why, why_size,
-                 "a mandatory incident notice must go to the competent "
-                 "ministry, but the directory has no ministry for sector %s",
-                 out->env.sector);
-        return false;
-    }
-    return true;
 }
 
 /* Comma-joined list. */
@@ -857,7 +830,6 @@ static cishare_err_t prepare(cishare_publisher_t *pub, const json_t *msg,
     json_t *copy = NULL;
     const char *origin, *tlps;
     cishare_tlp_t rec_tlp;
-    size_t i;
     cishare_err_t err = CISHARE_OK;
 
     *reason = NULL;
@@ -907,42 +879,18 @@ static cishare_err_t prepare(cishare_publisher_t *pub, const json_t *msg,
         goto done;
     }
 
-    /* alerts (注意喚起) come from the coordination office and ministries */
-    if (o->env.type == CISHARE_MSG_ALERT &&
-        me->role != CISHARE_ROLE_COORDINATION_OFFICE &&
-        me->role != CISHARE_ROLE_MINISTRY) {
-        snprintf(errstr, errstr_size,
-                 "%s is a%s %s: only the coordination office and ministries "
-                 "issue alerts",
-                 me->id, me->role == CISHARE_ROLE_OPERATOR ? "n" : "",
-                 cishare_role_name(me->role));
-        *reason = "alert from a non-issuer";
-        goto done;
-    }
-
-    /* an operator only in its own sectors */
-    if (me->role == CISHARE_ROLE_OPERATOR) {
-        for (i = 0; i < o->audience.cnt; i++) {
-            const cishare_aud_item_t *it = &o->audience.items[i];
-            if (it->kind == CISHARE_AUD_SECTOR &&
-                !cishare_participant_in_sector(me, it->value)) {
-                snprintf(errstr, errstr_size,
-                         "operator %s may publish only in its own sectors; "
-                         "the audience names sector:%s",
-                         me->id, it->value);
-                *reason = "outside own sectors";
-                goto done;
-            }
-        }
-    }
-
-    /* mandatory incident notices of core-infrastructure operators */
-    if (o->env.type == CISHARE_MSG_INCIDENT && me->core_infrastructure) {
+    /* the publish rules (policy.h P1-P7), as every feed checks them */
+    {
         const char *lb = json_string_value(
             json_object_get(json_object_get(copy, "payload"), "legal_basis"));
-        if (lb && !strcmp(lb, "mandatory") &&
-            !mandatory_incident_ok(pub, o, errstr, errstr_size)) {
-            *reason = "mandatory incident not addressed";
+        cishare_publish_msg_t pm = {
+            o->env.type,  o->env.tlp,    me,
+            &o->audience, o->env.sector, lb && !strcmp(lb, "mandatory")};
+        cishare_reason_t why;
+
+        if (cishare_policy_check_publish(pub->id.dir, &pm, &why, errstr,
+                                         errstr_size)) {
+            *reason = publish_rule_reason(why);
             goto done;
         }
     }

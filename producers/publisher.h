@@ -9,14 +9,17 @@
  *   - the record's own label is kept; the caller's label (--tlp) may
  *     tighten it, never loosen it;
  *   - a participant publishes only as itself (an "origin" field naming
- *     another participant is refused);
- *   - an operator publishes only in its own sectors (every `sector:` item
- *     of the audience is one of its sectors; the sector header is always
- *     the origin's first sector);
- *   - a mandatory incident notice from a core-infrastructure operator must
- *     reach its competent ministry (every ministry of the message's sector)
- *     and the coordination office;
- *   - RED needs named participants (the audience rules of policy.h).
+ *     another participant is refused; feeds check the signature);
+ *   - the audience rules of policy.h (defaults, RED needs named
+ *     participants, known names);
+ *   - the publish rules P1-P7 of policy.h, through
+ *     cishare_policy_check_publish(), the one implementation every feed
+ *     also applies (cishare_message_decide()): alerts only from the
+ *     coordination office and ministries, a ministry's alerts only to its
+ *     sectors, an operator only in its own sectors, AMBER and stricter to
+ *     `all` only from the office, the sector header (always the origin's
+ *     first sector here), mandatory incident notices to the competent
+ *     ministry and the office.
  *
  * Threading: one publisher is used from one thread; delivery reports are
  * served from cishare_publisher_poll() / _flush() on that thread. With a

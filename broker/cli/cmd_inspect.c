@@ -14,6 +14,11 @@
  *         bytes>\n". Lengths make key and value binary-safe; kcat prints
  *         headers as name=value joined by ',' (cishare header values are
  *         printable and a ',' inside one is never followed by "name=").
+ *
+ * Output is terminal-safe: everything that comes from the message (header
+ * names and values, key, payload text, error details quoting them) is
+ * escaped before it is printed, on stdout and stderr, so a message cannot
+ * drive the analyst's terminal (see put_safe()).
  */
 #include "cishare/cli.h"
 #include "cishare/codec.h" /* cishare_time_now_ms */
@@ -24,6 +29,8 @@
 
 #include <ctype.h>
 #include <getopt.h>
+#include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +38,161 @@
 #define ERRBUF_SIZE 16384
 #define INPUT_MAX   (4u * CISHARE_MESSAGE_MAX_VALUE)
 #define KCAT_FORMAT "%K %k\\n%h\\n%S %s\\n"
+
+/* ---- terminal-safe output ---- */
+
+/*
+ * How untrusted bytes are escaped:
+ *
+ *   ESC_TEXT  any bytes (header, key, error text): C0 controls (newline
+ *             included), DEL and bytes that are not valid UTF-8 become
+ *             \xNN; C1 controls (U+0080..U+009F) and bidi/line-separator
+ *             controls become \uNNNN; a backslash becomes \\ so the
+ *             escaping is unambiguous.
+ *   ESC_JSON  jansson output (valid UTF-8, C0 inside strings already
+ *             escaped, newlines are layout): DEL, C1 and the bidi
+ *             controls become \uNNNN, which JSON reads back unchanged.
+ */
+typedef enum { ESC_TEXT, ESC_JSON } esc_mode_t;
+
+/* Length of the well-formed UTF-8 sequence at s (RFC 3629: no overlong
+ * forms, no surrogates, <= U+10FFFF) and its code point, or 0. */
+static size_t utf8_seq(const uint8_t *s, size_t len, uint32_t *cp)
+{
+    uint8_t lo = 0x80, hi = 0xbf;
+    size_t n, i;
+
+    if (s[0] < 0x80) {
+        *cp = s[0];
+        return 1;
+    }
+    if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+        n = 2;
+        *cp = s[0] & 0x1f;
+    } else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+        n = 3;
+        *cp = s[0] & 0x0f;
+        if (s[0] == 0xe0)
+            lo = 0xa0;
+        else if (s[0] == 0xed)
+            hi = 0x9f;
+    } else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+        n = 4;
+        *cp = s[0] & 0x07;
+        if (s[0] == 0xf0)
+            lo = 0x90;
+        else if (s[0] == 0xf4)
+            hi = 0x8f;
+    } else {
+        return 0;
+    }
+    if (len < n || s[1] < lo || s[1] > hi)
+        return 0;
+    for (i = 1; i < n; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        *cp = (*cp << 6) | (s[i] & 0x3f);
+    }
+    return n;
+}
+
+/* Code points a terminal may act on, beyond C0 and DEL: C1 controls, and
+ * the bidi and separator controls that reorder or break what is shown. */
+static bool cp_unsafe(uint32_t cp)
+{
+    return (cp >= 0x80 && cp <= 0x9f) || cp == 0x061c || cp == 0x200e ||
+           cp == 0x200f || cp == 0x2028 || cp == 0x2029 ||
+           (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069);
+}
+
+/* Write len untrusted bytes to fp, escaped as mode says. */
+static void put_safe(FILE *fp, const void *src, size_t len, esc_mode_t mode)
+{
+    const uint8_t *s = src;
+    size_t i = 0, n;
+    uint32_t cp;
+
+    while (i < len) {
+        n = utf8_seq(s + i, len - i, &cp);
+        if (n == 0) {
+            if (mode == ESC_TEXT)
+                fprintf(fp, "\\x%02x", s[i]);
+            else
+                fputs("\\uFFFD", fp);
+            i++;
+            continue;
+        }
+        if (mode == ESC_TEXT && cp == '\\')
+            fputs("\\\\", fp);
+        else if (mode == ESC_TEXT && (cp < 0x20 || cp == 0x7f))
+            fprintf(fp, "\\x%02x", (unsigned)cp);
+        else if (mode == ESC_TEXT && cp_unsafe(cp))
+            fprintf(fp, "\\u%04x", (unsigned)cp);
+        else if (mode == ESC_JSON &&
+                 ((cp < 0x20 && cp != '\n') || cp == 0x7f || cp_unsafe(cp)))
+            fprintf(fp, "\\u%04X", (unsigned)cp); /* jansson's case */
+        else
+            fwrite(s + i, 1, n, fp);
+        i += n;
+    }
+}
+
+static void put_safe_str(FILE *fp, const char *s, esc_mode_t mode)
+{
+    put_safe(fp, s, strlen(s), mode);
+}
+
+/* A malloc()ed ESC_TEXT copy of len bytes (the caller frees), or NULL. */
+static char *safe_dup(const void *src, size_t len)
+{
+    char *buf = NULL;
+    size_t size = 0;
+    FILE *fp = open_memstream(&buf, &size);
+
+    if (!fp)
+        return NULL;
+    put_safe(fp, src, len, ESC_TEXT);
+    if (fclose(fp) != 0) {
+        free(buf);
+        return NULL;
+    }
+    return buf;
+}
+
+/* Is s (len bytes) valid UTF-8 without NUL? (jansson's string rule) */
+static bool utf8_valid(const void *src, size_t len)
+{
+    const uint8_t *s = src;
+    size_t i = 0, n;
+    uint32_t cp;
+
+    while (i < len) {
+        if (!(n = utf8_seq(s + i, len - i, &cp)) || cp == 0)
+            return false;
+        i += n;
+    }
+    return true;
+}
+
+/* cishare_cli_error() with the formatted text escaped (it may quote the
+ * message, or file names). */
+static void inspect_error(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
+static void inspect_error(const char *fmt, ...)
+{
+    char buf[ERRBUF_SIZE + 1024], *safe;
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    safe = safe_dup(buf, strnlen(buf, sizeof(buf)));
+    cishare_cli_error("%s", safe ? safe : "inspect: (error text lost)");
+    free(safe);
+}
 
 static void inspect_usage(FILE *fp)
 {
@@ -59,6 +221,11 @@ static void inspect_usage(FILE *fp)
             "                        addressed to it (RED, AMBER+STRICT)\n"
             "  -j, --json            print one JSON object instead of text\n"
             "  -h, --help            show this help\n"
+            "\n"
+            "Text from the message (headers, key, payload, errors quoting "
+            "them) is printed\n"
+            "escaped: control bytes and invalid UTF-8 as \\xNN, C1 and "
+            "bidi controls as \\uNNNN.\n"
             "\n"
             "Exit status: 0 verified, 1 verification failed (or no "
             "--directory),\n"
@@ -296,24 +463,43 @@ static void print_text(const cishare_envelope_t *env, bool parsed,
     const char *name;
     const void *val;
     size_t size, i;
+    long cnt;
 
-    printf("key: %.*s\n", (int)in->key_len, in->key ? in->key : "");
-    printf("headers:\n");
-    for (i = 0; !rd_kafka_header_get_all(hdrs, i, &name, &val, &size); i++)
-        printf("  %s: %.*s\n", name, (int)(size > 200 ? 200 : size),
-               val ? (const char *)val : "(null)");
+    fputs("key: ", stdout);
+    put_safe(stdout, in->key ? in->key : "", in->key_len, ESC_TEXT);
+    printf("\nheaders:\n");
+    for (i = 0; !rd_kafka_header_get_all(hdrs, i, &name, &val, &size); i++) {
+        fputs("  ", stdout);
+        put_safe_str(stdout, name, ESC_TEXT);
+        fputs(": ", stdout);
+        if (val)
+            put_safe(stdout, val, size > 200 ? 200 : size, ESC_TEXT);
+        else
+            fputs("(null)", stdout);
+        putchar('\n');
+    }
     printf("value: %zu bytes%s\n", in->value_len,
            parsed && cishare_envelope_encrypted(env) ? " (encrypted)" : "");
-    if (parsed && cishare_envelope_encrypted(env))
-        printf("recipients: %ld\n",
-               cishare_seal_recipient_cnt(in->value, in->value_len));
-    printf("verification: %s%s%s\n", status, detail[0] ? ": " : "", detail);
+    if (parsed && cishare_envelope_encrypted(env)) {
+        cnt = cishare_seal_recipient_cnt(in->value, in->value_len);
+        if (cnt >= 0)
+            printf("recipients: %ld\n", cnt);
+        else
+            printf("recipients: (malformed encrypted value)\n");
+    }
+    printf("verification: %s%s", status, detail[0] ? ": " : "");
+    put_safe_str(stdout, detail, ESC_TEXT);
+    putchar('\n');
     if (payload) {
         char *s = json_dumps(payload, JSON_INDENT(2) | JSON_SORT_KEYS);
-        printf("payload: %s\n", s ? s : "?");
+        fputs("payload: ", stdout);
+        put_safe_str(stdout, s ? s : "?", ESC_JSON);
+        putchar('\n');
         free(s);
     } else {
-        printf("payload: (%s)\n", payload_note);
+        fputs("payload: (", stdout);
+        put_safe_str(stdout, payload_note, ESC_TEXT);
+        fputs(")\n", stdout);
     }
 }
 
@@ -376,12 +562,12 @@ int cishare_cmd_inspect(int argc, char **argv)
     if (!(errstr = calloc(1, ERRBUF_SIZE)) || !(perr = calloc(1, 512)))
         goto out;
     if (cishare_crypto_init()) {
-        cishare_cli_error("inspect: libsodium initialisation failed");
+        inspect_error("inspect: libsodium initialisation failed");
         goto out;
     }
     if (key_path && cishare_keypair_load(&kp, key_path, errstr, ERRBUF_SIZE) !=
                         CISHARE_OK) {
-        cishare_cli_error("inspect: %s", errstr);
+        inspect_error("inspect: %s", errstr);
         goto out;
     }
     /* Stateless: inspect only looks, so it must not pin a root or a
@@ -389,30 +575,30 @@ int cishare_cmd_inspect(int argc, char **argv)
     if (dir_path &&
         cishare_identity_verify_directory(dir_path, root, cishare_time_now_ms(),
                                           &dir, errstr, ERRBUF_SIZE)) {
-        cishare_cli_error("inspect: %s", errstr);
+        inspect_error("inspect: %s", errstr);
         goto out;
     }
     if ((err = cishare_codec_new(&codec, errstr, ERRBUF_SIZE))) {
-        cishare_cli_error("inspect: %s", errstr);
+        inspect_error("inspect: %s", errstr);
         goto out;
     }
     if (cishare_cli_read_file(file, INPUT_MAX, &buf, &len, errstr,
                               ERRBUF_SIZE)) {
-        cishare_cli_error("inspect: %s", errstr);
+        inspect_error("inspect: %s", errstr);
         goto out;
     }
     for (i = 0; i < len && isspace((unsigned char)buf[i]); i++)
         ;
     if ((i < len && buf[i] == '{' ? parse_json(buf, len, &in, perr, 512)
                                   : parse_kcat(buf, len, &in, perr, 512))) {
-        cishare_cli_error("inspect: %s: %s", file, perr);
+        inspect_error("inspect: %s: %s", file, perr);
         goto out;
     }
 
     /* Malformed headers are bad input (2), not a failed verification. */
     if ((err = cishare_envelope_from_headers(in.hdrs, &env, errstr,
                                              ERRBUF_SIZE))) {
-        cishare_cli_error("inspect: %s: %s", file, errstr);
+        inspect_error("inspect: %s: %s", file, errstr);
         if (!as_json)
             print_text(&env, false, in.hdrs, &in, "not verified", errstr, NULL,
                        "envelope malformed");
@@ -474,19 +660,35 @@ int cishare_cmd_inspect(int argc, char **argv)
     if (as_json) {
         json_t *o = json_object(), *e = cishare_message_to_json(&msg);
         char *s;
+        char *t;
         json_object_del(e, "payload");
-        json_object_set_new(o, "key",
-                            json_stringn(in.key ? in.key : "", in.key_len));
+        /* The key as is when JSON can carry it (the final pass escapes
+         * controls), else escaped text; error texts escaped. */
+        if (utf8_valid(in.key ? in.key : "", in.key_len)) {
+            json_object_set_new(o, "key",
+                                json_stringn(in.key ? in.key : "", in.key_len));
+        } else {
+            t = safe_dup(in.key, in.key_len);
+            json_object_set_new(o, "key", json_string(t ? t : ""));
+            free(t);
+        }
         json_object_set_new(o, "envelope", e);
         json_object_set_new(o, "verified", json_boolean(msg.verified));
-        json_object_set_new(o, "verification", json_string(errstr));
+        t = safe_dup(errstr, strlen(errstr));
+        json_object_set_new(o, "verification", json_string(t ? t : ""));
+        free(t);
         json_object_set_new(
             o, "payload", msg.payload ? json_incref(msg.payload) : json_null());
-        if (!msg.payload)
-            json_object_set_new(o, "payload_note", json_string(payload_note));
+        if (!msg.payload) {
+            t = safe_dup(payload_note, strlen(payload_note));
+            json_object_set_new(o, "payload_note", json_string(t ? t : ""));
+            free(t);
+        }
         s = json_dumps(o, JSON_INDENT(2));
-        if (s)
-            printf("%s\n", s);
+        if (s) {
+            put_safe_str(stdout, s, ESC_JSON);
+            putchar('\n');
+        }
         free(s);
         json_decref(o);
     } else {
@@ -494,10 +696,10 @@ int cishare_cmd_inspect(int argc, char **argv)
                    payload_note);
     }
     if (rc != CISHARE_EXIT_OK)
-        cishare_cli_error("inspect: %s: %s: %s", file,
-                          strcmp(status, "FAILED") ? "not verified"
-                                                   : "verification failed",
-                          errstr);
+        inspect_error("inspect: %s: %s: %s", file,
+                      strcmp(status, "FAILED") ? "not verified"
+                                               : "verification failed",
+                      errstr);
 out:
     cishare_msg_in_clear(&msg);
     cishare_keypair_wipe(&kp);

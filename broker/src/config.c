@@ -44,6 +44,11 @@ static const struct conf_prop {
      "the signer's word)"},
     {"cishare.feed.stats-interval-ms", CONF_INT, "10000", 0, 86400000,
      "how often a long-running feed prints a stats line (0: never)"},
+    {"cishare.stix.max-state-bytes-per-origin", CONF_INT, "33554432", 65536,
+     INT64_MAX,
+     "the STIX sink keeps at most this many bytes of state (stix/"
+     "state.jsonl) per origin; what would go past it is left out of the "
+     "bundle, counted and logged"},
     {"cishare.publish.timeout-ms", CONF_INT, "30000", 100, 3600000,
      "how long publish waits for delivery reports before failing"},
     {"cishare.sign.scheme", CONF_STR, "ed25519-merkle", 0, 0,

@@ -377,21 +377,20 @@ static const char *scalar_text(const yaml_node_t *n, const char **why)
     return s;
 }
 
-static int id_valid(const char *s)
+bool cishare_directory_id_valid(const char *s)
 {
-    size_t i, len = strlen(s);
+    size_t i, len;
 
-    if (len == 0 || len > CISHARE_ID_MAX_LEN)
-        return 0;
+    if (!s || (len = strlen(s)) == 0 || len > CISHARE_ID_MAX_LEN)
+        return false;
     if (!((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= '0' && s[0] <= '9')))
-        return 0;
+        return false;
     for (i = 1; i < len; i++) {
         char c = s[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-              c == '_' || c == '.'))
-            return 0;
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'))
+            return false;
     }
-    return 1;
+    return true;
 }
 
 static int sector_code_valid(const char *s)
@@ -822,10 +821,11 @@ static int parse_participant(parse_t *ps, yaml_node_t *m, size_t index,
     map_check_keys(ps, m, participant_keys, label);
 
     p->id = field_str(ps, m, "id", 1, label, &nomem);
-    if (p->id && !id_valid(p->id))
+    if (p->id && !cishare_directory_id_valid(p->id))
         errs_add(ps->errs,
-                 "%s: id: must be 1-%d characters of a-z, 0-9, '.', '_' "
-                 "and '-', starting with a letter or digit",
+                 "%s: id: must be 1-%d characters of a-z, 0-9 and '-', "
+                 "starting with a letter or digit (ids end topic and group "
+                 "names: cishare.inbox.<id>, cishare-feed-<id>.*)",
                  label, CISHARE_ID_MAX_LEN);
     p->name = field_str(ps, m, "name", 1, label, &nomem);
     role = field_str(ps, m, "role", 1, label, &nomem);

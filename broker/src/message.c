@@ -791,30 +791,65 @@ void cishare_message_policy_msg(const cishare_msg_in_t *in,
     pm->expires_ms = in->env.expires_ms;
 }
 
+/* legal_basis "mandatory" of a decoded incident: 1, 0, or -1 when the
+ * payload is not decoded. */
+static int mandatory_notice(const cishare_msg_in_t *in)
+{
+    const char *lb;
+
+    if (in->env.type != CISHARE_MSG_INCIDENT)
+        return 0;
+    if (!in->payload)
+        return -1;
+    lb = json_string_value(json_object_get(in->payload, "legal_basis"));
+    return lb && !strcmp(lb, "mandatory");
+}
+
+static cishare_decision_t withheld(cishare_reason_t reason)
+{
+    cishare_decision_t d;
+
+    d.deliver = false;
+    d.reason = reason;
+    d.text = cishare_reason_text(reason);
+    return d;
+}
+
 cishare_decision_t cishare_message_decide(const cishare_directory_t *dir,
                                           const cishare_msg_in_t *in,
                                           const cishare_participant_t *p,
                                           int64_t now_ms)
 {
     cishare_policy_msg_t pm, orig;
+    cishare_publish_msg_t pub;
     cishare_audience_t orig_aud = {0};
+    cishare_reason_t reason = CISHARE_REASON_INVALID;
     cishare_decision_t d;
 
     cishare_message_policy_msg(in, &pm);
-    if (!in->verified || in->env.relay_cnt == 0)
+    if (!in->verified)
         return cishare_policy_decide(dir, &pm, p, now_ms);
-    if (in->env.relay_cnt > 1) {
-        d.deliver = false;
-        d.reason = CISHARE_REASON_RELAY_NOT_RECIPIENT;
-        d.text = cishare_reason_text(d.reason);
-        return d;
-    }
+    if (in->env.relay_cnt > 1)
+        return withheld(CISHARE_REASON_RELAY_NOT_RECIPIENT);
     /* The origin's label and audience, as it signed them (verified). */
-    if (cishare_audience_parse(in->env.audience, &orig_aud, NULL, 0)) {
-        d.deliver = false;
-        d.reason = CISHARE_REASON_INVALID;
-        d.text = cishare_reason_text(d.reason);
-        return d;
+    if (cishare_audience_parse(in->env.audience, &orig_aud, NULL, 0))
+        return withheld(CISHARE_REASON_INVALID);
+    /* The publish rules, on the origin's original: a producer of its own
+     * skips `cishare publish`, not this. */
+    pub.type = in->env.type;
+    pub.tlp = in->env.tlp;
+    pub.origin =
+        in->origin ? in->origin : cishare_directory_find(dir, in->env.origin);
+    pub.audience = &orig_aud;
+    pub.sector = in->env.sector;
+    pub.mandatory = mandatory_notice(in);
+    if (cishare_policy_check_publish(dir, &pub, &reason, NULL, 0)) {
+        cishare_audience_clear(&orig_aud);
+        return withheld(reason);
+    }
+    if (in->env.relay_cnt == 0) {
+        cishare_audience_clear(&orig_aud);
+        return cishare_policy_decide(dir, &pm, p, now_ms);
     }
     orig.tlp = in->env.tlp;
     orig.origin = in->env.origin;

@@ -5,6 +5,7 @@
  */
 #include "cishare/policy.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +51,31 @@ static const struct {
                                             "participant is not in the "
                                             "directory"},
     [CISHARE_REASON_INVALID] = {"invalid", "invalid message or label"},
+    [CISHARE_REASON_ALERT_NOT_ISSUER] = {"alert-not-issuer",
+                                         "only the coordination office and "
+                                         "ministries issue alerts"},
+    [CISHARE_REASON_ALERT_OUTSIDE_COMPETENCE] = {"alert-outside-competence",
+                                                 "a ministry alerts only the "
+                                                 "sectors it is competent "
+                                                 "for"},
+    [CISHARE_REASON_OUTSIDE_OWN_SECTORS] = {"outside-own-sectors",
+                                            "an operator publishes only in "
+                                            "its own sectors"},
+    [CISHARE_REASON_AMBER_ALL_NOT_OFFICE] = {"amber-all-not-office",
+                                             "TLP:AMBER and stricter to all "
+                                             "come only from the "
+                                             "coordination office"},
+    [CISHARE_REASON_RED_AUDIENCE_NOT_NAMED] = {"red-audience-not-named",
+                                               "a TLP:RED audience names "
+                                               "participants only"},
+    [CISHARE_REASON_SECTOR_HEADER] = {"sector-header-not-origin",
+                                      "the sector header is not one of the "
+                                      "origin's sectors"},
+    [CISHARE_REASON_MANDATORY_NOT_ADDRESSED] = {"mandatory-not-addressed",
+                                                "a mandatory incident notice "
+                                                "must reach the competent "
+                                                "ministry and the "
+                                                "coordination office"},
 };
 
 const char *cishare_reason_code(cishare_reason_t reason)
@@ -497,4 +523,167 @@ size_t cishare_policy_members(const cishare_directory_t *dir,
         }
     }
     return n;
+}
+
+/* ---------------------------------------------------------------------
+ * Publish rules (P1-P7 in policy.h)
+ * ------------------------------------------------------------------ */
+
+static cishare_err_t refuse(cishare_reason_t reason, cishare_reason_t *reasonp,
+                            char *errstr, size_t errstr_size, const char *fmt,
+                            ...) __attribute__((format(printf, 5, 6)));
+
+static cishare_err_t refuse(cishare_reason_t reason, cishare_reason_t *reasonp,
+                            char *errstr, size_t errstr_size, const char *fmt,
+                            ...)
+{
+    va_list ap;
+
+    if (reasonp)
+        *reasonp = reason;
+    if (errstr && errstr_size) {
+        va_start(ap, fmt);
+        vsnprintf(errstr, errstr_size, fmt, ap);
+        va_end(ap);
+    }
+    return reason == CISHARE_REASON_INVALID ? CISHARE_ERR_INVALID_ARG
+                                            : CISHARE_ERR_POLICY;
+}
+
+/* P2: may ministry m name item it in an alert? */
+static bool ministry_alert_item_ok(const cishare_directory_t *dir,
+                                   const cishare_participant_t *m,
+                                   const cishare_aud_item_t *it)
+{
+    const cishare_participant_t *p;
+
+    switch (it->kind) {
+    case CISHARE_AUD_SECTOR:
+        return cishare_participant_in_sector(m, it->value);
+    case CISHARE_AUD_PARTICIPANT:
+        p = cishare_directory_find(dir, it->value);
+        return p && (p->role == CISHARE_ROLE_COORDINATION_OFFICE ||
+                     cishare_policy_is_client(m, p) || p == m);
+    default:
+        return false;
+    }
+}
+
+/* P7: NULL when the notice reaches every competent ministry (one at
+ * least) and the coordination office, else the participant it misses
+ * (or the origin itself when the sector has no ministry). */
+static const cishare_participant_t *
+mandatory_missing(const cishare_directory_t *dir,
+                  const cishare_publish_msg_t *msg)
+{
+    cishare_policy_msg_t pm;
+    size_t i, n = cishare_directory_participant_cnt(dir), ministries = 0;
+
+    pm.tlp = msg->tlp;
+    pm.origin = msg->origin->id;
+    pm.audience = msg->audience;
+    pm.expires_ms = 0; /* reachability, not expiry */
+    for (i = 0; i < n; i++) {
+        const cishare_participant_t *p = cishare_directory_participant(dir, i);
+        bool needed = p->role == CISHARE_ROLE_COORDINATION_OFFICE ||
+                      (p->role == CISHARE_ROLE_MINISTRY &&
+                       cishare_participant_in_sector(p, msg->sector));
+        if (p->role == CISHARE_ROLE_MINISTRY && needed)
+            ministries++;
+        if (needed && !cishare_policy_decide(dir, &pm, p, 0).deliver)
+            return p;
+    }
+    return ministries ? NULL : msg->origin;
+}
+
+cishare_err_t cishare_policy_check_publish(const cishare_directory_t *dir,
+                                           const cishare_publish_msg_t *msg,
+                                           cishare_reason_t *reasonp,
+                                           char *errstr, size_t errstr_size)
+{
+    const cishare_participant_t *o, *miss;
+    const cishare_aud_item_t *it;
+    char item[96];
+    size_t i;
+
+    if (!dir || !msg || !msg->origin || !msg->audience || !msg->sector ||
+        (unsigned)msg->tlp >= CISHARE_TLP__CNT)
+        return refuse(CISHARE_REASON_INVALID, reasonp, errstr, errstr_size,
+                      "publish rules: missing origin, audience or sector, or "
+                      "a bad label");
+    o = msg->origin;
+    if (msg->type == CISHARE_MSG_ALERT && /* P1 */
+        o->role != CISHARE_ROLE_COORDINATION_OFFICE &&
+        o->role != CISHARE_ROLE_MINISTRY)
+        return refuse(CISHARE_REASON_ALERT_NOT_ISSUER, reasonp, errstr,
+                      errstr_size,
+                      "%s is a%s %s: only the coordination office and "
+                      "ministries issue alerts",
+                      o->id, o->role == CISHARE_ROLE_OPERATOR ? "n" : "",
+                      cishare_role_name(o->role));
+    for (i = 0; msg->audience->items && i < msg->audience->cnt; i++) {
+        it = &msg->audience->items[i];
+        item_text(it, item, sizeof(item));
+        if (msg->type == CISHARE_MSG_ALERT && /* P2 */
+            o->role == CISHARE_ROLE_MINISTRY &&
+            !ministry_alert_item_ok(dir, o, it)) {
+            if (it->kind == CISHARE_AUD_SECTOR)
+                return refuse(CISHARE_REASON_ALERT_OUTSIDE_COMPETENCE, reasonp,
+                              errstr, errstr_size,
+                              "ministry %s is not competent for sector '%s'",
+                              o->id, it->value);
+            return refuse(CISHARE_REASON_ALERT_OUTSIDE_COMPETENCE, reasonp,
+                          errstr, errstr_size,
+                          "ministry %s alerts only the sectors it is "
+                          "competent for; the audience names %s",
+                          o->id, item);
+        }
+        if (o->role == CISHARE_ROLE_OPERATOR && /* P3 */
+            it->kind == CISHARE_AUD_SECTOR &&
+            !cishare_participant_in_sector(o, it->value))
+            return refuse(CISHARE_REASON_OUTSIDE_OWN_SECTORS, reasonp, errstr,
+                          errstr_size,
+                          "operator %s may publish only in its own sectors; "
+                          "the audience names sector:%s",
+                          o->id, it->value);
+        if (msg->tlp >= CISHARE_TLP_AMBER && /* P4 */
+            it->kind == CISHARE_AUD_ALL &&
+            o->role != CISHARE_ROLE_COORDINATION_OFFICE)
+            return refuse(CISHARE_REASON_AMBER_ALL_NOT_OFFICE, reasonp, errstr,
+                          errstr_size,
+                          "TLP:%s to all comes only from the coordination "
+                          "office, not from %s",
+                          tlp_upper(msg->tlp), o->id);
+        if (msg->tlp == CISHARE_TLP_RED && /* P5 */
+            it->kind != CISHARE_AUD_PARTICIPANT)
+            return refuse(CISHARE_REASON_RED_AUDIENCE_NOT_NAMED, reasonp,
+                          errstr, errstr_size,
+                          "TLP:RED is for named recipients only: audience "
+                          "item '%s' is refused",
+                          item);
+    }
+    if (o->sector_cnt ? !cishare_participant_in_sector(o, msg->sector) /* P6 */
+                      : msg->sector[0] != '\0')
+        return refuse(CISHARE_REASON_SECTOR_HEADER, reasonp, errstr,
+                      errstr_size,
+                      "the sector header '%.64s' is not a sector of %s",
+                      msg->sector, o->id);
+    if (msg->type == CISHARE_MSG_INCIDENT && msg->mandatory == 1 && /* P7 */
+        o->core_infrastructure && (miss = mandatory_missing(dir, msg))) {
+        if (miss == o)
+            return refuse(CISHARE_REASON_MANDATORY_NOT_ADDRESSED, reasonp,
+                          errstr, errstr_size,
+                          "a mandatory incident notice must go to the "
+                          "competent ministry, but the directory has no "
+                          "ministry for sector %s",
+                          msg->sector);
+        return refuse(CISHARE_REASON_MANDATORY_NOT_ADDRESSED, reasonp, errstr,
+                      errstr_size,
+                      "a mandatory incident notice from core-infrastructure "
+                      "operator %s must be addressed to its competent "
+                      "ministry and to the coordination office: add "
+                      "participant:%s to the audience",
+                      o->id, miss->id);
+    }
+    return CISHARE_OK;
 }

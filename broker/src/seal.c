@@ -1,6 +1,12 @@
 /*
  * cishare - end-to-end payload encryption (layout in seal.h and
  * schemas/README.md "Encryption format").
+ *
+ * Invariant: the recipient key ids (rkid) of a sealed value are unique.
+ * Encryption writes one entry per key; decryption refuses a value that
+ * repeats an id, so a reader opens at most one sealed box per value
+ * (key ids are public: without this a sender could make every reader try
+ * up to CISHARE_SEAL_MAX_RECIPIENTS boxes).
  */
 #include "cishare/seal.h"
 
@@ -18,6 +24,30 @@ void cishare_seal_rkid(const uint8_t pk[CISHARE_X25519_PK_BYTES],
 
     crypto_generichash(h, sizeof(h), pk, CISHARE_X25519_PK_BYTES, NULL, 0);
     memcpy(rkid, h, CISHARE_SEAL_RKID_BYTES);
+}
+
+static int rkid_cmp(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+    return x < y ? -1 : x > y;
+}
+
+/* Whether two of the cnt (<= CISHARE_SEAL_MAX_RECIPIENTS) entries at
+ * entries carry the same recipient key id. Sorts a copy of the ids:
+ * O(n log n), no allocation. The ids are public: no constant time. */
+static bool rkids_repeat(const uint8_t *entries, size_t cnt)
+{
+    uint64_t ids[CISHARE_SEAL_MAX_RECIPIENTS];
+    size_t i;
+
+    for (i = 0; i < cnt; i++)
+        memcpy(&ids[i], entries + i * CISHARE_SEAL_ENTRY_BYTES, sizeof(ids[i]));
+    qsort(ids, cnt, sizeof(ids[0]), rkid_cmp);
+    for (i = 1; i < cnt; i++)
+        if (ids[i] == ids[i - 1])
+            return true;
+    return false;
 }
 
 /* AEAD additional data: prefix || header and entries || caller ad. The
@@ -89,6 +119,13 @@ cishare_err_t cishare_seal_encrypt(const uint8_t *pt, size_t len,
         p += CISHARE_SEAL_ENTRY_BYTES;
         cnt++;
     }
+    /* Two distinct keys whose ids collide (2^-64 per pair) would make a
+     * value every reader refuses: fail here instead. */
+    if (rkids_repeat(out + CISHARE_SEAL_HEADER_BYTES, cnt)) {
+        err = cishare_err_set(CISHARE_ERR_CRYPTO, errstr, errstr_size,
+                              "seal: two recipient keys share a key id");
+        goto done;
+    }
     out[1 + CISHARE_SEAL_NONCE_BYTES] = (uint8_t)(cnt >> 8);
     out[2 + CISHARE_SEAL_NONCE_BYTES] = (uint8_t)cnt;
     head_len = CISHARE_SEAL_HEADER_BYTES + cnt * CISHARE_SEAL_ENTRY_BYTES;
@@ -147,6 +184,10 @@ static long layout(const uint8_t *ct, size_t len, cishare_err_t *errp,
         *whyp = "ciphertext too long";
         return -1;
     }
+    if (rkids_repeat(ct + CISHARE_SEAL_HEADER_BYTES, cnt)) {
+        *whyp = "duplicate recipient key ids (one entry per recipient)";
+        return -1;
+    }
     return (long)cnt;
 }
 
@@ -186,17 +227,16 @@ cishare_err_t cishare_seal_decrypt(const uint8_t *ct, size_t len,
         CISHARE_SEAL_HEADER_BYTES + (size_t)cnt * CISHARE_SEAL_ENTRY_BYTES;
     ctext_len = len - head_len;
     cishare_seal_rkid(kp->x25519_pk, rkid);
-    /* Try every entry with our rkid (normally one). */
+    /* The entry with our rkid (ids are unique, layout() checked): one
+     * box opened at most. */
     for (i = 0, e = ct + CISHARE_SEAL_HEADER_BYTES; i < (size_t)cnt;
          i++, e += CISHARE_SEAL_ENTRY_BYTES) {
         if (sodium_memcmp(e, rkid, CISHARE_SEAL_RKID_BYTES) != 0)
             continue;
-        if (crypto_box_seal_open(key, e + CISHARE_SEAL_RKID_BYTES,
-                                 CISHARE_SEAL_BOX_BYTES, kp->x25519_pk,
-                                 kp->x25519_sk) == 0) {
-            opened = true;
-            break;
-        }
+        opened = crypto_box_seal_open(key, e + CISHARE_SEAL_RKID_BYTES,
+                                      CISHARE_SEAL_BOX_BYTES, kp->x25519_pk,
+                                      kp->x25519_sk) == 0;
+        break;
     }
     if (!opened) {
         sodium_memzero(key, sizeof(key));

@@ -40,13 +40,20 @@ cishare_err_t cishare_topic_sector(cishare_tlp_t tlp, const char *sector,
     return fmt_name(buf, size, pfx, sector, "");
 }
 
+/* Names ending in a participant id take only ids the directory admits
+ * (no '.'): the PREFIXED group binding cishare-feed-<id>. then matches no
+ * other participant's groups. */
 cishare_err_t cishare_topic_inbox(const char *id, char *buf, size_t size)
 {
+    if (!cishare_directory_id_valid(id))
+        return CISHARE_ERR_INVALID_ARG;
     return fmt_name(buf, size, CISHARE_TOPIC_INBOX, id, "");
 }
 
 cishare_err_t cishare_topic_feed_group(const char *id, char *buf, size_t size)
 {
+    if (!cishare_directory_id_valid(id))
+        return CISHARE_ERR_INVALID_ARG;
     return fmt_name(buf, size, CISHARE_FEED_GROUP_PREFIX, id, "");
 }
 

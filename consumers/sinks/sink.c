@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -108,6 +109,11 @@ cishare_sink_status_t cishare_sink_sync(cishare_sink_t *sink, int64_t now_ms,
     if (markp)
         *markp = mark;
     return st;
+}
+
+uint64_t cishare_sink_over_bound(const cishare_sink_t *sink)
+{
+    return sink->plugin->over_bound ? sink->plugin->over_bound(sink->ctx) : 0;
 }
 
 void cishare_sink_close(cishare_sink_t *sink)
@@ -242,22 +248,97 @@ void cishare_atomic_abort(cishare_atomic_t *af)
 
 struct cishare_sink_state_s {
     char *path;
-    FILE *fp;     /* journal, appending */
-    json_t *all;  /* subject -> value */
-    size_t lines; /* records in the journal */
+    FILE *fp;            /* journal, appending */
+    json_t *all;         /* subject -> value */
+    json_t *sizes;       /* subject -> bytes of its journal line */
+    json_t *owners;      /* owner -> bytes of its subjects' lines */
+    size_t lines;        /* records in the journal */
+    uint64_t bytes;      /* length of the journal */
+    uint64_t live_bytes; /* bytes of the live subjects' lines */
+    uint64_t torn;       /* bytes of a torn last line cut on open */
+    bool broken;         /* a write failed: nothing more is appended */
 };
 
-/* Bound on one journal line (a message is bounded well below this). */
-#define STATE_LINE_MAX (8u * 1024u * 1024u)
+/* Bound on one journal line: a message is at most 1 MiB of Avro, which
+ * JSON escaping can grow at most sixfold. */
+#define STATE_LINE_MAX (16u * 1024u * 1024u)
+/* Compact when what the journal holds beyond the live lines is more
+ * than half of them plus this, so that forgotten large entries leave the
+ * disk soon (rewriting costs at most twice what was appended). */
+#define STATE_COMPACT_SLACK (64u * 1024u)
 
+/* The journal line of subject -> value (value NULL: forget), without the
+ * newline, malloc()ed; NULL when out of memory. */
+static char *state_render(const char *subject, const json_t *value,
+                          size_t *lenp)
+{
+    json_t *rec =
+        json_pack("{s:s,s:O}", "s", subject, "v", value ? value : json_null());
+    char *line;
+
+    if (!rec)
+        return NULL;
+    line = json_dumps(rec, JSON_COMPACT);
+    json_decref(rec);
+    if (line)
+        *lenp = strlen(line);
+    return line;
+}
+
+/* The owner of a subject: its key up to the first space (the origin of
+ * "<origin> <subject>" keys). */
+static size_t owner_len(const char *subject)
+{
+    const char *sp = strchr(subject, ' ');
+
+    return sp ? (size_t)(sp - subject) : strlen(subject);
+}
+
+static uint64_t state_size_of(const cishare_sink_state_t *s,
+                              const char *subject)
+{
+    return (uint64_t)json_integer_value(json_object_get(s->sizes, subject));
+}
+
+/* Book subject's line as `bytes` long (0: forgotten) for its owner. */
+static void state_account(cishare_sink_state_t *s, const char *subject,
+                          uint64_t bytes)
+{
+    uint64_t old = state_size_of(s, subject), owned;
+    size_t olen = owner_len(subject);
+    json_t *ov = json_object_getn(s->owners, subject, olen);
+
+    owned = (uint64_t)json_integer_value(ov) - old + bytes;
+    s->live_bytes = s->live_bytes - old + bytes;
+    if (bytes)
+        json_object_set_new(s->sizes, subject, json_integer((json_int_t)bytes));
+    else
+        json_object_del(s->sizes, subject);
+    if (owned)
+        json_object_setn_new(s->owners, subject, olen,
+                             json_integer((json_int_t)owned));
+    else
+        json_object_deln(s->owners, subject, olen);
+}
+
+/*
+ * Load the journal. Every line but the last must be a complete record:
+ * records are appended in order and made durable by one fsync per batch,
+ * so a crash can only tear the last line (no newline yet). That one is
+ * cut and counted (s->torn); any other line that does not load stops the
+ * open with its file and line named, and nothing is cut: cutting it would
+ * lose every record after it, other origins' and tombstones included.
+ * Strings may hold U+0000 (the codec lets it through; JSON_ALLOW_NUL).
+ */
 static cishare_err_t state_load(cishare_sink_state_t *s, char *errstr,
                                 size_t errstr_size)
 {
     FILE *fp = fopen(s->path, "r");
     char *line = NULL;
-    size_t cap = 0;
+    size_t cap = 0, lineno = 0;
     ssize_t n;
-    off_t good = 0;
+    uint64_t good = 0;
+    cishare_err_t err = CISHARE_OK;
 
     if (!fp) {
         if (errno == ENOENT)
@@ -267,30 +348,59 @@ static cishare_err_t state_load(cishare_sink_state_t *s, char *errstr,
     }
     while ((n = getline(&line, &cap, fp)) > 0) {
         json_t *rec, *v;
+        json_error_t jerr;
         const char *subj;
 
-        if (line[n - 1] != '\n' || (size_t)n > STATE_LINE_MAX)
-            break; /* torn tail */
-        if (!(rec = json_loadb(line, (size_t)n, 0, NULL)))
+        lineno++;
+        if (line[n - 1] != '\n') {
+            s->torn = (uint64_t)n; /* the last line: never completed */
             break;
+        }
+        if ((size_t)n > STATE_LINE_MAX) {
+            err = cishare_err_set(CISHARE_ERR_VALIDATION, errstr, errstr_size,
+                                  "%s: line %zu is damaged (%zd bytes, more "
+                                  "than any record); not loading the file, "
+                                  "nor cutting it there (that would lose "
+                                  "every later line): repair or remove that "
+                                  "line",
+                                  s->path, lineno, n);
+            break;
+        }
+        rec = json_loadb(line, (size_t)n, JSON_ALLOW_NUL, &jerr);
         subj = json_string_value(json_object_get(rec, "s"));
         v = json_object_get(rec, "v");
-        if (!subj || !v) {
+        if (!rec || !subj || !v) {
+            err = cishare_err_set(
+                CISHARE_ERR_VALIDATION, errstr, errstr_size,
+                "%s: line %zu is damaged (%s); not loading the file, nor "
+                "cutting it there (that would lose every later line): "
+                "repair or remove that line",
+                s->path, lineno,
+                rec ? "not a {\"s\",\"v\"} record" : jerr.text);
             json_decref(rec);
             break;
         }
-        if (json_is_null(v))
+        if (json_is_null(v)) {
             json_object_del(s->all, subj);
-        else
+            state_account(s, subj, 0);
+        } else {
             json_object_set(s->all, subj, v);
+            state_account(s, subj, (uint64_t)n);
+        }
         json_decref(rec);
         s->lines++;
-        good += n;
+        good += (uint64_t)n;
     }
+    if (!err && n < 0 && ferror(fp))
+        err = cishare_err_set(CISHARE_ERR_IO, errstr, errstr_size,
+                              "%s: cannot read: %s", s->path, strerror(errno));
     free(line);
     fclose(fp);
-    /* Cut what did not parse so appends start on a line boundary. */
-    if (truncate(s->path, good))
+    if (err)
+        return err;
+    s->bytes = good;
+    /* Cut the torn line so appends start on a line boundary. */
+    if (s->torn && truncate(s->path, (off_t)good))
         return cishare_err_set(CISHARE_ERR_IO, errstr, errstr_size,
                                "%s: cannot cut torn tail: %s", s->path,
                                strerror(errno));
@@ -306,7 +416,8 @@ cishare_err_t cishare_sink_state_open(const char *path,
 
     *sp = NULL;
     if (!(s = calloc(1, sizeof(*s))) || !(s->path = strdup(path)) ||
-        !(s->all = json_object())) {
+        !(s->all = json_object()) || !(s->sizes = json_object()) ||
+        !(s->owners = json_object())) {
         cishare_sink_state_close(s);
         return cishare_err_set(CISHARE_ERR_NOMEM, errstr, errstr_size,
                                "out of memory");
@@ -325,25 +436,62 @@ cishare_err_t cishare_sink_state_open(const char *path,
     return CISHARE_OK;
 }
 
-cishare_err_t cishare_sink_state_put(cishare_sink_state_t *s,
-                                     const char *subject, json_t *value)
+cishare_err_t cishare_sink_state_put_bounded(cishare_sink_state_t *s,
+                                             const char *subject, json_t *value,
+                                             uint64_t max_owner_bytes,
+                                             uint64_t *line_bytesp)
 {
-    json_t *rec =
-        json_pack("{s:s,s:O}", "s", subject, "v", value ? value : json_null());
-    int r;
+    size_t len = 0;
+    char *line;
+    uint64_t old, owned;
 
-    if (!rec)
-        return CISHARE_ERR_NOMEM;
-    r = json_dumpf(rec, s->fp, JSON_COMPACT);
-    json_decref(rec);
-    if (r || fputc('\n', s->fp) == EOF)
+    if (line_bytesp)
+        *line_bytesp = 0;
+    if (s->broken)
         return CISHARE_ERR_IO;
+    if (!(line = state_render(subject, value, &len)))
+        return CISHARE_ERR_NOMEM;
+    if (line_bytesp)
+        *line_bytesp = len + 1;
+    old = state_size_of(s, subject);
+    owned = cishare_sink_state_owner_bytes(s, subject, owner_len(subject));
+    if (value && max_owner_bytes && len + 1 > old &&
+        owned - old + len + 1 > max_owner_bytes) {
+        free(line);
+        return CISHARE_ERR_TOO_LARGE;
+    }
+    if (fwrite(line, 1, len, s->fp) != len || fputc('\n', s->fp) == EOF) {
+        free(line);
+        s->broken = true; /* a partial line may be out: append no more */
+        return CISHARE_ERR_IO;
+    }
+    free(line);
     s->lines++;
+    s->bytes += len + 1;
     if (value)
         json_object_set(s->all, subject, value);
     else
         json_object_del(s->all, subject);
+    state_account(s, subject, value ? len + 1 : 0);
     return CISHARE_OK;
+}
+
+cishare_err_t cishare_sink_state_put(cishare_sink_state_t *s,
+                                     const char *subject, json_t *value)
+{
+    return cishare_sink_state_put_bounded(s, subject, value, 0, NULL);
+}
+
+uint64_t cishare_sink_state_owner_bytes(const cishare_sink_state_t *s,
+                                        const char *owner, size_t owner_len)
+{
+    return (uint64_t)json_integer_value(
+        json_object_getn(s->owners, owner, owner_len));
+}
+
+uint64_t cishare_sink_state_torn_bytes(const cishare_sink_state_t *s)
+{
+    return s->torn;
 }
 
 json_t *cishare_sink_state_get(const cishare_sink_state_t *s,
@@ -364,6 +512,7 @@ static cishare_err_t state_compact(cishare_sink_state_t *s, char *errstr,
     const char *subj;
     json_t *v;
     FILE *nfp;
+    uint64_t bytes = 0;
 
     if (cishare_atomic_begin(&af, s->path))
         return cishare_err_set(CISHARE_ERR_IO, errstr, errstr_size,
@@ -371,38 +520,49 @@ static cishare_err_t state_compact(cishare_sink_state_t *s, char *errstr,
                                strerror(errno));
     json_object_foreach(s->all, subj, v)
     {
-        json_t *rec = json_pack("{s:s,s:O}", "s", subj, "v", v);
-        if (!rec || json_dumpf(rec, af.fp, JSON_COMPACT) ||
+        size_t len = 0;
+        char *line = state_render(subj, v, &len);
+        if (!line || fwrite(line, 1, len, af.fp) != len ||
             fputc('\n', af.fp) == EOF) {
-            json_decref(rec);
+            free(line);
             cishare_atomic_abort(&af);
             return cishare_err_set(CISHARE_ERR_IO, errstr, errstr_size,
                                    "%s: cannot compact", s->path);
         }
-        json_decref(rec);
+        free(line);
+        bytes += len + 1;
     }
     if (cishare_atomic_commit(&af))
         return cishare_err_set(CISHARE_ERR_IO, errstr, errstr_size,
                                "%s: cannot compact: %s", s->path,
                                strerror(errno));
-    if (!(nfp = fopen(s->path, "a")))
+    if (!(nfp = fopen(s->path, "a"))) {
+        s->broken = true; /* s->fp is the replaced file now */
         return cishare_err_set(CISHARE_ERR_IO, errstr, errstr_size,
                                "%s: cannot reopen: %s", s->path,
                                strerror(errno));
+    }
     fclose(s->fp);
     s->fp = nfp;
     s->lines = json_object_size(s->all);
+    s->bytes = bytes;
     return CISHARE_OK;
 }
 
 cishare_err_t cishare_sink_state_sync(cishare_sink_state_t *s, char *errstr,
                                       size_t errstr_size)
 {
-    if (fflush(s->fp) || fsync(fileno(s->fp)))
+    if (s->broken)
+        return cishare_err_set(CISHARE_ERR_IO, errstr, errstr_size,
+                               "%s: an earlier write failed", s->path);
+    if (fflush(s->fp) || fsync(fileno(s->fp))) {
+        s->broken = true;
         return cishare_err_set(CISHARE_ERR_IO, errstr, errstr_size,
                                "%s: cannot write: %s", s->path,
                                strerror(errno));
-    if (s->lines > 1024 && s->lines > 2 * json_object_size(s->all))
+    }
+    if ((s->lines > 1024 && s->lines > 2 * json_object_size(s->all)) ||
+        s->bytes - s->live_bytes > s->live_bytes / 2 + STATE_COMPACT_SLACK)
         return state_compact(s, errstr, errstr_size);
     return CISHARE_OK;
 }
@@ -414,6 +574,8 @@ void cishare_sink_state_close(cishare_sink_state_t *s)
     if (s->fp)
         fclose(s->fp);
     json_decref(s->all);
+    json_decref(s->sizes);
+    json_decref(s->owners);
     free(s->path);
     free(s);
 }
@@ -428,6 +590,22 @@ int64_t cishare_sink_json_time(const json_t *v)
     if (s && cishare_time_parse(s, &ms))
         return ms;
     return 0;
+}
+
+static void view_log(const cishare_view_sink_t *vs, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void view_log(const cishare_view_sink_t *vs, const char *fmt, ...)
+{
+    char line[1024];
+    va_list ap;
+
+    if (!vs->log)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    vs->log(vs->log_opaque, line);
 }
 
 static cishare_sink_status_t view_regen(cishare_view_sink_t *vs, int64_t now_ms,
@@ -452,6 +630,13 @@ cishare_sink_status_t cishare_view_sink_open(
     vs->next_expiry_ms = INT64_MAX;
     vs->regen = regen;
     vs->ctx = ctx;
+    vs->log = opts->log;
+    vs->log_opaque = opts->log_opaque;
+    if (!(vs->over_by_origin = json_object())) {
+        cishare_err_set(CISHARE_ERR_NOMEM, errstr, errstr_size,
+                        "out of memory");
+        return CISHARE_SINK_ERROR;
+    }
     if (!strcmp(opts->out, "-")) {
         cishare_err_set(CISHARE_ERR_INVALID_ARG, errstr, errstr_size,
                         "the %s sink needs an output folder, not '-'", name);
@@ -471,11 +656,22 @@ cishare_sink_status_t cishare_view_sink_open(
         return CISHARE_SINK_ERROR;
     }
     err = cishare_sink_state_open(statepath, &vs->state, errstr, errstr_size);
+    if (!err && cishare_sink_state_torn_bytes(vs->state))
+        view_log(vs,
+                 "%s: cut %llu bytes of a torn last line (a write the "
+                 "crash interrupted; its batch was never committed and is "
+                 "read again)",
+                 statepath,
+                 (unsigned long long)cishare_sink_state_torn_bytes(vs->state));
     free(statepath);
     if (err)
         return CISHARE_SINK_ERROR;
-    /* The view is made from the state: make it match the state now. */
-    return view_regen(vs, cishare_time_now_ms(), errstr, errstr_size);
+    /* The view is made from the state: make it match the state now, and
+     * make durable what it forgot (expired entries). */
+    if (view_regen(vs, cishare_time_now_ms(), errstr, errstr_size) ||
+        cishare_sink_state_sync(vs->state, errstr, errstr_size))
+        return CISHARE_SINK_ERROR;
+    return CISHARE_SINK_OK;
 }
 
 char *cishare_view_sink_key(const char *origin, const char *subject)
@@ -494,8 +690,42 @@ cishare_sink_status_t cishare_view_sink_record(cishare_view_sink_t *vs,
                                                char *errstr, size_t errstr_size)
 {
     cishare_sink_status_t st = CISHARE_SINK_OK;
+    uint64_t line_bytes = 0;
+    cishare_err_t err = CISHARE_ERR_NOMEM;
 
-    if (!key || !rec || cishare_sink_state_put(vs->state, key, rec)) {
+    if (key && rec)
+        err = cishare_sink_state_put_bounded(vs->state, key, rec,
+                                             vs->max_origin_bytes, &line_bytes);
+    if (err == CISHARE_ERR_TOO_LARGE) {
+        size_t olen = strcspn(key, " ");
+        uint64_t held, n;
+
+        /* The origin's earlier version of key is superseded: forget it
+         * rather than show it as current. */
+        if (cishare_sink_state_get(vs->state, key))
+            err = cishare_sink_state_put(vs->state, key, NULL);
+        else
+            err = CISHARE_OK;
+        held = cishare_sink_state_owner_bytes(vs->state, key, olen);
+        n = (uint64_t)json_integer_value(
+                json_object_getn(vs->over_by_origin, key, olen)) +
+            1;
+        json_object_setn_new(vs->over_by_origin, key, olen,
+                             json_integer((json_int_t)n));
+        vs->over_bound++;
+        if (!(n & (n - 1))) /* 1, 2, 4, 8, ...: count, never flood */
+            view_log(vs,
+                     "%s/state.jsonl: origin %.*s is at its bound (%s = "
+                     "%llu bytes, %llu held): %s'%.200s' (%llu bytes) left "
+                     "out; %llu left out of %.*s so far",
+                     vs->dir, (int)olen, key,
+                     vs->bound_key ? vs->bound_key : "bound",
+                     (unsigned long long)vs->max_origin_bytes,
+                     (unsigned long long)held, what, subject,
+                     (unsigned long long)line_bytes, (unsigned long long)n,
+                     (int)olen, key);
+    }
+    if (err) {
         cishare_err_set(CISHARE_ERR_IO, errstr, errstr_size,
                         "%s/state.jsonl: cannot record %s'%s'", vs->dir, what,
                         subject);
@@ -533,6 +763,8 @@ void cishare_view_sink_close(cishare_view_sink_t *vs)
     }
     cishare_sink_state_close(vs->state);
     vs->state = NULL;
+    json_decref(vs->over_by_origin);
+    vs->over_by_origin = NULL;
     free(vs->dir);
     vs->dir = NULL;
 }

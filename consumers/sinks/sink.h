@@ -27,7 +27,8 @@
  *              drops every earlier line of that subject from that origin.
  *              Mark = file length; on open the file is cut back to it.
  *   stix       <out>/stix/bundle.json: the current state as one STIX 2.1
- *              bundle, rewritten atomically.
+ *              bundle, rewritten atomically. STIX ids are derived from
+ *              (origin, subject); each origin's state is bounded.
  *   blocklist  <out>/blocklist/<type>.txt for ipv4, ipv6, domain, url,
  *              email, md5, sha1, sha256, sha512: one value a line, sorted,
  *              unique; expired and revoked indicators leave. Each file is
@@ -36,7 +37,8 @@
  * (<out>/<sink>/state.jsonl): re-applying a message is idempotent, and a
  * revocation leaves a tombstone so that a late copy of the revoked
  * subject stays out. A revocation only removes a subject published by the
- * revocation's own origin.
+ * revocation's own origin. Expired entries are forgotten. A damaged
+ * journal line stops the sink's open (see cishare_sink_state_open).
  *
  * Threading: a sink instance is used by one thread at a time.
  */
@@ -44,6 +46,7 @@
 #define CISHARE_SINK_H
 
 #include "cishare/codec.h"
+#include "cishare/config.h"
 #include "cishare/err.h"
 
 #include <jansson.h>
@@ -66,6 +69,14 @@ typedef struct cishare_sink_opts_s {
      *  often; 0 = on every sync that changed something. Close always
      *  rewrites changed views. */
     int64_t view_interval_ms;
+    /** Optional: where a sink reports a line for the user (the blocklist
+     *  sink's refusals), as cishare_feed_opts_t's log; called on the
+     *  thread that calls the sink. NULL: no lines. */
+    void (*log)(void *opaque, const char *line);
+    void *log_opaque;
+    /** Optional: settings (the stix sink reads
+     *  cishare.stix.max-state-bytes-per-origin). NULL: defaults. */
+    const cishare_config_t *conf;
 } cishare_sink_opts_t;
 
 typedef struct cishare_sink_plugin_s {
@@ -95,6 +106,9 @@ typedef struct cishare_sink_plugin_s {
                                   char *errstr, size_t errstr_size);
     /** Rewrite changed views, release everything. NULL ctx is a no-op. */
     void (*close)(void *ctx);
+    /** Optional: entries left out of the sink's state so far because
+     *  their origin was past its bound (each also logged). */
+    uint64_t (*over_bound)(void *ctx);
 } cishare_sink_plugin_t;
 
 extern const cishare_sink_plugin_t cishare_sink_jsonl;
@@ -137,6 +151,8 @@ cishare_sink_status_t cishare_sink_write_line(cishare_sink_t *sink,
 cishare_sink_status_t cishare_sink_sync(cishare_sink_t *sink, int64_t now_ms,
                                         uint64_t *markp, char *errstr,
                                         size_t errstr_size);
+/** The plugin's over_bound count (0 when it keeps no bound). */
+uint64_t cishare_sink_over_bound(const cishare_sink_t *sink);
 /** Close and free. NULL is a no-op. */
 void cishare_sink_close(cishare_sink_t *sink);
 
@@ -175,9 +191,20 @@ void cishare_atomic_abort(cishare_atomic_t *af);
 /**
  * The subject-keyed state of a sink: an in-memory JSON object (subject ->
  * value) and an append-only journal of JSON lines {"s":subject,"v":value}
- * (value null = forget). Lines that do not parse (a torn tail) end the
- * load. The journal is rewritten atomically when it holds more than twice
- * the live entries.
+ * (value null = forget). Strings may hold U+0000: whatever the codec
+ * delivers is journalled and loaded back (JSON_ALLOW_NUL).
+ *
+ * Loading: only an unterminated last line is a torn tail (a crash during
+ * the append); it is cut (cishare_sink_state_torn_bytes() says how much,
+ * the caller logs it). Any other line that does not load makes the open
+ * fail with CISHARE_ERR_VALIDATION, naming the file and the line, and the
+ * file is left as it is: cutting there would lose every later record.
+ *
+ * Each subject's owner is its key up to the first space (the origin, for
+ * "<origin> <subject>" keys); the state counts the live journal bytes of
+ * each owner, for bounds. The journal is rewritten atomically when it
+ * holds more than twice the live entries, or more than 64 KiB plus half
+ * their bytes beyond them. After a failed write nothing more is appended.
  */
 typedef struct cishare_sink_state_s cishare_sink_state_t;
 cishare_err_t cishare_sink_state_open(const char *path,
@@ -186,6 +213,22 @@ cishare_err_t cishare_sink_state_open(const char *path,
 /** Set subject -> value (value borrowed; NULL forgets the subject). */
 cishare_err_t cishare_sink_state_put(cishare_sink_state_t *s,
                                      const char *subject, json_t *value);
+/**
+ * cishare_sink_state_put() with a bound: CISHARE_ERR_TOO_LARGE, and
+ * nothing written, when value's line would grow its subject's line and
+ * take the owner's live bytes past max_owner_bytes (0: no bound).
+ * Forgetting (value NULL) and shrinking always go in. *line_bytesp
+ * (optional) receives the size of value's line.
+ */
+cishare_err_t cishare_sink_state_put_bounded(cishare_sink_state_t *s,
+                                             const char *subject, json_t *value,
+                                             uint64_t max_owner_bytes,
+                                             uint64_t *line_bytesp);
+/** Live journal bytes of the owner owner[0..owner_len). */
+uint64_t cishare_sink_state_owner_bytes(const cishare_sink_state_t *s,
+                                        const char *owner, size_t owner_len);
+/** Bytes of a torn last line cut when the journal was opened. */
+uint64_t cishare_sink_state_torn_bytes(const cishare_sink_state_t *s);
 /** Borrowed value of subject, or NULL. */
 json_t *cishare_sink_state_get(const cishare_sink_state_t *s,
                                const char *subject);
@@ -219,12 +262,22 @@ typedef struct cishare_view_sink_s {
     bool dirty;             /**< state changed since the last view */
     cishare_view_regen_fn regen;
     void *ctx;
+    /** Bound on each origin's live journal bytes (0: none), and the
+     *  setting it comes from (named in log lines); set by the sink
+     *  before cishare_view_sink_open(). */
+    uint64_t max_origin_bytes;
+    const char *bound_key;
+    uint64_t over_bound;    /**< records left out past the bound */
+    json_t *over_by_origin; /**< origin -> records left out (owned) */
+    void (*log)(void *opaque, const char *line); /**< from the opts */
+    void *log_opaque;
 } cishare_view_sink_t;
 
 /**
  * Fill vs for sink `name` (refuses out "-"), create the folder, load the
- * journal and rewrite the view. On error the caller still calls
- * cishare_view_sink_close() (which then rewrites nothing).
+ * journal (a torn last line cut is logged), rewrite the view and make
+ * what the view forgot (expired entries) durable. On error the caller
+ * still calls cishare_view_sink_close() (which then rewrites nothing).
  */
 cishare_sink_status_t cishare_view_sink_open(
     cishare_view_sink_t *vs, const char *name, const cishare_sink_opts_t *opts,
@@ -239,6 +292,11 @@ char *cishare_view_sink_key(const char *origin, const char *subject);
  * Record key -> rec in the journal and mark the view changed. rec is
  * taken (NULL, like a NULL key, is an allocation failure); the error
  * names "<dir>/state.jsonl", what ("" or "revocation of ") and subject.
+ * With max_origin_bytes set, a record that would take its origin (the
+ * key up to the first space) past the bound is left out, and the key's
+ * earlier record forgotten (a superseded version must not stay in its
+ * place): counted in over_bound, logged (the first, second, fourth, ...
+ * of each origin), and CISHARE_SINK_OK.
  */
 cishare_sink_status_t
 cishare_view_sink_record(cishare_view_sink_t *vs, const char *key, json_t *rec,

@@ -20,17 +20,23 @@
  *               origin id, or its pseudonym as the message carries it
  *   markings    the five TLP 2.0 marking-definitions (DOMAIN.md ids) with
  *               the TLP 2.0 extension-definition, as OASIS publishes them
- * Ids: a subject that already is "<type>--<uuid>" keeps it; other ids are
- * derived deterministically (BLAKE2b of type, origin, subject, formatted as
- * a version-4 UUID, as the validator expects of SDOs).
+ * Ids: always derived from (type, origin, subject), never the subject
+ * itself, even one shaped "<type>--<uuid>": one origin cannot take
+ * another's id (see stix_id()). References between objects of one origin
+ * (report object_refs, incident indicators) use the same derivation; a
+ * sighting refers to its own origin's indicator of that subject if there
+ * is one, else to every origin's.
  * Revoked subjects and messages past their envelope expiry leave the
- * bundle.
+ * bundle, and the state forgets them (a revocation's tombstone stays
+ * until the revoked message's own expiry, to keep late copies out).
+ * Each origin's state is bounded (cishare.stix.max-state-bytes-per-origin,
+ * default 32 MiB): what would go past it is left out, counted
+ * (cishare_sink_over_bound, the feed's stats) and logged.
  */
 #include "sinks/sink.h"
 
 #include <sodium.h>
 
-#include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +44,11 @@
 #define TLP2_EXT   "extension-definition--60a3c5c5-0d10-413e-aab3-9e08dde9e88d"
 #define TLP2_EPOCH "2022-10-01T00:00:00.000Z"
 #define ID_EPOCH   "2020-01-01T00:00:00.000Z"
+
+/* Bound on the state journal bytes of each origin (config.c registers
+ * the key with this default). */
+#define STIX_BOUND_KEY     "cishare.stix.max-state-bytes-per-origin"
+#define STIX_BOUND_DEFAULT (32u * 1024u * 1024u)
 
 static const struct {
     const char *tlp, *id, *name;
@@ -62,24 +73,16 @@ typedef struct stix_s {
 
 /* ---- ids and small helpers ---- */
 
-static bool is_uuid4ish(const char *s)
-{
-    size_t i;
-
-    if (strlen(s) != 36)
-        return false;
-    for (i = 0; i < 36; i++) {
-        if (i == 8 || i == 13 || i == 18 || i == 23) {
-            if (s[i] != '-')
-                return false;
-        } else if (!isxdigit((unsigned char)s[i]) ||
-                   isupper((unsigned char)s[i]))
-            return false;
-    }
-    return s[14] == '4' && strchr("89ab", s[19]);
-}
-
-/* "<type>--<uuid>" for (type, origin, subject). out >= 100 bytes. */
+/*
+ * "<type>--<uuid>" for (type, origin, subject), out >= 100 bytes. Always
+ * derived, never the subject itself: a subject is whatever its origin
+ * chose, so another origin could name one of ours. Name-based (stable
+ * across restarts and feeds): BLAKE2b-128 of a fixed prefix and the three
+ * names, each NUL-terminated (none can hold NUL: they are C strings),
+ * with the version 4 and RFC 4122 variant bits set, since the OASIS
+ * validator wants UUIDv4 ids on SDOs (a version-5 id fails its
+ * uuid-check in strict mode).
+ */
 static void stix_id(const char *type, const char *origin, const char *subject,
                     char *out, size_t out_size)
 {
@@ -88,11 +91,6 @@ static void stix_id(const char *type, const char *origin, const char *subject,
     crypto_generichash_state st;
     char hex[33];
 
-    if (!strncmp(subject, type, tl) && !strncmp(subject + tl, "--", 2) &&
-        is_uuid4ish(subject + tl + 2)) {
-        snprintf(out, out_size, "%s", subject);
-        return;
-    }
     crypto_generichash_init(&st, NULL, 0, sizeof(h));
     crypto_generichash_update(&st, (const uint8_t *)"cishare-stix\0", 13);
     crypto_generichash_update(&st, (const uint8_t *)type, tl + 1);
@@ -554,12 +552,16 @@ static void gen_sighting(gen_t *g, const json_t *msg, const char *origin,
 {
     const json_t *p = json_object_get(msg, "payload");
     int64_t created, modified, fs, ls;
-    char sid[100];
+    char sid[100], *name = NULL;
     const char *pid = json_string_value(json_object_get(p, "id"));
     json_t *o, *v;
 
     msg_times(msg, &created, &modified);
-    stix_id("sighting", origin, pid ? pid : "", sid, sizeof(sid));
+    /* one sighting object per (sighting, indicator sighted) */
+    if (asprintf(&name, "%s|%s", pid ? pid : "", target_id) < 0)
+        return;
+    stix_id("sighting", origin, name, sid, sizeof(sid));
+    free(name);
     o = sdo(g, "sighting", sid, msg, created, modified);
     json_object_set_new(o, "sighting_of_ref", json_string(target_id));
     json_object_set_new(o, "where_sighted_refs",
@@ -626,21 +628,43 @@ static bool msg_live(const json_t *msg, int64_t now_ms, int64_t *next_expiry)
     return true;
 }
 
+/* Sighting of origin at `of`: the indicators it refers to, from
+ * targets (subject -> {origin: indicator id}). The sighting origin's own
+ * indicator when it holds one, else every origin's of that subject: a
+ * subject names no origin, and a copy under another origin's subject must
+ * neither hide the genuine indicator nor be hidden itself. */
+static void sightings_of(gen_t *g, const json_t *msg, const char *origin,
+                         const json_t *targets, const char *of)
+{
+    const json_t *byorigin = json_object_get(targets, of), *id;
+    const char *o;
+
+    if ((id = json_object_get(byorigin, origin))) {
+        gen_sighting(g, msg, origin, json_string_value(id));
+        return;
+    }
+    json_object_foreach((json_t *)byorigin, o, id)
+        gen_sighting(g, msg, origin, json_string_value(id));
+}
+
 static cishare_sink_status_t stix_regen(void *ctx, int64_t now_ms, char *errstr,
                                         size_t errstr_size)
 {
     stix_t *s = ctx;
     json_t *all = cishare_sink_state_all(s->vs.state), *v, *bundle, *targets;
+    json_t *forget;
     const char *key;
     gen_t g = {0};
     cishare_atomic_t af;
     uint8_t rnd[16];
     char bid[100], hex[33];
+    size_t i;
 
     g.objects = json_array();
     g.ids = json_object();
     g.idents = json_object();
-    targets = json_object(); /* subject -> indicator id, for sightings */
+    targets = json_object(); /* subject -> {origin: indicator id} */
+    forget = json_array();   /* keys of expired entries */
     /* Pass 1: everything but sightings. */
     json_object_foreach(all, key, v)
     {
@@ -648,16 +672,33 @@ static cishare_sink_status_t stix_regen(void *ctx, int64_t now_ms, char *errstr,
         const char *type = json_string_value(json_object_get(msg, "type"));
         const char *origin = json_string_value(json_object_get(msg, "origin"));
         const char *subject = json_string_value(json_object_get(v, "s"));
+        int64_t x = json_integer_value(json_object_get(v, "x"));
         char id[100];
 
-        if (!msg || !type || !subject || !origin ||
-            !msg_live(msg, now_ms, &s->vs.next_expiry_ms))
+        if (json_is_true(json_object_get(v, "revoked"))) {
+            /* A tombstone stays while a copy of what it revoked could
+             * still be delivered: until that message's expiry. */
+            if (x && x <= now_ms)
+                json_array_append_new(forget, json_string(key));
+            else if (x && x < s->vs.next_expiry_ms)
+                s->vs.next_expiry_ms = x;
+            continue;
+        }
+        if (msg && !msg_live(msg, now_ms, &s->vs.next_expiry_ms)) {
+            json_array_append_new(forget, json_string(key));
+            continue;
+        }
+        if (!msg || !type || !subject || !origin)
             continue;
         if (!strcmp(type, "indicator")) {
             gen_indicator(&g, msg, origin, subject);
             stix_id("indicator", origin, subject, id, sizeof(id));
-            if (json_object_get(g.ids, id))
-                json_object_set_new(targets, subject, json_string(id));
+            if (json_object_get(g.ids, id)) {
+                if (!json_object_get(targets, subject))
+                    json_object_set_new(targets, subject, json_object());
+                json_object_set_new(json_object_get(targets, subject), origin,
+                                    json_string(id));
+            }
         } else if (!strcmp(type, "incident"))
             gen_incident(&g, msg, origin, subject);
         else if (!strcmp(type, "alert"))
@@ -671,11 +712,11 @@ static cishare_sink_status_t stix_regen(void *ctx, int64_t now_ms, char *errstr,
         const char *origin = json_string_value(json_object_get(msg, "origin"));
         const char *of = json_string_value(
             json_object_get(json_object_get(msg, "payload"), "sighting_of"));
-        const char *target =
-            of ? json_string_value(json_object_get(targets, of)) : NULL;
-        if (type && origin && target && !strcmp(type, "sighting") &&
-            msg_live(msg, now_ms, &s->vs.next_expiry_ms))
-            gen_sighting(&g, msg, origin, target);
+        int64_t ignore = INT64_MAX;
+
+        if (type && origin && of && !strcmp(type, "sighting") &&
+            msg_live(msg, now_ms, &ignore))
+            sightings_of(&g, msg, origin, targets, of);
     }
     emit_markings(&g);
     randombytes_buf(rnd, sizeof(rnd));
@@ -691,6 +732,7 @@ static cishare_sink_status_t stix_regen(void *ctx, int64_t now_ms, char *errstr,
     json_decref(targets);
     if (!bundle || cishare_atomic_begin(&af, s->bundle_path)) {
         json_decref(bundle);
+        json_decref(forget);
         cishare_err_set(CISHARE_ERR_IO, errstr, errstr_size, "%s: %s",
                         s->bundle_path, strerror(errno));
         return CISHARE_SINK_ERROR;
@@ -699,12 +741,18 @@ static cishare_sink_status_t stix_regen(void *ctx, int64_t now_ms, char *errstr,
         fputc('\n', af.fp) == EOF || cishare_atomic_commit(&af)) {
         cishare_atomic_abort(&af);
         json_decref(bundle);
+        json_decref(forget);
         cishare_err_set(CISHARE_ERR_IO, errstr, errstr_size,
                         "%s: cannot write: %s", s->bundle_path,
                         strerror(errno));
         return CISHARE_SINK_ERROR;
     }
     json_decref(bundle);
+    /* The bundle no longer holds them: forget expired entries (and
+     * tombstones past the expiry of what they revoked). */
+    json_array_foreach(forget, i, v)
+        cishare_sink_state_put(s->vs.state, json_string_value(v), NULL);
+    json_decref(forget);
     return CISHARE_SINK_OK;
 }
 
@@ -734,6 +782,11 @@ static cishare_sink_status_t stix_open(const cishare_sink_opts_t *opts,
         free(s);
         return CISHARE_SINK_ERROR;
     }
+    s->vs.bound_key = STIX_BOUND_KEY;
+    s->vs.max_origin_bytes =
+        opts->conf
+            ? (uint64_t)cishare_config_get_int(opts->conf, STIX_BOUND_KEY)
+            : STIX_BOUND_DEFAULT;
     if (cishare_view_sink_open(&s->vs, "stix", opts, stix_regen, s, errstr,
                                errstr_size)) {
         stix_close(s);
@@ -790,15 +843,33 @@ static cishare_sink_status_t stix_revoke(void *ctx, const char *subject,
     stix_t *s = ctx;
     const char *origin = json_string_value(json_object_get(rev, "origin"));
     char *key = cishare_view_sink_key(origin, subject);
+    const json_t *old;
+    json_t *tomb;
+    int64_t x;
     cishare_sink_status_t st;
 
     if (!key)
         return CISHARE_SINK_ERROR;
-    st = cishare_view_sink_record(
-        &s->vs, key, json_pack("{s:s,s:b}", "s", subject, "revoked", 1),
-        "revocation of ", subject, errstr, errstr_size);
+    /* The tombstone keeps a late copy out until the revoked message's
+     * own expiry (then no copy can be delivered any more); forever when
+     * that is unknown. The message itself is forgotten now. */
+    old = cishare_sink_state_get(s->vs.state, key);
+    x = cishare_sink_json_time(
+        json_object_get(json_object_get(old, "m"), "expires"));
+    if (!x)
+        x = json_integer_value(json_object_get(old, "x"));
+    tomb = json_pack("{s:s,s:b}", "s", subject, "revoked", 1);
+    if (tomb && x)
+        json_object_set_new(tomb, "x", json_integer((json_int_t)x));
+    st = cishare_view_sink_record(&s->vs, key, tomb, "revocation of ", subject,
+                                  errstr, errstr_size);
     free(key);
     return st;
+}
+
+static uint64_t stix_over_bound(void *ctx)
+{
+    return ((const stix_t *)ctx)->vs.over_bound;
 }
 
 static cishare_sink_status_t stix_sync(void *ctx, int64_t now_ms,
@@ -818,4 +889,5 @@ const cishare_sink_plugin_t cishare_sink_stix = {
     .revoke = stix_revoke,
     .sync = stix_sync,
     .close = stix_close,
+    .over_bound = stix_over_bound,
 };

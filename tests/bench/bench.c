@@ -40,6 +40,7 @@
 #include "cishare/message.h"
 #include "cishare/policy.h"
 #include "cishare/routing.h"
+#include "cishare/seal.h"
 #include "cishare/topics.h"
 #include "dedup.h"
 #include "feed.h"
@@ -190,6 +191,8 @@ static json_t *indicator(unsigned long i)
 
 /* ---- crypto limits ---- */
 
+static void bench_seal(bench_t *b);
+
 static void bench_crypto(bench_t *b)
 {
     uint8_t pk[32], sk[64], d[CISHARE_DIGEST_BYTES], sig[64];
@@ -219,6 +222,76 @@ static void bench_crypto(bench_t *b)
     result("crypto_sign_limit", b->sign_limit, "msg/s");
     result("crypto_verify_limit", b->verify_limit, "msg/s");
     result("crypto_verify_limit_2core", 2 * b->verify_limit, "msg/s");
+    bench_seal(b);
+}
+
+/* ---- sealed values: decrypt, and refusing a hostile one ---- */
+
+/* Time per cishare_seal_decrypt() call (us) on value, over about secs. */
+static double seal_us(const uint8_t *v, size_t len, const cishare_keypair_t *kp,
+                      double secs, bool want_ok)
+{
+    unsigned long n = 0;
+    uint8_t *pt;
+    size_t ptlen;
+    double t0 = now_s(), t;
+    cishare_err_t err;
+
+    do {
+        for (int k = 0; k < 16; k++, n++) {
+            err =
+                cishare_seal_decrypt(v, len, kp, NULL, 0, &pt, &ptlen, NULL, 0);
+            if ((err == CISHARE_OK) != want_ok)
+                die("seal decrypt: unexpected result %d", err);
+            free(pt);
+        }
+    } while ((t = now_s() - t0) < secs);
+    return t / (double)n * 1e6;
+}
+
+/* A value sealed to 10 recipients, and the same ciphertext behind 1024
+ * entries that all carry the reader's (public) key id (issue 12, finding
+ * 2): the second must be refused about as fast as the first decrypts. */
+static void bench_seal(bench_t *b)
+{
+    cishare_keypair_t kp[10];
+    uint8_t pks[10][32], payload[300], *ct, *hostile, *e;
+    size_t len, hlen, head, tail, i;
+    const size_t n = CISHARE_SEAL_MAX_RECIPIENTS;
+    double ok_us, dup_us;
+
+    for (i = 0; i < 10; i++) {
+        if (cishare_keypair_generate(&kp[i]))
+            die("keypair");
+        memcpy(pks[i], kp[i].x25519_pk, 32);
+    }
+    randombytes_buf(payload, sizeof(payload));
+    if (cishare_seal_encrypt(payload, sizeof(payload), pks, 10, NULL, 0, &ct,
+                             &len, NULL, 0))
+        die("seal encrypt");
+    head = CISHARE_SEAL_HEADER_BYTES + 10 * CISHARE_SEAL_ENTRY_BYTES;
+    tail = len - head;
+    hlen = CISHARE_SEAL_HEADER_BYTES + n * CISHARE_SEAL_ENTRY_BYTES + tail;
+    if (!(hostile = malloc(hlen)))
+        die("out of memory");
+    memcpy(hostile, ct, CISHARE_SEAL_HEADER_BYTES);
+    hostile[1 + CISHARE_SEAL_NONCE_BYTES] = (uint8_t)(n >> 8);
+    hostile[2 + CISHARE_SEAL_NONCE_BYTES] = (uint8_t)n;
+    for (i = 0; i < n; i++) {
+        e = hostile + CISHARE_SEAL_HEADER_BYTES + i * CISHARE_SEAL_ENTRY_BYTES;
+        cishare_seal_rkid(kp[9].x25519_pk, e);
+        randombytes_buf(e + CISHARE_SEAL_RKID_BYTES, CISHARE_SEAL_BOX_BYTES);
+    }
+    memcpy(hostile + hlen - tail, ct + head, tail);
+    ok_us = seal_us(ct, len, &kp[9], b->crypto_secs / 2, true);
+    dup_us = seal_us(hostile, hlen, &kp[9], b->crypto_secs / 2, false);
+    result("seal_decrypt_10", ok_us, "us");
+    result("seal_refuse_dup_1024", dup_us, "us");
+    ratio("seal_refuse_dup_vs_decrypt", dup_us, ok_us);
+    for (i = 0; i < 10; i++)
+        cishare_keypair_wipe(&kp[i]);
+    free(hostile);
+    free(ct);
 }
 
 /* ---- publish: library path ---- */

@@ -19,14 +19,15 @@ for r in crypto_sign_limit crypto_verify_limit publish_library publish_cli \
     feed_1core feed_2core encrypted_recipients encrypted_publish \
     encrypted_feed_1core encrypted_feed_2core latency_p50 latency_p99 \
     feed_rss_history dedup_bytes_per_id baseline_raw_produce \
-    baseline_raw_consume; do
+    baseline_raw_consume seal_decrypt_10 seal_refuse_dup_1024; do
     grep -Eq "^RESULT $r [0-9.]+ [^ ]+$" "$out" || {
         echo "missing: RESULT $r" >&2
         fail=1
     }
 done
 for r in publish_vs_sign_limit feed_vs_verify_limit \
-    feed_2core_vs_verify_limit publish_vs_raw feed_vs_raw; do
+    feed_2core_vs_verify_limit publish_vs_raw feed_vs_raw \
+    seal_refuse_dup_vs_decrypt; do
     grep -Eq "^RATIO $r [0-9.]+$" "$out" || {
         echo "missing: RATIO $r" >&2
         fail=1

@@ -100,6 +100,85 @@ expect 2 "bad option" inspect --frobnicate
 head -c 200 $M/amber-relayed.kcat > $TMP/short.kcat
 expect 2 "kcat line" inspect "${D[@]}" $TMP/short.kcat
 
+# --- terminal safety ---------------------------------------------------
+# Everything inspect prints that comes from the message (header names and
+# values, key, payload text, error details) is escaped: no control byte
+# (C0 but newline, DEL, C1), no bidi control and no invalid UTF-8 reaches
+# the terminal, on stdout or stderr (issue 12). Before the fix every case
+# below failed: ESC, BEL, DEL, U+009B and U+202E came out raw (the
+# payload's ESC was already \u001B: jansson escapes C0 in strings, and
+# prints \uXXXX in upper case, which inspect follows in JSON).
+
+# expect_safe CODE FIXED-TEXT args... : exit CODE, output contains
+# FIXED-TEXT, and nothing unsafe.
+expect_safe() {
+    local want=$1 text=$2 rc bad
+    shift 2
+    n=$((n + 1))
+    "$BIN" "$@" >$TMP/safe.out 2>&1
+    rc=$?
+    bad=$(python3 - $TMP/safe.out <<'PY'
+import sys, unicodedata
+b = open(sys.argv[1], "rb").read()
+try:
+    t = b.decode("utf-8")
+except UnicodeDecodeError as e:
+    print("invalid UTF-8 at byte %d" % e.start); sys.exit()
+bidi = set("\u061c\u200e\u200f\u2028\u2029") | set(map(chr, range(0x202a, 0x202f))) \
+    | set(map(chr, range(0x2066, 0x206a)))
+for i, c in enumerate(t):
+    if (unicodedata.category(c) == "Cc" and c != "\n") or c in bidi:
+        print("raw U+%04X at char %d" % (ord(c), i)); sys.exit()
+PY
+)
+    if [ "$rc" != "$want" ] || [ -n "$bad" ] || ! grep -qF -- "$text" $TMP/safe.out; then
+        echo "FAIL: cishare $*"
+        echo "  want exit $want, output containing '$text', nothing unsafe"
+        echo "  got exit $rc${bad:+, $bad}, output:"
+        cat -v $TMP/safe.out | sed 's/^/    /' | head -40
+        fails=$((fails + 1))
+    fi
+}
+
+# a header a producer may add (not signed): shown, escaped
+edit $M/amber.json $TMP/esc-hdr.json '
+m["headers"].append(["x-note\x1b[2J", "\x1b]0;pwned\x07\x1b[31mRED\u009b31m\x7f\u202etxt.exe"])'
+expect_safe 0 'x-note\x1b[2J: \x1b]0;pwned\x07\x1b[31mRED\u009b31m\x7f\u202etxt.exe' \
+    inspect "${D[@]}" $TMP/esc-hdr.json
+# a malformed cishare header: shown and quoted in the error, escaped
+edit $M/amber.json $TMP/esc-tlp.json 'hdr("cishare.tlp", "amber\x1b[31m")'
+expect_safe 2 'cishare.tlp: amber\x1b[31m' inspect "${D[@]}" $TMP/esc-tlp.json
+# the key, in text and JSON; a backslash is escaped too (unambiguous)
+edit $M/amber.json $TMP/esc-key.json 'm["key"] = "indicator--\x1b[8m\\x1b\u0085"'
+expect_safe 1 'key: indicator--\x1b[8m\\x1b\u0085' inspect "${D[@]}" $TMP/esc-key.json
+expect_safe 1 '"key": "indicator--\u001B[8m\\x1b\u0085"' inspect --json "${D[@]}" $TMP/esc-key.json
+# invalid UTF-8 (kcat input carries any byte)
+python3 - $M/amber-relayed.kcat $TMP/esc.kcat <<'PY'
+import sys
+lines = open(sys.argv[1], "rb").read().split(b"\n", 2)
+lines[1] += b",x-note=\xff\xc3(\x1b[5m"
+open(sys.argv[2], "wb").write(b"\n".join(lines))
+PY
+expect_safe 0 'x-note: \xff\xc3(\x1b[5m' inspect "${D[@]}" $TMP/esc.kcat
+# payload text (shown unverified without --directory), text and JSON
+python3 - $SRC/schemas/examples/indicator-example.json $TMP/esc-pl.json <<'PY'
+import json, sys
+m = json.load(open(sys.argv[1]))
+m["payload"]["description"] = "a\x1b[31mb\x7fc\u009b31md\u202ee"
+json.dump(m, open(sys.argv[2], "w"))
+PY
+if "$BIN" encode -o $TMP/esc-pl.bin $TMP/esc-pl.json; then
+    edit $M/amber.json $TMP/esc-pl-msg.json "
+m['value_b64'] = base64.b64encode(open('$TMP/esc-pl.bin', 'rb').read()).decode()"
+    expect_safe 1 '"description": "a\u001B[31mb\u007Fc\u009B31md\u202Ee"' \
+        inspect $TMP/esc-pl-msg.json
+    expect_safe 1 '"description": "a\u001B[31mb\u007Fc\u009B31md\u202Ee"' \
+        inspect --json $TMP/esc-pl-msg.json
+else
+    echo "FAIL: cishare encode of a payload with control characters"
+    n=$((n + 1)) fails=$((fails + 1))
+fi
+
 # --- stateless: no trust state read or written -------------------------
 # inspect only looks: it must not pin the root or serial of what it is shown
 # into the admin's trust state ($XDG_STATE_HOME/cishare/admin), nor be

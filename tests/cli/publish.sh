@@ -64,7 +64,7 @@ ok "publish rules refuse with the record named"
 
 expect 0 "published 1, rejected 0" alert -c "$EX/nco.conf" -n -s high -T t -b b --all
 grep -q "cishare.green.all" "$tmp/out" || fail "alert to all routes to .all"
-expect 1 "only the coordination office and the ministries issue alerts" \
+expect 1 "only the coordination office and ministries issue alerts" \
     alert -c "$EX/op-power-a.conf" -n -s high -T t -b b
 expect 1 "not competent for sector 'finance'" \
     alert -c "$EX/min-meti.conf" -n -s low -T t -b b -S finance

@@ -35,20 +35,19 @@
 #include <string.h>
 
 typedef struct hostile_s {
-    char dir[256];          /**< private temporary folder */
-    char examples[1024];    /**< deploy/examples */
-    rd_kafka_t *mrk;        /**< owns the mock cluster */
+    char dir[256];       /**< private temporary folder */
+    char examples[1024]; /**< deploy/examples */
+    rd_kafka_t *mrk;     /**< owns the mock cluster */
     rd_kafka_mock_cluster_t *mc;
     rd_kafka_t *producer;   /**< the attacker's raw producer */
     cishare_directory_t *d; /**< the example directory */
     cishare_codec_t *codec;
-    char lines[16384];      /**< what the feeds logged, for asserts */
+    char lines[16384]; /**< what the feeds logged, for asserts */
     size_t lines_len;
-    unsigned runs;          /**< feed runs so far */
+    unsigned runs; /**< feed runs so far */
 } hostile_t;
 
-static __attribute__((unused)) void hostile_log(void *opaque,
-                                                const char *line)
+static __attribute__((unused)) void hostile_log(void *opaque, const char *line)
 {
     hostile_t *h = opaque;
     size_t n = strlen(line);
@@ -111,10 +110,11 @@ static __attribute__((unused)) void hostile_key(hostile_t *h, const char *id,
 }
 
 /* Sign out->env as `as` (again, after the caller changed it) and produce
- * it to topic. Synchronous: flushed before returning. */
+ * it to one partition of topic (RD_KAFKA_PARTITION_UA: the partitioner
+ * picks). Synchronous: flushed before returning. */
 static __attribute__((unused)) void
-hostile_produce(hostile_t *h, const char *as, const char *topic,
-                cishare_msg_out_t *out)
+hostile_produce_to(hostile_t *h, const char *as, const char *topic,
+                   int32_t partition, cishare_msg_out_t *out)
 {
     cishare_keypair_t kp;
     rd_kafka_headers_t *hdrs = NULL;
@@ -130,17 +130,26 @@ hostile_produce(hostile_t *h, const char *as, const char *topic,
     hdrs = rd_kafka_headers_new(8);
     if (cishare_envelope_to_headers(&out->env, hdrs, errstr, sizeof(errstr)))
         fail_msg("headers: %s", errstr);
-    kerr = rd_kafka_producev(
-        h->producer, RD_KAFKA_V_TOPIC(topic),
-        RD_KAFKA_V_KEY(out->key, out->key_len),
-        RD_KAFKA_V_VALUE(out->value, out->value_len),
-        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(hdrs),
-        RD_KAFKA_V_END);
+    kerr = rd_kafka_producev(h->producer, RD_KAFKA_V_TOPIC(topic),
+                             RD_KAFKA_V_PARTITION(partition),
+                             RD_KAFKA_V_KEY(out->key, out->key_len),
+                             RD_KAFKA_V_VALUE(out->value, out->value_len),
+                             RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                             RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END);
     if (kerr) {
         rd_kafka_headers_destroy(hdrs);
         fail_msg("produce to %s: %s", topic, rd_kafka_err2str(kerr));
     }
     assert_int_equal(rd_kafka_flush(h->producer, 10000), 0);
+}
+
+/* hostile_produce_to() any partition. */
+static __attribute__((unused)) void hostile_produce(hostile_t *h,
+                                                    const char *as,
+                                                    const char *topic,
+                                                    cishare_msg_out_t *out)
+{
+    hostile_produce_to(h, as, topic, RD_KAFKA_PARTITION_UA, out);
 }
 
 /* Build msg (native JSON, codec.h) as participant `as` with its own key,
@@ -164,9 +173,8 @@ static __attribute__((unused)) void hostile_build(hostile_t *h, const char *as,
 
 /* Build msg as `as` and produce it to every topic its label and audience
  * route to, as the publisher does. */
-static __attribute__((unused)) void hostile_publish(hostile_t *h,
-                                                    const char *as,
-                                                    const json_t *msg)
+static __attribute__((unused)) void
+hostile_publish(hostile_t *h, const char *as, const json_t *msg)
 {
     const cishare_participant_t *p = cishare_directory_find(h->d, as);
     cishare_msg_out_t out = {0};
@@ -194,16 +202,29 @@ static __attribute__((unused)) const char *hostile_out(hostile_t *h,
     return path;
 }
 
+/* Optional settings of hostile_feed_ex(); zeroed: hostile_feed()'s. */
+typedef struct hostile_feed_opts_s {
+    const char *out;   /**< state and sink folder; NULL: hostile_out() */
+    bool keep_offsets; /**< start at the group's committed offsets, not
+                            at the beginning (no --from-beginning) */
+    int threads;       /**< preparing threads; 0: 1 */
+    int batch_size;    /**< 0: 1000 */
+    void (*log)(void *opaque, const char *line); /**< NULL: hostile_log */
+    void *log_opaque;
+} hostile_feed_opts_t;
+
 /*
- * Run who's real feed once, from the beginning of its topics (its state
- * folder remembers what it delivered before), with the sinks named in
- * `sinks` ("jsonl,stix,blocklist") into hostile_out(h, who). extra:
- * further "key=value" settings, NULL-terminated list (or NULL).
+ * Run who's real feed once (--once), from the beginning of its topics
+ * (its state folder remembers what it delivered before), with the sinks
+ * named in `sinks` ("jsonl,stix,blocklist") into hostile_out(h, who).
+ * extra: further "key=value" settings, NULL-terminated list (or NULL).
+ * fo (or NULL) changes the folder, the start, the threads, the log:
+ * with fo->out and fo->log set, two feeds may run at once on two threads.
  */
 static __attribute__((unused)) cishare_err_t
-hostile_feed(hostile_t *h, const char *who, const char *sinks,
-             const char *const *extra, cishare_feed_stats_t *st,
-             char *errstr, size_t errstr_size)
+hostile_feed_ex(hostile_t *h, const char *who, const char *sinks,
+                const char *const *extra, const hostile_feed_opts_t *fo,
+                cishare_feed_stats_t *st, char *errstr, size_t errstr_size)
 {
     cishare_config_t *c = cishare_config_new();
     cishare_feed_opts_t o = {0};
@@ -215,7 +236,8 @@ hostile_feed(hostile_t *h, const char *who, const char *sinks,
 
     assert_non_null(c);
     snprintf(key, sizeof(key), "%s/keys/%s.key", h->examples, who);
-    snprintf(group, sizeof(group), "cishare-feed-%s-run%u", who, ++h->runs);
+    snprintf(group, sizeof(group), "cishare-feed-%s-run%u", who,
+             __atomic_add_fetch(&h->runs, 1, __ATOMIC_SEQ_CST));
     snprintf(dpath, sizeof(dpath), "%s/directory.yaml", h->examples);
     snprintf(root, sizeof(root), "%s/root.pub", h->examples);
     if (cishare_config_set(c, "bootstrap.servers",
@@ -252,18 +274,27 @@ hostile_feed(hostile_t *h, const char *who, const char *sinks,
          tok = strtok_r(NULL, ",", &save))
         o.sinks[o.sink_cnt++] = tok;
     o.conf = c;
-    o.out = hostile_out(h, who);
+    o.out = fo && fo->out ? fo->out : hostile_out(h, who);
     o.once = true;
-    o.from_beginning = true;
-    o.threads = 1;
-    o.batch_size = 1000;
+    o.from_beginning = !(fo && fo->keep_offsets);
+    o.threads = fo && fo->threads > 0 ? fo->threads : 1;
+    o.batch_size = fo && fo->batch_size > 0 ? fo->batch_size : 1000;
     o.stop = &stop;
-    o.log = hostile_log;
-    o.log_opaque = h;
+    o.log = fo && fo->log ? fo->log : hostile_log;
+    o.log_opaque = fo && fo->log ? fo->log_opaque : h;
     memset(st, 0, sizeof(*st));
     err = cishare_feed_run(&o, st, errstr, errstr_size);
     cishare_config_destroy(c);
     return err;
+}
+
+/* hostile_feed_ex() with hostile_feed()'s defaults. */
+static __attribute__((unused)) cishare_err_t
+hostile_feed(hostile_t *h, const char *who, const char *sinks,
+             const char *const *extra, cishare_feed_stats_t *st, char *errstr,
+             size_t errstr_size)
+{
+    return hostile_feed_ex(h, who, sinks, extra, NULL, st, errstr, errstr_size);
 }
 
 /* hostile_feed() that must succeed. */

@@ -236,6 +236,41 @@ static void test_corrupt_batch(void **state)
     cishare_dedup_close(d);
 }
 
+/* Damage with a committed batch behind it is not a torn tail: the open
+ * fails naming the file and offset, and nothing is cut. (Before the
+ * fix: the open cut the log at the damage, forgetting batch 3.) */
+static void test_corrupt_middle_batch(void **state)
+{
+    cishare_dedup_t *d = open_ok();
+    uint8_t id[16];
+    char errstr[512] = "";
+    struct stat st1, st2;
+    uint32_t i;
+    int fd;
+    (void)state;
+
+    for (i = 1; i <= 3; i++) {
+        make_id(i, id);
+        assert_int_equal(cishare_dedup_add(d, id), CISHARE_OK);
+        commit_ok(d);
+    }
+    cishare_dedup_close(d);
+    d = NULL;
+    assert_int_equal(stat(logpath, &st1), 0);
+    /* Flip one byte of the second batch's id. */
+    fd = open(logpath, O_RDWR);
+    assert_true(fd >= 0);
+    assert_int_equal(pwrite(fd, "X", 1, 8 + 32 + 16 + 3), 1);
+    close(fd);
+    assert_int_equal(cishare_dedup_open(logpath, &d, errstr, sizeof(errstr)),
+                     CISHARE_ERR_VALIDATION);
+    assert_null(d);
+    assert_non_null(strstr(errstr, logpath));
+    assert_non_null(strstr(errstr, "byte 40"));
+    assert_int_equal(stat(logpath, &st2), 0);
+    assert_int_equal(st2.st_size, st1.st_size);
+}
+
 static void test_not_a_log(void **state)
 {
     cishare_dedup_t *d = NULL;
@@ -321,6 +356,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_persist_reopen, setup, teardown),
         cmocka_unit_test_setup_teardown(test_torn_tail, setup, teardown),
         cmocka_unit_test_setup_teardown(test_corrupt_batch, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_corrupt_middle_batch, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_not_a_log, setup, teardown),
         cmocka_unit_test_setup_teardown(test_compact, setup, teardown),
         cmocka_unit_test_setup_teardown(test_million_memory, setup, teardown),

@@ -227,6 +227,77 @@ static void test_limits_and_dups(void **state)
     free(ct);
 }
 
+/* A value whose entries repeat a recipient key id (issue 12, finding 2):
+ * key ids are public, so a sender could make every reader try up to 1024
+ * sealed boxes. Encryption writes one entry per key, so a repeated id is
+ * refused as malformed, before any box is opened, whoever reads.
+ * Before the fix: the value with one entry copied gave CISHARE_ERR_DECRYPT
+ * (0xc != 0x4 at the first assert), and the 1024-entry value
+ * CISHARE_ERR_NOT_RECIPIENT after trying all 1024 boxes. */
+static void test_duplicate_rkids(void **state)
+{
+    uint8_t *ct, *out = (uint8_t *)1, *big, *e;
+    size_t len, olen = 99, big_len, tail, i;
+    char err[256] = "";
+    const size_t n = CISHARE_SEAL_MAX_RECIPIENTS;
+
+    (void)state;
+    seal(&ct, &len);
+    /* entry 3 carries entry 1's key id (and box): refused for everyone,
+     * including the recipient whose id is repeated */
+    e = ct + CISHARE_SEAL_HEADER_BYTES;
+    memcpy(e + 3 * CISHARE_SEAL_ENTRY_BYTES, e + 1 * CISHARE_SEAL_ENTRY_BYTES,
+           CISHARE_SEAL_ENTRY_BYTES);
+    for (i = 0; i < NREC; i++) {
+        err[0] = '\0';
+        assert_int_equal(cishare_seal_decrypt(ct, len, &rec[i], ad, sizeof(ad),
+                                              &out, &olen, err, sizeof(err)),
+                         CISHARE_ERR_PARSE);
+        assert_null(out);
+        assert_int_equal(olen, 0);
+        assert_non_null(strstr(err, "duplicate recipient"));
+    }
+    assert_int_equal(cishare_seal_recipient_cnt(ct, len), -1);
+
+    /* the reported attack: 1024 entries, all with rec[0]'s key id and a
+     * box that does not open, then the genuine ciphertext */
+    tail = len - CISHARE_SEAL_HEADER_BYTES - NREC * CISHARE_SEAL_ENTRY_BYTES;
+    big_len = CISHARE_SEAL_HEADER_BYTES + n * CISHARE_SEAL_ENTRY_BYTES + tail;
+    big = malloc(big_len);
+    assert_non_null(big);
+    memcpy(big, ct, CISHARE_SEAL_HEADER_BYTES);
+    big[25] = (uint8_t)(n >> 8);
+    big[26] = (uint8_t)n;
+    for (i = 0; i < n; i++) {
+        e = big + CISHARE_SEAL_HEADER_BYTES + i * CISHARE_SEAL_ENTRY_BYTES;
+        cishare_seal_rkid(rec[0].x25519_pk, e);
+        memset(e + CISHARE_SEAL_RKID_BYTES, (int)(i & 0xff),
+               CISHARE_SEAL_BOX_BYTES);
+    }
+    memcpy(big + CISHARE_SEAL_HEADER_BYTES + n * CISHARE_SEAL_ENTRY_BYTES,
+           ct + len - tail, tail);
+    err[0] = '\0';
+    assert_int_equal(cishare_seal_decrypt(big, big_len, &rec[0], ad, sizeof(ad),
+                                          &out, &olen, err, sizeof(err)),
+                     CISHARE_ERR_PARSE);
+    assert_null(out);
+    assert_non_null(strstr(err, "duplicate recipient"));
+    assert_int_equal(cishare_seal_recipient_cnt(big, big_len), -1);
+    /* the same with distinct key ids is a well-formed value not for us */
+    for (i = 0; i < n; i++) {
+        e = big + CISHARE_SEAL_HEADER_BYTES + i * CISHARE_SEAL_ENTRY_BYTES;
+        e[0] ^= 0x80; /* not rec[0]'s id any more */
+        e[1] = (uint8_t)(i >> 8);
+        e[2] = (uint8_t)i;
+    }
+    assert_int_equal(cishare_seal_recipient_cnt(big, big_len), (long)n);
+    assert_int_equal(cishare_seal_decrypt(big, big_len, &rec[0], ad, sizeof(ad),
+                                          &out, &olen, NULL, 0),
+                     CISHARE_ERR_NOT_RECIPIENT);
+    free(big);
+    free(ct);
+}
+
 static void test_timing(void **state)
 {
     uint8_t *ct, *out, val[512];
@@ -272,6 +343,7 @@ int main(void)
         cmocka_unit_test(test_flip_every_byte),
         cmocka_unit_test(test_splice_and_truncate),
         cmocka_unit_test(test_limits_and_dups),
+        cmocka_unit_test(test_duplicate_rkids),
         cmocka_unit_test(test_timing),
     };
     return cmocka_run_group_tests(tests, setup, NULL);

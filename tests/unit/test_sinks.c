@@ -353,6 +353,24 @@ static json_t *find_obj(json_t *bundle, const char *type, const char *id)
 
 static const char *IND = "indicator--5b0d3c8e-8a41-4f2e-9c1d-6e2f7a9b1c30";
 
+/* The STIX object of the example indicator IND (found by its name and
+ * pattern: its id is derived from origin and subject). */
+static json_t *find_ind(json_t *bundle)
+{
+    json_t *o;
+    size_t i;
+
+    json_array_foreach(json_object_get(bundle, "objects"), i, o)
+    {
+        const char *n = json_string_value(json_object_get(o, "name"));
+        const char *p = json_string_value(json_object_get(o, "pattern"));
+        if (n && p && !strcmp(n, "LockBit affiliate C2 server") &&
+            !strcmp(p, "[ipv4-addr:value = '203.0.113.45']"))
+            return o;
+    }
+    return NULL;
+}
+
 static void write_examples(cishare_sink_t *s)
 {
     json_t *m;
@@ -450,7 +468,7 @@ static void test_stix_examples(void **state)
     b = load_bundle(out);
     assert_string_equal(json_string_value(json_object_get(b, "type")),
                         "bundle");
-    ind = find_obj(b, NULL, IND);
+    ind = find_ind(b);
     assert_non_null(ind);
     assert_string_equal(json_string_value(json_object_get(ind, "pattern")),
                         "[ipv4-addr:value = '203.0.113.45']");
@@ -474,7 +492,11 @@ static void test_stix_examples(void **state)
     o = find_obj(b, "sighting", NULL);
     assert_non_null(o);
     assert_string_equal(
-        json_string_value(json_object_get(o, "sighting_of_ref")), IND);
+        json_string_value(json_object_get(o, "sighting_of_ref")),
+        json_string_value(json_object_get(ind, "id")));
+    /* The STIX id is derived from (origin, subject), never the subject
+     * itself: another origin could name ours. */
+    assert_string_not_equal(json_string_value(json_object_get(ind, "id")), IND);
     json_array_foreach(json_object_get(b, "objects"), i, o)
     {
         const char *p = json_string_value(json_object_get(o, "pattern"));
@@ -507,14 +529,14 @@ static void test_stix_revoke_expire_restart(void **state)
              "ind-old");
     sync_ok(s, NOW);
     b = load_bundle(tmpdir);
-    assert_non_null(find_obj(b, NULL, IND));
+    assert_non_null(find_ind(b));
     assert_int_equal(json_array_size(json_object_get(b, "objects")) > 10, 1);
     json_decref(b);
     /* Only the origin's revocation counts. */
     revoke_ok(s, "op-bank-a", IND);
     sync_ok(s, NOW);
     b = load_bundle(tmpdir);
-    assert_non_null(find_obj(b, NULL, IND));
+    assert_non_null(find_ind(b));
     json_decref(b);
     revoke_ok(s, "op-power-a", IND);
     sync_ok(s, NOW);
@@ -525,7 +547,7 @@ static void test_stix_revoke_expire_restart(void **state)
     write_ok(s, example("indicator", "op-power-a"), IND); /* late copy */
     sync_ok(s, NOW);
     b = load_bundle(tmpdir);
-    assert_null(find_obj(b, NULL, IND));
+    assert_null(find_ind(b));
     assert_null(find_obj(b, "sighting", NULL));
     assert_non_null(find_obj(b, "incident", NULL));
     {

@@ -7,6 +7,7 @@
 #include "cishare/routing.h"
 #include "cishare/topics.h"
 
+#include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -313,6 +314,79 @@ static void test_directory_topic(void **state)
     cishare_config_destroy(conf);
 }
 
+/* No participant's bindings reach another participant's feed groups or
+ * inbox (issue 12, finding 8): `cishare-feed-<id>.` is a PREFIXED group
+ * binding, so with '.' in ids participant x read x.y's group. Returns the
+ * number of overlaps, each reported on stderr. */
+static size_t group_overlaps(const char *what, const cishare_directory_t *d)
+{
+    cishare_acl_set_t set = {0};
+    const cishare_participant_t *p, *q;
+    char pr[128], grp[CISHARE_TOPIC_MAX + 16], inbox[CISHARE_TOPIC_MAX];
+    size_t i, j, bad = 0, n = cishare_directory_participant_cnt(d);
+
+    assert_int_equal(cishare_acls_for_directory(d, &set), CISHARE_OK);
+    for (i = 0; i < n; i++) {
+        p = cishare_directory_participant(d, i);
+        snprintf(pr, sizeof(pr), "%s", p->principal);
+        for (j = 0; j < n; j++) {
+            q = cishare_directory_participant(d, j);
+            if (i == j)
+                continue;
+            assert_int_equal(cishare_topic_feed_group(q->id, grp, sizeof(grp)),
+                             CISHARE_OK);
+            assert_int_equal(cishare_topic_inbox(q->id, inbox, sizeof(inbox)),
+                             CISHARE_OK);
+            if (cishare_acl_allows(&set, pr, RD_KAFKA_RESOURCE_GROUP, grp, R) ||
+                cishare_acl_allows(&set, pr, RD_KAFKA_RESOURCE_GROUP,
+                                   strcat(grp, ".extra"), R) ||
+                cishare_acl_allows(&set, pr, RD_KAFKA_RESOURCE_TOPIC, inbox,
+                                   R)) {
+                fprintf(stderr, "%s: %s reads %s's feed group or inbox\n", what,
+                        p->id, q->id);
+                bad++;
+            }
+        }
+    }
+    cishare_acl_set_clear(&set);
+    return bad;
+}
+
+/* Every directory the loader accepts (the example and every test vector)
+ * gives each participant its own groups: no prefix reaches another's.
+ * Before the fix: id-dot-prefix.yaml (ids x and x.y) loaded, and x read
+ * x.y's feed group ("id-dot-prefix.yaml: x reads x.y's feed group or
+ * inbox", 0x1 != 0). */
+static void test_group_prefixes_disjoint(void **state)
+{
+    const char *vec = getenv("CISHARE_VECTORS");
+    char path[4096], err[4096];
+    cishare_directory_t *d;
+    struct dirent *de;
+    DIR *dp;
+    size_t bad = 0, loaded = 0, len;
+
+    (void)state;
+    bad += group_overlaps("deploy/examples/directory.yaml", dir);
+    snprintf(path, sizeof(path), "%s/directory", vec ? vec : "tests/vectors");
+    assert_non_null(dp = opendir(path));
+    while ((de = readdir(dp))) {
+        len = strlen(de->d_name);
+        if (len < 5 || strcmp(de->d_name + len - 5, ".yaml"))
+            continue;
+        snprintf(path, sizeof(path), "%s/directory/%s",
+                 vec ? vec : "tests/vectors", de->d_name);
+        if (cishare_directory_load_unsigned(path, &d, err, sizeof(err)))
+            continue; /* refused: grants nothing */
+        loaded++;
+        bad += group_overlaps(de->d_name, d);
+        cishare_directory_destroy(d);
+    }
+    closedir(dp);
+    assert_true(loaded >= 2); /* valid.yaml, valid-rotation.yaml at least */
+    assert_int_equal(bad, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -321,6 +395,7 @@ int main(void)
         cmocka_unit_test(test_routing_vs_acls),
         cmocka_unit_test(test_role_routing),
         cmocka_unit_test(test_directory_topic),
+        cmocka_unit_test(test_group_prefixes_disjoint),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

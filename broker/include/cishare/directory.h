@@ -20,7 +20,7 @@
  *       name-en: Electric power
  *       name-ja: 電力              # optional
  *   participants:
- *     - id: op-power-a             # [a-z0-9][a-z0-9._-]*, <= 63, unique
+ *     - id: op-power-a             # [a-z0-9][a-z0-9-]*, <= 63, unique
  *       name: Power Company A
  *       role: operator             # see cishare_role_name()
  *       sectors: [electricity]     # operator, ceptoar, ministry: >= 1
@@ -73,6 +73,17 @@
 #define CISHARE_DIRECTORY_MAX_SIZE (4u * 1024u * 1024u)
 /** Longest participant id or sector code (without NUL). */
 #define CISHARE_ID_MAX_LEN 63
+/**
+ * Is s a valid participant id: 1..CISHARE_ID_MAX_LEN characters of a-z,
+ * 0-9 and '-', the first a letter or digit? Ids end topic and consumer
+ * group names (cishare.inbox.<id>, cishare-feed-<id>, and the PREFIXED
+ * group binding cishare-feed-<id>.), so they never contain '.': no id's
+ * names can start another id's (topics.h). Upper case, '_' and anything
+ * else are refused too. The directory loader refuses other ids, naming
+ * the id and this rule.
+ */
+bool cishare_directory_id_valid(const char *s);
+
 /** Prefix of the embedded signature line. */
 #define CISHARE_DIRECTORY_SIG_PREFIX "# cishare-signature: "
 

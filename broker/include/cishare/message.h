@@ -219,7 +219,12 @@ cishare_err_t cishare_message_render_line(
     size_t errstr_size) __attribute__((warn_unused_result));
 
 /**
- * The delivery decision for participant p of a verified message: the
+ * The delivery decision for participant p of a verified message. First
+ * the publish rules (policy.h P1-P7, cishare_policy_check_publish()) on
+ * the message as its origin signed it: a message its origin should never
+ * have published is withheld from everyone, the origin included, with the
+ * rule's reason (P7, the mandatory incident notice, is judged only when
+ * in->payload is decoded: cishare_message_decode() first). Then the
  * direct rules for an original; for a relayed copy also the re-sharing
  * rules (policy.h a-h) of its relay, against the origin's own label and
  * audience, so that a hop cannot widen who receives a message. A copy

@@ -53,6 +53,31 @@
  *        coordination-office  -> every participant
  *        any other role       -> no clients
  *
+ * Publish rules, on the message as its origin signed it (label, audience,
+ * type, sector header), first rule that applies. `cishare publish` and
+ * `cishare alert` refuse a message that breaks one; every feed withholds
+ * it again (cishare_message_decide), because a participant with its own
+ * producer can write a message to any inbox:
+ *   P1. alerts come from the coordination office and ministries only;
+ *   P2. a ministry alerts only sectors it is competent for: every item is
+ *       `sector:<one of its sectors>` or `participant:<a participant of
+ *       one of its sectors, or the coordination office>` (no `all`, no
+ *       `role:`);
+ *   P3. an operator publishes only in its own sectors: every `sector:`
+ *       item is one of its sectors;
+ *   P4. AMBER and stricter to `all` comes from the coordination office
+ *       only (its topics cishare.amber*.all are the office's to write);
+ *   P5. RED audiences are `participant:` items only;
+ *   P6. the sector header is one of the origin's sectors ("" for an
+ *       origin without sectors; publishing writes its first sector);
+ *   P7. a mandatory incident notice (type incident, payload legal_basis
+ *       "mandatory") from a core-infrastructure operator reaches every
+ *       competent ministry (the ministries of the sector header; there
+ *       must be one) and the coordination office. Judged only when the
+ *       payload is known (it may be encrypted).
+ * Re-sharing is governed by rules a-h, not by P1-P7: a relayed copy is
+ * judged on its origin's original.
+ *
  * Reasons: every decision carries a reason code (stable, for logs and
  * scripts: cishare_reason_code()) and a fixed English text.
  *
@@ -155,6 +180,14 @@ typedef enum {
     CISHARE_REASON_RELAY_NOT_RECIPIENT,
     CISHARE_REASON_UNKNOWN_PARTICIPANT, /**< NULL participant or relay */
     CISHARE_REASON_INVALID,             /**< bad label or missing message */
+    /* withheld: the origin broke a publish rule (P1-P7 above) */
+    CISHARE_REASON_ALERT_NOT_ISSUER,         /**< P1 */
+    CISHARE_REASON_ALERT_OUTSIDE_COMPETENCE, /**< P2 */
+    CISHARE_REASON_OUTSIDE_OWN_SECTORS,      /**< P3 */
+    CISHARE_REASON_AMBER_ALL_NOT_OFFICE,     /**< P4 */
+    CISHARE_REASON_RED_AUDIENCE_NOT_NAMED,   /**< P5 */
+    CISHARE_REASON_SECTOR_HEADER,            /**< P6 */
+    CISHARE_REASON_MANDATORY_NOT_ADDRESSED,  /**< P7 */
     CISHARE_REASON__CNT
 } cishare_reason_t;
 
@@ -196,6 +229,33 @@ cishare_err_t cishare_policy_check_reshare(
     const cishare_directory_t *dir, const cishare_policy_msg_t *msg,
     const cishare_participant_t *relay, cishare_tlp_t relay_tlp, int64_t now_ms,
     cishare_reason_t *reasonp, char *errstr, size_t errstr_size)
+    __attribute__((warn_unused_result));
+
+/** What the publish rules need of a message, as its origin signed it.
+ *  Borrowed. */
+typedef struct cishare_publish_msg_s {
+    cishare_msgtype_t type;
+    cishare_tlp_t tlp;
+    const cishare_participant_t *origin;
+    const cishare_audience_t *audience;
+    const char *sector; /**< the sector header */
+    /** 1: an incident whose payload says legal_basis "mandatory"; 0: not;
+     *  -1: not known (payload not decoded): P7 is not judged */
+    int mandatory;
+} cishare_publish_msg_t;
+
+/**
+ * The publish rules P1-P7: CISHARE_OK when msg keeps them, else
+ * CISHARE_ERR_POLICY with the rule's reason in *reasonp (when not NULL)
+ * and the problem in plain words in errstr (CISHARE_ERR_INVALID_ARG, reason
+ * CISHARE_REASON_INVALID, for a missing origin or audience or a bad
+ * label). The one implementation used by the publisher, `cishare alert`
+ * and the feed's decision. No allocation.
+ */
+cishare_err_t cishare_policy_check_publish(const cishare_directory_t *dir,
+                                           const cishare_publish_msg_t *msg,
+                                           cishare_reason_t *reasonp,
+                                           char *errstr, size_t errstr_size)
     __attribute__((warn_unused_result));
 
 /** True if p is a client of relay (rule h). */

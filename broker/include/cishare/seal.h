@@ -14,7 +14,9 @@
  *   +-----------------------------------------------------------------+
  *
  * rkid = first 8 bytes of BLAKE2b-256(recipient X25519 public key): lets a
- * reader find its entry without trying all. The AEAD additional data is
+ * reader find its entry without trying all. The rkids of a value are
+ * unique: a value that repeats one is malformed (CISHARE_ERR_PARSE), so a
+ * reader opens at most one sealed box per value. The AEAD additional data is
  * "cishare/seal/v1" || every byte before the ciphertext || caller's ad
  * (the message module passes cishare_envelope_seal_ad()), so ciphertexts
  * cannot be spliced between messages nor entries swapped.
@@ -50,7 +52,8 @@ void cishare_seal_rkid(const uint8_t pk[CISHARE_X25519_PK_BYTES],
 
 /**
  * Encrypt pt (len <= CISHARE_SEAL_MAX_PLAINTEXT) to n (1..1024) recipient
- * X25519 public keys (duplicates are written once). *ctp receives a
+ * X25519 public keys (duplicates are written once; CISHARE_ERR_CRYPTO if
+ * two distinct keys share a key id). *ctp receives a
  * malloc()ed buffer the caller frees, *ctlenp its length. The content key
  * is wiped before returning.
  */
@@ -62,8 +65,10 @@ cishare_err_t cishare_seal_encrypt(const uint8_t *pt, size_t len,
 
 /**
  * Decrypt ct (untrusted; only read) with the reader's X25519 key pair.
- * CISHARE_ERR_PARSE / _TRUNCATED / _TOO_LARGE for a malformed layout,
- * CISHARE_ERR_NOT_RECIPIENT when no entry opens with kp,
+ * CISHARE_ERR_PARSE / _TRUNCATED / _TOO_LARGE for a malformed layout
+ * (_PARSE also for a recipient key id listed twice: "duplicate recipient
+ * key ids"), CISHARE_ERR_NOT_RECIPIENT when no entry carries kp's key id
+ * or that one entry does not open with kp (no other entry is tried),
  * CISHARE_ERR_DECRYPT when the ciphertext, the layout or ad was altered.
  * On success *ptp is a malloc()ed plaintext the caller frees (wipe it with
  * sodium_memzero when done if sensitive) and *ptlenp its length; on
@@ -76,8 +81,8 @@ cishare_seal_decrypt(const uint8_t *ct, size_t len, const cishare_keypair_t *kp,
     __attribute__((warn_unused_result));
 
 /**
- * Recipient count of a sealed value (layout check only), or -1 when
- * malformed. For inspect.
+ * Recipient count of a sealed value (layout check only, duplicate key ids
+ * included), or -1 when malformed. For inspect.
  */
 long cishare_seal_recipient_cnt(const uint8_t *ct, size_t len);
 

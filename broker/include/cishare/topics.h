@@ -23,10 +23,15 @@
  *   topic prefix  cishare.clear.   cishare.green.
  *   topic         cishare.amber.all  cishare.amber-strict.all
  *   topic         cishare.amber.<s>  cishare.amber-strict.<s>   s in P's
- * sectors topic         cishare.inbox.<P> group         cishare-feed-<P>   and
- * prefix cishare-feed-<P>. (A ministry, CEPTOAR or operator of sector s reads
- * s's AMBER topics because it has sector s; the coordination office receives
- * AMBER only where it is named or has the sector, so it needs no more.)
+ *                 sectors
+ *   topic         cishare.inbox.<P>
+ *   group         cishare-feed-<P>   and prefix cishare-feed-<P>.
+ * (A ministry, CEPTOAR or operator of sector s reads s's AMBER topics
+ * because it has sector s; the coordination office receives AMBER only
+ * where it is named or has the sector, so it needs no more.) Participant
+ * ids are [a-z0-9][a-z0-9-]* (cishare_directory_id_valid()): with no '.'
+ * in ids, the prefix cishare-feed-<P>. matches only P's own groups, and
+ * cishare.inbox.<P> names exactly one participant.
  *
  * WRITE:
  *   every participant     topic prefix cishare.inbox.  (direct reports to
@@ -83,10 +88,14 @@
  */
 cishare_err_t cishare_topic_sector(cishare_tlp_t tlp, const char *sector,
                                    char *buf, size_t size);
-/** cishare.inbox.<id>. */
+/** cishare.inbox.<id>. CISHARE_ERR_INVALID_ARG for an id that
+ *  cishare_directory_id_valid() refuses. */
 cishare_err_t cishare_topic_inbox(const char *id, char *buf, size_t size);
 /** The feed's consumer group of participant id: cishare-feed-<id>. A
- *  participant may also use cishare-feed-<id>.<name> groups. */
+ *  participant may also use cishare-feed-<id>.<name> groups (a PREFIXED
+ *  binding on "cishare-feed-<id>."; ids have no '.', so that prefix
+ *  matches no other participant's groups). CISHARE_ERR_INVALID_ARG for an
+ *  id that cishare_directory_id_valid() refuses. */
 cishare_err_t cishare_topic_feed_group(const char *id, char *buf, size_t size);
 
 /**
