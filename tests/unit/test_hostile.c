@@ -22,9 +22,9 @@ static void test_harness_delivers(void **state)
     json_t *m;
 
     (void)state;
-    m = json_pack("{s:s, s:s, s:{s:s, s:s, s:s}}", "type", "indicator",
-                  "tlp", "green", "payload", "type", "ipv4", "value",
-                  "192.0.2.77", "description", "harness");
+    m = json_pack("{s:s, s:s, s:{s:s, s:s, s:s}}", "type", "indicator", "tlp",
+                  "green", "payload", "type", "ipv4", "value", "192.0.2.77",
+                  "description", "harness");
     hostile_publish(h, "op-power-a", m);
     json_decref(m);
     hostile_feed_ok(h, "op-bank-a", "jsonl,stix,blocklist", &st);
