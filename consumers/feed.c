@@ -1315,7 +1315,8 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
     feed_t *f = opaque;
-    bool coop = !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
+    const char *proto = rd_kafka_rebalance_protocol(rk); /* NULL: none yet */
+    bool coop = proto && !strcmp(proto, "COOPERATIVE");
     rd_kafka_error_t *error = NULL;
     int i;
 
