@@ -292,24 +292,34 @@ static int publish_all(demo_t *d)
 /* Read P's delivered messages from its feed's JSON Lines. */
 static int read_feed(demo_t *d, const char *id, const char *outdir)
 {
-    char path[1024], line[1 << 16];
+    char path[1024];
     json_t *arr = json_array();
     FILE *fp;
 
     snprintf(path, sizeof(path), "%s/feed.jsonl", outdir);
     fp = fopen(path, "r");
     if (fp) {
-        while (fgets(line, sizeof(line), fp)) {
+        char *line = NULL;
+        size_t cap = 0;
+        ssize_t n;
+        unsigned lineno = 0;
+
+        /* any length, and U+0000 as the codec keeps it */
+        while ((n = getline(&line, &cap, fp)) > 0) {
             json_error_t jerr;
-            json_t *j = json_loads(line, 0, &jerr);
+            json_t *j = json_loadb(line, (size_t)n, JSON_ALLOW_NUL, &jerr);
+
+            lineno++;
             if (!j) {
-                cishare_cli_error("demo: %s: %s", path, jerr.text);
+                cishare_cli_error("demo: %s:%u: %s", path, lineno, jerr.text);
+                free(line);
                 fclose(fp);
                 json_decref(arr);
                 return -1;
             }
             json_array_append_new(arr, j);
         }
+        free(line);
         fclose(fp);
     }
     json_object_set_new(d->received, id, arr);
