@@ -499,11 +499,11 @@ static void prepare(const feed_t *f, worker_t *w, item_t *it, int64_t now_ms)
                   why);
         goto out;
     }
-    /* The mandatory-incident rule (policy.h P7) reads the payload: decode
-     * the incidents it can apply to first. Failing here is judged below
-     * (withheld by the audience, or undecodable when delivered). */
-    if (in->env.type == CISHARE_MSG_INCIDENT && in->origin &&
-        in->origin->core_infrastructure &&
+    /* Rules that read an incident notice's payload (policy.h P7 mandatory,
+     * P8 anonymise, b/i consent to forward): decode incidents first
+     * (they are rare). Failing here is judged below (withheld by the
+     * audience or for want of consent, or undecodable when delivered). */
+    if (in->env.type == CISHARE_MSG_INCIDENT &&
         cishare_message_decode(w->codec, &f->id.kp, m->key, m->key_len,
                                m->payload, m->len, in, why, sizeof(why)))
         why[0] = '\0';
@@ -598,6 +598,12 @@ static cishare_err_t deliver(feed_t *f, item_t *it, char *errstr,
          * published it (they key their state by origin). */
         err = to_sinks(f, it->js, &it->line, subject, it->revocation, errstr,
                        errstr_size);
+        /* The plugged-in delivery step (feed.h: cishare_feed_output_t,
+         * the relay) takes the message where the sinks do: before its id
+         * is added to the dedup set, so the same commit covers both. */
+        if (!err && f->opts->output && f->opts->output->deliver)
+            err = f->opts->output->deliver(f->opts->output->opaque, &f->id, m,
+                                           it->js, errstr, errstr_size);
         if (it->revocation)
             f->stats->revocations++;
     }
@@ -841,6 +847,18 @@ static cishare_err_t commit_batch(feed_t *f, bool kafka, char *errstr,
     if ((err = cishare_quarantine_sync(f->quar, &mark, errstr, errstr_size)) ||
         (err = cishare_dedup_set_mark(f->dedup, "quarantine", mark)))
         return err;
+    /* The plugged-in delivery step makes its output durable with the
+     * sinks (dedup.h step 1), before the dedup commit; it may commit the
+     * offsets itself, atomically with its output (the relay's Kafka
+     * transaction), so it is given those the feed commits below. */
+    if (f->opts->output && f->opts->output->commit) {
+        if (kafka && f->offsets)
+            offsets_keep_assigned(f);
+        if ((err = f->opts->output->commit(f->opts->output->opaque, &f->id,
+                                           f->rk, kafka ? f->offsets : NULL,
+                                           errstr, errstr_size)))
+            return err;
+    }
     if ((err = cishare_dedup_commit(f->dedup, errstr, errstr_size)))
         return err;
     if (!kafka || !f->offsets)
@@ -986,6 +1004,10 @@ static cishare_err_t feed_open(feed_t *f, char *errstr, size_t errstr_size)
         else
             f->need_tree = true;
     }
+
+    /* the plugged-in delivery step (the relay) takes the JSON tree */
+    if (o->output && o->output->deliver)
+        f->need_tree = true;
 
     /* Kafka consumer. */
     if (!(kc = cishare_config_kafka_conf(o->conf, errstr, errstr_size)))

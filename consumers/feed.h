@@ -46,13 +46,48 @@
 
 #include "cishare/config.h"
 #include "cishare/err.h"
+#include "cishare/identity.h"
 #include "cishare/indicator.h"
+
+#include <jansson.h>
+#include <librdkafka/rdkafka.h>
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #define CISHARE_FEED_MAX_SINKS 3
+
+/**
+ * A delivery step of its own, besides (or instead of) the sinks: what
+ * `cishare relay` plugs in (relay.h), so that the feed's verification,
+ * policy, de-duplication, quarantine and commit order cover it too.
+ * Called on the feed's thread only; `id` is the feed's identity (its
+ * directory may be replaced between batches: keep no pointer into it).
+ */
+typedef struct cishare_feed_output_s {
+    /** Each message the feed delivers (where it writes to the sinks,
+     *  revocations included; duplicates are not), in poll order: the
+     *  Kafka record as read and the message's JSON tree (both borrowed
+     *  for the call). An error stops the feed; nothing of the batch is
+     *  committed. */
+    cishare_err_t (*deliver)(void *opaque, const cishare_identity_t *id,
+                             const rd_kafka_message_t *m, const json_t *msg,
+                             char *errstr, size_t errstr_size);
+    /** Make what deliver took durable: called by every batch commit
+     *  after the sinks and the quarantine are synced, before the dedup
+     *  commit (step 1 of the invariant in dedup.h). `offsets` (NULL or
+     *  empty: none) are the Kafka offsets the feed commits after the
+     *  dedup commit; an output may commit them itself, atomically with
+     *  its output (a Kafka transaction): the feed's own commit of the
+     *  same offsets afterwards changes nothing. Also called when idle
+     *  (about once a second). An error stops the feed. */
+    cishare_err_t (*commit)(void *opaque, const cishare_identity_t *id,
+                            rd_kafka_t *consumer,
+                            const rd_kafka_topic_partition_list_t *offsets,
+                            char *errstr, size_t errstr_size);
+    void *opaque;
+} cishare_feed_output_t;
 
 typedef struct cishare_feed_opts_s {
     const cishare_config_t *conf;
@@ -65,6 +100,8 @@ typedef struct cishare_feed_opts_s {
     int batch_size;            /**< messages per batch (default 1000) */
     int64_t stats_interval_ms; /**< 0: no stats lines */
     volatile int *stop;        /**< set to non-zero to stop cleanly */
+    /** Optional: a delivery step besides the sinks (sink_cnt may be 0). */
+    const cishare_feed_output_t *output;
     void (*log)(void *opaque, const char *line);
     void *log_opaque;
 } cishare_feed_opts_t;

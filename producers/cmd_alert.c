@@ -333,7 +333,7 @@ int cishare_cmd_alert(int argc, char **argv)
     } else if (!(audience = strdup("all"))) {
         goto nomem;
     }
-    /* who may alert whom: the publish rules (policy.h P1-P7), said here
+    /* who may alert whom: the publish rules (policy.h P1-P8), said here
      * in plain words before anything is built (the publisher checks them
      * again, and so does every feed) */
     {
@@ -344,6 +344,7 @@ int cishare_cmd_alert(int argc, char **argv)
                                     me,
                                     &aud,
                                     me->sector_cnt ? me->sectors[0] : "",
+                                    0,
                                     0};
         cishare_err_t err = cishare_audience_resolve(
             dir, tlp, me, audience, &aud, errstr, sizeof(errstr));

@@ -7,6 +7,7 @@
  * the broker's reason in plain words.
  */
 #include "publisher.h"
+#include "pubjournal.h"
 
 #include "cishare/codec.h"
 #include "cishare/dirtopic.h"
@@ -118,6 +119,7 @@ struct cishare_publisher_s {
     char last_error[768];   /* last client-level error (error_cb) */
     char purge_detail[900]; /* why queued messages were purged (flush) */
     char principal[128];    /* who Kafka sees: sasl.username, else our id */
+    char journal[4200];     /* publication journal; "" in a dry run */
     cishare_tls_info_t tls; /* what the TLS preflight found */
     cishare_kafka_watch_t watch; /* connection refusals (error_cb) */
     /* directory versions (dirtopic.h); caller's thread only */
@@ -505,6 +507,10 @@ cishare_err_t cishare_publisher_new(const cishare_config_t *conf, bool dry_run,
         goto fail;
     if (pub->id.dir_note[0]) /* the kept copy, newer than the file */
         dirtopic_log(pub, pub->id.dir_note);
+    if (!dry_run &&
+        (err = cishare_pubjournal_path(conf, pub->journal, sizeof(pub->journal),
+                                       errstr, errstr_size)))
+        goto fail;
     snprintf(pub->principal, sizeof(pub->principal), "%s",
              cishare_config_get_kafka(conf, "sasl.username")
                  ? cishare_config_get_kafka(conf, "sasl.username")
@@ -626,6 +632,7 @@ void cishare_publisher_destroy(cishare_publisher_t *pub)
         free(r->tlp);
         free(r->reason);
         free(r->detail);
+        free(r->audience);
     }
     free(pub->recs);
     cishare_codec_destroy(pub->codec);
@@ -720,7 +727,7 @@ static const char *build_reason(cishare_err_t err)
     }
 }
 
-/* Category of a publish-rule refusal (policy.h P1-P7), for the summary. */
+/* Category of a publish-rule refusal (policy.h P1-P8), for the summary. */
 static const char *publish_rule_reason(cishare_reason_t reason)
 {
     switch (reason) {
@@ -730,6 +737,8 @@ static const char *publish_rule_reason(cishare_reason_t reason)
         return "outside own sectors";
     case CISHARE_REASON_MANDATORY_NOT_ADDRESSED:
         return "mandatory incident not addressed";
+    case CISHARE_REASON_ANONYMISE_AUDIENCE:
+        return "anonymised report beyond its anonymiser";
     default:
         return "refused by the sharing rules";
     }
@@ -769,6 +778,9 @@ static void produce_slot(cishare_publisher_t *pub, slot_t *sl)
         r->subject = o->key;
         r->topics = sl->topics_str;
         r->tlp = sl->tlp;
+        r->audience = strdup(o->env.audience); /* NULL: not journaled */
+        r->type = o->env.type;
+        r->expires_ms = o->env.expires_ms;
         o->key = sl->topics_str = sl->tlp = NULL;
     }
     if (sl->reason) {
@@ -879,14 +891,21 @@ static cishare_err_t prepare(cishare_publisher_t *pub, const json_t *msg,
         goto done;
     }
 
-    /* the publish rules (policy.h P1-P7), as every feed checks them */
+    /* the publish rules (policy.h P1-P8), as every feed checks them */
     {
-        const char *lb = json_string_value(
-            json_object_get(json_object_get(copy, "payload"), "legal_basis"));
-        cishare_publish_msg_t pm = {
-            o->env.type,  o->env.tlp,    me,
-            &o->audience, o->env.sector, lb && !strcmp(lb, "mandatory")};
+        cishare_payload_flags_t flags;
+        cishare_publish_msg_t pm;
         cishare_reason_t why;
+
+        cishare_message_payload_flags(o->env.type,
+                                      json_object_get(copy, "payload"), &flags);
+        pm.type = o->env.type;
+        pm.tlp = o->env.tlp;
+        pm.origin = me;
+        pm.audience = &o->audience;
+        pm.sector = o->env.sector;
+        pm.mandatory = flags.mandatory;
+        pm.anonymise = flags.anonymise;
 
         if (cishare_policy_check_publish(pub->id.dir, &pm, &why, errstr,
                                          errstr_size)) {
@@ -988,6 +1007,43 @@ void cishare_publisher_poll(cishare_publisher_t *pub, int timeout_ms)
     }
 }
 
+/* Append the records delivered to every topic since the last call to
+ * the publication journal (pubjournal.h); a failure is logged. */
+static void journal_delivered(cishare_publisher_t *pub)
+{
+    cishare_pubjournal_rec_t *v;
+    size_t i, n = 0;
+    char errstr[1024], line[1200];
+
+    if (!pub->journal[0] || !pub->cnt || !(v = calloc(pub->cnt, sizeof(*v))))
+        return;
+    for (i = 0; i < pub->cnt; i++) {
+        cishare_pub_rec_t *r = &pub->recs[i];
+        if (r->journaled || r->pending)
+            continue;
+        r->journaled = true;
+        if (r->failed || !r->subject || !r->audience)
+            continue;
+        v[n].origin = pub->id.me->id;
+        v[n].subject = r->subject;
+        v[n].type = cishare_msgtype_name(r->type);
+        v[n].tlp = r->tlp;
+        v[n].audience = r->audience;
+        v[n].expires_ms = r->expires_ms;
+        n++;
+    }
+    if (n &&
+        cishare_pubjournal_append(pub->journal, v, n, cishare_time_now_ms(),
+                                  errstr, sizeof(errstr))) {
+        snprintf(line, sizeof(line),
+                 "WARNING: published, but not recorded for 'cishare "
+                 "revoke' (it will need --tlp and --audience): %s",
+                 errstr);
+        dirtopic_log(pub, line);
+    }
+    free(v);
+}
+
 void cishare_publisher_flush(cishare_publisher_t *pub, int timeout_ms)
 {
     size_t i;
@@ -998,8 +1054,10 @@ void cishare_publisher_flush(cishare_publisher_t *pub, int timeout_ms)
     drain_to(pub, pub->head);
     rd_kafka_flush(pub->rk, timeout_ms);
     rd_kafka_poll(pub->rk, 0);
-    if (!pub->inflight)
+    if (!pub->inflight) {
+        journal_delivered(pub);
         return;
+    }
     /* Still queued: never sent, so purged and reported not delivered (by
      * dr_cb). Still in flight: the broker may have written it, and
      * publishing it again would make a duplicate under a new message id,
@@ -1019,4 +1077,5 @@ void cishare_publisher_flush(cishare_publisher_t *pub, int timeout_ms)
     /* reported: stop waiting for them, so that destroy does not block */
     rd_kafka_purge(pub->rk, RD_KAFKA_PURGE_F_INFLIGHT);
     rd_kafka_poll(pub->rk, 100);
+    journal_delivered(pub); /* those delivered before the timeout */
 }

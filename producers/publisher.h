@@ -12,7 +12,7 @@
  *     another participant is refused; feeds check the signature);
  *   - the audience rules of policy.h (defaults, RED needs named
  *     participants, known names);
- *   - the publish rules P1-P7 of policy.h, through
+ *   - the publish rules P1-P8 of policy.h, through
  *     cishare_policy_check_publish(), the one implementation every feed
  *     also applies (cishare_message_decide()): alerts only from the
  *     coordination office and ministries, a ministry's alerts only to its
@@ -35,10 +35,12 @@
 #include "cishare/directory.h"
 #include "cishare/err.h"
 #include "cishare/tls.h"
+#include "cishare/types.h"
 
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /** Outcome of one record. Strings owned by the publisher. */
 typedef struct cishare_pub_rec_s {
@@ -50,6 +52,11 @@ typedef struct cishare_pub_rec_s {
     char *reason;   /**< short category when failed ("not authorised") */
     char *detail;   /**< the problem when failed */
     size_t pending; /**< deliveries outstanding (private bookkeeping) */
+    /* as built (when subject is set): for the publication journal */
+    char *audience; /**< canonical audience text published */
+    cishare_msgtype_t type;
+    int64_t expires_ms; /**< 0: never */
+    bool journaled;     /**< private: looked at by the journal */
 } cishare_pub_rec_t;
 
 typedef struct cishare_publisher_s cishare_publisher_t;
@@ -126,6 +133,11 @@ void cishare_publisher_poll(cishare_publisher_t *pub, int timeout_ms);
  * Flush: wait up to timeout_ms for every delivery report; deliveries
  * still outstanding then fail ("not delivered within the timeout", with
  * the last client error when there was one).
+ *
+ * Then every record delivered to all its topics (indicators, incidents,
+ * alerts) is appended to the publication journal (pubjournal.h), which
+ * `cishare revoke` reads; a journal that cannot be written is logged
+ * (set_log), and the records stay published.
  */
 void cishare_publisher_flush(cishare_publisher_t *pub, int timeout_ms);
 

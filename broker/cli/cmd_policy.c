@@ -1,4 +1,9 @@
-/* cishare policy check: ask the TLP policy engine about one delivery. */
+/*
+ * cishare policy check: ask the TLP policy engine about one delivery, as a
+ * feed decides it: the publish rules (P1-P8) on the origin's message, then
+ * direct delivery (rules 1-6) or, with --relay, re-sharing (rules a-i).
+ * The rules are in cishare/policy.h.
+ */
 #include "cishare/cli.h"
 #include "cishare/codec.h"
 #include "cishare/directory.h"
@@ -19,12 +24,18 @@ static void policy_usage(FILE *fp)
         "--tlp LABEL\n"
         "                            --origin ID [--audience ITEM,...] "
         "[--relay ID]\n"
-        "                            [--relay-tlp LABEL] [--root-key FILE]\n"
+        "                            [--relay-tlp LABEL] [--type TYPE]\n"
+        "                            [--consent-forward yes|no] "
+        "[--anonymise]\n"
+        "                            [--root-key FILE]\n"
         "\n"
         "Does participant ID receive a message of label LABEL from ORIGIN?\n"
         "Prints 'deliver' or 'withhold: <reason>' on the first line and "
         "'reason: <code>'\n"
-        "on the second.\n"
+        "on the second; when the origin may not publish the message at all "
+        "(publish\n"
+        "rules, checked first as every feed does), a third line 'rule: "
+        "<details>'.\n"
         "\n"
         "Options:\n"
         "  -d, --directory FILE    signed participant directory\n"
@@ -46,6 +57,26 @@ static void policy_usage(FILE *fp)
         "                          message when relay ID re-shares it\n"
         "  -T, --relay-tlp LABEL   label of the relayed copy (default: the "
         "same label)\n"
+        "  -y, --type TYPE         indicator (default), incident, alert, "
+        "sighting,\n"
+        "                          revocation\n"
+        "  -c, --consent-forward yes|no\n"
+        "                          an incident notice's consent_forward "
+        "(implies\n"
+        "                          --type incident; default no, as in the "
+        "schema):\n"
+        "                          without consent no relay forwards it; with "
+        "it the\n"
+        "                          origin's ministry may forward it to the "
+        "coordination\n"
+        "                          office\n"
+        "  -A, --anonymise         the payload asks for anonymisation: the "
+        "audience must\n"
+        "                          be the one participant that anonymises it "
+        "(the\n"
+        "                          origin's CEPTOAR, its ministry or the "
+        "coordination\n"
+        "                          office)\n"
         "  -h, --help              show this help\n"
         "\n"
         "Exit status: 0 deliver, 1 withhold, 2 bad input (unknown "
@@ -77,23 +108,30 @@ static int policy_check(int argc, char **argv)
         {"audience", required_argument, NULL, 'a'},
         {"relay", required_argument, NULL, 'R'},
         {"relay-tlp", required_argument, NULL, 'T'},
+        {"type", required_argument, NULL, 'y'},
+        {"consent-forward", required_argument, NULL, 'c'},
+        {"anonymise", no_argument, NULL, 'A'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     const char *file = NULL, *root_key = NULL, *pid = NULL, *label = NULL,
                *origin_id = NULL, *audience = NULL, *relay_id = NULL,
-               *relay_label = NULL;
+               *relay_label = NULL, *type_name = NULL, *consent = NULL;
     const cishare_participant_t *p, *origin, *relay = NULL;
     cishare_directory_t *dir = NULL;
     cishare_audience_t aud = {NULL, 0};
     cishare_policy_msg_t msg;
+    cishare_publish_msg_t pub;
+    cishare_reason_t why = CISHARE_REASON_INVALID;
+    cishare_msgtype_t type = CISHARE_MSG_INDICATOR;
     cishare_decision_t d;
+    bool anonymise = false;
     cishare_tlp_t tlp, relay_tlp;
     char *errstr;
     int c, rc = CISHARE_EXIT_USAGE;
 
     optind = 1;
-    while ((c = getopt_long(argc, argv, "d:r:p:t:o:a:R:T:h", opts, NULL)) !=
-           -1) {
+    while ((c = getopt_long(argc, argv, "d:r:p:t:o:a:R:T:y:c:Ah", opts,
+                            NULL)) != -1) {
         switch (c) {
         case 'd':
             file = optarg;
@@ -118,6 +156,15 @@ static int policy_check(int argc, char **argv)
             break;
         case 'T':
             relay_label = optarg;
+            break;
+        case 'y':
+            type_name = optarg;
+            break;
+        case 'c':
+            consent = optarg;
+            break;
+        case 'A':
+            anonymise = true;
             break;
         case 'h':
             policy_usage(stdout);
@@ -145,6 +192,29 @@ static int policy_check(int argc, char **argv)
                                        relay_label);
     if (relay_label && !relay_id)
         return cishare_cli_usage_error("policy", "--relay-tlp needs --relay");
+    if (type_name && !cishare_msgtype_parse(type_name, &type))
+        return cishare_cli_usage_error(
+            "policy",
+            "--type: unknown message type '%s' (expected indicator, "
+            "incident, alert, sighting or revocation)",
+            type_name);
+    if (consent && strcmp(consent, "yes") && strcmp(consent, "no"))
+        return cishare_cli_usage_error(
+            "policy", "--consent-forward: expected yes or no, not '%s'",
+            consent);
+    if (consent && !type_name)
+        type = CISHARE_MSG_INCIDENT;
+    if (consent && type != CISHARE_MSG_INCIDENT)
+        return cishare_cli_usage_error(
+            "policy",
+            "--consent-forward is a field of incident notices, "
+            "not of a %s",
+            cishare_msgtype_name(type));
+    if (anonymise && type != CISHARE_MSG_INCIDENT &&
+        type != CISHARE_MSG_INDICATOR && type != CISHARE_MSG_SIGHTING)
+        return cishare_cli_usage_error(
+            "policy", "--anonymise: a %s has no anonymise field",
+            cishare_msgtype_name(type));
 
     errstr = malloc(ERRBUF_SIZE);
     if (!errstr) {
@@ -167,10 +237,27 @@ static int policy_check(int argc, char **argv)
         cishare_cli_error("policy check: %s", errstr);
         goto done;
     }
+    /* the publish rules first, as the feed applies them */
+    pub.type = type;
+    pub.tlp = tlp;
+    pub.origin = origin;
+    pub.audience = &aud;
+    pub.sector = origin->sector_cnt ? origin->sectors[0] : "";
+    pub.mandatory = 0;
+    pub.anonymise = anonymise;
+    if (cishare_policy_check_publish(dir, &pub, &why, errstr, ERRBUF_SIZE)) {
+        printf("withhold: %s\nreason: %s\nrule: %s\n", cishare_reason_text(why),
+               cishare_reason_code(why), errstr);
+        rc = CISHARE_EXIT_FAIL;
+        goto done;
+    }
     msg.tlp = tlp;
     msg.origin = origin->id;
     msg.audience = &aud;
     msg.expires_ms = 0;
+    msg.consent = type != CISHARE_MSG_INCIDENT         ? CISHARE_CONSENT_NA
+                  : consent && !strcmp(consent, "yes") ? CISHARE_CONSENT_YES
+                                                       : CISHARE_CONSENT_NO;
     d = relay ? cishare_policy_decide_reshare(dir, &msg, relay, relay_tlp, p, 0)
               : cishare_policy_decide(dir, &msg, p, 0);
     if (d.deliver)

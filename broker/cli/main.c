@@ -13,7 +13,8 @@ cishare_cmd_fn cishare_cmd_dev_broker, cishare_cmd_demo, cishare_cmd_keys,
     cishare_cmd_encode, cishare_cmd_decode, cishare_cmd_inspect,
     cishare_cmd_schema, cishare_cmd_directory, cishare_cmd_policy,
     cishare_cmd_publish, cishare_cmd_alert, cishare_cmd_feed,
-    cishare_cmd_provision, cishare_cmd_config;
+    cishare_cmd_provision, cishare_cmd_config, cishare_cmd_relay;
+cishare_cmd_fn cishare_cmd_sighting, cishare_cmd_revoke;
 
 static const struct {
     const char *name;
@@ -29,8 +30,14 @@ static const struct {
      "(JSON/STIX/MISP/CSV)"},
     {"alert", cishare_cmd_alert,
      "issue an alert (注意喚起) to all sectors or selected ones"},
+    {"sighting", cishare_cmd_sighting,
+     "tell an indicator's originator it was seen, or is a false positive"},
+    {"revoke", cishare_cmd_revoke,
+     "withdraw a subject you published, to the audience it went to"},
     {"feed", cishare_cmd_feed,
      "verify, decrypt and filter a participant's feed into sinks"},
+    {"relay", cishare_cmd_relay,
+     "pass on what a CEPTOAR, ministry or the office received, by its rules"},
     {"provision", cishare_cmd_provision,
      "create topics and ACLs on a real Kafka cluster from the directory"},
     {"directory", cishare_cmd_directory,

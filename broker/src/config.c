@@ -62,9 +62,27 @@ static const struct conf_prop {
      "retention.ms of provisioned topics (-1: forever)"},
     {"cishare.provision.min-insync-replicas", CONF_INT, "-1", -1, 32,
      "min.insync.replicas of provisioned topics (-1: broker default)"},
+    {"cishare.relay.anonymise-unit-ms", CONF_INT, "3600000", 1, 86400000,
+     "cishare relay: times of an anonymised copy (its created time, the "
+     "payload's times) are coarsened to multiples of this (1: not at all)"},
 };
 
 #define CONF_PROP_CNT (sizeof(conf_props) / sizeof(conf_props[0]))
+
+/* Families of keys named by the user after a registered prefix (the
+ * relay's rules, cishare.relay.rule.<name>): kept as they are, in the
+ * order first set; the module that owns the prefix checks the values
+ * and names the key in its errors. */
+static const struct conf_prefix {
+    const char *prefix;
+    const char *desc;
+} conf_prefixes[] = {
+    {"cishare.relay.rule.",
+     "<name>=types=T,... [tlp=L,...] to=ITEM,... [label=keep|L]: what "
+     "cishare relay passes on, to whom (README, \"cishare relay\")"},
+};
+
+#define CONF_PREFIX_CNT (sizeof(conf_prefixes) / sizeof(conf_prefixes[0]))
 
 struct kv {
     char *key, *value;
@@ -74,6 +92,8 @@ struct cishare_config_s {
     char *values[CONF_PROP_CNT]; /* resolved; NULL = default */
     struct kv *kafka;            /* librdkafka pass-through, in order */
     size_t kafka_cnt;
+    struct kv *prefixed; /* keys of conf_prefixes[], in order */
+    size_t prefixed_cnt;
     char *base_dir;         /* folder of the last loaded file, for paths */
     rd_kafka_conf_t *probe; /* validates librdkafka keys as they are set */
 };
@@ -101,6 +121,11 @@ void cishare_config_destroy(cishare_config_t *conf)
         free(conf->kafka[i].value);
     }
     free(conf->kafka);
+    for (i = 0; i < conf->prefixed_cnt; i++) {
+        free(conf->prefixed[i].key);
+        free(conf->prefixed[i].value);
+    }
+    free(conf->prefixed);
     free(conf->base_dir);
     if (conf->probe)
         rd_kafka_conf_destroy(conf->probe);
@@ -149,6 +174,49 @@ static cishare_err_t kafka_set(cishare_config_t *conf, const char *key,
                                const char *value, char *errstr,
                                size_t errstr_size);
 
+/* Set (or replace) key in a kv list. */
+static cishare_err_t kv_set(struct kv **listp, size_t *cntp, const char *key,
+                            const char *value)
+{
+    struct kv *n;
+    size_t i;
+    char *copy;
+
+    for (i = 0; i < *cntp; i++) {
+        if (!strcmp((*listp)[i].key, key)) {
+            if (!(copy = strdup(value)))
+                return CISHARE_ERR_NOMEM;
+            free((*listp)[i].value);
+            (*listp)[i].value = copy;
+            return CISHARE_OK;
+        }
+    }
+    if (!(n = realloc(*listp, (*cntp + 1) * sizeof(*n))))
+        return CISHARE_ERR_NOMEM;
+    *listp = n;
+    n[*cntp].key = strdup(key);
+    n[*cntp].value = strdup(value);
+    if (!n[*cntp].key || !n[*cntp].value) {
+        free(n[*cntp].key);
+        free(n[*cntp].value);
+        return CISHARE_ERR_NOMEM;
+    }
+    (*cntp)++;
+    return CISHARE_OK;
+}
+
+static const struct conf_prefix *conf_prefix_find(const char *key)
+{
+    size_t i, n;
+
+    for (i = 0; i < CONF_PREFIX_CNT; i++) {
+        n = strlen(conf_prefixes[i].prefix);
+        if (!strncmp(key, conf_prefixes[i].prefix, n))
+            return &conf_prefixes[i];
+    }
+    return NULL;
+}
+
 cishare_err_t cishare_config_set(cishare_config_t *conf, const char *key,
                                  const char *value, char *errstr,
                                  size_t errstr_size)
@@ -159,6 +227,18 @@ cishare_err_t cishare_config_set(cishare_config_t *conf, const char *key,
 
     if (!strncmp(key, "cishare.", 8)) {
         prop = conf_prop_find(key, &idx);
+        if (!prop && conf_prefix_find(key)) {
+            const struct conf_prefix *cp = conf_prefix_find(key);
+            const char *name = key + strlen(cp->prefix);
+            if (!*name || strspn(name, "abcdefghijklmnopqrstuvwxyz"
+                                       "0123456789-_") != strlen(name))
+                return cishare_err_set(
+                    CISHARE_ERR_CONFIG, errstr, errstr_size,
+                    "%s: expected %s<name> with a name of a-z, 0-9, '-' "
+                    "and '_'",
+                    key, cp->prefix);
+            return kv_set(&conf->prefixed, &conf->prefixed_cnt, key, value);
+        }
         if (!prop)
             return cishare_err_set(CISHARE_ERR_CONFIG, errstr, errstr_size,
                                    "unknown configuration key '%s'", key);
@@ -354,6 +434,21 @@ const char *cishare_config_get_kafka(const cishare_config_t *conf,
     return NULL;
 }
 
+size_t cishare_config_prefixed_cnt(const cishare_config_t *conf)
+{
+    return conf->prefixed_cnt;
+}
+
+const char *cishare_config_prefixed_at(const cishare_config_t *conf, size_t i,
+                                       const char **valuep)
+{
+    if (i >= conf->prefixed_cnt)
+        return NULL;
+    if (valuep)
+        *valuep = conf->prefixed[i].value;
+    return conf->prefixed[i].key;
+}
+
 size_t cishare_config_kafka_cnt(const cishare_config_t *conf)
 {
     return conf->kafka_cnt;
@@ -405,4 +500,7 @@ void cishare_config_print_help(FILE *fp)
                 conf_props[i].desc, conf_props[i].def ? " (default " : "",
                 conf_props[i].def ? conf_props[i].def : "",
                 conf_props[i].def ? ")" : "");
+    for (i = 0; i < CONF_PREFIX_CNT; i++)
+        fprintf(fp, "  %-38s %s\n", conf_prefixes[i].prefix,
+                conf_prefixes[i].desc);
 }

@@ -789,20 +789,44 @@ void cishare_message_policy_msg(const cishare_msg_in_t *in,
     pm->origin = in->env.origin;
     pm->audience = &in->audience;
     pm->expires_ms = in->env.expires_ms;
+    pm->consent = CISHARE_CONSENT_NA;
+    if (in->env.type == CISHARE_MSG_INCIDENT) {
+        cishare_payload_flags_t f;
+        cishare_message_payload_flags(in->env.type, in->payload, &f);
+        pm->consent = f.consent;
+    }
 }
 
-/* legal_basis "mandatory" of a decoded incident: 1, 0, or -1 when the
- * payload is not decoded. */
-static int mandatory_notice(const cishare_msg_in_t *in)
+void cishare_message_payload_flags(cishare_msgtype_t type,
+                                   const json_t *payload,
+                                   cishare_payload_flags_t *f)
 {
     const char *lb;
+    bool anon_field = type == CISHARE_MSG_INCIDENT ||
+                      type == CISHARE_MSG_INDICATOR ||
+                      type == CISHARE_MSG_SIGHTING;
 
-    if (in->env.type != CISHARE_MSG_INCIDENT)
-        return 0;
-    if (!in->payload)
-        return -1;
-    lb = json_string_value(json_object_get(in->payload, "legal_basis"));
-    return lb && !strcmp(lb, "mandatory");
+    f->mandatory = 0;
+    f->anonymise = 0;
+    f->consent = CISHARE_CONSENT_NA;
+    if (!payload) {
+        if (type == CISHARE_MSG_INCIDENT) {
+            f->mandatory = -1;
+            f->consent = CISHARE_CONSENT_UNKNOWN;
+        }
+        if (anon_field)
+            f->anonymise = -1;
+        return;
+    }
+    if (anon_field)
+        f->anonymise = json_is_true(json_object_get(payload, "anonymise"));
+    if (type == CISHARE_MSG_INCIDENT) {
+        lb = json_string_value(json_object_get(payload, "legal_basis"));
+        f->mandatory = lb && !strcmp(lb, "mandatory");
+        f->consent = json_is_true(json_object_get(payload, "consent_forward"))
+                         ? CISHARE_CONSENT_YES
+                         : CISHARE_CONSENT_NO;
+    }
 }
 
 static cishare_decision_t withheld(cishare_reason_t reason)
@@ -822,6 +846,7 @@ cishare_decision_t cishare_message_decide(const cishare_directory_t *dir,
 {
     cishare_policy_msg_t pm, orig;
     cishare_publish_msg_t pub;
+    cishare_payload_flags_t flags;
     cishare_audience_t orig_aud = {0};
     cishare_reason_t reason = CISHARE_REASON_INVALID;
     cishare_decision_t d;
@@ -842,7 +867,9 @@ cishare_decision_t cishare_message_decide(const cishare_directory_t *dir,
         in->origin ? in->origin : cishare_directory_find(dir, in->env.origin);
     pub.audience = &orig_aud;
     pub.sector = in->env.sector;
-    pub.mandatory = mandatory_notice(in);
+    cishare_message_payload_flags(in->env.type, in->payload, &flags);
+    pub.mandatory = flags.mandatory;
+    pub.anonymise = flags.anonymise;
     if (cishare_policy_check_publish(dir, &pub, &reason, NULL, 0)) {
         cishare_audience_clear(&orig_aud);
         return withheld(reason);
@@ -855,6 +882,7 @@ cishare_decision_t cishare_message_decide(const cishare_directory_t *dir,
     orig.origin = in->env.origin;
     orig.audience = &orig_aud;
     orig.expires_ms = in->env.expires_ms;
+    orig.consent = pm.consent;
     d = cishare_policy_decide_reshare(dir, &orig, in->relay[0],
                                       in->env.relay[0].tlp, p, now_ms);
     cishare_audience_clear(&orig_aud);

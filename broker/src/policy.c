@@ -31,6 +31,10 @@ static const struct {
     [CISHARE_REASON_DELIVER_RELAY_SELF] = {"relay-self",
                                            "the relay holds the message "
                                            "already"},
+    [CISHARE_REASON_DELIVER_CONSENT] = {"consent-forward",
+                                        "a ministry forwards an operator's "
+                                        "report to the coordination office "
+                                        "with its consent"},
     [CISHARE_REASON_NOT_IN_AUDIENCE] = {"not-in-audience",
                                         "audience does not include "
                                         "participant"},
@@ -51,6 +55,11 @@ static const struct {
                                             "participant is not in the "
                                             "directory"},
     [CISHARE_REASON_INVALID] = {"invalid", "invalid message or label"},
+    [CISHARE_REASON_NO_CONSENT_FORWARD] = {"no-consent-forward",
+                                           "the incident notice does not give "
+                                           "consent to forward "
+                                           "(consent_forward): no relay "
+                                           "forwards it"},
     [CISHARE_REASON_ALERT_NOT_ISSUER] = {"alert-not-issuer",
                                          "only the coordination office and "
                                          "ministries issue alerts"},
@@ -76,6 +85,12 @@ static const struct {
                                                 "must reach the competent "
                                                 "ministry and the "
                                                 "coordination office"},
+    [CISHARE_REASON_ANONYMISE_AUDIENCE] = {"anonymise-audience",
+                                           "a report asking for anonymisation "
+                                           "goes only to the one participant "
+                                           "that anonymises it (its CEPTOAR, "
+                                           "its ministry or the coordination "
+                                           "office)"},
 };
 
 const char *cishare_reason_code(cishare_reason_t reason)
@@ -429,8 +444,11 @@ bool cishare_policy_is_client(const cishare_participant_t *relay,
         return false;
     switch (relay->role) {
     case CISHARE_ROLE_CEPTOAR:
-        return p->role == CISHARE_ROLE_OPERATOR && p->ceptoar &&
-               !strcmp(p->ceptoar, relay->id);
+        return (p->role == CISHARE_ROLE_OPERATOR && p->ceptoar &&
+                !strcmp(p->ceptoar, relay->id)) ||
+               p->role == CISHARE_ROLE_CEPTOAR_COUNCIL;
+    case CISHARE_ROLE_CEPTOAR_COUNCIL:
+        return p->role == CISHARE_ROLE_CEPTOAR;
     case CISHARE_ROLE_MINISTRY:
         for (i = 0; i < p->sector_cnt; i++)
             if (cishare_participant_in_sector(relay, p->sectors[i]))
@@ -458,11 +476,35 @@ static cishare_reason_t reshare_refusal(const cishare_directory_t *dir,
         return CISHARE_REASON_EXPIRED;
     if (msg->tlp >= CISHARE_TLP_AMBER_STRICT) /* b */
         return CISHARE_REASON_NEVER_RESHARED;
+    if (msg->consent != CISHARE_CONSENT_NA && /* b: consent, fail closed */
+        msg->consent != CISHARE_CONSENT_YES)
+        return CISHARE_REASON_NO_CONSENT_FORWARD;
     if (!cishare_tlp_at_least(relay_tlp, msg->tlp)) /* c */
         return CISHARE_REASON_LOOSENED;
     if (!cishare_policy_decide(dir, msg, relay, now_ms).deliver) /* d */
         return CISHARE_REASON_RELAY_NOT_RECIPIENT;
     return CISHARE_REASON__CNT; /* allowed */
+}
+
+/* Rule i: a ministry competent for the origin forwards an incident
+ * notice that gives consent to the coordination office. */
+static bool consent_forward_ok(const cishare_directory_t *dir,
+                               const cishare_policy_msg_t *msg,
+                               const cishare_participant_t *relay,
+                               const cishare_participant_t *p)
+{
+    const cishare_participant_t *o;
+    size_t i;
+
+    if (msg->consent != CISHARE_CONSENT_YES ||
+        relay->role != CISHARE_ROLE_MINISTRY ||
+        p->role != CISHARE_ROLE_COORDINATION_OFFICE || !msg->origin ||
+        !(o = cishare_directory_find(dir, msg->origin)))
+        return false;
+    for (i = 0; i < o->sector_cnt; i++)
+        if (cishare_participant_in_sector(relay, o->sectors[i]))
+            return true;
+    return false;
 }
 
 cishare_decision_t cishare_policy_decide_reshare(
@@ -485,6 +527,8 @@ cishare_decision_t cishare_policy_decide_reshare(
         return decision(true, CISHARE_REASON_DELIVER_COMMUNITY);
     if (cishare_policy_is_client(relay, p)) /* h */
         return decision(true, CISHARE_REASON_DELIVER_CLIENT);
+    if (consent_forward_ok(dir, msg, relay, p)) /* i */
+        return decision(true, CISHARE_REASON_DELIVER_CONSENT);
     return decision(false, CISHARE_REASON_NOT_RELAY_CLIENT);
 }
 
@@ -526,7 +570,7 @@ size_t cishare_policy_members(const cishare_directory_t *dir,
 }
 
 /* ---------------------------------------------------------------------
- * Publish rules (P1-P7 in policy.h)
+ * Publish rules (P1-P8 in policy.h)
  * ------------------------------------------------------------------ */
 
 static cishare_err_t refuse(cishare_reason_t reason, cishare_reason_t *reasonp,
@@ -569,6 +613,61 @@ static bool ministry_alert_item_ok(const cishare_directory_t *dir,
     }
 }
 
+/* P3: may operator o name item it at AMBER or stricter? */
+static bool operator_amber_item_ok(const cishare_directory_t *dir,
+                                   const cishare_participant_t *o,
+                                   const cishare_aud_item_t *it)
+{
+    const cishare_participant_t *p;
+    size_t i;
+
+    switch (it->kind) {
+    case CISHARE_AUD_SECTOR: /* checked for every label */
+    case CISHARE_AUD_ALL:    /* P4 */
+        return true;
+    case CISHARE_AUD_ROLE:
+        return false;
+    case CISHARE_AUD_PARTICIPANT:
+        p = cishare_directory_find(dir, it->value);
+        if (!p) /* names nobody: matches no one */
+            return true;
+        if (p == o || p->role == CISHARE_ROLE_COORDINATION_OFFICE ||
+            p->role == CISHARE_ROLE_SECURITY_ORG)
+            return true;
+        for (i = 0; i < p->sector_cnt; i++)
+            if (cishare_participant_in_sector(o, p->sectors[i]))
+                return true;
+        return false;
+    }
+    return false;
+}
+
+/* P8: is the audience one participant item naming an anonymiser of o? */
+static bool anonymiser_audience_ok(const cishare_directory_t *dir,
+                                   const cishare_participant_t *o,
+                                   const cishare_audience_t *aud)
+{
+    const cishare_participant_t *p;
+    size_t i;
+
+    if (aud->cnt != 1 || aud->items[0].kind != CISHARE_AUD_PARTICIPANT ||
+        !(p = cishare_directory_find(dir, aud->items[0].value)))
+        return false;
+    switch (p->role) {
+    case CISHARE_ROLE_COORDINATION_OFFICE:
+        return true;
+    case CISHARE_ROLE_CEPTOAR:
+        return o->ceptoar && !strcmp(o->ceptoar, p->id);
+    case CISHARE_ROLE_MINISTRY:
+        for (i = 0; i < o->sector_cnt; i++)
+            if (cishare_participant_in_sector(p, o->sectors[i]))
+                return true;
+        return false;
+    default:
+        return false;
+    }
+}
+
 /* P7: NULL when the notice reaches every competent ministry (one at
  * least) and the coordination office, else the participant it misses
  * (or the origin itself when the sector has no ministry). */
@@ -583,6 +682,7 @@ mandatory_missing(const cishare_directory_t *dir,
     pm.origin = msg->origin->id;
     pm.audience = msg->audience;
     pm.expires_ms = 0; /* reachability, not expiry */
+    pm.consent = CISHARE_CONSENT_NA;
     for (i = 0; i < n; i++) {
         const cishare_participant_t *p = cishare_directory_participant(dir, i);
         bool needed = p->role == CISHARE_ROLE_COORDINATION_OFFICE ||
@@ -646,6 +746,20 @@ cishare_err_t cishare_policy_check_publish(const cishare_directory_t *dir,
                           "operator %s may publish only in its own sectors; "
                           "the audience names sector:%s",
                           o->id, it->value);
+        if (o->role == CISHARE_ROLE_OPERATOR && /* P3, need to know */
+            msg->tlp >= CISHARE_TLP_AMBER &&
+            !operator_amber_item_ok(dir, o, it))
+            return refuse(
+                CISHARE_REASON_OUTSIDE_OWN_SECTORS, reasonp, errstr,
+                errstr_size,
+                it->kind == CISHARE_AUD_ROLE
+                    ? "operator %s may not address TLP:%s to a role (%s "
+                      "spans every sector): name sector:<its sector> or "
+                      "participant:<id> items"
+                    : "operator %s may not send TLP:%s to %s, outside its "
+                      "sectors: cross-sector TLP:AMBER goes through its "
+                      "CEPTOAR or the coordination office",
+                o->id, tlp_upper(msg->tlp), item);
         if (msg->tlp >= CISHARE_TLP_AMBER && /* P4 */
             it->kind == CISHARE_AUD_ALL &&
             o->role != CISHARE_ROLE_COORDINATION_OFFICE)
@@ -684,6 +798,22 @@ cishare_err_t cishare_policy_check_publish(const cishare_directory_t *dir,
                       "ministry and to the coordination office: add "
                       "participant:%s to the audience",
                       o->id, miss->id);
+    }
+    if (msg->anonymise == 1 && /* P8 */
+        !anonymiser_audience_ok(dir, o, msg->audience)) {
+        char aud[256], ceptoar[CISHARE_ID_MAX_LEN + 32] = "";
+
+        cishare_audience_format(msg->audience, aud, sizeof(aud));
+        if (o->ceptoar)
+            snprintf(ceptoar, sizeof(ceptoar), "participant:%s (its CEPTOAR), ",
+                     o->ceptoar);
+        return refuse(CISHARE_REASON_ANONYMISE_AUDIENCE, reasonp, errstr,
+                      errstr_size,
+                      "%s asks for anonymisation (anonymise: true), so the "
+                      "report goes only to the one participant that "
+                      "anonymises it: %sa ministry of its sector, or the "
+                      "coordination office; the audience is '%s'",
+                      o->id, ceptoar, aud);
     }
     return CISHARE_OK;
 }

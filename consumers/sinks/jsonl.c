@@ -3,7 +3,10 @@
  *
  * One delivered message per line, envelope plus payload, keys sorted.
  * Append-only: a revocation is appended as its own message line (a delete
- * event); readers drop the revoked subject. The mark is the file length
+ * event); readers drop the revoked subject of the revocation's origin only
+ * (payload.revokes published by the same "origin": another participant
+ * cannot withdraw it, as the STIX and blocklist sinks key their state by
+ * origin and subject). The mark is the file length
  * after each sync: on open the file is cut back to the committed mark, so
  * lines of a batch that was synced but never committed (crash between
  * sink sync and dedup commit) are not left behind to be written twice.

@@ -24,8 +24,9 @@
  * itself, even one shaped "<type>--<uuid>": one origin cannot take
  * another's id (see stix_id()). References between objects of one origin
  * (report object_refs, incident indicators) use the same derivation; a
- * sighting refers to its own origin's indicator of that subject if there
- * is one, else to every origin's.
+ * sighting refers to the indicator of the origin it names
+ * (sighting_of_origin), or, naming none, to the subject's indicator when
+ * one origin alone holds it (sightings_of()).
  * Revoked subjects and messages past their envelope expiry leave the
  * bundle, and the state forgets them (a revocation's tombstone stays
  * until the revoked message's own expiry, to keep late copies out).
@@ -628,22 +629,27 @@ static bool msg_live(const json_t *msg, int64_t now_ms, int64_t *next_expiry)
     return true;
 }
 
-/* Sighting of origin at `of`: the indicators it refers to, from
- * targets (subject -> {origin: indicator id}). The sighting origin's own
- * indicator when it holds one, else every origin's of that subject: a
- * subject names no origin, and a copy under another origin's subject must
- * neither hide the genuine indicator nor be hidden itself. */
+/* Sighting of origin at `of`: the one indicator it refers to, from
+ * targets (subject -> {origin: indicator id}). A subject is chosen by its
+ * origin, so only the pair (payload.sighting_of_origin, subject) names
+ * one indicator: the named origin's, or none when that origin holds no
+ * indicator of the subject. A sighting that names no origin (imported
+ * data, older messages) refers to the subject's indicator only when one
+ * origin alone holds it: a copy under another origin's subject must not
+ * gather the genuine indicator's sightings ("C sighted the attacker's
+ * indicator"), nor the genuine one the copy's. */
 static void sightings_of(gen_t *g, const json_t *msg, const char *origin,
                          const json_t *targets, const char *of)
 {
-    const json_t *byorigin = json_object_get(targets, of), *id;
-    const char *o;
+    const json_t *byorigin = json_object_get(targets, of), *id = NULL;
+    const char *named = json_string_value(
+        json_object_get(json_object_get(msg, "payload"), "sighting_of_origin"));
 
-    if ((id = json_object_get(byorigin, origin))) {
-        gen_sighting(g, msg, origin, json_string_value(id));
-        return;
-    }
-    json_object_foreach((json_t *)byorigin, o, id)
+    if (named)
+        id = json_object_get(byorigin, named);
+    else if (json_object_size(byorigin) == 1)
+        id = json_object_iter_value(json_object_iter((json_t *)byorigin));
+    if (json_string_value(id))
         gen_sighting(g, msg, origin, json_string_value(id));
 }
 

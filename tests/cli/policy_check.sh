@@ -59,7 +59,52 @@ expect 1 "withhold: TLP:AMBER+STRICT and TLP:RED are never re-shared" \
 expect 1 "withhold: relay may not loosen the label" \
                   "${P[@]}" --participant op-power-b --tlp amber --origin op-power-a --relay ceptoar-electricity --relay-tlp green
 
+# --- consent to forward (incident notices) --------------------------------
+R2NCO=(--participant nco --tlp amber --origin op-power-a --audience participant:min-meti --relay min-meti)
+expect 1 "withhold: TLP:AMBER is re-shared only to the relay's clients" "${P[@]}" "${R2NCO[@]}"
+expect 0 $'deliver\nreason: consent-forward' "${P[@]}" "${R2NCO[@]}" --consent-forward yes
+expect 1 $'withhold: the incident notice does not give consent to forward (consent_forward): no relay forwards it\nreason: no-consent-forward' \
+                  "${P[@]}" "${R2NCO[@]}" --consent-forward no
+expect 1 "withhold: the incident notice does not give consent" "${P[@]}" "${R2NCO[@]}" --type incident
+# no relay at all, to anyone: not the CEPTOAR to its members either
+expect 1 "withhold: the incident notice does not give consent" \
+                  "${P[@]}" --participant op-power-b --tlp amber --origin op-power-a --relay ceptoar-electricity --consent-forward no
+expect 0 deliver  "${P[@]}" --participant op-power-b --tlp amber --origin op-power-a --relay ceptoar-electricity --consent-forward yes
+# direct delivery does not depend on it
+expect 0 deliver  "${P[@]}" --participant min-meti --tlp amber --origin op-power-a --audience participant:min-meti --consent-forward no
+# only the operator's own ministry forwards it
+expect 1 "withhold: TLP:AMBER is re-shared only to the relay's clients" \
+                  "${P[@]}" --participant nco --tlp green --origin op-bank-a --audience participant:min-meti --relay min-meti --relay-tlp amber --consent-forward yes
+expect 0 $'deliver\nreason: consent-forward' \
+                  "${P[@]}" --participant nco --tlp green --origin op-bank-a --audience participant:min-fsa --relay min-fsa --relay-tlp amber --consent-forward yes
+
+# --- CEPTOAR <-> CEPTOAR council ---------------------------------------------
+expect 0 $'deliver\nreason: relay-client' \
+                  "${P[@]}" --participant ceptoar-council --tlp amber --origin op-power-a --relay ceptoar-electricity
+expect 0 $'deliver\nreason: relay-client' \
+                  "${P[@]}" --participant ceptoar-finance --tlp amber --origin ceptoar-electricity --audience participant:ceptoar-council --relay ceptoar-council
+expect 1 "withhold: TLP:AMBER is re-shared only to the relay's clients" \
+                  "${P[@]}" --participant op-bank-a --tlp amber --origin ceptoar-electricity --audience participant:ceptoar-council --relay ceptoar-council
+expect 0 deliver  "${P[@]}" --participant ceptoar-gas --tlp amber --origin ceptoar-council --audience role:ceptoar
+
+# --- publish rules, as feeds apply them -------------------------------------
+expect 1 $'withhold: an operator publishes only in its own sectors\nreason: outside-own-sectors\nrule: operator op-power-a may not send TLP:AMBER to participant:op-bank-a' \
+                  "${P[@]}" --participant op-bank-a --tlp amber --origin op-power-a --audience participant:op-bank-a
+expect 1 "withhold: an operator publishes only in its own sectors" \
+                  "${P[@]}" --participant op-bank-a --tlp amber --origin op-power-a --audience role:operator,role:ministry
+expect 0 deliver  "${P[@]}" --participant op-bank-a --tlp green --origin op-power-a --audience role:operator
+expect 0 deliver  "${P[@]}" --participant jpcert --tlp amber --origin op-power-a --audience participant:jpcert
+expect 1 $'withhold: a report asking for anonymisation goes only to the one participant that anonymises it (its CEPTOAR, its ministry or the coordination office)\nreason: anonymise-audience' \
+                  "${P[@]}" --participant op-power-b --tlp amber --origin op-power-a --anonymise
+expect 0 deliver  "${P[@]}" --participant ceptoar-electricity --tlp amber --origin op-power-a --audience participant:ceptoar-electricity --anonymise --type incident
+expect 1 "withhold: a report asking for anonymisation" \
+                  "${P[@]}" --participant ceptoar-electricity --tlp amber --origin op-power-a --audience participant:ceptoar-electricity,participant:nco --anonymise
+
 # --- bad input: exit 2 ---------------------------------------------------
+expect 2 "" "${P[@]}" --participant nco --tlp amber --origin op-power-a --consent-forward maybe
+expect 2 "" "${P[@]}" --participant nco --tlp amber --origin op-power-a --type indicator --consent-forward yes
+expect 2 "" "${P[@]}" --participant nco --tlp amber --origin nco --type alert --anonymise
+expect 2 "" "${P[@]}" --participant nco --tlp amber --origin nco --type notice
 expect 2 "" "${P[@]}" --participant op-gas-a --tlp red --origin op-power-a --audience sector:gas
 expect 2 "" "${P[@]}" --participant op-gas-a --tlp red --origin op-power-a --audience all
 expect 2 "" "${P[@]}" --participant op-gas-a --tlp red --origin op-power-a
@@ -112,11 +157,13 @@ expect 0 "Directory signed by root key" directory show "$T/directory.yaml"
 expect 0 "{" directory show --json "$T/directory.yaml"
 "$BIN" directory show --json "$T/directory.yaml" | python3 -c '
 import json,sys; d=json.load(sys.stdin)
-assert len(d["participants"])==11 and len(d["sectors"])==15, d
+assert len(d["participants"])==12 and len(d["sectors"])==15, d
 p={x["id"]:x for x in d["participants"]}
 assert p["op-power-a"]["core-infrastructure"] is True
 assert p["op-bank-a"]["ceptoar"]=="ceptoar-finance"
-assert p["min-meti"]["sectors"]==["electricity","gas","petroleum","chemical"]
+assert p["min-meti"]["sectors"]==["electricity","gas","chemical","credit","petroleum"]
+assert p["min-fsa"]["sectors"]==["finance"]
+assert p["ceptoar-council"]["role"]=="ceptoar-council"
 ' || { echo "FAIL: show --json content"; fails=$((fails + 1)); }
 # sign refuses an invalid directory
 sed 's/sectors: \[gas\]/sectors: [gas, nuclear]/' "$T/unsigned.yaml" > "$T/bad.yaml"

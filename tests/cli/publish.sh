@@ -54,6 +54,20 @@ expect 1 "must be addressed to its competent ministry and to the coordination of
     publish -c "$EX/op-power-a.conf" -n "$tmp/inc.json"
 expect 0 "published 1, rejected 0" \
     publish -c "$EX/op-power-a.conf" -n -a participant:min-meti,participant:nco "$tmp/inc.json"
+# An anonymised report goes to its anonymiser only (policy.h P8).
+sed 's/"legal_basis":"mandatory"/"legal_basis":"voluntary","anonymise":true/' "$tmp/inc.json" >"$tmp/anon.json"
+expect 1 "op-power-a asks for anonymisation (anonymise: true), so the report goes only to the one participant that anonymises it: participant:ceptoar-electricity (its CEPTOAR), a ministry of its sector, or the coordination office; the audience is 'participant:min-meti,participant:nco'" \
+    publish -c "$EX/op-power-a.conf" -n -a participant:min-meti,participant:nco "$tmp/anon.json"
+expect 1 "the audience is 'sector:electricity'" \
+    publish -c "$EX/op-power-a.conf" -n -a sector:electricity "$tmp/anon.json"
+expect 1 "anonymised report beyond its anonymiser" \
+    publish -c "$EX/op-power-a.conf" -n -a participant:op-power-b "$tmp/anon.json"
+for a in participant:ceptoar-electricity participant:min-meti participant:nco; do
+    expect 0 "published 1, rejected 0" publish -c "$EX/op-power-a.conf" -n -a "$a" "$tmp/anon.json"
+done
+expect 1 "may not address TLP:AMBER to a role" \
+    publish -c "$EX/op-power-a.conf" -n -a role:ceptoar "$tmp/anon.json"
+ok "an anonymised report goes only to its CEPTOAR, its ministry or the NCO"
 expect 1 "record names origin 'op-power-b'" publish -c "$EX/op-power-a.conf" -n - \
     <<<'{"type":"indicator","origin":"op-power-b","payload":{"id":"indicator--x","type":"ipv4","value":"192.0.2.1"}}'
 expect 1 "only the coordination office and ministries issue alerts" \

@@ -216,11 +216,13 @@ if "$B" directory sign --key "$EX/keys/root.key" "$tmp/wrong/directory.yaml" \
     fi
 
     # ---- 5: encryption holds where the ACL does not ----------------------
+    # (from the sector's CEPTOAR: an operator may not name another
+    # sector's participant at AMBER or stricter, rule P3)
     sub5="indicator--${run%????}0005"
     secret="red-secret-$run"
-    if publish op-power-b "$(ind "$sub5" "$secret.example" "$secret")" \
+    if publish ceptoar-finance "$(ind "$sub5" "$secret.example" "$secret")" \
         --tlp red -a participant:op-bank-a; then
-        ok "5 op-power-b publishes RED to participant:op-bank-a"
+        ok "5 ceptoar-finance publishes RED to participant:op-bank-a"
     else
         bad "5 publish RED"
         show "$tmp/pub.err"
@@ -267,7 +269,7 @@ if "$B" directory sign --key "$EX/keys/root.key" "$tmp/wrong/directory.yaml" \
         bad "5 RED message not found on op-bank-a's inbox"
     fi
     # Control: without encryption the same content is exposed.
-    publish op-power-b "$(ind "indicator--${run%????}0050" "$secret-amber.example" "$secret")" \
+    publish ceptoar-finance "$(ind "indicator--${run%????}0050" "$secret-amber.example" "$secret")" \
         --tlp amber -a participant:op-bank-a
     kread op-power-a cishare.inbox.op-bank-a '%s'
     if grep -qa "$secret-amber" "$tmp/out"; then

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # cishare feed quarantines invalid messages in the middle of a stream and
-# goes on, on the real broker. In op-gas-a's inbox:
+# goes on, on the real broker. In jpcert's inbox (a security organisation,
+# which operators of any sector may name at AMBER):
 #   S_f  genuine AMBER indicator from op-bank-a
 #   S_t  genuine AMBER indicator from op-power-a
 #   forged   S_f's bytes re-produced by admin (kcat) claiming origin
@@ -18,18 +19,18 @@
 # CISHARE_KAFKA_ADMIN_CONF; CISHARE_BIN, CISHARE_SRC.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-inbox=cishare.inbox.op-gas-a
+inbox=cishare.inbox.jpcert
 
 provision_examples
-group="cishare-feed-op-gas-a.quarantine-$nonce"
+group="cishare-feed-jpcert.quarantine-$nonce"
 out="$tmp/out"
 now="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 feed() { # LOG
-    "$B" feed -c "$EX/op-gas-a.conf" "${X[@]}" -X "group.id=$group" --once \
+    "$B" feed -c "$EX/jpcert.conf" "${X[@]}" -X "group.id=$group" --once \
         --out "$out" >/dev/null 2>"$1" || { cat "$1"; fail "feed"; }
 }
 publish() { # ORIGIN SUBJECT VALUE
-    printf '{"type":"indicator","tlp":"amber","audience":["participant:op-gas-a"],"payload":{"id":"%s","created":"%s","modified":"%s","type":"domain","value":"%s"}}\n' \
+    printf '{"type":"indicator","tlp":"amber","audience":["participant:jpcert"],"payload":{"id":"%s","created":"%s","modified":"%s","type":"domain","value":"%s"}}\n' \
         "$2" "$now" "$now" "$3" >"$tmp/msg.json"
     "$B" publish -c "$EX/$1.conf" "${X[@]}" "$tmp/msg.json" >/dev/null \
         2>"$tmp/pub.err" || { cat "$tmp/pub.err"; fail "publish as $1"; }
@@ -145,7 +146,7 @@ for subj, name in ((sf, "forged"), (st, "tampered")):
           f"{name}: reason {r['reason']} ({r['detail']})")
     check(base64.b64decode(r["value_base64"]) == raw,
           f"{name}: value_base64 is the exact bytes ({len(raw)})")
-    check(r["topic"] == "cishare.inbox.op-gas-a" and isinstance(r["offset"], int)
+    check(r["topic"] == "cishare.inbox.jpcert" and isinstance(r["offset"], int)
           and {h["name"] for h in r["headers"]} >= {"cishare.sig", "cishare.kid"},
           f"{name}: topic, offset and headers recorded")
 got = {}

@@ -30,8 +30,10 @@ feeds=(op-power-a op-power-b op-bank-a ceptoar-electricity min-meti nco jpcert)
 # msgs.tsv: subject TAB origin TAB tlp TAB audience ("-" = default) TAB tag
 # <origin>.jsonl: the native JSON records each origin publishes.
 # Only combinations the origin may publish (deploy/TOPICS.md write ACLs and
-# the publish rules): an operator publishes in its own sectors, AMBER and
-# stricter to 'all' only from the coordination office, RED to participants.
+# the publish rules): an operator publishes in its own sectors (at AMBER
+# and stricter: no role items, and names only participants of its
+# sectors, the office and security organisations), AMBER and stricter to
+# 'all' only from the coordination office, RED to participants.
 python3 - "$tmp" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" <<'EOF'
 import json, sys, uuid
 tmp, now = sys.argv[1], sys.argv[2]
@@ -49,11 +51,26 @@ shapes = ["-", "all", "SECTOR", "role:ceptoar", "role:ministry",
 tags = {("op-power-a", "red", "participant:ceptoar-electricity"): "red-ceptoar",
         ("op-power-a", "amber", "-"): "amber-default",
         ("op-bank-a", "green", "-"): "green-default",
-        ("op-bank-a", "amber", "role:ceptoar"): "amber-role-ceptoar",
+        ("min-meti", "amber", "role:ceptoar"): "amber-role-ceptoar",
         ("nco", "amber+strict", "sector:finance"): "strict-finance",
         ("min-meti", "amber+strict", "participant:nco,participant:min-meti"):
             "strict-named",
         ("ceptoar-electricity", "clear", "participant:jpcert"): "clear-named"}
+# Sectors of the participants the shapes name (directory.yaml); None: may
+# be named by any operator (the office, security organisations).
+named = {"op-power-b": ["electricity"], "jpcert": None, "op-bank-a": ["finance"],
+         "nco": None, "min-meti": ["electricity", "gas", "chemical", "credit",
+                                   "petroleum"],
+         "ceptoar-electricity": ["electricity"], "min-fsa": ["finance"]}
+def operator_may(o, items):
+    for i in items:
+        if i.startswith("role:"):
+            return False
+        if i.startswith("participant:"):
+            ps = named[i[len("participant:"):]]
+            if ps is not None and not set(ps) & set(own[o]):
+                return False
+    return True
 rows = []
 for o, sectors in own.items():
     out = open(f"{tmp}/{o}.jsonl", "w")
@@ -74,6 +91,9 @@ for o, sectors in own.items():
                     continue  # no sector, no default audience
                 if "all" in items and o != "nco":
                     continue  # cishare.amber.all: the office writes it
+            if (tlp in ("amber", "amber+strict", "red") and o.startswith("op-")
+                    and not operator_may(o, items)):
+                continue  # cross-sector: through its CEPTOAR or the office
             subj = f"indicator--{uuid.uuid4()}"
             rec = {"type": "indicator", "tlp": tlp,
                    "payload": {"id": subj, "created": now, "modified": now,
@@ -214,7 +234,7 @@ reach("amber-default", ["op-power-a", "op-power-b", "ceptoar-electricity",
 # GREEN default = the community.
 reach("green-default", feeds)
 # AMBER to a role: the role's members (and the origin).
-reach("amber-role-ceptoar", ["ceptoar-electricity", "op-bank-a"])
+reach("amber-role-ceptoar", ["ceptoar-electricity", "min-meti"])
 # AMBER+STRICT to finance: the finance operator (and the origin).
 reach("strict-finance", ["op-bank-a", "nco"])
 reach("strict-named", ["nco", "min-meti"])

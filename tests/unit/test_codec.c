@@ -554,23 +554,24 @@ static void test_decode_errors(void **state)
     memset(buf + 10, 0xFF, 20);
     assert_int_equal(dec(buf, 30, err, sizeof(err)), CISHARE_ERR_PARSE);
     /* Minimal valid indicator: id "a", created 0, modified 0, type ipv4,
-     * value "v", 9 nulls, two empty arrays, 3 nulls. */
+     * value "v", 9 nulls, two empty arrays, 3 nulls, anonymise false. */
     memcpy(buf + 10,
            "\x02"
            "a\x00\x00\x00\x02"
-           "v\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00",
-           20);
-    assert_int_equal(dec(buf, 30, err, sizeof(err)), CISHARE_OK);
+           "v\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00"
+           "\x00",
+           21);
+    assert_int_equal(dec(buf, 31, err, sizeof(err)), CISHARE_OK);
     buf[14] = 0x7E; /* enum index 63 */
-    assert_int_equal(dec(buf, 30, err, sizeof(err)), CISHARE_ERR_PARSE);
+    assert_int_equal(dec(buf, 31, err, sizeof(err)), CISHARE_ERR_PARSE);
     assert_non_null(strstr(err, "payload.type: enum index 63"));
     buf[14] = 0x00;
     buf[17] = 0x04; /* union branch 2 of [null, string] */
-    assert_int_equal(dec(buf, 30, err, sizeof(err)), CISHARE_ERR_PARSE);
+    assert_int_equal(dec(buf, 31, err, sizeof(err)), CISHARE_ERR_PARSE);
     assert_non_null(strstr(err, "payload.pattern: union branch 2"));
     buf[17] = 0x00;
     buf[12] = 0x01; /* created = -1 ms: fine */
-    assert_int_equal(dec(buf, 30, err, sizeof(err)), CISHARE_OK);
+    assert_int_equal(dec(buf, 31, err, sizeof(err)), CISHARE_OK);
     /* ... and the encoder writes exactly these bytes (zigzag of -1). */
     {
         json_t *mp = json_pack("{s:s,s:s,s:i,s:s,s:s}", "id", "a", "created",
@@ -581,8 +582,8 @@ static void test_decode_errors(void **state)
         assert_int_equal(cishare_codec_encode(codec, CISHARE_MSG_INDICATOR, mp,
                                               &mb, &ml, err, sizeof(err)),
                          CISHARE_OK);
-        assert_int_equal(ml, 30);
-        assert_memory_equal(mb, buf, 30);
+        assert_int_equal(ml, 31);
+        assert_memory_equal(mb, buf, 31);
         free(mb);
         json_decref(mp);
     }

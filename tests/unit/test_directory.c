@@ -148,7 +148,7 @@ static void test_example_directory(void **state)
                          src ? src : ".") > 0);
     if (cishare_directory_load(path, NULL, &dir, errstr, sizeof(errstr)))
         fail_msg("example directory refused: %s", errstr);
-    assert_int_equal(cishare_directory_participant_cnt(dir), 11);
+    assert_int_equal(cishare_directory_participant_cnt(dir), 12);
     assert_int_equal(cishare_directory_sector_cnt(dir), 15);
     s = cishare_directory_sector_find(dir, "electricity");
     assert_non_null(s);
@@ -166,7 +166,14 @@ static void test_example_directory(void **state)
     assert_ptr_equal(p, q);
     assert_false(
         cishare_directory_find(dir, "op-power-b")->core_infrastructure);
-    assert_int_equal(cishare_directory_find(dir, "min-meti")->sector_cnt, 4);
+    assert_int_equal(cishare_directory_find(dir, "min-meti")->sector_cnt, 5);
+    /* the Action Plan: credit cards are METI's, not the FSA's */
+    assert_true(cishare_participant_in_sector(
+        cishare_directory_find(dir, "min-meti"), "credit"));
+    assert_false(cishare_participant_in_sector(
+        cishare_directory_find(dir, "min-fsa"), "credit"));
+    assert_int_equal(cishare_directory_find(dir, "ceptoar-council")->role,
+                     CISHARE_ROLE_CEPTOAR_COUNCIL);
     assert_int_equal(cishare_directory_find(dir, "nco")->role,
                      CISHARE_ROLE_COORDINATION_OFFICE);
     assert_null(cishare_directory_find(dir, "nobody"));

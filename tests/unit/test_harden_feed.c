@@ -171,9 +171,10 @@ static void test_publish_rules_in_feed(void **state)
                   "NCO: genuine alert", "green", "participant:op-bank-a",
                   "nco-genuine.example"),
             inbox);
-    send_to(h, "op-power-a",
+    send_to(h, "op-power-a", /* GREEN: AMBER to another sector's
+                              * operator breaks P3 (policy.h) */
             indicator("indicator--5e0c0000-0000-4000-8000-000000000007",
-                      "domain", "own-sector.example", "amber",
+                      "domain", "own-sector.example", "green",
                       "participant:op-bank-a"),
             inbox);
     send_to(h, "min-fsa",
@@ -412,7 +413,10 @@ static int64_t committed(hostile_t *h, int32_t partition)
  * comes from the heartbeat error rather than from B's join: A's commit
  * in its revoke callback is then accepted, as it would be on Kafka.
  */
-static void test_rebalance_no_duplicates(void **state)
+/* One run of the scenario; false (and nothing asserted) when the machine
+ * was too slow for the revoke to meet a prepared batch: the case under
+ * test did not happen. */
+static bool rebalance_attempt(int settle_ms)
 {
     hostile_t *h = hostile_new();
     gate_t gate = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0,
@@ -421,7 +425,6 @@ static void test_rebalance_no_duplicates(void **state)
     char *ta, *tb, needle[64];
     int n, in_a, in_b;
 
-    (void)state;
     assert_int_equal(rd_kafka_mock_topic_create(h->mc, TOPIC, 2, 1), 0);
     produce_malformed(h, 1, 2); /* p1 @0, @1 */
     for (n = 1; n <= 3; n++)
@@ -441,7 +444,7 @@ static void test_rebalance_no_duplicates(void **state)
 
     rd_kafka_mock_push_request_errors(h->mc, API_HEARTBEAT, 1,
                                       RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS);
-    usleep(1500 * 1000); /* A's next heartbeat learns of the rebalance */
+    usleep((useconds_t)settle_ms * 1000); /* A's heartbeat learns of it */
     gate_release(&gate);
     usleep(2500 * 1000); /* A gives its partitions up and rejoins */
 
@@ -452,10 +455,13 @@ static void test_rebalance_no_duplicates(void **state)
         fail_msg("member A: %s", a.errstr);
     if (b.err)
         fail_msg("member B: %s", b.errstr);
-    /* the case under test happened: A's revoke found a prepared batch (if
-     * timing let A finish first, the test proves nothing: fail) */
-    if (gate.revoked < 1)
-        fail_msg("member A's revoke did not deliver a prepared batch");
+    if (gate.revoked < 1) {
+        print_message("A's revoke met no prepared batch (after %d ms): "
+                      "again, with more time\n",
+                      settle_ms);
+        hostile_destroy(h);
+        return false;
+    }
 
     ta = slurp_or_empty(a.out, "feed.jsonl");
     tb = slurp_or_empty(b.out, "feed.jsonl");
@@ -476,6 +482,22 @@ static void test_rebalance_no_duplicates(void **state)
     /* committed: the end of what was delivered (or quarantined) */
     assert_int_equal(committed(h, 1), 5);
     hostile_destroy(h);
+    return true;
+}
+
+static void test_rebalance_no_duplicates(void **state)
+{
+    int i;
+
+    (void)state;
+    /* The case under test needs A's revoke to find a prepared batch; on a
+     * loaded machine A's heartbeat may come late: retry with more time.
+     * Code without the revoke handling never meets it (its revoke does
+     * not deliver), so the test fails there. */
+    for (i = 0; i < 3; i++)
+        if (rebalance_attempt(1500 + 1500 * i))
+            return;
+    fail_msg("member A's revoke never delivered a prepared batch");
 }
 
 int main(void)

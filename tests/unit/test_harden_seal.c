@@ -2,7 +2,7 @@
  * Hardening (issue 12, finding 2): a participant cannot make another's
  * feed slow by repeating the reader's recipient key id in a sealed value.
  *
- * op-power-b, with its own key, hand-builds an AMBER+STRICT value whose
+ * ceptoar-finance, with its own key, hand-builds an AMBER+STRICT value whose
  * 1024 recipient entries all carry op-bank-a's (public) key id, signs it
  * and produces it to op-bank-a's inbox. op-bank-a's real feed must
  * quarantine it as malformed, naming the duplicate recipients, without
@@ -80,18 +80,18 @@ static void test_duplicate_recipients_quarantined(void **state)
     cishare_seal_rkid(bank->x25519_pk, rkid);
 
     m = strict_to_bank("192.0.2.81");
-    hostile_build(h, "op-power-b", m, &out);
+    hostile_build(h, "ceptoar-finance", m, &out);
     json_decref(m);
     assert_true(out.recipient_cnt > 0);
     flood_entries(&out, rkid, CISHARE_SEAL_MAX_RECIPIENTS);
-    hostile_produce(h, "op-power-b", "cishare.inbox.op-bank-a", &out);
+    hostile_produce(h, "ceptoar-finance", "cishare.inbox.op-bank-a", &out);
     cishare_msg_out_clear(&out);
 
     /* a genuine message from the same sender still gets through */
     m = strict_to_bank("192.0.2.82");
-    hostile_build(h, "op-power-b", m, &out);
+    hostile_build(h, "ceptoar-finance", m, &out);
     json_decref(m);
-    hostile_produce(h, "op-power-b", "cishare.inbox.op-bank-a", &out);
+    hostile_produce(h, "ceptoar-finance", "cishare.inbox.op-bank-a", &out);
     cishare_msg_out_clear(&out);
 
     hostile_feed_ok(h, "op-bank-a", "jsonl", &st);

@@ -242,10 +242,11 @@ static void test_origin_cannot_take_over_stix_id(void **state)
     m = example_incident(incid, subj);
     hostile_publish(h, "op-power-a", m);
     json_decref(m);
-    m = json_pack("{s:s, s:s, s:{s:s, s:s, s:i}}", "type", "sighting", "tlp",
-                  "green", "payload", "id",
+    m = json_pack("{s:s, s:s, s:{s:s, s:s, s:s, s:i}}", "type", "sighting",
+                  "tlp", "green", "payload", "id",
                   "sighting--0000000c-0000-4000-8000-000000000001",
-                  "sighting_of", subj, "count", 3);
+                  "sighting_of", subj, "sighting_of_origin", "op-power-a",
+                  "count", 3);
     hostile_publish(h, "op-gas-a", m);
     json_decref(m);
 
@@ -273,10 +274,13 @@ static void test_origin_cannot_take_over_stix_id(void **state)
                 if (!strcmp(json_string_value(e), gen_id))
                     report_ok = true;
             }
-        if (!strcmp(t, "sighting") &&
-            !strcmp(json_string_value(json_object_get(o, "sighting_of_ref")),
-                    gen_id))
-            sighting_ok = true;
+        if (!strcmp(t, "sighting")) {
+            const char *r =
+                json_string_value(json_object_get(o, "sighting_of_ref"));
+            assert_string_not_equal(r, att_id); /* names op-power-a's */
+            if (!strcmp(r, gen_id))
+                sighting_ok = true;
+        }
     }
     assert_true(report_ok);
     assert_true(sighting_ok);

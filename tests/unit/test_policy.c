@@ -230,6 +230,7 @@ static void test_direct_table(void **state)
                     msg.origin = origin->id;
                     msg.audience = &aud;
                     msg.expires_ms = 0;
+                    msg.consent = CISHARE_CONSENT_NA;
                     got = outcome_direct(
                         cishare_policy_decide(dir, &msg, p, 1000));
                     cishare_audience_clear(&aud);
@@ -273,12 +274,12 @@ static const struct {
      "jpcert",
      {"DDDDXXDDXXDDXXDD", "DDDDXXDDXXDDXXDD", "DCDCXXDCXXDCXXDC",
       "NNNNNNNNNNNNNNNN", "EEEEEEEEEENNNNEE"}},
-    /* a council has no clients under the rules */
+    /* a council's clients are the CEPTOARs of every sector */
     {"council",
-     NULL,
+     "ceptoar-gas",
      "jpcert",
-     {"-D---X-D-X-D-X-D", "-D---X-D-X-D-X-D", "-C---X-C-X-C-X-X",
-      "-N---N-N-N-N-N-N", "EE--EEEEEE-N-NEE"}},
+     {"DD--XXDDXXDDXXDD", "DD--XXDDXXDDXXDD", "DC--XXDCXXDCXXXX",
+      "NN--NNNNNNNNNNNN", "EE--EEEEEENNNNEE"}},
     /* a ministry's clients are the participants of its sectors */
     {"min-fsa",
      "op-fin",
@@ -358,6 +359,7 @@ static void test_reshare_table(void **state)
                 msg.origin = origin->id;
                 msg.audience = &aud;
                 msg.expires_ms = 0;
+                msg.consent = CISHARE_CONSENT_NA;
                 for (k = 0; k < 2; k++) {
                     char got;
                     if (!rcpt[k]) {
@@ -397,6 +399,7 @@ static void mkmsg(cishare_policy_msg_t *msg, cishare_audience_t *aud,
     msg->origin = origin;
     msg->audience = aud;
     msg->expires_ms = expires;
+    msg->consent = CISHARE_CONSENT_NA;
 }
 
 static void test_origin_receives_own(void **state)
@@ -445,7 +448,8 @@ static void test_expired(void **state)
 
 static void test_red_ignores_non_participant_items(void **state)
 {
-    cishare_policy_msg_t msg = {CISHARE_TLP_RED, "op-src", NULL, 0};
+    cishare_policy_msg_t msg = {CISHARE_TLP_RED, "op-src", NULL, 0,
+                                CISHARE_CONSENT_NA};
     cishare_audience_t aud;
     cishare_decision_t d;
 
@@ -533,6 +537,275 @@ static void test_reshare_special(void **state)
     /* NULL participant */
     d = cishare_policy_decide(dir, &msg, NULL, 1);
     assert_int_equal(d.reason, CISHARE_REASON_UNKNOWN_PARTICIPANT);
+}
+
+/* Rules b and i: consent to forward an incident notice. */
+static void test_consent_forward(void **state)
+{
+    cishare_policy_msg_t msg;
+    cishare_audience_t aud;
+    cishare_decision_t d;
+    cishare_reason_t reason = CISHARE_REASON__CNT;
+    char errstr[256];
+
+    (void)state;
+    /* an operator's report to its ministry */
+    mkmsg(&msg, &aud, CISHARE_TLP_AMBER, "op-src", "participant:min-fsa", 0);
+    msg.consent = CISHARE_CONSENT_YES;
+    d = cishare_policy_decide_reshare(dir, &msg, P("min-fsa"),
+                                      CISHARE_TLP_AMBER, P("nco"), 1);
+    assert_true(d.deliver);
+    assert_int_equal(d.reason, CISHARE_REASON_DELIVER_CONSENT);
+    assert_string_equal(cishare_reason_code(d.reason), "consent-forward");
+    /* tightened is fine too; consent reaches the office only */
+    d = cishare_policy_decide_reshare(dir, &msg, P("min-fsa"),
+                                      CISHARE_TLP_AMBER_STRICT, P("nco"), 1);
+    assert_true(d.deliver);
+    d = cishare_policy_decide_reshare(dir, &msg, P("min-fsa"),
+                                      CISHARE_TLP_AMBER, P("jpcert"), 1);
+    assert_int_equal(d.reason, CISHARE_REASON_NOT_RELAY_CLIENT);
+    /* without consent, or not known: no relay forwards it, to anyone */
+    msg.consent = CISHARE_CONSENT_NO;
+    d = cishare_policy_decide_reshare(dir, &msg, P("min-fsa"),
+                                      CISHARE_TLP_AMBER, P("nco"), 1);
+    assert_false(d.deliver);
+    assert_int_equal(d.reason, CISHARE_REASON_NO_CONSENT_FORWARD);
+    assert_string_equal(cishare_reason_code(d.reason), "no-consent-forward");
+    d = cishare_policy_decide_reshare(dir, &msg, P("min-fsa"),
+                                      CISHARE_TLP_AMBER, P("op-fin"), 1);
+    assert_int_equal(d.reason, CISHARE_REASON_NO_CONSENT_FORWARD);
+    assert_int_equal(cishare_policy_check_reshare(dir, &msg, P("min-fsa"),
+                                                  CISHARE_TLP_AMBER, 1, &reason,
+                                                  errstr, sizeof(errstr)),
+                     CISHARE_ERR_POLICY);
+    assert_int_equal(reason, CISHARE_REASON_NO_CONSENT_FORWARD);
+    assert_non_null(strstr(errstr, "consent"));
+    msg.consent = CISHARE_CONSENT_UNKNOWN;
+    d = cishare_policy_decide_reshare(dir, &msg, P("min-fsa"),
+                                      CISHARE_TLP_AMBER, P("nco"), 1);
+    assert_int_equal(d.reason, CISHARE_REASON_NO_CONSENT_FORWARD);
+    /* not an incident notice: the TLP rules alone (the office is not a
+     * ministry's client) */
+    msg.consent = CISHARE_CONSENT_NA;
+    d = cishare_policy_decide_reshare(dir, &msg, P("min-fsa"),
+                                      CISHARE_TLP_AMBER, P("nco"), 1);
+    assert_int_equal(d.reason, CISHARE_REASON_NOT_RELAY_CLIENT);
+    cishare_audience_clear(&aud);
+
+    /* a CEPTOAR relays an incident to its members only with consent */
+    mkmsg(&msg, &aud, CISHARE_TLP_GREEN, "op-src", NULL, 0);
+    msg.consent = CISHARE_CONSENT_NO;
+    d = cishare_policy_decide_reshare(dir, &msg, P("ceptoar-fin"),
+                                      CISHARE_TLP_GREEN, P("op-fin"), 1);
+    assert_int_equal(d.reason, CISHARE_REASON_NO_CONSENT_FORWARD);
+    msg.consent = CISHARE_CONSENT_YES;
+    d = cishare_policy_decide_reshare(dir, &msg, P("ceptoar-fin"),
+                                      CISHARE_TLP_GREEN, P("op-fin"), 1);
+    assert_int_equal(d.reason, CISHARE_REASON_DELIVER_COMMUNITY);
+    cishare_audience_clear(&aud);
+
+    /* a ministry not competent for the origin's sector forwards nothing
+     * to the office, consent or not */
+    mkmsg(&msg, &aud, CISHARE_TLP_AMBER, "op-gas", "participant:min-fsa", 0);
+    msg.consent = CISHARE_CONSENT_YES;
+    d = cishare_policy_decide_reshare(dir, &msg, P("min-fsa"),
+                                      CISHARE_TLP_AMBER, P("nco"), 1);
+    assert_int_equal(d.reason, CISHARE_REASON_NOT_RELAY_CLIENT);
+    /* nor does a CEPTOAR */
+    cishare_audience_clear(&aud);
+    mkmsg(&msg, &aud, CISHARE_TLP_AMBER, "op-src", "sector:finance", 0);
+    msg.consent = CISHARE_CONSENT_YES;
+    d = cishare_policy_decide_reshare(dir, &msg, P("ceptoar-fin"),
+                                      CISHARE_TLP_AMBER, P("nco"), 1);
+    assert_int_equal(d.reason, CISHARE_REASON_NOT_RELAY_CLIENT);
+    cishare_audience_clear(&aud);
+}
+
+/* Rule h: CEPTOAR <-> CEPTOAR council, across sectors. */
+static void test_council(void **state)
+{
+    cishare_policy_msg_t msg;
+    cishare_audience_t aud;
+    cishare_decision_t d;
+
+    (void)state;
+    assert_true(cishare_policy_is_client(P("ceptoar-fin"), P("council")));
+    assert_true(cishare_policy_is_client(P("ceptoar-gas"), P("council")));
+    assert_true(cishare_policy_is_client(P("council"), P("ceptoar-fin")));
+    assert_true(cishare_policy_is_client(P("council"), P("ceptoar-gas")));
+    assert_false(cishare_policy_is_client(P("council"), P("op-gas")));
+    assert_false(cishare_policy_is_client(P("council"), P("council")));
+    /* a finance member's AMBER report: its CEPTOAR passes it on */
+    mkmsg(&msg, &aud, CISHARE_TLP_AMBER, "op-src", "sector:finance", 0);
+    d = cishare_policy_decide_reshare(dir, &msg, P("ceptoar-fin"),
+                                      CISHARE_TLP_AMBER, P("council"), 1);
+    assert_true(d.deliver);
+    assert_int_equal(d.reason, CISHARE_REASON_DELIVER_CLIENT);
+    /* but not to the gas CEPTOAR directly */
+    d = cishare_policy_decide_reshare(dir, &msg, P("ceptoar-fin"),
+                                      CISHARE_TLP_AMBER, P("ceptoar-gas"), 1);
+    assert_int_equal(d.reason, CISHARE_REASON_NOT_RELAY_CLIENT);
+    cishare_audience_clear(&aud);
+    /* what the council holds goes to every CEPTOAR, not to operators */
+    mkmsg(&msg, &aud, CISHARE_TLP_AMBER, "ceptoar-fin", "participant:council",
+          0);
+    d = cishare_policy_decide_reshare(dir, &msg, P("council"),
+                                      CISHARE_TLP_AMBER, P("ceptoar-gas"), 1);
+    assert_int_equal(d.reason, CISHARE_REASON_DELIVER_CLIENT);
+    d = cishare_policy_decide_reshare(dir, &msg, P("council"),
+                                      CISHARE_TLP_AMBER, P("op-gas"), 1);
+    assert_int_equal(d.reason, CISHARE_REASON_NOT_RELAY_CLIENT);
+    cishare_audience_clear(&aud);
+}
+
+/* One publish-rule check: 'O' keeps the rules, else the reason code. */
+static const char *publish_check(cishare_msgtype_t type, cishare_tlp_t tlp,
+                                 const char *origin, const char *text,
+                                 int anonymise, char *errstr, size_t size)
+{
+    cishare_audience_t aud;
+    cishare_publish_msg_t pm;
+    cishare_reason_t reason = CISHARE_REASON__CNT;
+    const cishare_participant_t *o = P(origin);
+    cishare_err_t err;
+
+    if (cishare_audience_parse(text, &aud, errstr, size))
+        fail_msg("parse '%s': %s", text, errstr);
+    pm.type = type;
+    pm.tlp = tlp;
+    pm.origin = o;
+    pm.audience = &aud;
+    pm.sector = o->sector_cnt ? o->sectors[0] : "";
+    pm.mandatory = 0;
+    pm.anonymise = anonymise;
+    errstr[0] = '\0';
+    err = cishare_policy_check_publish(dir, &pm, &reason, errstr, size);
+    cishare_audience_clear(&aud);
+    if (!err)
+        return "O";
+    assert_int_equal(err, CISHARE_ERR_POLICY);
+    return cishare_reason_code(reason);
+}
+
+/* P3 at AMBER and stricter: no roles, no participants of other sectors. */
+static void test_publish_operator_need_to_know(void **state)
+{
+    static const struct {
+        cishare_tlp_t tlp;
+        const char *text, *want;
+    } cases[] = {
+        {CISHARE_TLP_AMBER, "sector:finance", "O"},
+        {CISHARE_TLP_AMBER, "participant:op-fin", "O"},
+        {CISHARE_TLP_AMBER, "participant:ceptoar-fin", "O"},
+        {CISHARE_TLP_AMBER, "participant:min-fsa", "O"},
+        {CISHARE_TLP_AMBER, "participant:nco", "O"},
+        {CISHARE_TLP_AMBER, "participant:jpcert", "O"},
+        {CISHARE_TLP_AMBER, "participant:op-src", "O"},
+        {CISHARE_TLP_RED, "participant:min-fsa,participant:nco", "O"},
+        {CISHARE_TLP_AMBER, "participant:op-gas", "outside-own-sectors"},
+        {CISHARE_TLP_AMBER_STRICT, "participant:op-gas", "outside-own-sectors"},
+        {CISHARE_TLP_RED, "participant:op-gas", "outside-own-sectors"},
+        {CISHARE_TLP_AMBER, "participant:ceptoar-gas", "outside-own-sectors"},
+        {CISHARE_TLP_AMBER, "participant:council", "outside-own-sectors"},
+        {CISHARE_TLP_AMBER, "participant:nco,participant:op-gas",
+         "outside-own-sectors"},
+        {CISHARE_TLP_AMBER, "role:ceptoar", "outside-own-sectors"},
+        {CISHARE_TLP_AMBER,
+         "role:operator,role:ceptoar,role:ceptoar-council,role:ministry,"
+         "role:coordination-office,role:security-org",
+         "outside-own-sectors"},
+        {CISHARE_TLP_AMBER_STRICT, "sector:finance,role:ministry",
+         "outside-own-sectors"},
+        {CISHARE_TLP_AMBER, "all", "amber-all-not-office"},
+        /* the community: roles and other sectors' participants are fine */
+        {CISHARE_TLP_GREEN, "role:ceptoar", "O"},
+        {CISHARE_TLP_GREEN, "participant:op-gas", "O"},
+        {CISHARE_TLP_CLEAR, "role:operator,participant:ceptoar-gas", "O"},
+    };
+    char errstr[512];
+    const char *got;
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        got = publish_check(CISHARE_MSG_INDICATOR, cases[i].tlp, "op-src",
+                            cases[i].text, 0, errstr, sizeof(errstr));
+        if (strcmp(got, cases[i].want))
+            fail_msg("op-src TLP:%s to '%s': want %s got %s (%s)",
+                     cishare_tlp_name(cases[i].tlp), cases[i].text,
+                     cases[i].want, got, errstr);
+    }
+    /* the error names the item */
+    publish_check(CISHARE_MSG_INDICATOR, CISHARE_TLP_AMBER, "op-src",
+                  "participant:op-gas", 0, errstr, sizeof(errstr));
+    assert_non_null(strstr(errstr, "participant:op-gas"));
+    publish_check(CISHARE_MSG_INDICATOR, CISHARE_TLP_AMBER, "op-src",
+                  "role:ceptoar", 0, errstr, sizeof(errstr));
+    assert_non_null(strstr(errstr, "role:ceptoar"));
+    /* other roles keep their own rules: a CEPTOAR may name role:ceptoar */
+    assert_string_equal(publish_check(CISHARE_MSG_INDICATOR, CISHARE_TLP_AMBER,
+                                      "ceptoar-fin",
+                                      "role:ceptoar,participant:council", 0,
+                                      errstr, sizeof(errstr)),
+                        "O");
+}
+
+/* P8: an anonymised report goes to its anonymiser only. */
+static void test_publish_anonymise(void **state)
+{
+    static const struct {
+        cishare_msgtype_t type;
+        const char *origin, *text;
+        int anonymise;
+        const char *want;
+    } cases[] = {
+        {CISHARE_MSG_INCIDENT, "op-src", "participant:ceptoar-fin", 1, "O"},
+        {CISHARE_MSG_INCIDENT, "op-src", "participant:min-fsa", 1, "O"},
+        {CISHARE_MSG_INDICATOR, "op-src", "participant:nco", 1, "O"},
+        {CISHARE_MSG_INCIDENT, "op-src", "sector:finance", 1,
+         "anonymise-audience"},
+        {CISHARE_MSG_INDICATOR, "op-src", "participant:op-fin", 1,
+         "anonymise-audience"},
+        {CISHARE_MSG_INCIDENT, "op-src", "participant:jpcert", 1,
+         "anonymise-audience"},
+        {CISHARE_MSG_INCIDENT, "op-src",
+         "participant:ceptoar-fin,participant:nco", 1, "anonymise-audience"},
+        {CISHARE_MSG_INCIDENT, "op-src", "participant:op-src", 1,
+         "anonymise-audience"},
+        /* another sector's CEPTOAR is not its anonymiser (P3 first) */
+        {CISHARE_MSG_INCIDENT, "op-src", "participant:ceptoar-gas", 1,
+         "outside-own-sectors"},
+        {CISHARE_MSG_INDICATOR, "op-src", "participant:ceptoar-gas", 1,
+         "outside-own-sectors"},
+        {CISHARE_MSG_INDICATOR, "op-gas", "participant:ceptoar-gas", 1, "O"},
+        {CISHARE_MSG_INDICATOR, "op-gas", "participant:min-fsa", 1,
+         "outside-own-sectors"},
+        {CISHARE_MSG_INDICATOR, "op-src", "all", 1, "amber-all-not-office"},
+        /* not asked, or not known (sealed payload): not judged */
+        {CISHARE_MSG_INCIDENT, "op-src", "sector:finance", 0, "O"},
+        {CISHARE_MSG_INCIDENT, "op-src", "sector:finance", -1, "O"},
+    };
+    char errstr[512];
+    const char *got;
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        got = publish_check(cases[i].type, CISHARE_TLP_AMBER, cases[i].origin,
+                            cases[i].text, cases[i].anonymise, errstr,
+                            sizeof(errstr));
+        if (strcmp(got, cases[i].want))
+            fail_msg("%s anonymise=%d to '%s': want %s got %s (%s)",
+                     cases[i].origin, cases[i].anonymise, cases[i].text,
+                     cases[i].want, got, errstr);
+    }
+    /* at GREEN as well: anonymity is not a matter of the label */
+    assert_string_equal(publish_check(CISHARE_MSG_INDICATOR, CISHARE_TLP_GREEN,
+                                      "op-src", "all", 1, errstr,
+                                      sizeof(errstr)),
+                        "anonymise-audience");
+    assert_non_null(strstr(errstr, "participant:ceptoar-fin"));
+    assert_non_null(strstr(errstr, "'all'"));
 }
 
 static void test_audience_canonical(void **state)
@@ -667,6 +940,10 @@ int main(void)
         cmocka_unit_test(test_expired),
         cmocka_unit_test(test_red_ignores_non_participant_items),
         cmocka_unit_test(test_reshare_special),
+        cmocka_unit_test(test_consent_forward),
+        cmocka_unit_test(test_council),
+        cmocka_unit_test(test_publish_operator_need_to_know),
+        cmocka_unit_test(test_publish_anonymise),
         cmocka_unit_test(test_audience_canonical),
         cmocka_unit_test(test_audience_errors),
         cmocka_unit_test(test_members),

@@ -65,8 +65,9 @@ static void test_names(void **state)
     assert_int_not_equal(cishare_topic_inbox("nco", b, 10), CISHARE_OK);
     assert_int_equal(cishare_topics_for_directory(dir, &l, NULL, 0),
                      CISHARE_OK);
-    /* 4 labels x (15 sectors + all) + 11 inboxes */
-    assert_int_equal(l.cnt, 4 * 16 + 11);
+    /* 4 labels x (15 sectors + all) + 12 inboxes */
+    assert_int_equal(l.cnt, 4 * 16 + 12);
+    assert_true(cishare_strlist_has(&l, "cishare.inbox.ceptoar-council"));
     assert_true(cishare_strlist_has(&l, "cishare.inbox.op-bank-a"));
     assert_true(cishare_strlist_has(&l, "cishare.green.all"));
     cishare_strlist_clear(&l);
@@ -97,6 +98,16 @@ static void test_matrix(void **state)
     assert_true(can("op-bank-a", W, "cishare.clear.all"));
     assert_false(can("jpcert", W, "cishare.amber.all"));
     assert_false(can("jpcert", W, "cishare.green.electricity"));
+    /* the council: its inbox, the community topics, no sector's AMBER */
+    assert_true(can("ceptoar-council", R, "cishare.inbox.ceptoar-council"));
+    assert_true(can("ceptoar-council", R, "cishare.green.all"));
+    assert_true(can("ceptoar-council", W, "cishare.inbox.ceptoar-gas"));
+    assert_false(can("ceptoar-council", R, "cishare.amber.gas"));
+    assert_false(can("ceptoar-council", R, "cishare.inbox.ceptoar-gas"));
+    assert_true(can("ceptoar-gas", W, "cishare.inbox.ceptoar-council"));
+    /* credit is METI's */
+    assert_true(can("min-meti", R, "cishare.amber.credit"));
+    assert_false(can("min-fsa", R, "cishare.amber.credit"));
     assert_true(cishare_acl_is_managed(RD_KAFKA_RESOURCE_TOPIC, "cishare.x"));
     assert_false(cishare_acl_is_managed(RD_KAFKA_RESOURCE_TOPIC, "other"));
 }
@@ -167,6 +178,12 @@ static void test_routing_vs_acls(void **state)
     check("nco", CISHARE_TLP_GREEN, "all");
     check("jpcert", CISHARE_TLP_GREEN, "all");
     check("ceptoar-gas", CISHARE_TLP_AMBER, "participant:op-gas-a");
+    /* CEPTOAR <-> CEPTOAR council */
+    check("ceptoar-gas", CISHARE_TLP_AMBER, "participant:ceptoar-council");
+    check("ceptoar-council", CISHARE_TLP_AMBER, "role:ceptoar");
+    check("ceptoar-council", CISHARE_TLP_AMBER,
+          "participant:ceptoar-gas,participant:ceptoar-finance");
+    check("ceptoar-council", CISHARE_TLP_GREEN, "all");
 }
 
 /* Role items: at AMBER and stricter they must reach only the role's

@@ -61,6 +61,15 @@ const char *cishare_config_get_kafka(const cishare_config_t *conf,
 /** True for librdkafka keys that name files (ssl.*.location). */
 int cishare_config_kafka_key_is_path(const char *key);
 
+/**
+ * Keys of a registered family (config.c: "cishare.relay.rule.<name>"),
+ * in the order first set: how many, and key i (NULL when out of range)
+ * with *valuep its value. Owned by conf. Their owner checks the values.
+ */
+size_t cishare_config_prefixed_cnt(const cishare_config_t *conf);
+const char *cishare_config_prefixed_at(const cishare_config_t *conf, size_t i,
+                                       const char **valuep);
+
 /** Number of librdkafka keys set, in the order they were first set. */
 size_t cishare_config_kafka_cnt(const cishare_config_t *conf);
 /** Key i (NULL when out of range); *valuep its value. Owned by conf. */

@@ -220,11 +220,13 @@ cishare_err_t cishare_message_render_line(
 
 /**
  * The delivery decision for participant p of a verified message. First
- * the publish rules (policy.h P1-P7, cishare_policy_check_publish()) on
+ * the publish rules (policy.h P1-P8, cishare_policy_check_publish()) on
  * the message as its origin signed it: a message its origin should never
  * have published is withheld from everyone, the origin included, with the
- * rule's reason (P7, the mandatory incident notice, is judged only when
- * in->payload is decoded: cishare_message_decode() first). Then the
+ * rule's reason (P7, the mandatory incident notice, and P8, anonymise,
+ * are judged only when in->payload is decoded: cishare_message_decode()
+ * first; a relayed incident notice needs it too, for its consent to
+ * forward, and is withheld "no-consent-forward" without it). Then the
  * direct rules for an original; for a relayed copy also the re-sharing
  * rules (policy.h a-h) of its relay, against the origin's own label and
  * audience, so that a hop cannot widen who receives a message. A copy
@@ -236,9 +238,31 @@ cishare_decision_t cishare_message_decide(const cishare_directory_t *dir,
                                           const cishare_participant_t *p,
                                           int64_t now_ms);
 
-/** What the policy needs (borrowed from in; effective label/audience). */
+/** What the policy needs (borrowed from in; effective label/audience;
+ *  consent from in->payload for an incident notice, UNKNOWN when it is
+ *  not decoded). */
 void cishare_message_policy_msg(const cishare_msg_in_t *in,
                                 cishare_policy_msg_t *pm);
+
+/** What the policy rules read from a payload (policy.h P7, P8, b, i). */
+typedef struct cishare_payload_flags_s {
+    int mandatory; /**< P7: incident with legal_basis "mandatory": 1/0/-1 */
+    int anonymise; /**< P8: payload anonymise true: 1/0/-1 */
+    cishare_consent_t consent; /**< rules b, i (incident notices) */
+} cishare_payload_flags_t;
+
+/**
+ * The one reading of the payload fields the policy needs, for the
+ * publisher (before it publishes) and the feed (before it decides).
+ * `payload` is the decoded payload of a message of type `type`, or NULL
+ * when it is not decoded (sealed for someone else): then the fields the
+ * type can carry are unknown (-1, CISHARE_CONSENT_UNKNOWN) and the rules
+ * that need them are not judged, or fail closed (consent). A field the
+ * payload omits takes its schema default (false). Borrows payload.
+ */
+void cishare_message_payload_flags(cishare_msgtype_t type,
+                                   const json_t *payload,
+                                   cishare_payload_flags_t *f);
 
 /**
  * The feed's JSON line: {"message_id", "type", "tlp", "audience",

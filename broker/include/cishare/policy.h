@@ -48,10 +48,25 @@
  *      every participant of the directory).
  *   h. L is AMBER or stricter (an AMBER message, or a CLEAR/GREEN one that
  *      R tightened): delivered only to R's clients:
- *        ceptoar              -> operators whose `ceptoar` is R
+ *        ceptoar              -> operators whose `ceptoar` is R, and the
+ *                                CEPTOAR council (cross-sector exchange)
+ *        ceptoar-council      -> every CEPTOAR, of every sector
  *        ministry             -> participants having one of R's sectors
  *        coordination-office  -> every participant
  *        any other role       -> no clients
+ *   i. consent forwarding: R is a ministry competent for one of the
+ *      origin's sectors, P is the coordination office, and M is an incident
+ *      notice that gives consent (consent_forward true): delivered ("a
+ *      ministry forwards an operator's report to the NCO", at any label
+ *      rules a-c allow). Otherwise withheld ("not-relay-client").
+ *
+ * Consent to forward (incident notices only; payload field
+ * consent_forward, default false). Checked with rule b, before any other
+ * re-sharing rule: an incident notice whose consent is not known to be
+ * given (consent_forward false, or the payload not decoded: fail closed)
+ * is never re-shared by any relay, to anyone ("no-consent-forward"). The
+ * caller states consent in cishare_policy_msg_t.consent; other message
+ * types leave it CISHARE_CONSENT_NA and only the TLP rules apply.
  *
  * Publish rules, on the message as its origin signed it (label, audience,
  * type, sector header), first rule that applies. `cishare publish` and
@@ -64,7 +79,18 @@
  *       one of its sectors, or the coordination office>` (no `all`, no
  *       `role:`);
  *   P3. an operator publishes only in its own sectors: every `sector:`
- *       item is one of its sectors;
+ *       item is one of its sectors; and at AMBER and stricter (need to
+ *       know) an operator names no `role:` item (a role spans every
+ *       sector: `role:operator,role:ministry,...` is `all` in disguise),
+ *       and its `participant:` items name only participants that share
+ *       one of its sectors (its peers, its CEPTOAR, its ministry), the
+ *       coordination office, or a security organisation (JPCERT/CC and
+ *       the like, which handle incident reports and have no sector).
+ *       An operator of another sector, a ministry or CEPTOAR of another
+ *       sector, and the CEPTOAR council are refused: cross-sector AMBER
+ *       goes through the operator's CEPTOAR or the coordination office.
+ *       At CLEAR and GREEN (the community) any item but those of P4/P5
+ *       is fine;
  *   P4. AMBER and stricter to `all` comes from the coordination office
  *       only (its topics cishare.amber*.all are the office's to write);
  *   P5. RED audiences are `participant:` items only;
@@ -75,7 +101,14 @@
  *       competent ministry (the ministries of the sector header; there
  *       must be one) and the coordination office. Judged only when the
  *       payload is known (it may be encrypted).
- * Re-sharing is governed by rules a-h, not by P1-P7: a relayed copy is
+ *   P8. a report that asks for anonymisation (payload anonymise true:
+ *       incident notices and indicators) goes only to the participant
+ *       that will anonymise it: the audience is exactly one
+ *       `participant:` item naming the origin's CEPTOAR, a ministry
+ *       competent for one of the origin's sectors, or the coordination
+ *       office. Anything wider would carry the origin's identity past
+ *       the anonymiser. Judged only when the payload is known.
+ * Re-sharing is governed by rules a-i, not by P1-P8: a relayed copy is
  * judged on its origin's original.
  *
  * Reasons: every decision carries a reason code (stable, for logs and
@@ -170,6 +203,7 @@ typedef enum {
     CISHARE_REASON_DELIVER_COMMUNITY,    /**< relay: CLEAR/GREEN to all */
     CISHARE_REASON_DELIVER_CLIENT,       /**< relay: AMBER to a client */
     CISHARE_REASON_DELIVER_RELAY_SELF,   /**< relay holds it already */
+    CISHARE_REASON_DELIVER_CONSENT,      /**< relay: rule i (ministry->NCO) */
     /* withheld */
     CISHARE_REASON_NOT_IN_AUDIENCE,
     CISHARE_REASON_RED_NOT_NAMED,
@@ -180,7 +214,8 @@ typedef enum {
     CISHARE_REASON_RELAY_NOT_RECIPIENT,
     CISHARE_REASON_UNKNOWN_PARTICIPANT, /**< NULL participant or relay */
     CISHARE_REASON_INVALID,             /**< bad label or missing message */
-    /* withheld: the origin broke a publish rule (P1-P7 above) */
+    CISHARE_REASON_NO_CONSENT_FORWARD,  /**< relay: no consent to forward */
+    /* withheld: the origin broke a publish rule (P1-P8 above) */
     CISHARE_REASON_ALERT_NOT_ISSUER,         /**< P1 */
     CISHARE_REASON_ALERT_OUTSIDE_COMPETENCE, /**< P2 */
     CISHARE_REASON_OUTSIDE_OWN_SECTORS,      /**< P3 */
@@ -188,6 +223,7 @@ typedef enum {
     CISHARE_REASON_RED_AUDIENCE_NOT_NAMED,   /**< P5 */
     CISHARE_REASON_SECTOR_HEADER,            /**< P6 */
     CISHARE_REASON_MANDATORY_NOT_ADDRESSED,  /**< P7 */
+    CISHARE_REASON_ANONYMISE_AUDIENCE,       /**< P8 */
     CISHARE_REASON__CNT
 } cishare_reason_t;
 
@@ -197,12 +233,24 @@ typedef struct cishare_decision_s {
     const char *text; /**< static, never NULL */
 } cishare_decision_t;
 
-/** What the policy needs to know of a (verified) message. Borrowed. */
+/** Consent to forward, as the re-sharing rules see it (rules b, i). */
+typedef enum {
+    CISHARE_CONSENT_NA = 0,  /**< not an incident notice: TLP rules only */
+    CISHARE_CONSENT_UNKNOWN, /**< incident notice, payload not decoded */
+    CISHARE_CONSENT_NO,      /**< incident notice, consent_forward false */
+    CISHARE_CONSENT_YES      /**< incident notice, consent_forward true */
+} cishare_consent_t;
+
+/** What the policy needs to know of a (verified) message. Borrowed.
+ *  Zero-initialise it: a field added later keeps its neutral value. */
 typedef struct cishare_policy_msg_s {
     cishare_tlp_t tlp;
     const char *origin;                 /**< origin participant id */
     const cishare_audience_t *audience; /**< resolved or parsed */
     int64_t expires_ms;                 /**< 0: never expires */
+    /** Re-sharing only (rules b and i): set it for incident notices
+     *  (cishare_message_policy_msg() does); direct delivery ignores it. */
+    cishare_consent_t consent;
 } cishare_policy_msg_t;
 
 /** Direct delivery of msg to p at now_ms (rules 1-6). No allocation. */
@@ -242,10 +290,13 @@ typedef struct cishare_publish_msg_s {
     /** 1: an incident whose payload says legal_basis "mandatory"; 0: not;
      *  -1: not known (payload not decoded): P7 is not judged */
     int mandatory;
+    /** 1: the payload says anonymise true; 0: not (or a type without the
+     *  field); -1: not known (payload not decoded): P8 is not judged */
+    int anonymise;
 } cishare_publish_msg_t;
 
 /**
- * The publish rules P1-P7: CISHARE_OK when msg keeps them, else
+ * The publish rules P1-P8: CISHARE_OK when msg keeps them, else
  * CISHARE_ERR_POLICY with the rule's reason in *reasonp (when not NULL)
  * and the problem in plain words in errstr (CISHARE_ERR_INVALID_ARG, reason
  * CISHARE_REASON_INVALID, for a missing origin or audience or a bad
@@ -258,7 +309,8 @@ cishare_err_t cishare_policy_check_publish(const cishare_directory_t *dir,
                                            char *errstr, size_t errstr_size)
     __attribute__((warn_unused_result));
 
-/** True if p is a client of relay (rule h). */
+/** True if p is a client of relay (rule h; rule i needs the message and
+ *  is not a client relation). */
 bool cishare_policy_is_client(const cishare_participant_t *relay,
                               const cishare_participant_t *p);
 

@@ -1,0 +1,204 @@
+#!/usr/bin/env bash
+# cishare relay on the real broker: the framework's re-sharing flows
+# (consumers/relay.h), each checked with kcat and the receivers' own feeds.
+#
+#   a. ceptoar-electricity relays op-power-a's AMBER indicator (sent to the
+#      CEPTOAR's inbox only) to its member operators: op-power-b's feed gets
+#      it with relayed_by ceptoar-electricity and the origin's signature;
+#      op-bank-a's feed does not, and no topic op-bank-a reads holds it.
+#   b. min-meti forwards op-power-a's incident notice to the NCO when the
+#      notice gives consent (consent_forward: true); without consent it is
+#      counted no-consent-forward and never reaches the NCO.
+#   c. ceptoar-electricity passes an indicator to the CEPTOAR council
+#      (ceptoar-council; waits for it in the example directory).
+#   d. an anonymised incident report (anonymise: true) relayed as the CEPTOAR's own
+#      message: the Kafka record's key, headers and value, as raw bytes,
+#      hold neither the operator's id, name or key id nor the original
+#      message id.
+#   e. a malformed rule names the key and the problem (exit 2).
+# Needs the broker of tests/run: CISHARE_KAFKA_BOOTSTRAP,
+# CISHARE_KAFKA_ADMIN_CONF, CISHARE_KAFKA_DIR (deploy/kafka/grant-relay);
+# CISHARE_BIN, CISHARE_SRC, CISHARE_VENV.
+set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+py="${CISHARE_VENV:?set by tests/run (venv with confluent-kafka)}/bin/python"
+
+provision_examples
+for p in ceptoar-electricity min-meti; do
+    "$CISHARE_SRC/deploy/kafka/grant-relay" "$p" >"$tmp/grant.out" 2>&1 ||
+        { cat "$tmp/grant.out"; fail "grant-relay $p"; }
+done
+now="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+
+# publish AS FILE
+publish() {
+    "$B" publish -c "$EX/$1.conf" "${X[@]}" -f json "$2" >/dev/null 2>"$tmp/pub.err" ||
+        { cat "$tmp/pub.err"; fail "publish as $1: $2"; }
+}
+# relay AS RULE... : one --once run with a private folder and group
+relay() {
+    local who="$1" args=() r
+    shift
+    for r in "$@"; do args+=(-X "$r"); done
+    "$B" relay -c "$EX/$who.conf" "${X[@]}" -X "cishare.state-dir=$tmp/st-$who" \
+        -X "group.id=cishare-feed-$who.relay-$nonce" "${args[@]}" --once \
+        >"$tmp/relay.out" 2>"$tmp/relay.err" || { cat "$tmp/relay.err"; fail "relay as $who"; }
+    grep "relay summary" "$tmp/relay.err" | sed "s/^/# $who: /"
+}
+# feed WHO: a private --once feed into $tmp/feed-WHO
+feed() {
+    rm -rf "$tmp/feed-$1"
+    "$B" feed -c "$EX/$1.conf" "${X[@]}" -X "group.id=cishare-feed-$1.flows-$nonce-$RANDOM" \
+        --once --out "$tmp/feed-$1" >/dev/null 2>"$tmp/feed.err" ||
+        { cat "$tmp/feed.err"; fail "feed of $1"; }
+}
+# lines_of WHO TEXT: feed lines holding TEXT
+lines_of() { grep -F -- "$2" "$tmp/feed-$1/feed.jsonl" || true; }
+
+# ---- a. CEPTOAR -> its members ---------------------------------------------
+sa="indicator--$(uuid)"
+printf '{"type":"indicator","tlp":"amber","audience":["participant:ceptoar-electricity"],"payload":{"id":"%s","created":"%s","modified":"%s","type":"domain","value":"flow-a-%s.example"}}\n' \
+    "$sa" "$now" "$now" "$nonce" >"$tmp/a.json"
+publish op-power-a "$tmp/a.json"
+relay ceptoar-electricity "cishare.relay.rule.members=types=indicator tlp=amber to=members"
+grep -q "relay summary: relayed [1-9]" "$tmp/relay.err" || fail "flow a: the CEPTOAR relayed nothing"
+feed op-power-b
+line="$(lines_of op-power-b "$sa")"
+[ "$(printf '%s' "$line" | grep -c .)" = 1 ] || fail "flow a: op-power-b got the indicator $(printf '%s' "$line" | grep -c .) times"
+printf '%s' "$line" | python3 -c '
+import json, sys
+m = json.loads(sys.stdin.read())
+assert m["origin"] == "op-power-a", m["origin"]
+assert m["relayed_by"] == ["ceptoar-electricity"], m.get("relayed_by")
+assert m["tlp"] == "amber", m["tlp"]
+assert m["key_id"] == "65aaa63e3404016e", m["key_id"]  # the origin signature
+' || fail "flow a: op-power-b's line is not the relayed copy: $line"
+ok "flow a: op-power-b's feed has op-power-a's AMBER indicator relayed by ceptoar-electricity (origin signature kept)"
+feed op-bank-a
+[ -z "$(lines_of op-bank-a "$sa")" ] || fail "flow a: op-bank-a received the relayed indicator"
+for t in cishare.inbox.op-bank-a cishare.amber.finance cishare.amber.all; do
+    kcat "${kc[@]}" -C -t "$t" -o beginning -e -q -f '%k\n' 2>/dev/null | grep -qxF "$sa" &&
+        fail "flow a: the copy is on $t, which op-bank-a reads"
+done
+kcat "${kc[@]}" -C -t cishare.inbox.op-power-b -o beginning -e -q \
+    -f '%k %h\n' 2>/dev/null | grep -F "$sa" | grep -q "cishare.relay=ceptoar-electricity amber" ||
+    fail "flow a: no record with a relay hop of ceptoar-electricity on cishare.inbox.op-power-b"
+ok "flow a: op-bank-a's feed and topics hold nothing of it; kcat sees the hop on cishare.inbox.op-power-b"
+
+# ---- b. ministry -> NCO, with consent only ----------------------------------
+inc() { # SUBJECT CONSENT
+    printf '{"type":"incident","tlp":"amber","audience":["participant:min-meti"],"payload":{"id":"%s","created":"%s","modified":"%s","title":"flow b %s","stage":"preliminary","category":"ddos","operator_overview":"o","summary":"s","affected_service":"a","affected_system":"b","impact":"none","operating_mode":"normal","detected_at":"%s","reported_at":"%s","legal_basis":"voluntary","consent_forward":%s}}\n' \
+        "$1" "$now" "$now" "$nonce" "$now" "$now" "$2"
+}
+sb_yes="incident--$(uuid)"
+sb_no="incident--$(uuid)"
+{ inc "$sb_yes" true; inc "$sb_no" false; } >"$tmp/b.json"
+publish op-power-a "$tmp/b.json"
+relay min-meti "cishare.relay.rule.nco=types=incident tlp=amber to=participant:nco"
+grep -q "relay summary: relayed [1-9]" "$tmp/relay.err" || fail "flow b: min-meti relayed nothing"
+grep -q "no-consent-forward [1-9]" "$tmp/relay.err" || fail "flow b: the notice without consent is not counted no-consent-forward"
+feed nco
+[ "$(lines_of nco "$sb_yes" | grep -c .)" = 1 ] || fail "flow b: the NCO did not get the notice given with consent"
+lines_of nco "$sb_yes" | grep -q '"relayed_by":\["min-meti"\]' || fail "flow b: the NCO's copy is not relayed by min-meti"
+[ -z "$(lines_of nco "$sb_no")" ] || fail "flow b: the NCO got the notice without consent"
+kcat "${kc[@]}" -C -t cishare.inbox.nco -o beginning -e -q -f '%k\n' 2>/dev/null | grep -qxF "$sb_no" &&
+    fail "flow b: the notice without consent is on cishare.inbox.nco"
+ok "flow b: min-meti forwarded the notice with consent to the NCO; the one without consent was counted no-consent-forward and never left"
+
+# ---- c. CEPTOAR -> CEPTOAR council ------------------------------------------
+if ! grep -q "id: ceptoar-council" "$EX/directory.yaml"; then
+    echo "# flow c: WAITING for ceptoar-council in the example directory (engineer A)"
+else
+    sc="indicator--$(uuid)"
+    printf '{"type":"indicator","tlp":"amber","audience":["participant:ceptoar-electricity"],"payload":{"id":"%s","created":"%s","modified":"%s","type":"domain","value":"flow-c-%s.example"}}\n' \
+        "$sc" "$now" "$now" "$nonce" >"$tmp/c.json"
+    publish op-power-a "$tmp/c.json"
+    relay ceptoar-electricity "cishare.relay.rule.council=types=indicator tlp=amber to=participant:ceptoar-council"
+    grep -q "relay summary: relayed [1-9]" "$tmp/relay.err" || fail "flow c: nothing relayed to the council"
+    feed ceptoar-council
+    lines_of ceptoar-council "$sc" | grep -q '"relayed_by":\["ceptoar-electricity"\]' ||
+        fail "flow c: the council's feed lacks the relayed indicator"
+    feed ceptoar-finance
+    [ -z "$(lines_of ceptoar-finance "$sc")" ] || fail "flow c: ceptoar-finance got it without the council"
+    ok "flow c: the CEPTOAR council got the electricity CEPTOAR's indicator across sectors"
+fi
+
+# ---- d. anonymised copy: no trace in the raw record ---------------------------
+sd="incident--$(uuid)"
+printf '{"type":"incident","tlp":"amber","audience":["participant:ceptoar-electricity"],"payload":{"id":"%s","created":"%s","modified":"%s","title":"flow-d-%s","stage":"preliminary","category":"ddos","operator_overview":"Power Company A, Tokyo control centre","summary":"flow-d-%s","affected_service":"electricity supply","affected_system":"historian","impact":"none","operating_mode":"normal","detected_at":"%s","reported_at":"%s","legal_basis":"voluntary","consent_forward":true,"anonymise":true}}\n' \
+    "$sd" "$now" "$now" "$nonce" "$nonce" "$now" "$now" >"$tmp/d.json"
+publish op-power-a "$tmp/d.json"
+relay ceptoar-electricity "cishare.relay.rule.members=types=incident tlp=amber to=members"
+grep -q "anonymised [1-9]" "$tmp/relay.err" || fail "flow d: no anonymised copy relayed"
+"$py" - "$(kcat_conf op-power-b)" "$CISHARE_KAFKA_ADMIN_CONF" "$sd" "flow-d-$nonce" <<'EOF' || fail "flow d: the anonymised record carries a trace"
+import sys, uuid
+from confluent_kafka import Consumer, TopicPartition
+
+def conf(path):
+    c = {}
+    for line in open(path):
+        line = line.strip()
+        if line and not line.startswith("#") and "=" in line:
+            k, v = line.split("=", 1)
+            c[k] = v
+    return c
+
+def records(path, topic):
+    c = conf(path)
+    c.update({"group.id": f"cishare-feed-op-power-b.anon-{uuid.uuid4()}",
+              "enable.auto.commit": False, "auto.offset.reset": "earliest",
+              "enable.partition.eof": True})
+    cons = Consumer(c)
+    md = cons.list_topics(topic, timeout=20).topics[topic]
+    parts = [TopicPartition(topic, p, 0) for p in md.partitions]
+    cons.assign(parts)
+    left, out = len(parts), []
+    while left:
+        m = cons.poll(20)
+        if m is None:
+            sys.exit(f"timeout reading {topic}")
+        if m.error():
+            left -= 1
+            continue
+        out.append(m)
+    cons.close()
+    return out
+
+op_conf, admin_conf, subject, marker = sys.argv[1:]
+# the original, in the CEPTOAR's inbox (read as admin): its message id
+orig_id = None
+for m in records(admin_conf, "cishare.inbox.ceptoar-electricity"):
+    if (m.key() or b"") == subject.encode():
+        orig_id = dict(m.headers())["cishare.id"].decode()
+assert orig_id, "original not found"
+copies = [m for m in records(op_conf, "cishare.inbox.op-power-b")
+          if marker.encode() in (m.value() or b"")]
+assert len(copies) == 1, f"{len(copies)} anonymised copies on op-power-b's inbox"
+m = copies[0]
+raw = (m.key() or b"") + b"".join(k.encode() + (v or b"") for k, v in (m.headers() or []))
+raw += m.value() or b""
+traces = {"operator id": b"op-power-a", "operator name": b"Power Company A",
+          "key id": b"65aaa63e3404016e", "original message id": orig_id.encode(),
+          "original subject": subject.encode()}
+bad = [f"{k} ({v.decode()})" for k, v in traces.items() if v.lower() in raw.lower()]
+hdr = dict(m.headers())
+print(f"# copy: origin {hdr['cishare.origin'].decode()}, id {hdr['cishare.id'].decode()}, "
+      f"key {m.key().decode()}, created {hdr['cishare.created'].decode()}")
+if bad:
+    sys.exit("traces in the raw record: " + ", ".join(bad))
+assert hdr["cishare.origin"] == b"ceptoar-electricity"
+assert "cishare.relay" not in hdr
+EOF
+feed op-power-b
+lines_of op-power-b "flow-d-$nonce" | grep -q '"origin":"ceptoar-electricity"' ||
+    fail "flow d: op-power-b's feed lacks the anonymised copy from ceptoar-electricity"
+ok "flow d: the anonymised copy's raw key, headers and value hold no operator id, name, key id, original id or subject"
+
+# ---- e. a malformed rule --------------------------------------------------------
+rc=0
+"$B" relay -c "$EX/ceptoar-electricity.conf" "${X[@]}" -X "cishare.state-dir=$tmp/st-bad" \
+    -X "cishare.relay.rule.bad=types=indicator to=members label=loose" --once \
+    >/dev/null 2>"$tmp/bad.err" || rc=$?
+[ "$rc" = 2 ] || fail "malformed rule: exit $rc, want 2"
+grep -q "cishare.relay.rule.bad: label=loose" "$tmp/bad.err" || fail "malformed rule: $(cat "$tmp/bad.err")"
+ok "a malformed rule names the key and the problem (exit 2)"
