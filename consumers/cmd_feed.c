@@ -80,26 +80,24 @@ int cishare_cmd_feed(int argc, char **argv)
     cishare_feed_opts_t opts = {0};
     cishare_feed_stats_t stats;
     cishare_config_t *conf = cishare_config_new();
-    const char *config = NULL;
+    cishare_cli_conf_t cc = {NULL, calloc((size_t)argc + 1, sizeof(char *)), 0};
     char errstr[1024] = "", line[1024];
-    char **xs = calloc((size_t)argc + 1, sizeof(*xs));
-    size_t xn = 0, i, j;
+    size_t i, j;
     int c, threads = 0, rc;
     cishare_err_t err;
 
-    if (!conf || !xs) {
+    if (!conf || !cc.xs) {
         cishare_config_destroy(conf);
-        free(xs);
+        free(cc.xs);
         cishare_cli_error("feed: out of memory");
         return CISHARE_EXIT_FAIL;
     }
     opts.out = ".";
     optind = 1;
     while ((c = getopt_long(argc, argv, "c:f:o:X:h", lopts, NULL)) != -1) {
+        if (cishare_cli_conf_opt(&cc, c, optarg))
+            continue;
         switch (c) {
-        case 'c':
-            config = optarg;
-            break;
         case 'f':
             if (!cishare_sink_plugin_find(optarg)) {
                 rc = cishare_cli_usage_error(
@@ -120,9 +118,6 @@ int cishare_cmd_feed(int argc, char **argv)
             break;
         case 'o':
             opts.out = optarg;
-            break;
-        case 'X':
-            xs[xn++] = optarg;
             break;
         case 1:
             opts.once = true;
@@ -147,15 +142,8 @@ int cishare_cmd_feed(int argc, char **argv)
             goto done;
         }
     }
-    if (optind < argc) {
-        rc = cishare_cli_usage_error("feed", "unexpected argument '%s'",
-                                     argv[optind]);
+    if ((rc = cishare_cli_conf_args(&cc, "feed", argc, argv)))
         goto done;
-    }
-    if (!config) {
-        rc = cishare_cli_usage_error("feed", "-c CONFIG is required");
-        goto done;
-    }
     if (!opts.sink_cnt)
         opts.sinks[opts.sink_cnt++] = "jsonl";
     if (!strcmp(opts.out, "-"))
@@ -165,17 +153,8 @@ int cishare_cmd_feed(int argc, char **argv)
                     "feed", "--out - works with --format jsonl only");
                 goto done;
             }
-    if (cishare_config_load(conf, config, errstr, sizeof(errstr))) {
-        cishare_cli_error("feed: %s", errstr);
-        rc = CISHARE_EXIT_USAGE;
+    if ((rc = cishare_cli_conf_load(&cc, conf, "feed")) != CISHARE_EXIT_OK)
         goto done;
-    }
-    for (i = 0; i < xn; i++)
-        if (cishare_config_set_kv(conf, xs[i], errstr, sizeof(errstr))) {
-            cishare_cli_error("feed: -X %s: %s", xs[i], errstr);
-            rc = CISHARE_EXIT_USAGE;
-            goto done;
-        }
     opts.conf = conf;
     opts.threads =
         threads ? threads
@@ -200,6 +179,6 @@ int cishare_cmd_feed(int argc, char **argv)
     }
 done:
     cishare_config_destroy(conf);
-    free(xs);
+    free(cc.xs);
     return rc;
 }

@@ -44,12 +44,16 @@ static void relay_usage(FILE *fp)
         "    tlp    original labels that match (default clear,green,amber)\n"
         "    to     clients (the relay's clients), members (a CEPTOAR's "
         "operators),\n"
-        "           all, sector:<code>, role:<role>, participant:<id>\n"
+        "           originator (a sighting's), all, sector:<code>, "
+        "role:<role>,\n"
+        "           participant:<id>; a sighting goes to the originator it "
+        "names only\n"
         "    label  keep (default), or a label: the copy is the stricter of "
         "it and\n"
         "           the original (never looser)\n"
         "  e.g. cishare.relay.rule.members=types=indicator tlp=amber,green "
         "to=members\n"
+        "       cishare.relay.rule.feedback=types=sighting to=originator\n"
         "\n"
         "Options:\n"
         "  -c, --config FILE    client configuration (required)\n"
@@ -209,6 +213,23 @@ static void review_print(const cishare_review_item_t *it, bool as_json)
     }
 }
 
+/*
+ * Start parsing a relay command's options: cc gets room for argc -X
+ * texts and getopt starts over. CISHARE_EXIT_OK, or CISHARE_EXIT_FAIL
+ * (out of memory, reported; conf destroyed).
+ */
+static int conf_opts_begin(cishare_config_t *conf, cishare_cli_conf_t *cc,
+                           int argc, const char *cmd)
+{
+    if (!conf || !(cc->xs = calloc((size_t)argc + 1, sizeof(*cc->xs)))) {
+        cishare_config_destroy(conf);
+        cishare_cli_error("%s: out of memory", cmd);
+        return CISHARE_EXIT_FAIL;
+    }
+    optind = 1;
+    return CISHARE_EXIT_OK;
+}
+
 static int review_exit(cishare_err_t err)
 {
     switch (err) {
@@ -234,30 +255,20 @@ static int cmd_relay_review(int argc, char **argv)
         {NULL, 0, NULL, 0}};
     cishare_config_t *conf = cishare_config_new();
     cishare_relay_review_t *rv = NULL;
-    const char *config = NULL, *reason = NULL, *action, *qid = NULL;
-    const char *state = NULL;
+    const char *reason = NULL, *action, *qid = NULL, *state = NULL;
     char errstr[1024] = "", dir[4200];
-    char **xs = calloc((size_t)argc + 1, sizeof(*xs));
-    size_t xn = 0, i;
+    cishare_cli_conf_t cc = {0};
+    size_t i;
     bool as_json = false;
     int c, rc;
     cishare_err_t err;
 
-    if (!conf || !xs) {
-        cishare_config_destroy(conf);
-        free(xs);
-        cishare_cli_error("relay review: out of memory");
-        return CISHARE_EXIT_FAIL;
-    }
-    optind = 1;
+    if ((rc = conf_opts_begin(conf, &cc, argc, "relay review")))
+        return rc;
     while ((c = getopt_long(argc, argv, "c:X:h", lopts, NULL)) != -1) {
+        if (cishare_cli_conf_opt(&cc, c, optarg))
+            continue;
         switch (c) {
-        case 'c':
-            config = optarg;
-            break;
-        case 'X':
-            xs[xn++] = optarg;
-            break;
         case 1:
             reason = optarg;
             break;
@@ -326,21 +337,8 @@ static int cmd_relay_review(int argc, char **argv)
                                      state);
         goto done;
     }
-    if (!config) {
-        rc = cishare_cli_usage_error("relay review", "-c CONFIG is required");
+    if ((rc = cishare_cli_conf_load(&cc, conf, "relay review")))
         goto done;
-    }
-    if (cishare_config_load(conf, config, errstr, sizeof(errstr))) {
-        cishare_cli_error("relay review: %s", errstr);
-        rc = CISHARE_EXIT_USAGE;
-        goto done;
-    }
-    for (i = 0; i < xn; i++)
-        if (cishare_config_set_kv(conf, xs[i], errstr, sizeof(errstr))) {
-            cishare_cli_error("relay review: -X %s: %s", xs[i], errstr);
-            rc = CISHARE_EXIT_USAGE;
-            goto done;
-        }
     if ((err = cishare_relay_prepare_config(conf, dir, sizeof(dir), errstr,
                                             sizeof(errstr))) ||
         (err = cishare_relay_review_open(conf, log_line, NULL,
@@ -399,7 +397,7 @@ static int cmd_relay_review(int argc, char **argv)
 done:
     cishare_relay_review_close(rv);
     cishare_config_destroy(conf);
-    free(xs);
+    free(cc.xs);
     return rc;
 }
 
@@ -416,33 +414,21 @@ int cishare_cmd_relay(int argc, char **argv)
     cishare_relay_opts_t opts = {0};
     cishare_relay_stats_t stats;
     cishare_config_t *conf = cishare_config_new();
-    const char *config = NULL;
     char errstr[1024] = "", line[2048], dir[4200];
-    char **xs = calloc((size_t)argc + 1, sizeof(*xs));
-    size_t xn = 0, i;
+    cishare_cli_conf_t cc = {0};
     int c, rc;
     cishare_err_t err;
 
     if (argc >= 2 && !strcmp(argv[1], "review")) {
         cishare_config_destroy(conf);
-        free(xs);
         return cmd_relay_review(argc - 1, argv + 1);
     }
-    if (!conf || !xs) {
-        cishare_config_destroy(conf);
-        free(xs);
-        cishare_cli_error("relay: out of memory");
-        return CISHARE_EXIT_FAIL;
-    }
-    optind = 1;
+    if ((rc = conf_opts_begin(conf, &cc, argc, "relay")))
+        return rc;
     while ((c = getopt_long(argc, argv, "c:X:h", lopts, NULL)) != -1) {
+        if (cishare_cli_conf_opt(&cc, c, optarg))
+            continue;
         switch (c) {
-        case 'c':
-            config = optarg;
-            break;
-        case 'X':
-            xs[xn++] = optarg;
-            break;
         case 1:
             opts.once = true;
             break;
@@ -470,26 +456,9 @@ int cishare_cmd_relay(int argc, char **argv)
             goto done;
         }
     }
-    if (optind < argc) {
-        rc = cishare_cli_usage_error("relay", "unexpected argument '%s'",
-                                     argv[optind]);
+    if ((rc = cishare_cli_conf_args(&cc, "relay", argc, argv)) ||
+        (rc = cishare_cli_conf_load(&cc, conf, "relay")))
         goto done;
-    }
-    if (!config) {
-        rc = cishare_cli_usage_error("relay", "-c CONFIG is required");
-        goto done;
-    }
-    if (cishare_config_load(conf, config, errstr, sizeof(errstr))) {
-        cishare_cli_error("relay: %s", errstr);
-        rc = CISHARE_EXIT_USAGE;
-        goto done;
-    }
-    for (i = 0; i < xn; i++)
-        if (cishare_config_set_kv(conf, xs[i], errstr, sizeof(errstr))) {
-            cishare_cli_error("relay: -X %s: %s", xs[i], errstr);
-            rc = CISHARE_EXIT_USAGE;
-            goto done;
-        }
     if (cishare_relay_prepare_config(conf, dir, sizeof(dir), errstr,
                                      sizeof(errstr))) {
         cishare_cli_error("relay: %s", errstr);
@@ -518,6 +487,6 @@ int cishare_cmd_relay(int argc, char **argv)
     }
 done:
     cishare_config_destroy(conf);
-    free(xs);
+    free(cc.xs);
     return rc;
 }

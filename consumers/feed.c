@@ -499,11 +499,13 @@ static void prepare(const feed_t *f, worker_t *w, item_t *it, int64_t now_ms)
                   why);
         goto out;
     }
-    /* Rules that read an incident notice's payload (policy.h P7 mandatory,
-     * P8 anonymise, b/i consent to forward): decode incidents first
-     * (they are rare). Failing here is judged below (withheld by the
-     * audience or for want of consent, or undecodable when delivered). */
-    if (in->env.type == CISHARE_MSG_INCIDENT &&
+    /* Rules that read the payload (policy.h P7 mandatory, P8 anonymise,
+     * b/i consent to forward of incident notices; P3 and j, a sighting's
+     * originator): decode incidents and sightings first (they are rare).
+     * Failing here is judged below (withheld by the audience or for want
+     * of consent, or undecodable when delivered). */
+    if ((in->env.type == CISHARE_MSG_INCIDENT ||
+         in->env.type == CISHARE_MSG_SIGHTING) &&
         cishare_message_decode(w->codec, &f->id.kp, m->key, m->key_len,
                                m->payload, m->len, in, why, sizeof(why)))
         why[0] = '\0';

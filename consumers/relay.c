@@ -34,7 +34,7 @@ typedef struct rule_s {
     unsigned types; /* bit per cishare_msgtype_t */
     unsigned tlps;  /* bit per cishare_tlp_t (the original's label) */
     int label;      /* -1 keep, else the copy's least label */
-    bool clients, members;
+    bool clients, members, originator;
     cishare_strlist_t items; /* literal audience items */
     unsigned seen;           /* fields given (types, tlp, to, label) */
 } rule_t;
@@ -149,6 +149,8 @@ static cishare_err_t rule_field(rule_t *r, const char *key, char *field,
             r->tlps |= 1u << t;
         } else if (!strcmp(v, "clients")) {
             r->clients = true;
+        } else if (!strcmp(v, "originator")) {
+            r->originator = true;
         } else if (!strcmp(v, "members")) {
             if (me->role != CISHARE_ROLE_CEPTOAR)
                 return cishare_err_set(
@@ -164,8 +166,9 @@ static cishare_err_t rule_field(rule_t *r, const char *key, char *field,
                                          sizeof(why)))
                 return cishare_err_set(
                     CISHARE_ERR_CONFIG, errstr, errstr_size,
-                    "%s: to: '%s': %s (expected clients, members, all, "
-                    "sector:<code>, role:<role> or participant:<id>)",
+                    "%s: to: '%s': %s (expected clients, members, "
+                    "originator, all, sector:<code>, role:<role> or "
+                    "participant:<id>)",
                     key, v, why);
             cishare_audience_clear(&a);
             if (cishare_strlist_add(&r->items, v))
@@ -232,7 +235,8 @@ cishare_err_t cishare_relay_rules_load(const cishare_config_t *conf,
         cishare_relay_rules_destroy(rs);
         return err;
     }
-    qsort(rs->rules, rs->cnt, sizeof(*rs->rules), rule_cmp);
+    if (rs->cnt > 1) /* rules is NULL without rules: not for qsort */
+        qsort(rs->rules, rs->cnt, sizeof(*rs->rules), rule_cmp);
     *rulesp = rs;
     return CISHARE_OK;
 }
@@ -360,18 +364,33 @@ static const rule_t *rule_match(const cishare_relay_rules_t *rs,
     return NULL;
 }
 
-/* The rule's audience for this message, as audience text. */
+/*
+ * The rule's audience for this message, as audience text. A sighting
+ * goes to the originator it names (sighting_of, the payload's
+ * sighting_of_origin) and to nobody else, whatever the rule's to= says
+ * (DOMAIN: sightings and false positives go back to the originator); ""
+ * when it names none.
+ */
 static cishare_err_t plan_audience_text(const rule_t *rule,
                                         const cishare_directory_t *dir,
                                         const cishare_participant_t *me,
-                                        const char *origin, char *buf,
-                                        size_t size)
+                                        const char *origin,
+                                        const char *sighting_of, bool sighting,
+                                        char *buf, size_t size)
 {
     cishare_strlist_t items = {0};
     size_t i, off = 0;
     cishare_err_t err = CISHARE_OK;
     char item[CISHARE_ID_MAX_LEN + 16];
 
+    if (sighting) {
+        buf[0] = '\0';
+        if (sighting_of && *sighting_of && strcmp(sighting_of, origin) &&
+            cishare_directory_find(dir, sighting_of) &&
+            (size_t)snprintf(buf, size, "participant:%s", sighting_of) >= size)
+            return CISHARE_ERR_TOO_LARGE;
+        return CISHARE_OK;
+    }
     for (i = 0; !err && i < rule->items.cnt; i++)
         err = cishare_strlist_add(&items, rule->items.items[i]);
     if (!err && rule->clients && me->role == CISHARE_ROLE_COORDINATION_OFFICE)
@@ -440,11 +459,13 @@ static const char *judge(relay_t *r, const cishare_identity_t *id,
     if (cishare_policy_check_reshare(dir, &pm, me, plan->tlp, now, &reason,
                                      NULL, 0))
         return cishare_reason_code(reason);
-    if (plan_audience_text(plan->rule, dir, me, in->env.origin, plan->aud_text,
+    if (plan_audience_text(plan->rule, dir, me, in->env.origin, pm.sighting_of,
+                           in->env.type == CISHARE_MSG_SIGHTING, plan->aud_text,
                            sizeof(plan->aud_text)))
         return "audience-too-large";
     if (!plan->aud_text[0])
-        return "no-recipient";
+        return in->env.type == CISHARE_MSG_SIGHTING ? "no-originator"
+                                                    : "no-recipient";
     if (cishare_audience_resolve(dir, plan->tlp, me, plan->aud_text, &plan->aud,
                                  NULL, 0))
         return "no-recipient";
@@ -1188,7 +1209,8 @@ static cishare_err_t review_pass(relay_t *r, const cishare_identity_t *id,
         if (seq > maxseq)
             maxseq = seq;
     }
-    qsort(todo, k, sizeof(*todo), seq_cmp);
+    if (k > 1)
+        qsort(todo, k, sizeof(*todo), seq_cmp);
     /* newly approved: build (if the approving command did not), number */
     for (i = 0; i < n && !err; i++) {
         const cishare_review_item_t *it = cishare_review_at(r->q, i);

@@ -24,7 +24,16 @@
  *                     a CEPTOAR's member operators and the council, a
  *                     ministry's sectors, the office's `all`
  *            members  a CEPTOAR's member operators (participant items)
- *          the origin and the relay itself are never added by these two
+ *            originator  for sightings: the originator it names
+ *          the origin and the relay itself are never added by these
+ *          A SIGHTING (and false-positive report) goes to the originator
+ *          it names (payload sighting_of_origin) and to nobody else,
+ *          whatever to= says: the rule decides whether it is relayed and
+ *          at which label, not where (write to=originator to say so).
+ *          Sent with anonymise: true (cishare sighting --anonymise, to
+ *          the sighter's CEPTOAR), it goes as an anonymised copy under
+ *          the relay's origin; the re-sharing rule j (policy.h) lets it
+ *          reach an originator outside the relay's clients.
  *   label  keep (default) or a label: the copy's label is the stricter of
  *          it and the original's (never looser)
  *
@@ -37,10 +46,12 @@
  *   own-message      the relay's own message
  *   no-rule          no rule matches its type and label
  *   no-recipient     the rule's audience names nobody but the origin
+ *   no-originator    a sighting naming no originator of the directory
+ *                    (no sighting_of_origin, or the sighter itself)
  *   not-writable     the relay may not write a topic the copy needs
  *                    (the ACL model of topics.h)
  *   anonymise-failed the anonymiser refused the message (logged)
- *   <policy reason>  the re-sharing rules a-i (policy.h) refuse it, or
+ *   <policy reason>  the re-sharing rules a-j (policy.h) refuse it, or
  *                    refuse every recipient (cishare_reason_code(): e.g.
  *                    never-reshared, no-consent-forward, not-relay-client)
  *

@@ -327,7 +327,8 @@ static cishare_err_t load(cishare_review_t *q, char *errstr, size_t errstr_size)
                                    "queue",
                                    q->path, k);
     }
-    qsort(q->items, q->cnt, sizeof(*q->items), cmp_items);
+    if (q->cnt > 1) /* items is NULL when empty: not for qsort */
+        qsort(q->items, q->cnt, sizeof(*q->items), cmp_items);
     json_object_foreach(all, k, v)
     {
         cishare_review_item_t *it;

@@ -148,12 +148,13 @@ int cishare_cmd_alert(int argc, char **argv)
     json_t *msg = NULL, *payload = json_object(), *sectors = json_array();
     json_t *cves = json_array(), *actions = json_array(), *obs = json_array();
     cishare_publish_conf_opts_t co = {0};
+    cishare_publish_opt_t po;
     const char *severity = NULL, *title = NULL, *from = NULL, *until = NULL,
                *dur = NULL, *id = NULL;
     char *body = NULL, *audience = NULL;
     size_t i;
     int c, rc = CISHARE_EXIT_USAGE;
-    bool all = false, dry_run = false, verbose = false, print_json = false;
+    bool all = false;
     cishare_tlp_t tlp = CISHARE_TLP_GREEN;
     int64_t now = cishare_time_now_ms(), from_ms = now, until_ms = 0, dur_ms;
     char errstr[2048], tbuf[32], idbuf[64], uuid[37];
@@ -167,12 +168,14 @@ int cishare_cmd_alert(int argc, char **argv)
     optind = 1;
     while ((c = getopt_long(argc, argv, "c:X:s:T:b:S:r:i:t:nvjh", opts,
                             NULL)) != -1) {
+        po = cishare_publish_common_opt(&co, conf, "alert", c, optarg, usage,
+                                        &rc);
+        if (po != CISHARE_PUBLISH_OPT_OWN) {
+            if (po == CISHARE_PUBLISH_OPT_EXIT)
+                goto out; /* --help, or a bad -c/-X */
+            continue;
+        }
         switch (c) {
-        case 'c':
-        case 'X':
-            if (!cishare_publish_conf_opt(&co, conf, "alert", c, optarg))
-                goto out; /* CISHARE_EXIT_USAGE */
-            break;
         case 's':
             severity = optarg;
             break;
@@ -240,31 +243,13 @@ int cishare_cmd_alert(int argc, char **argv)
         case O_ID:
             id = optarg;
             break;
-        case 'n':
-            dry_run = true;
-            break;
-        case 'v':
-            verbose = true;
-            break;
-        case 'j':
-            print_json = true;
-            break;
-        case 'h':
-            usage(stdout);
-            rc = CISHARE_EXIT_OK;
-            goto out;
         default:
             rc = cishare_cli_usage_error("alert", "bad option");
             goto out;
         }
     }
-    if (!cishare_publish_conf_finish(&co, conf, "alert"))
+    if (!cishare_publish_args_finish(&co, conf, "alert", argc, argv))
         goto out; /* CISHARE_EXIT_USAGE */
-    if (optind < argc) {
-        rc = cishare_cli_usage_error("alert", "unexpected argument '%s'",
-                                     argv[optind]);
-        goto out;
-    }
     for (i = 0; severity && i < 5; i++)
         if (!strcasecmp(severity, severities[i]))
             break;
@@ -310,7 +295,7 @@ int cishare_cmd_alert(int argc, char **argv)
         goto out;
     }
 
-    if ((rc = cishare_publish_open(conf, dry_run, &pub)) != CISHARE_EXIT_OK)
+    if ((rc = cishare_publish_open(conf, co.dry_run, &pub)) != CISHARE_EXIT_OK)
         goto out;
     me = cishare_publisher_me(pub);
     /* a ministry alerts its own sectors unless told which */
@@ -345,7 +330,8 @@ int cishare_cmd_alert(int argc, char **argv)
                                     &aud,
                                     me->sector_cnt ? me->sectors[0] : "",
                                     0,
-                                    0};
+                                    0,
+                                    NULL};
         cishare_err_t err = cishare_audience_resolve(
             dir, tlp, me, audience, &aud, errstr, sizeof(errstr));
 
@@ -394,7 +380,7 @@ int cishare_cmd_alert(int argc, char **argv)
                                                      stop delivering it */
     }
     json_object_set(msg, "payload", payload);
-    if (print_json) {
+    if (co.print_json) {
         char *s = json_dumps(msg, JSON_INDENT(2));
         if (s)
             puts(s);
@@ -403,7 +389,7 @@ int cishare_cmd_alert(int argc, char **argv)
     if (cishare_publisher_submit(pub, msg, idbuf, -1, audience))
         goto nomem;
     cishare_publish_flush(pub, conf);
-    rc = cishare_publish_report(pub, dry_run, verbose, NULL);
+    rc = cishare_publish_report(pub, co.dry_run, co.verbose, NULL);
     goto out;
 nomem:
     cishare_cli_error("out of memory");

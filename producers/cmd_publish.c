@@ -178,6 +178,49 @@ bool cishare_publish_conf_finish(const cishare_publish_conf_opts_t *co,
     return true;
 }
 
+cishare_publish_opt_t
+cishare_publish_common_opt(cishare_publish_conf_opts_t *co,
+                           cishare_config_t *conf, const char *cmd, int c,
+                           const char *arg, void (*usage)(FILE *fp), int *rcp)
+{
+    switch (c) {
+    case 'c':
+    case 'X':
+        if (cishare_publish_conf_opt(co, conf, cmd, c, arg))
+            return CISHARE_PUBLISH_OPT_TAKEN;
+        *rcp = CISHARE_EXIT_USAGE;
+        return CISHARE_PUBLISH_OPT_EXIT;
+    case 'n':
+        co->dry_run = true;
+        return CISHARE_PUBLISH_OPT_TAKEN;
+    case 'v':
+        co->verbose = true;
+        return CISHARE_PUBLISH_OPT_TAKEN;
+    case 'j':
+        co->print_json = true;
+        return CISHARE_PUBLISH_OPT_TAKEN;
+    case 'h':
+        usage(stdout);
+        *rcp = CISHARE_EXIT_OK;
+        return CISHARE_PUBLISH_OPT_EXIT;
+    default:
+        return CISHARE_PUBLISH_OPT_OWN;
+    }
+}
+
+bool cishare_publish_args_finish(const cishare_publish_conf_opts_t *co,
+                                 cishare_config_t *conf, const char *cmd,
+                                 int argc, char **argv)
+{
+    if (!cishare_publish_conf_finish(co, conf, cmd))
+        return false;
+    if (optind < argc) {
+        cishare_cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+        return false;
+    }
+    return true;
+}
+
 /* The exit status for an error of cishare_publisher_new(): a refusal is
  * the user's to fix (2); a failure of Kafka, the file system or memory is
  * 1 (publisher.h returns CISHARE_ERR_CONFIG for certificate refusals). */
@@ -262,10 +305,10 @@ int cishare_cmd_publish(int argc, char **argv)
     cishare_import_result_t imp;
     cishare_publisher_t *pub = NULL;
     cishare_publish_conf_opts_t co = {0};
+    cishare_publish_opt_t po;
     const char *audience = NULL;
     size_t i;
     int c, tlp = -1, rc = CISHARE_EXIT_USAGE;
-    bool dry_run = false, verbose = false;
     bool tty = isatty(STDERR_FILENO);
     char errstr[2048];
     cishare_tlp_t t;
@@ -277,12 +320,14 @@ int cishare_cmd_publish(int argc, char **argv)
     }
     optind = 1;
     while ((c = getopt_long(argc, argv, "c:X:f:t:a:nvh", opts, NULL)) != -1) {
+        po = cishare_publish_common_opt(&co, conf, "publish", c, optarg, usage,
+                                        &rc);
+        if (po != CISHARE_PUBLISH_OPT_OWN) {
+            if (po == CISHARE_PUBLISH_OPT_EXIT)
+                goto out; /* --help, or a bad -c/-X */
+            continue;
+        }
         switch (c) {
-        case 'c':
-        case 'X':
-            if (!cishare_publish_conf_opt(&co, conf, "publish", c, optarg))
-                goto out; /* CISHARE_EXIT_USAGE */
-            break;
         case 'f':
             if (!cishare_import_format_parse(optarg, &fmt)) {
                 rc = cishare_cli_usage_error(
@@ -306,16 +351,6 @@ int cishare_cmd_publish(int argc, char **argv)
         case 'a':
             audience = optarg;
             break;
-        case 'n':
-            dry_run = true;
-            break;
-        case 'v':
-            verbose = true;
-            break;
-        case 'h':
-            usage(stdout);
-            rc = CISHARE_EXIT_OK;
-            goto out;
         default:
             rc = cishare_cli_usage_error("publish", "bad option");
             goto out;
@@ -337,7 +372,7 @@ int cishare_cmd_publish(int argc, char **argv)
             goto out;
         }
     }
-    if ((rc = cishare_publish_open(conf, dry_run, &pub)) != CISHARE_EXIT_OK)
+    if ((rc = cishare_publish_open(conf, co.dry_run, &pub)) != CISHARE_EXIT_OK)
         goto out;
     for (i = 0; i < imp.rejected_cnt; i++)
         if (cishare_publisher_reject(pub, imp.rejected[i].record,
@@ -358,7 +393,7 @@ int cishare_cmd_publish(int argc, char **argv)
                                      "not sent: interrupted"))
             goto nomem;
     cishare_publish_flush(pub, conf);
-    rc = cishare_publish_report(pub, dry_run, verbose, &imp);
+    rc = cishare_publish_report(pub, co.dry_run, co.verbose, &imp);
     goto out;
 nomem:
     cishare_cli_error("out of memory");

@@ -79,13 +79,14 @@ int cishare_cmd_revoke(int argc, char **argv)
     cishare_config_t *conf = cishare_config_new();
     cishare_publisher_t *pub = NULL;
     cishare_publish_conf_opts_t co = {0};
+    cishare_publish_opt_t po;
     cishare_pubjournal_entry_t *ents = NULL, one = {0};
     const cishare_pubjournal_entry_t *use;
     json_t **msgs = NULL;
     const char *subject = NULL, *reason = NULL, *audience = NULL, *me;
     size_t nents = 0, bad = 0, i, n;
     int c, rc = CISHARE_EXIT_USAGE;
-    bool dry_run = false, verbose = false, print_json = false, have_tlp = false;
+    bool have_tlp = false;
     cishare_tlp_t tlp = CISHARE_TLP_GREEN;
     char errstr[2048], path[4200], t[32], uuid[37], id[64], rec[640];
 
@@ -96,12 +97,14 @@ int cishare_cmd_revoke(int argc, char **argv)
     optind = 1;
     while ((c = getopt_long(argc, argv, "c:X:s:r:t:a:nvjh", opts, NULL)) !=
            -1) {
+        po = cishare_publish_common_opt(&co, conf, "revoke", c, optarg, usage,
+                                        &rc);
+        if (po != CISHARE_PUBLISH_OPT_OWN) {
+            if (po == CISHARE_PUBLISH_OPT_EXIT)
+                goto out; /* --help, or a bad -c/-X */
+            continue;
+        }
         switch (c) {
-        case 'c':
-        case 'X':
-            if (!cishare_publish_conf_opt(&co, conf, "revoke", c, optarg))
-                goto out; /* CISHARE_EXIT_USAGE */
-            break;
         case 's':
             subject = optarg;
             break;
@@ -122,31 +125,13 @@ int cishare_cmd_revoke(int argc, char **argv)
         case 'a':
             audience = optarg;
             break;
-        case 'n':
-            dry_run = true;
-            break;
-        case 'v':
-            verbose = true;
-            break;
-        case 'j':
-            print_json = true;
-            break;
-        case 'h':
-            usage(stdout);
-            rc = CISHARE_EXIT_OK;
-            goto out;
         default:
             rc = cishare_cli_usage_error("revoke", "bad option");
             goto out;
         }
     }
-    if (!cishare_publish_conf_finish(&co, conf, "revoke"))
+    if (!cishare_publish_args_finish(&co, conf, "revoke", argc, argv))
         goto out; /* CISHARE_EXIT_USAGE */
-    if (optind < argc) {
-        rc = cishare_cli_usage_error("revoke", "unexpected argument '%s'",
-                                     argv[optind]);
-        goto out;
-    }
     if (cishare_subject_check("--subject", subject, errstr, sizeof(errstr))) {
         rc = cishare_cli_usage_error("revoke", "%s", errstr);
         goto out;
@@ -198,7 +183,7 @@ int cishare_cmd_revoke(int argc, char **argv)
         use = ents;
     }
 
-    if ((rc = cishare_publish_open(conf, dry_run, &pub)) != CISHARE_EXIT_OK)
+    if ((rc = cishare_publish_open(conf, co.dry_run, &pub)) != CISHARE_EXIT_OK)
         goto out;
     if (!(msgs = calloc(nents, sizeof(*msgs))))
         goto nomem;
@@ -211,7 +196,7 @@ int cishare_cmd_revoke(int argc, char **argv)
                                   "id", id, "created", t, "revokes", subject,
                                   "reason", reason)))
             goto nomem;
-        if (print_json) {
+        if (co.print_json) {
             char *s = json_dumps(msgs[n], JSON_INDENT(2));
             if (s)
                 puts(s);
@@ -225,7 +210,7 @@ int cishare_cmd_revoke(int argc, char **argv)
     }
     fflush(stdout);
     cishare_publish_flush(pub, conf);
-    rc = cishare_publish_report(pub, dry_run, verbose, NULL);
+    rc = cishare_publish_report(pub, co.dry_run, co.verbose, NULL);
     goto out;
 nomem:
     cishare_cli_error("out of memory");

@@ -84,10 +84,10 @@ int cishare_cmd_sighting(int argc, char **argv)
     cishare_config_t *conf = cishare_config_new();
     cishare_publisher_t *pub = NULL;
     cishare_publish_conf_opts_t co = {0};
+    cishare_publish_opt_t po;
     cishare_sighting_opts_t so = {0};
     json_t *msg = NULL;
     int c, rc = CISHARE_EXIT_USAGE;
-    bool dry_run = false, verbose = false, print_json = false;
     int64_t now = cishare_time_now_ms();
     char errstr[2048];
     cishare_err_t err;
@@ -98,12 +98,14 @@ int cishare_cmd_sighting(int argc, char **argv)
     }
     optind = 1;
     while ((c = getopt_long(argc, argv, "c:X:s:o:Fnvjh", opts, NULL)) != -1) {
+        po = cishare_publish_common_opt(&co, conf, "sighting", c, optarg, usage,
+                                        &rc);
+        if (po != CISHARE_PUBLISH_OPT_OWN) {
+            if (po == CISHARE_PUBLISH_OPT_EXIT)
+                goto out; /* --help, or a bad -c/-X */
+            continue;
+        }
         switch (c) {
-        case 'c':
-        case 'X':
-            if (!cishare_publish_conf_opt(&co, conf, "sighting", c, optarg))
-                goto out; /* CISHARE_EXIT_USAGE */
-            break;
         case 's':
             so.subject = optarg;
             break;
@@ -128,37 +130,19 @@ int cishare_cmd_sighting(int argc, char **argv)
         case O_ANON:
             so.anonymise = true;
             break;
-        case 'n':
-            dry_run = true;
-            break;
-        case 'v':
-            verbose = true;
-            break;
-        case 'j':
-            print_json = true;
-            break;
-        case 'h':
-            usage(stdout);
-            rc = CISHARE_EXIT_OK;
-            goto out;
         default:
             rc = cishare_cli_usage_error("sighting", "bad option");
             goto out;
         }
     }
-    if (!cishare_publish_conf_finish(&co, conf, "sighting"))
+    if (!cishare_publish_args_finish(&co, conf, "sighting", argc, argv))
         goto out; /* CISHARE_EXIT_USAGE */
-    if (optind < argc) {
-        rc = cishare_cli_usage_error("sighting", "unexpected argument '%s'",
-                                     argv[optind]);
-        goto out;
-    }
     /* the user's input first: nothing is opened for a bad option */
     if (cishare_sighting_check(&so, now, errstr, sizeof(errstr))) {
         rc = cishare_cli_usage_error("sighting", "%s", errstr);
         goto out;
     }
-    if ((rc = cishare_publish_open(conf, dry_run, &pub)) != CISHARE_EXIT_OK)
+    if ((rc = cishare_publish_open(conf, co.dry_run, &pub)) != CISHARE_EXIT_OK)
         goto out;
     if ((err = cishare_sighting_build(cishare_publisher_directory(pub),
                                       cishare_publisher_me(pub), &so, now, &msg,
@@ -171,7 +155,7 @@ int cishare_cmd_sighting(int argc, char **argv)
         }
         goto out;
     }
-    if (print_json) {
+    if (co.print_json) {
         char *s = json_dumps(msg, JSON_INDENT(2));
         if (s)
             puts(s);
@@ -187,7 +171,7 @@ int cishare_cmd_sighting(int argc, char **argv)
         goto out;
     }
     cishare_publish_flush(pub, conf);
-    rc = cishare_publish_report(pub, dry_run, verbose, NULL);
+    rc = cishare_publish_report(pub, co.dry_run, co.verbose, NULL);
 out:
     cishare_publisher_destroy(pub);
     json_decref(msg);

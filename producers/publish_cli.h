@@ -1,6 +1,7 @@
 /*
- * cishare - command-line pieces shared by `cishare publish` and
- * `cishare alert` (defined in cmd_publish.c; CLI layer: they print).
+ * cishare - command-line pieces shared by `cishare publish`, `alert`,
+ * `sighting` and `revoke` (defined in cmd_publish.c, a cmd_*.c file so
+ * that it stays in the CLI layer: they print).
  */
 #ifndef CISHARE_PUBLISH_CLI_H
 #define CISHARE_PUBLISH_CLI_H
@@ -12,15 +13,49 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #define CISHARE_PUBLISH_MAX_X 256
 
-/** The -c CONFIG and -X key=value options as both commands take them. */
+/** The options every publishing command takes: -c CONFIG and
+ *  -X key=value, and the flags -n (--dry-run), -v (--verbose) and
+ *  -j (--json; publish has none). Zero-initialise it. */
 typedef struct cishare_publish_conf_opts_s {
     const char *xs[CISHARE_PUBLISH_MAX_X]; /**< -X texts (borrowed argv) */
     size_t nx;
     bool have_conf; /**< a -c file was loaded */
+    bool dry_run, verbose, print_json;
 } cishare_publish_conf_opts_t;
+
+/** What cishare_publish_common_opt() did with an option. */
+typedef enum {
+    CISHARE_PUBLISH_OPT_OWN = 0, /**< not a common one: the command's own */
+    CISHARE_PUBLISH_OPT_TAKEN,   /**< handled: go on with the next */
+    CISHARE_PUBLISH_OPT_EXIT     /**< stop with *rcp: -h printed usage
+                                      (CISHARE_EXIT_OK), or a bad -c/-X
+                                      was reported (CISHARE_EXIT_USAGE) */
+} cishare_publish_opt_t;
+
+/**
+ * Handle getopt option c of command cmd if it is a common one: -c/-X
+ * (cishare_publish_conf_opt()), -n, -v, -j into co, -h (usage(stdout)).
+ * Anything else is left to the command (its own options, and its
+ * "bad option" usage error).
+ */
+cishare_publish_opt_t
+cishare_publish_common_opt(cishare_publish_conf_opts_t *co,
+                           cishare_config_t *conf, const char *cmd, int c,
+                           const char *arg, void (*usage)(FILE *fp), int *rcp);
+
+/**
+ * After the options of a command that takes no operand: apply every -X
+ * and require -c (cishare_publish_conf_finish()), then refuse a leftover
+ * argument argv[optind]. false: reported on stderr, exit with
+ * CISHARE_EXIT_USAGE.
+ */
+bool cishare_publish_args_finish(const cishare_publish_conf_opts_t *co,
+                                 cishare_config_t *conf, const char *cmd,
+                                 int argc, char **argv);
 
 /**
  * Handle getopt option c ('c' loads the file into conf now, 'X' is kept

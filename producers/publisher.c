@@ -906,6 +906,11 @@ static cishare_err_t prepare(cishare_publisher_t *pub, const json_t *msg,
         pm.sector = o->env.sector;
         pm.mandatory = flags.mandatory;
         pm.anonymise = flags.anonymise;
+        pm.sighting_of =
+            o->env.type == CISHARE_MSG_SIGHTING
+                ? json_string_value(json_object_get(
+                      json_object_get(copy, "payload"), "sighting_of_origin"))
+                : NULL;
 
         if (cishare_policy_check_publish(pub->id.dir, &pm, &why, errstr,
                                          errstr_size)) {

@@ -1,6 +1,7 @@
 #include "cishare/cli.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -106,6 +107,48 @@ fail:
     if (!is_stdin)
         fclose(fp);
     return -1;
+}
+
+bool cishare_cli_conf_opt(cishare_cli_conf_t *cc, int c, char *arg)
+{
+    if (c == 'c')
+        cc->path = arg;
+    else if (c == 'X')
+        cc->xs[cc->nx++] = arg;
+    else
+        return false;
+    return true;
+}
+
+int cishare_cli_conf_args(const cishare_cli_conf_t *cc, const char *cmd,
+                          int argc, char **argv)
+{
+    if (optind < argc)
+        return cishare_cli_usage_error(cmd, "unexpected argument '%s'",
+                                       argv[optind]);
+    if (!cc->path)
+        return cishare_cli_usage_error(cmd, "-c CONFIG is required");
+    return CISHARE_EXIT_OK;
+}
+
+int cishare_cli_conf_load(const cishare_cli_conf_t *cc, cishare_config_t *conf,
+                          const char *cmd)
+{
+    char errstr[1024] = "";
+    size_t i;
+
+    if (!cc->path)
+        return cishare_cli_usage_error(cmd, "-c CONFIG is required");
+    if (cishare_config_load(conf, cc->path, errstr, sizeof(errstr))) {
+        cishare_cli_error("%s: %s", cmd, errstr);
+        return CISHARE_EXIT_USAGE;
+    }
+    for (i = 0; i < cc->nx; i++)
+        if (cishare_config_set_kv(conf, cc->xs[i], errstr, sizeof(errstr))) {
+            cishare_cli_error("%s: -X %s: %s", cmd, cc->xs[i], errstr);
+            return CISHARE_EXIT_USAGE;
+        }
+    return CISHARE_EXIT_OK;
 }
 
 static void on_signal(int sig)

@@ -245,6 +245,7 @@ static int policy_check(int argc, char **argv)
     pub.sector = origin->sector_cnt ? origin->sectors[0] : "";
     pub.mandatory = 0;
     pub.anonymise = anonymise;
+    pub.sighting_of = NULL;
     if (cishare_policy_check_publish(dir, &pub, &why, errstr, ERRBUF_SIZE)) {
         printf("withhold: %s\nreason: %s\nrule: %s\n", cishare_reason_text(why),
                cishare_reason_code(why), errstr);
@@ -258,6 +259,7 @@ static int policy_check(int argc, char **argv)
     msg.consent = type != CISHARE_MSG_INCIDENT         ? CISHARE_CONSENT_NA
                   : consent && !strcmp(consent, "yes") ? CISHARE_CONSENT_YES
                                                        : CISHARE_CONSENT_NO;
+    msg.sighting_of = NULL; /* rule j needs a sighting's payload */
     d = relay ? cishare_policy_decide_reshare(dir, &msg, relay, relay_tlp, p, 0)
               : cishare_policy_decide(dir, &msg, p, 0);
     if (d.deliver)

@@ -370,7 +370,8 @@ cishare_err_t cishare_anonymise(const json_t *msg,
         term_add_json(&ts, json_object_get(payload, "affected_system"),
                       WITHHELD);
     }
-    qsort(ts.t, ts.n, sizeof(ts.t[0]), term_cmp);
+    if (ts.n > 1) /* ts.t is NULL without terms: not for qsort */
+        qsort(ts.t, ts.n, sizeof(ts.t[0]), term_cmp);
 
     if (!(out = json_object()) || !(p = json_deep_copy(payload)))
         goto nomem;

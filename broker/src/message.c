@@ -790,6 +790,10 @@ void cishare_message_policy_msg(const cishare_msg_in_t *in,
     pm->audience = &in->audience;
     pm->expires_ms = in->env.expires_ms;
     pm->consent = CISHARE_CONSENT_NA;
+    pm->sighting_of = NULL;
+    if (in->env.type == CISHARE_MSG_SIGHTING && in->payload)
+        pm->sighting_of = json_string_value(
+            json_object_get(in->payload, "sighting_of_origin"));
     if (in->env.type == CISHARE_MSG_INCIDENT) {
         cishare_payload_flags_t f;
         cishare_message_payload_flags(in->env.type, in->payload, &f);
@@ -870,6 +874,7 @@ cishare_decision_t cishare_message_decide(const cishare_directory_t *dir,
     cishare_message_payload_flags(in->env.type, in->payload, &flags);
     pub.mandatory = flags.mandatory;
     pub.anonymise = flags.anonymise;
+    pub.sighting_of = pm.sighting_of;
     if (cishare_policy_check_publish(dir, &pub, &reason, NULL, 0)) {
         cishare_audience_clear(&orig_aud);
         return withheld(reason);

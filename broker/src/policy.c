@@ -35,6 +35,9 @@ static const struct {
                                         "a ministry forwards an operator's "
                                         "report to the coordination office "
                                         "with its consent"},
+    [CISHARE_REASON_DELIVER_FEEDBACK] = {"sighting-to-originator",
+                                         "a sighting goes back to the "
+                                         "originator of what it names"},
     [CISHARE_REASON_NOT_IN_AUDIENCE] = {"not-in-audience",
                                         "audience does not include "
                                         "participant"},
@@ -529,6 +532,8 @@ cishare_decision_t cishare_policy_decide_reshare(
         return decision(true, CISHARE_REASON_DELIVER_CLIENT);
     if (consent_forward_ok(dir, msg, relay, p)) /* i */
         return decision(true, CISHARE_REASON_DELIVER_CONSENT);
+    if (msg->sighting_of && !strcmp(msg->sighting_of, p->id)) /* j */
+        return decision(true, CISHARE_REASON_DELIVER_FEEDBACK);
     return decision(false, CISHARE_REASON_NOT_RELAY_CLIENT);
 }
 
@@ -683,6 +688,7 @@ mandatory_missing(const cishare_directory_t *dir,
     pm.audience = msg->audience;
     pm.expires_ms = 0; /* reachability, not expiry */
     pm.consent = CISHARE_CONSENT_NA;
+    pm.sighting_of = NULL;
     for (i = 0; i < n; i++) {
         const cishare_participant_t *p = cishare_directory_participant(dir, i);
         bool needed = p->role == CISHARE_ROLE_COORDINATION_OFFICE ||
@@ -748,7 +754,10 @@ cishare_err_t cishare_policy_check_publish(const cishare_directory_t *dir,
                           o->id, it->value);
         if (o->role == CISHARE_ROLE_OPERATOR && /* P3, need to know */
             msg->tlp >= CISHARE_TLP_AMBER &&
-            !operator_amber_item_ok(dir, o, it))
+            !operator_amber_item_ok(dir, o, it) &&
+            !(msg->type == CISHARE_MSG_SIGHTING && msg->sighting_of &&
+              it->kind == CISHARE_AUD_PARTICIPANT &&
+              !strcmp(it->value, msg->sighting_of)))
             return refuse(
                 CISHARE_REASON_OUTSIDE_OWN_SECTORS, reasonp, errstr,
                 errstr_size,

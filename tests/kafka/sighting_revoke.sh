@@ -58,7 +58,11 @@ sid="$(sight "${PB[@]}" --subject "$s1" --origin op-power-a --count 2 \
 fid="$(sight -c "$EX/min-meti.conf" "${X[@]}" -X "cishare.state-dir=$tmp/st-m" \
     --subject "$s1" --origin op-power-a --false-positive)"
 aid="$(sight "${PB[@]}" --subject "$s1" --origin op-power-a --anonymise)"
-ok "op-power-b sighted, min-meti reported a false positive, op-power-b sent an anonymised sighting"
+# across sectors: an operator's AMBER goes to another sector's operator
+# only as a sighting of that operator's own indicator (rule P3)
+bid="$(sight -c "$EX/op-bank-a.conf" "${X[@]}" -X "cishare.state-dir=$tmp/st-b" \
+    --subject "$s1" --origin op-power-a)"
+ok "op-power-b sighted, min-meti reported a false positive, op-power-b sent an anonymised sighting, op-bank-a (finance) sighted across sectors"
 
 # ---- 3. feeds ----------------------------------------------------------------
 feed() { # participant
@@ -98,7 +102,7 @@ ind = [o for o in b if o["type"] == "indicator" and v1 in o.get("pattern", "")]
 assert len(ind) == 1, ind
 sights = [o for o in b if o["type"] == "sighting"
           and o["sighting_of_ref"] == ind[0]["id"]]
-assert len(sights) == 2, sights
+assert len(sights) == 3, sights  # op-power-b, min-meti, op-bank-a
 assert sum("false-positive" in o.get("labels", []) for o in sights) == 1
 assert any(o.get("count") == 2 for o in sights)
 EOF
@@ -108,6 +112,10 @@ for p in "${peers[@]}"; do
     ! has_sighting "$p" "$sid" || fail "$p received op-power-b's sighting"
 done
 has_sighting op-power-b "$sid" || fail "op-power-b does not hold its own sighting"
+has_sighting op-power-a "$bid" || fail "op-bank-a's cross-sector sighting did not reach op-power-a"
+for p in op-power-b ceptoar-electricity min-meti; do
+    ! has_sighting "$p" "$bid" || fail "$p received op-bank-a's sighting"
+done
 ok "op-power-b's sighting reached op-power-a only (not ${peers[*]})"
 
 has_sighting ceptoar-electricity "$aid" || fail "the CEPTOAR did not get the anonymised sighting"
@@ -132,8 +140,8 @@ kcat "${kc[@]}" -C -t cishare.amber.electricity -o beginning -e -q \
     fail "a sighting on cishare.amber.electricity"
 kcat "${kc[@]}" -C -t cishare.inbox.op-power-a -o beginning -e -q \
     -f '%k %h\n' >"$tmp/inbox.kcat"
-[ "$(grep -c "^$s1 .*cishare.type=sighting" "$tmp/inbox.kcat")" = 2 ] ||
-    fail "cishare.inbox.op-power-a: not 2 sightings of $s1"
+[ "$(grep -c "^$s1 .*cishare.type=sighting" "$tmp/inbox.kcat")" = 3 ] ||
+    fail "cishare.inbox.op-power-a: not 3 sightings (op-power-b, min-meti, op-bank-a) of $s1"
 ok "on the topics: the sightings in op-power-a's inbox, none on the sector topic"
 
 # ---- 4. revocation ---------------------------------------------------------------

@@ -231,6 +231,7 @@ static void test_direct_table(void **state)
                     msg.audience = &aud;
                     msg.expires_ms = 0;
                     msg.consent = CISHARE_CONSENT_NA;
+                    msg.sighting_of = NULL;
                     got = outcome_direct(
                         cishare_policy_decide(dir, &msg, p, 1000));
                     cishare_audience_clear(&aud);
@@ -360,6 +361,7 @@ static void test_reshare_table(void **state)
                 msg.audience = &aud;
                 msg.expires_ms = 0;
                 msg.consent = CISHARE_CONSENT_NA;
+                msg.sighting_of = NULL;
                 for (k = 0; k < 2; k++) {
                     char got;
                     if (!rcpt[k]) {
@@ -400,6 +402,7 @@ static void mkmsg(cishare_policy_msg_t *msg, cishare_audience_t *aud,
     msg->audience = aud;
     msg->expires_ms = expires;
     msg->consent = CISHARE_CONSENT_NA;
+    msg->sighting_of = NULL;
 }
 
 static void test_origin_receives_own(void **state)
@@ -448,8 +451,8 @@ static void test_expired(void **state)
 
 static void test_red_ignores_non_participant_items(void **state)
 {
-    cishare_policy_msg_t msg = {CISHARE_TLP_RED, "op-src", NULL, 0,
-                                CISHARE_CONSENT_NA};
+    cishare_policy_msg_t msg = {CISHARE_TLP_RED,    "op-src", NULL, 0,
+                                CISHARE_CONSENT_NA, NULL};
     cishare_audience_t aud;
     cishare_decision_t d;
 
@@ -621,6 +624,52 @@ static void test_consent_forward(void **state)
     cishare_audience_clear(&aud);
 }
 
+/* Rule j: a relay passes a member's sighting back to the originator it
+ * names, wherever the originator sits; nobody else outside its clients. */
+static void test_sighting_to_originator(void **state)
+{
+    cishare_policy_msg_t msg;
+    cishare_audience_t aud;
+    cishare_decision_t d;
+
+    (void)state;
+    /* op-src's (anonymised) sighting of jpcert's indicator, sent to its
+     * CEPTOAR */
+    mkmsg(&msg, &aud, CISHARE_TLP_AMBER, "op-src", "participant:ceptoar-fin",
+          0);
+    d = cishare_policy_decide_reshare(dir, &msg, P("ceptoar-fin"),
+                                      CISHARE_TLP_AMBER, P("jpcert"), 1);
+    assert_int_equal(d.reason, CISHARE_REASON_NOT_RELAY_CLIENT);
+    msg.sighting_of = "jpcert";
+    d = cishare_policy_decide_reshare(dir, &msg, P("ceptoar-fin"),
+                                      CISHARE_TLP_AMBER, P("jpcert"), 1);
+    assert_true(d.deliver);
+    assert_int_equal(d.reason, CISHARE_REASON_DELIVER_FEEDBACK);
+    assert_string_equal(cishare_reason_code(d.reason),
+                        "sighting-to-originator");
+    /* of another sector's operator too; never anyone else */
+    msg.sighting_of = "op-gas";
+    d = cishare_policy_decide_reshare(dir, &msg, P("ceptoar-fin"),
+                                      CISHARE_TLP_AMBER, P("op-gas"), 1);
+    assert_int_equal(d.reason, CISHARE_REASON_DELIVER_FEEDBACK);
+    d = cishare_policy_decide_reshare(dir, &msg, P("ceptoar-fin"),
+                                      CISHARE_TLP_AMBER, P("jpcert"), 1);
+    assert_int_equal(d.reason, CISHARE_REASON_NOT_RELAY_CLIENT);
+    d = cishare_policy_decide_reshare(dir, &msg, P("ceptoar-fin"),
+                                      CISHARE_TLP_AMBER, P("ceptoar-gas"), 1);
+    assert_int_equal(d.reason, CISHARE_REASON_NOT_RELAY_CLIENT);
+    /* rules a-d still come first: never re-shared, not received */
+    msg.tlp = CISHARE_TLP_RED;
+    d = cishare_policy_decide_reshare(dir, &msg, P("ceptoar-fin"),
+                                      CISHARE_TLP_RED, P("op-gas"), 1);
+    assert_int_equal(d.reason, CISHARE_REASON_NEVER_RESHARED);
+    msg.tlp = CISHARE_TLP_AMBER;
+    d = cishare_policy_decide_reshare(dir, &msg, P("ceptoar-gas"),
+                                      CISHARE_TLP_AMBER, P("op-gas"), 1);
+    assert_int_equal(d.reason, CISHARE_REASON_RELAY_NOT_RECIPIENT);
+    cishare_audience_clear(&aud);
+}
+
 /* Rule h: CEPTOAR <-> CEPTOAR council, across sectors. */
 static void test_council(void **state)
 {
@@ -659,9 +708,10 @@ static void test_council(void **state)
 }
 
 /* One publish-rule check: 'O' keeps the rules, else the reason code. */
-static const char *publish_check(cishare_msgtype_t type, cishare_tlp_t tlp,
-                                 const char *origin, const char *text,
-                                 int anonymise, char *errstr, size_t size)
+static const char *publish_check_of(cishare_msgtype_t type, cishare_tlp_t tlp,
+                                    const char *origin, const char *text,
+                                    int anonymise, const char *sighting_of,
+                                    char *errstr, size_t size)
 {
     cishare_audience_t aud;
     cishare_publish_msg_t pm;
@@ -678,6 +728,7 @@ static const char *publish_check(cishare_msgtype_t type, cishare_tlp_t tlp,
     pm.sector = o->sector_cnt ? o->sectors[0] : "";
     pm.mandatory = 0;
     pm.anonymise = anonymise;
+    pm.sighting_of = sighting_of;
     errstr[0] = '\0';
     err = cishare_policy_check_publish(dir, &pm, &reason, errstr, size);
     cishare_audience_clear(&aud);
@@ -685,6 +736,14 @@ static const char *publish_check(cishare_msgtype_t type, cishare_tlp_t tlp,
         return "O";
     assert_int_equal(err, CISHARE_ERR_POLICY);
     return cishare_reason_code(reason);
+}
+
+static const char *publish_check(cishare_msgtype_t type, cishare_tlp_t tlp,
+                                 const char *origin, const char *text,
+                                 int anonymise, char *errstr, size_t size)
+{
+    return publish_check_of(type, tlp, origin, text, anonymise, NULL, errstr,
+                            size);
 }
 
 /* P3 at AMBER and stricter: no roles, no participants of other sectors. */
@@ -742,6 +801,23 @@ static void test_publish_operator_need_to_know(void **state)
     publish_check(CISHARE_MSG_INDICATOR, CISHARE_TLP_AMBER, "op-src",
                   "role:ceptoar", 0, errstr, sizeof(errstr));
     assert_non_null(strstr(errstr, "role:ceptoar"));
+    /* a sighting goes back to the originator it names, in any sector (P3
+     * exemption); to anyone else across sectors it is refused as before */
+    assert_string_equal(publish_check_of(CISHARE_MSG_SIGHTING,
+                                         CISHARE_TLP_AMBER, "op-src",
+                                         "participant:op-gas", 0, "op-gas",
+                                         errstr, sizeof(errstr)),
+                        "O");
+    assert_string_equal(publish_check_of(CISHARE_MSG_SIGHTING,
+                                         CISHARE_TLP_AMBER, "op-src",
+                                         "participant:op-gas", 0, "op-fin",
+                                         errstr, sizeof(errstr)),
+                        "outside-own-sectors");
+    assert_string_equal(publish_check_of(CISHARE_MSG_INDICATOR,
+                                         CISHARE_TLP_AMBER, "op-src",
+                                         "participant:op-gas", 0, "op-gas",
+                                         errstr, sizeof(errstr)),
+                        "outside-own-sectors");
     /* other roles keep their own rules: a CEPTOAR may name role:ceptoar */
     assert_string_equal(publish_check(CISHARE_MSG_INDICATOR, CISHARE_TLP_AMBER,
                                       "ceptoar-fin",
@@ -941,6 +1017,7 @@ int main(void)
         cmocka_unit_test(test_red_ignores_non_participant_items),
         cmocka_unit_test(test_reshare_special),
         cmocka_unit_test(test_consent_forward),
+        cmocka_unit_test(test_sighting_to_originator),
         cmocka_unit_test(test_council),
         cmocka_unit_test(test_publish_operator_need_to_know),
         cmocka_unit_test(test_publish_anonymise),

@@ -13,6 +13,8 @@
 #ifndef CISHARE_CLI_H
 #define CISHARE_CLI_H
 
+#include "cishare/config.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -48,6 +50,37 @@ void cishare_cli_error_lines(const char *prefix, const char *text);
  */
 int cishare_cli_read_file(const char *path, size_t max_size, char **bufp,
                           size_t *lenp, char *errstr, size_t errstr_size);
+
+/**
+ * The -c CONFIG and -X key=value options of a command that reads its
+ * configuration after parsing its options (feed, relay): the last -c
+ * wins, every -X applies over the file in the order given.
+ */
+typedef struct cishare_cli_conf_s {
+    const char *path; /**< -c FILE, NULL: not given (borrowed argv) */
+    char **xs;        /**< -X texts, the caller's array of argc entries */
+    size_t nx;
+} cishare_cli_conf_t;
+
+/** Take getopt option c ('c' or 'X') into cc: true; false for others. */
+bool cishare_cli_conf_opt(cishare_cli_conf_t *cc, int c, char *arg);
+
+/**
+ * After the options of a command that takes no operand: refuse a
+ * leftover argv[optind], then a missing -c (usage errors of cmd).
+ * @returns CISHARE_EXIT_OK, or CISHARE_EXIT_USAGE.
+ */
+int cishare_cli_conf_args(const cishare_cli_conf_t *cc, const char *cmd,
+                          int argc, char **argv);
+
+/**
+ * Load cc->path into conf (a missing -c is a usage error of cmd), then
+ * set every -X over it. Problems go to stderr as "<cmd>: <problem>"
+ * ("<cmd>: -X <kv>: <problem>").
+ * @returns CISHARE_EXIT_OK, or CISHARE_EXIT_USAGE.
+ */
+int cishare_cli_conf_load(const cishare_cli_conf_t *cc, cishare_config_t *conf,
+                          const char *cmd);
 
 /** Process-wide flag set by SIGINT/SIGTERM once cishare_cli_signals() ran. */
 extern volatile int cishare_cli_stop;

@@ -58,7 +58,15 @@
  *      origin's sectors, P is the coordination office, and M is an incident
  *      notice that gives consent (consent_forward true): delivered ("a
  *      ministry forwards an operator's report to the NCO", at any label
- *      rules a-c allow). Otherwise withheld ("not-relay-client").
+ *      rules a-c allow).
+ *   j. feedback to the originator: M is a sighting (or false-positive
+ *      report) and P is the originator it names (payload
+ *      sighting_of_origin, cishare_policy_msg_t.sighting_of): delivered
+ *      ("any participant --(sighting / false-positive feedback)-->
+ *      originator", wherever the originator sits: a CEPTOAR passes its
+ *      member's anonymised sighting to an originator of any sector or
+ *      none, at any label rules a-c allow). Otherwise withheld
+ *      ("not-relay-client").
  *
  * Consent to forward (incident notices only; payload field
  * consent_forward, default false). Checked with rule b, before any other
@@ -102,13 +110,13 @@
  *       must be one) and the coordination office. Judged only when the
  *       payload is known (it may be encrypted).
  *   P8. a report that asks for anonymisation (payload anonymise true:
- *       incident notices and indicators) goes only to the participant
- *       that will anonymise it: the audience is exactly one
+ *       incident notices, indicators and sightings) goes only to the
+ * participant that will anonymise it: the audience is exactly one
  *       `participant:` item naming the origin's CEPTOAR, a ministry
  *       competent for one of the origin's sectors, or the coordination
  *       office. Anything wider would carry the origin's identity past
  *       the anonymiser. Judged only when the payload is known.
- * Re-sharing is governed by rules a-i, not by P1-P8: a relayed copy is
+ * Re-sharing is governed by rules a-j, not by P1-P8: a relayed copy is
  * judged on its origin's original.
  *
  * Reasons: every decision carries a reason code (stable, for logs and
@@ -204,6 +212,8 @@ typedef enum {
     CISHARE_REASON_DELIVER_CLIENT,       /**< relay: AMBER to a client */
     CISHARE_REASON_DELIVER_RELAY_SELF,   /**< relay holds it already */
     CISHARE_REASON_DELIVER_CONSENT,      /**< relay: rule i (ministry->NCO) */
+    CISHARE_REASON_DELIVER_FEEDBACK, /**< relay: rule j (sighting->originator)
+                                      */
     /* withheld */
     CISHARE_REASON_NOT_IN_AUDIENCE,
     CISHARE_REASON_RED_NOT_NAMED,
@@ -251,6 +261,10 @@ typedef struct cishare_policy_msg_s {
     /** Re-sharing only (rules b and i): set it for incident notices
      *  (cishare_message_policy_msg() does); direct delivery ignores it. */
     cishare_consent_t consent;
+    /** Re-sharing only (rule j): for a sighting, the originator it names
+     *  (payload sighting_of_origin; cishare_message_policy_msg() sets it
+     *  when the payload is decoded); NULL otherwise. */
+    const char *sighting_of;
 } cishare_policy_msg_t;
 
 /** Direct delivery of msg to p at now_ms (rules 1-6). No allocation. */
@@ -261,7 +275,7 @@ cishare_decision_t cishare_policy_decide(const cishare_directory_t *dir,
 
 /**
  * Whether p receives msg when `relay` re-shares it at `relay_tlp`
- * (rules a-h). No allocation.
+ * (rules a-j). No allocation.
  */
 cishare_decision_t cishare_policy_decide_reshare(
     const cishare_directory_t *dir, const cishare_policy_msg_t *msg,
@@ -293,6 +307,11 @@ typedef struct cishare_publish_msg_s {
     /** 1: the payload says anonymise true; 0: not (or a type without the
      *  field); -1: not known (payload not decoded): P8 is not judged */
     int anonymise;
+    /** A sighting's sighted originator (payload sighting_of_origin), or
+     *  NULL (another type, not named, or not decoded). An operator may
+     *  send a sighting at AMBER to exactly that participant, in whatever
+     *  sector (P3): feedback goes back to the originator. */
+    const char *sighting_of;
 } cishare_publish_msg_t;
 
 /**
