@@ -888,6 +888,7 @@ cishare_decision_t cishare_message_decide(const cishare_directory_t *dir,
     orig.audience = &orig_aud;
     orig.expires_ms = in->env.expires_ms;
     orig.consent = pm.consent;
+    orig.sighting_of = pm.sighting_of;
     d = cishare_policy_decide_reshare(dir, &orig, in->relay[0],
                                       in->env.relay[0].tlp, p, now_ms);
     cishare_audience_clear(&orig_aud);
