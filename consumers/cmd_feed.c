@@ -168,15 +168,7 @@ int cishare_cmd_feed(int argc, char **argv)
     err = cishare_feed_run(&opts, &stats, errstr, sizeof(errstr));
     cishare_feed_stats_format(&stats, line, sizeof(line));
     cishare_cli_info("feed summary: %s", line);
-    if (err) {
-        cishare_cli_error("feed: %s", errstr);
-        /* directory-driven refusals exit 2, as for every command */
-        rc = err == CISHARE_ERR_CONFIG || err == CISHARE_ERR_DIRECTORY
-                 ? CISHARE_EXIT_USAGE
-                 : CISHARE_EXIT_FAIL;
-    } else {
-        rc = CISHARE_EXIT_OK;
-    }
+    rc = cishare_cli_run_exit("feed", err, errstr);
 done:
     cishare_config_destroy(conf);
     free(cc.xs);

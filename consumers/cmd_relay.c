@@ -477,14 +477,7 @@ int cishare_cmd_relay(int argc, char **argv)
         cishare_relay_stats_format(&stats, line, sizeof(line));
         cishare_cli_info("relay summary: %s", line);
     }
-    if (err) {
-        cishare_cli_error("relay: %s", errstr);
-        rc = err == CISHARE_ERR_CONFIG || err == CISHARE_ERR_DIRECTORY
-                 ? CISHARE_EXIT_USAGE
-                 : CISHARE_EXIT_FAIL;
-    } else {
-        rc = CISHARE_EXIT_OK;
-    }
+    rc = cishare_cli_run_exit("relay", err, errstr);
 done:
     cishare_config_destroy(conf);
     free(cc.xs);

@@ -167,3 +167,13 @@ void cishare_cli_signals(void)
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 }
+
+int cishare_cli_run_exit(const char *cmd, cishare_err_t err, const char *errstr)
+{
+    if (!err)
+        return CISHARE_EXIT_OK;
+    cishare_cli_error("%s: %s", cmd, errstr);
+    return err == CISHARE_ERR_CONFIG || err == CISHARE_ERR_DIRECTORY
+               ? CISHARE_EXIT_USAGE
+               : CISHARE_EXIT_FAIL;
+}

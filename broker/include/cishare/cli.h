@@ -86,4 +86,13 @@ int cishare_cli_conf_load(const cishare_cli_conf_t *cc, cishare_config_t *conf,
 extern volatile int cishare_cli_stop;
 void cishare_cli_signals(void);
 
+/**
+ * The end of a long-running command (feed, relay): err from its run,
+ * reported as "<cmd>: <errstr>". Exit status: CISHARE_EXIT_OK; 2
+ * (CISHARE_EXIT_USAGE) for configuration and directory-driven refusals,
+ * as for every command; CISHARE_EXIT_FAIL otherwise.
+ */
+int cishare_cli_run_exit(const char *cmd, cishare_err_t err,
+                         const char *errstr);
+
 #endif
