@@ -3,6 +3,7 @@
  * dedup.h).
  */
 #include "feed.h"
+#include "archive.h"
 
 #include "cishare/codec.h"
 #include "cishare/dirtopic.h"
@@ -38,6 +39,7 @@ typedef struct feed_s {
     cishare_quarantine_t *quar;
     cishare_sink_t *sinks[CISHARE_FEED_MAX_SINKS];
     size_t sink_cnt;
+    cishare_archive_t *archive; /* NULL: cishare.feed.archive=0 */
     /* What the sinks take: the JSON line (jsonl: written straight from
      * the Avro bytes and the envelope) and/or the JSON tree (stix,
      * blocklist). Only what some sink takes is built. */
@@ -124,6 +126,13 @@ void cishare_feed_stats_format(const cishare_feed_stats_t *st, char *buf,
                      ", directory versions applied %llu, refused %llu",
                      (unsigned long long)st->directory_applied,
                      (unsigned long long)st->directory_refused);
+        off += n > 0 ? (size_t)n : 0;
+    }
+    if (off < size && st->incident_flagged) {
+        n = snprintf(buf + off, size - off,
+                     ", incident notices out of order (delivered, flagged) "
+                     "%llu",
+                     (unsigned long long)st->incident_flagged);
         off += n > 0 ? (size_t)n : 0;
     }
     if (off < size && st->sink_over_bound) {
@@ -560,6 +569,40 @@ out:
     cishare_msg_in_reset(in);
 }
 
+/* The archive (archive.h) takes every delivered message in the batch's
+ * transaction; an incident notice out of its incident's order is
+ * delivered, flagged there, logged and counted. */
+static cishare_err_t to_archive(feed_t *f, const rd_kafka_message_t *m,
+                                const json_t *js, char *errstr,
+                                size_t errstr_size)
+{
+    rd_kafka_timestamp_type_t tst;
+    int64_t ts = rd_kafka_message_timestamp(m, &tst);
+    cishare_archive_rec_t rec = {
+        .msg = js,
+        .me = f->id.me->id,
+        .delivered_ms = cishare_time_now_ms(),
+        .appended_ms =
+            tst == RD_KAFKA_TIMESTAMP_LOG_APPEND_TIME ? ts : 0,
+        .topic = rd_kafka_topic_name(m->rkt),
+        .partition = m->partition,
+        .offset = m->offset,
+    };
+    const char *flag = NULL;
+    cishare_err_t err =
+        cishare_archive_add(f->archive, &rec, &flag, errstr, errstr_size);
+
+    if (!err && flag) {
+        f->stats->incident_flagged++;
+        feed_log(f, "incident notice %s of %s (%s [%d] @%lld) delivered, %s",
+                 json_string_value(json_object_get(js, "message_id")),
+                 json_string_value(json_object_get(js, "origin")),
+                 rd_kafka_topic_name(m->rkt), (int)m->partition,
+                 (long long)m->offset, flag);
+    }
+    return err;
+}
+
 /* Deliver one prepared message (main thread, poll order). */
 static cishare_err_t deliver(feed_t *f, item_t *it, char *errstr,
                              size_t errstr_size)
@@ -606,6 +649,8 @@ static cishare_err_t deliver(feed_t *f, item_t *it, char *errstr,
         if (!err && f->opts->output && f->opts->output->deliver)
             err = f->opts->output->deliver(f->opts->output->opaque, &f->id, m,
                                            it->js, errstr, errstr_size);
+        if (!err && f->archive)
+            err = to_archive(f, m, it->js, errstr, errstr_size);
         if (it->revocation)
             f->stats->revocations++;
     }
@@ -849,6 +894,9 @@ static cishare_err_t commit_batch(feed_t *f, bool kafka, char *errstr,
     if ((err = cishare_quarantine_sync(f->quar, &mark, errstr, errstr_size)) ||
         (err = cishare_dedup_set_mark(f->dedup, "quarantine", mark)))
         return err;
+    if (f->archive &&
+        (err = cishare_archive_commit(f->archive, errstr, errstr_size)))
+        return err;
     /* The plugged-in delivery step makes its output durable with the
      * sinks (dedup.h step 1), before the dedup commit; it may commit the
      * offsets itself, atomically with its output (the relay's Kafka
@@ -1010,6 +1058,14 @@ static cishare_err_t feed_open(feed_t *f, char *errstr, size_t errstr_size)
     /* the plugged-in delivery step (the relay) takes the JSON tree */
     if (o->output && o->output->deliver)
         f->need_tree = true;
+    if (cishare_config_get_int(o->conf, "cishare.feed.archive")) {
+        /* where cishare_archive_default_path() finds it */
+        snprintf(path, sizeof(path), "%s/archive.db", state);
+        if ((err = cishare_archive_open(path, true, &f->archive, errstr,
+                                        errstr_size)))
+            return err;
+        f->need_tree = true;
+    }
 
     /* Kafka consumer. */
     if (!(kc = cishare_config_kafka_conf(o->conf, errstr, errstr_size)))
@@ -1085,6 +1141,7 @@ static void feed_close(feed_t *f)
         rd_kafka_topic_partition_list_destroy(f->eof);
     for (i = 0; i < f->sink_cnt; i++)
         cishare_sink_close(f->sinks[i]);
+    cishare_archive_close(f->archive);
     cishare_quarantine_close(f->quar);
     cishare_dedup_close(f->dedup);
     cishare_codec_destroy(f->codec);

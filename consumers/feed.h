@@ -120,6 +120,10 @@ typedef struct cishare_feed_stats_s {
      *  public suffix, a special range, ...), by reason; each is also
      *  logged. The message itself still reaches the other sinks. */
     uint64_t blocklist_refused;
+    /** Incident notices delivered out of their incident's order (an
+     *  update with no earlier notice, ...): flagged in the archive and
+     *  logged, never dropped. */
+    uint64_t incident_flagged;
     uint64_t blocklist_refused_by[CISHARE_INDICATOR__CNT];
     /** Busy time (CLOCK_MONOTONIC, us): the first message polled and the
      *  end of the last commit of a batch with messages; 0 when none. */

@@ -737,6 +737,8 @@ static const char *publish_rule_reason(cishare_reason_t reason)
         return "outside own sectors";
     case CISHARE_REASON_MANDATORY_NOT_ADDRESSED:
         return "mandatory incident not addressed";
+    case CISHARE_REASON_MANDATORY_LABEL:
+        return "mandatory incident below TLP:AMBER";
     case CISHARE_REASON_ANONYMISE_AUDIENCE:
         return "anonymised report beyond its anonymiser";
     default:
@@ -910,6 +912,9 @@ static cishare_err_t prepare(cishare_publisher_t *pub, const json_t *msg,
             o->env.type == CISHARE_MSG_SIGHTING
                 ? json_string_value(json_object_get(
                       json_object_get(copy, "payload"), "sighting_of_origin"))
+            : o->env.type == CISHARE_MSG_RECEIPT
+                ? json_string_value(json_object_get(
+                      json_object_get(copy, "payload"), "receipt_of_origin"))
                 : NULL;
 
         if (cishare_policy_check_publish(pub->id.dir, &pm, &why, errstr,

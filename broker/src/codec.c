@@ -31,6 +31,7 @@ static const struct {
                               false},
     [CISHARE_MSG_REVOCATION] = {"Revocation.avsc", "revocation", "revokes",
                                 false},
+    [CISHARE_MSG_RECEIPT] = {"Receipt.avsc", "receipt", "receipt_of", false},
 };
 
 typedef struct {

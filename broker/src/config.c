@@ -44,6 +44,16 @@ static const struct conf_prop {
      "the signer's word)"},
     {"cishare.feed.stats-interval-ms", CONF_INT, "10000", 0, 86400000,
      "how often a long-running feed prints a stats line (0: never)"},
+    {"cishare.feed.archive", CONF_INT, "1", 0, 1,
+     "1: the feed keeps every delivered message in <state-dir>/archive.db "
+     "(SQLite), what cishare incidents, receipts and report read; 0: no "
+     "archive"},
+    {"cishare.feed.receipts", CONF_INT, "1", 0, 1,
+     "1: the feed sends a signed receipt to the origin's inbox for each "
+     "TLP:RED, TLP:AMBER+STRICT or mandatory incident message it delivers; "
+     "0: none"},
+    {"cishare.feed.receipts-amber", CONF_INT, "0", 0, 1,
+     "1: receipts for TLP:AMBER messages too"},
     {"cishare.stix.max-state-bytes-per-origin", CONF_INT, "33554432", 65536,
      INT64_MAX,
      "the STIX sink keeps at most this many bytes of state (stix/"

@@ -37,6 +37,8 @@ struct cishare_directory_s {
     const cishare_signing_key_t **by_key; /* every key of every participant */
     size_t key_cnt;
     char signer_key_id[CISHARE_KEY_ID_LEN + 1];
+    /* reporting: deadlines of mandatory incident reports (0: none) */
+    int64_t deadline_ms[CISHARE_DEADLINE__CNT];
 };
 
 /*
@@ -570,9 +572,11 @@ static const char *const participant_keys[] = {"id",
                                                NULL};
 static const char *const prev_key_keys[] = {
     "key-id", "ed25519", "valid-from", "valid-until", "revoked", NULL};
-static const char *const top_keys[] = {"version",  "serial",  "expires",
-                                       "root-key", "sectors", "participants",
-                                       NULL};
+static const char *const top_keys[] = {
+    "version", "serial",       "expires",   "root-key",
+    "sectors", "participants", "reporting", NULL};
+static const char *const reporting_keys[] = {"preliminary-within",
+                                             "detailed-within", NULL};
 
 #define TIME_EXAMPLE "2030-12-31T00:00:00Z"
 
@@ -1172,6 +1176,69 @@ static int parse_version_fields(parse_t *ps, yaml_node_t *root,
     return nomem ? -1 : 0;
 }
 
+int64_t cishare_duration_parse(const char *s)
+{
+    int64_t n = 0, unit;
+    const char *p = s;
+
+    if (!s || *s < '1' || *s > '9')
+        return -1;
+    for (; *p >= '0' && *p <= '9'; p++) {
+        if (n > 1000000)
+            return -1;
+        n = n * 10 + (*p - '0');
+    }
+    unit = !strcmp(p, "m")   ? 60000
+           : !strcmp(p, "h") ? 3600000
+           : !strcmp(p, "d") ? 86400000
+                             : 0;
+    return unit ? n * unit : -1;
+}
+
+/* reporting: the deadlines of mandatory incident reports, after
+ * detection; optional (no section: no deadlines). */
+static void parse_reporting(parse_t *ps, yaml_node_t *root,
+                            cishare_directory_t *dir)
+{
+    yaml_node_t *m = map_lookup(ps, root, "reporting");
+    int nomem = 0, d;
+
+    if (!m || node_visit(ps, m))
+        return;
+    if (m->type != YAML_MAPPING_NODE) {
+        errs_add(ps->errs, "reporting: line %d: expected a mapping with "
+                           "preliminary-within and detailed-within",
+                 node_line(m));
+        return;
+    }
+    map_check_keys(ps, m, reporting_keys, "reporting");
+    for (d = 0; d < CISHARE_DEADLINE__CNT; d++) {
+        char *t = field_str(ps, m, reporting_keys[d], 0, "reporting", &nomem);
+        int64_t ms = t ? cishare_duration_parse(t) : 0;
+        if (ms < 0)
+            errs_add(ps->errs,
+                     "reporting: %s: expected a duration such as 24h, 30d "
+                     "or 90m, not '%s'",
+                     reporting_keys[d], t);
+        else
+            dir->deadline_ms[d] = ms;
+        free(t);
+    }
+    if (dir->deadline_ms[CISHARE_DEADLINE_PRELIMINARY] &&
+        dir->deadline_ms[CISHARE_DEADLINE_DETAILED] &&
+        dir->deadline_ms[CISHARE_DEADLINE_DETAILED] <
+            dir->deadline_ms[CISHARE_DEADLINE_PRELIMINARY])
+        errs_add(ps->errs, "reporting: detailed-within is shorter than "
+                           "preliminary-within");
+}
+
+int64_t cishare_directory_deadline_ms(const cishare_directory_t *dir,
+                                      cishare_deadline_t which)
+{
+    return (unsigned)which < CISHARE_DEADLINE__CNT ? dir->deadline_ms[which]
+                                                   : 0;
+}
+
 /* Walk the document: top-level keys, sectors, then participants. */
 static int parse_document(parse_t *ps, cishare_directory_t *dir)
 {
@@ -1207,6 +1274,7 @@ static int parse_document(parse_t *ps, cishare_directory_t *dir)
 
     if (parse_version_fields(ps, root, dir))
         return -1;
+    parse_reporting(ps, root, dir);
 
     v = map_lookup(ps, root, "sectors");
     if (!v || v->type != YAML_SEQUENCE_NODE) {

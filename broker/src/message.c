@@ -250,6 +250,7 @@ static cishare_err_t message_build(cishare_codec_t *codec,
                               "longer than %d",
                               env->type == CISHARE_MSG_SIGHTING ? "sighting_of"
                               : env->type == CISHARE_MSG_REVOCATION ? "revokes"
+                              : env->type == CISHARE_MSG_RECEIPT    ? "receipt_of"
                                                                     : "id",
                               CISHARE_SUBJECT_MAX_LEN);
         goto fail;
@@ -794,6 +795,9 @@ void cishare_message_policy_msg(const cishare_msg_in_t *in,
     if (in->env.type == CISHARE_MSG_SIGHTING && in->payload)
         pm->sighting_of = json_string_value(
             json_object_get(in->payload, "sighting_of_origin"));
+    if (in->env.type == CISHARE_MSG_RECEIPT && in->payload)
+        pm->sighting_of = json_string_value(
+            json_object_get(in->payload, "receipt_of_origin"));
     if (in->env.type == CISHARE_MSG_INCIDENT) {
         cishare_payload_flags_t f;
         cishare_message_payload_flags(in->env.type, in->payload, &f);

@@ -88,6 +88,9 @@ static const struct {
                                                 "must reach the competent "
                                                 "ministry and the "
                                                 "coordination office"},
+    [CISHARE_REASON_MANDATORY_LABEL] = {"mandatory-label",
+                                        "a mandatory incident notice must "
+                                        "be TLP:AMBER or stricter"},
     [CISHARE_REASON_ANONYMISE_AUDIENCE] = {"anonymise-audience",
                                            "a report asking for anonymisation "
                                            "goes only to the one participant "
@@ -755,7 +758,9 @@ cishare_err_t cishare_policy_check_publish(const cishare_directory_t *dir,
         if (o->role == CISHARE_ROLE_OPERATOR && /* P3, need to know */
             msg->tlp >= CISHARE_TLP_AMBER &&
             !operator_amber_item_ok(dir, o, it) &&
-            !(msg->type == CISHARE_MSG_SIGHTING && msg->sighting_of &&
+            !((msg->type == CISHARE_MSG_SIGHTING ||
+               msg->type == CISHARE_MSG_RECEIPT) &&
+              msg->sighting_of &&
               it->kind == CISHARE_AUD_PARTICIPANT &&
               !strcmp(it->value, msg->sighting_of)))
             return refuse(
@@ -791,6 +796,14 @@ cishare_err_t cishare_policy_check_publish(const cishare_directory_t *dir,
                       errstr_size,
                       "the sector header '%.64s' is not a sector of %s",
                       msg->sector, o->id);
+    if (msg->type == CISHARE_MSG_INCIDENT && msg->mandatory == 1 && /* P7 */
+        msg->tlp < CISHARE_TLP_AMBER)
+        return refuse(CISHARE_REASON_MANDATORY_LABEL, reasonp, errstr,
+                      errstr_size,
+                      "a mandatory incident notice must be TLP:AMBER or "
+                      "stricter (it is a report to the authorities); "
+                      "it is TLP:%s",
+                      tlp_upper(msg->tlp));
     if (msg->type == CISHARE_MSG_INCIDENT && msg->mandatory == 1 && /* P7 */
         o->core_infrastructure && (miss = mandatory_missing(dir, msg))) {
         if (miss == o)

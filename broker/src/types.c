@@ -8,7 +8,7 @@ static const char *const tlp_names[CISHARE_TLP__CNT] = {
 static const char *const tlp_topic_names[CISHARE_TLP__CNT] = {
     "clear", "green", "amber", "amber-strict", "red"};
 static const char *const msgtype_names[CISHARE_MSG__CNT] = {
-    "indicator", "incident", "alert", "sighting", "revocation"};
+    "indicator", "incident", "alert", "sighting", "revocation", "receipt"};
 static const char *const role_names[CISHARE_ROLE__CNT] = {"operator",
                                                           "ceptoar",
                                                           "ceptoar-council",

@@ -18,7 +18,7 @@ check() { # check NAME WANT_RC GOT_RC [STDERR_FILE PATTERN]
     echo "ok $1"
 }
 
-for t in indicator incident alert sighting revocation; do
+for t in indicator incident alert sighting revocation receipt; do
     "$B" encode "$ex/$t-example.json" >"$tmp/$t.bin"
     check "encode $t" 0 $?
     cmp -s "$tmp/$t.bin" "$CISHARE_VECTORS/codec/$t-example.bin"

@@ -18,7 +18,7 @@ BIN = os.environ["CISHARE_BIN"]
 SRC = os.environ["CISHARE_SRC"]
 TYPES = {"indicator": "Indicator", "incident": "IncidentNotice",
          "alert": "Alert", "sighting": "Sighting",
-         "revocation": "Revocation"}
+         "revocation": "Revocation", "receipt": "Receipt"}
 failures = []
 
 

@@ -26,8 +26,11 @@
 #include <string.h>
 #include <time.h>
 
-static const char *const example_types[] = {"indicator", "incident", "alert",
-                                            "sighting", "revocation"};
+static const char *const example_types[] = {
+    "indicator", "incident", "alert", "sighting", "revocation", "receipt"};
+_Static_assert(sizeof(example_types) / sizeof(example_types[0]) ==
+                   CISHARE_MSG__CNT,
+               "an example per message type");
 
 static cishare_codec_t *codec;
 

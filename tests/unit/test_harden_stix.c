@@ -71,6 +71,8 @@ static json_t *example_incident(const char *id, const char *indicator)
     p = json_object_get(m, "payload");
     json_object_set_new(p, "id", json_string(id));
     json_object_set_new(p, "indicators", json_pack("[s]", indicator));
+    /* a voluntary notice: a mandatory one is never GREEN (P7) */
+    json_object_set_new(p, "legal_basis", json_string("voluntary"));
     return m;
 }
 

@@ -19,6 +19,9 @@
  *     - code: electricity          # [a-z0-9-], unique
  *       name-en: Electric power
  *       name-ja: 電力              # optional
+ *   reporting:                     # optional: mandatory incident report
+ *     preliminary-within: 24h      # deadlines after detection (m, h, d);
+ *     detailed-within: 30d         # absent: no deadline
  *   participants:
  *     - id: op-power-a             # [a-z0-9][a-z0-9-]*, <= 63, unique
  *       name: Power Company A
@@ -250,6 +253,19 @@ void cishare_directory_destroy(cishare_directory_t *dir);
 
 /** Key id of the key that signed the directory ("" when loaded unsigned). */
 const char *cishare_directory_signer_key_id(const cishare_directory_t *dir);
+
+/** The deadlines of a mandatory incident report (directory `reporting:`),
+ *  counted from the incident's detection. */
+typedef enum {
+    CISHARE_DEADLINE_PRELIMINARY = 0, /**< preliminary-within (速報) */
+    CISHARE_DEADLINE_DETAILED,        /**< detailed-within (詳報) */
+    CISHARE_DEADLINE__CNT
+} cishare_deadline_t;
+/** The deadline in ms after detection; 0 when the directory sets none. */
+int64_t cishare_directory_deadline_ms(const cishare_directory_t *dir,
+                                      cishare_deadline_t which);
+/** "<n>m", "<n>h" or "<n>d" (n >= 1) in ms; -1 when s is not one. */
+int64_t cishare_duration_parse(const char *s);
 
 /** The `serial:` of the directory (>= 1). */
 uint64_t cishare_directory_serial(const cishare_directory_t *dir);

@@ -107,8 +107,10 @@
  *   P7. a mandatory incident notice (type incident, payload legal_basis
  *       "mandatory") from a core-infrastructure operator reaches every
  *       competent ministry (the ministries of the sector header; there
- *       must be one) and the coordination office. Judged only when the
- *       payload is known (it may be encrypted).
+ *       must be one) and the coordination office; and any mandatory
+ *       notice, from whatever origin, is TLP:AMBER or stricter (a
+ *       report to the authorities is never public). Judged only when
+ *       the payload is known (it may be encrypted).
  *   P8. a report that asks for anonymisation (payload anonymise true:
  *       incident notices, indicators and sightings) goes only to the
  * participant that will anonymise it: the audience is exactly one
@@ -234,6 +236,7 @@ typedef enum {
     CISHARE_REASON_SECTOR_HEADER,            /**< P6 */
     CISHARE_REASON_MANDATORY_NOT_ADDRESSED,  /**< P7 */
     CISHARE_REASON_ANONYMISE_AUDIENCE,       /**< P8 */
+    CISHARE_REASON_MANDATORY_LABEL,          /**< P7, the label */
     CISHARE_REASON__CNT
 } cishare_reason_t;
 
@@ -308,9 +311,10 @@ typedef struct cishare_publish_msg_s {
      *  field); -1: not known (payload not decoded): P8 is not judged */
     int anonymise;
     /** A sighting's sighted originator (payload sighting_of_origin), or
-     *  NULL (another type, not named, or not decoded). An operator may
-     *  send a sighting at AMBER to exactly that participant, in whatever
-     *  sector (P3): feedback goes back to the originator. */
+     *  a receipt's acknowledged origin (receipt_of_origin), or NULL
+     *  (another type, not named, or not decoded). An operator may send a
+     *  sighting or a receipt at AMBER to exactly that participant, in
+     *  whatever sector (P3): feedback goes back to the originator. */
     const char *sighting_of;
 } cishare_publish_msg_t;
 

@@ -46,10 +46,12 @@ typedef enum {
     CISHARE_MSG_ALERT,
     CISHARE_MSG_SIGHTING,
     CISHARE_MSG_REVOCATION,
+    CISHARE_MSG_RECEIPT,
     CISHARE_MSG__CNT
 } cishare_msgtype_t;
 
-/** "indicator", "incident", "alert", "sighting", "revocation". */
+/** "indicator", "incident", "alert", "sighting", "revocation",
+ *  "receipt". */
 const char *cishare_msgtype_name(cishare_msgtype_t type);
 bool cishare_msgtype_parse(const char *text, cishare_msgtype_t *typep);
 
