@@ -17,8 +17,8 @@ struct cishare_archive_s {
     bool in_batch;
     uint64_t added;
     /* prepared statements of the write path */
-    sqlite3_stmt *ins_msg, *ins_notice, *ins_receipt, *ins_sighting,
-        *revoke, *last_stage;
+    sqlite3_stmt *ins_msg, *ins_notice, *ins_receipt, *ins_sighting, *revoke,
+        *last_stage;
 };
 
 static const char schema_sql[] =
@@ -117,8 +117,8 @@ cishare_err_t cishare_archive_open(const char *path, bool create,
     sqlite3_busy_timeout(a->db, 10000);
     if (create &&
         (sqlite3_exec(a->db,
-                      "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;",
-                      NULL, NULL, NULL) != SQLITE_OK ||
+                      "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", NULL,
+                      NULL, NULL) != SQLITE_OK ||
          sqlite3_exec(a->db, schema_sql, NULL, NULL, NULL) != SQLITE_OK ||
          sqlite3_exec(a->db,
                       "INSERT OR IGNORE INTO meta VALUES('schema', "
@@ -153,8 +153,7 @@ cishare_err_t cishare_archive_open(const char *path, bool create,
               "INSERT OR IGNORE INTO notices VALUES(?1,?2,?3,?4,?5,?6,?7,?8,"
               "?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19)",
               &a->ins_notice) ||
-         prep(a,
-              "INSERT OR IGNORE INTO receipts VALUES(?1,?2,?3,?4,?5,?6,?7)",
+         prep(a, "INSERT OR IGNORE INTO receipts VALUES(?1,?2,?3,?4,?5,?6,?7)",
               &a->ins_receipt) ||
          prep(a, "INSERT OR IGNORE INTO sightings VALUES(?1,?2,?3,?4,?5,?6,?7)",
               &a->ins_sighting) ||
@@ -205,10 +204,10 @@ static void bind_ms(sqlite3_stmt *st, int i, int64_t ms)
 
 static void bind_json(sqlite3_stmt *st, int i, const json_t *v)
 {
-    char *s = v && !json_is_null(v) ? json_dumps(v, JSON_COMPACT |
-                                                        JSON_SORT_KEYS |
-                                                        JSON_ENCODE_ANY)
-                                    : NULL;
+    char *s =
+        v && !json_is_null(v)
+            ? json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY)
+            : NULL;
     if (s)
         sqlite3_bind_text(st, i, s, -1, free);
     else
@@ -409,8 +408,8 @@ const char *cishare_archive_path(const cishare_archive_t *a)
     return a->path;
 }
 
-bool cishare_archive_default_path(const cishare_config_t *conf,
-                                  const char *out, char *buf, size_t size)
+bool cishare_archive_default_path(const cishare_config_t *conf, const char *out,
+                                  char *buf, size_t size)
 {
     const char *state = cishare_config_get(conf, CISHARE_CONF_STATE_DIR);
     int n;

@@ -55,8 +55,8 @@ void cishare_archive_close(cishare_archive_t *a);
 
 /** A delivered message, as the feed saw it (all borrowed). */
 typedef struct cishare_archive_rec_s {
-    const json_t *msg;   /**< the feed's JSON (cishare_message_to_json) */
-    const char *me;      /**< the feed's participant id */
+    const json_t *msg;    /**< the feed's JSON (cishare_message_to_json) */
+    const char *me;       /**< the feed's participant id */
     int64_t delivered_ms; /**< when the feed delivered it */
     int64_t appended_ms;  /**< the broker's append time; <= 0: unknown */
     const char *topic;    /**< where it was read; NULL: unknown */
@@ -98,7 +98,7 @@ const char *cishare_archive_path(const cishare_archive_t *a);
  * or <out>/archive.db when the state dir is not set (as the feed does;
  * out NULL: "."). Writes into buf; false when it does not fit.
  */
-bool cishare_archive_default_path(const cishare_config_t *conf,
-                                  const char *out, char *buf, size_t size);
+bool cishare_archive_default_path(const cishare_config_t *conf, const char *out,
+                                  char *buf, size_t size);
 
 #endif

@@ -572,9 +572,9 @@ static const char *const participant_keys[] = {"id",
                                                NULL};
 static const char *const prev_key_keys[] = {
     "key-id", "ed25519", "valid-from", "valid-until", "revoked", NULL};
-static const char *const top_keys[] = {
-    "version", "serial",       "expires",   "root-key",
-    "sectors", "participants", "reporting", NULL};
+static const char *const top_keys[] = {"version",   "serial",  "expires",
+                                       "root-key",  "sectors", "participants",
+                                       "reporting", NULL};
 static const char *const reporting_keys[] = {"preliminary-within",
                                              "detailed-within", NULL};
 
@@ -1206,8 +1206,9 @@ static void parse_reporting(parse_t *ps, yaml_node_t *root,
     if (!m || node_visit(ps, m))
         return;
     if (m->type != YAML_MAPPING_NODE) {
-        errs_add(ps->errs, "reporting: line %d: expected a mapping with "
-                           "preliminary-within and detailed-within",
+        errs_add(ps->errs,
+                 "reporting: line %d: expected a mapping with "
+                 "preliminary-within and detailed-within",
                  node_line(m));
         return;
     }

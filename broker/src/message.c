@@ -250,8 +250,8 @@ static cishare_err_t message_build(cishare_codec_t *codec,
                               "longer than %d",
                               env->type == CISHARE_MSG_SIGHTING ? "sighting_of"
                               : env->type == CISHARE_MSG_REVOCATION ? "revokes"
-                              : env->type == CISHARE_MSG_RECEIPT    ? "receipt_of"
-                                                                    : "id",
+                              : env->type == CISHARE_MSG_RECEIPT ? "receipt_of"
+                                                                 : "id",
                               CISHARE_SUBJECT_MAX_LEN);
         goto fail;
     }

@@ -760,8 +760,7 @@ cishare_err_t cishare_policy_check_publish(const cishare_directory_t *dir,
             !operator_amber_item_ok(dir, o, it) &&
             !((msg->type == CISHARE_MSG_SIGHTING ||
                msg->type == CISHARE_MSG_RECEIPT) &&
-              msg->sighting_of &&
-              it->kind == CISHARE_AUD_PARTICIPANT &&
+              msg->sighting_of && it->kind == CISHARE_AUD_PARTICIPANT &&
               !strcmp(it->value, msg->sighting_of)))
             return refuse(
                 CISHARE_REASON_OUTSIDE_OWN_SECTORS, reasonp, errstr,

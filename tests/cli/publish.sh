@@ -54,6 +54,19 @@ expect 1 "must be addressed to its competent ministry and to the coordination of
     publish -c "$EX/op-power-a.conf" -n "$tmp/inc.json"
 expect 0 "published 1, rejected 0" \
     publish -c "$EX/op-power-a.conf" -n -a participant:min-meti,participant:nco "$tmp/inc.json"
+# A mandatory report is never public: AMBER or stricter (policy.h P7),
+# from any origin, whatever the audience.
+for l in green clear; do
+    sed "s/\"tlp\":\"amber\"/\"tlp\":\"$l\"/" "$tmp/inc.json" >"$tmp/inc-$l.json"
+    expect 1 "a mandatory incident notice must be TLP:AMBER or stricter (it is a report to the authorities); it is TLP:${l^^}" \
+        publish -c "$EX/op-power-a.conf" -n -a all "$tmp/inc-$l.json"
+done
+expect 1 "mandatory incident below TLP:AMBER" \
+    publish -c "$EX/op-power-a.conf" -n -a participant:min-meti,participant:nco "$tmp/inc-green.json"
+for l in amber+strict red; do
+    expect 0 "published 1, rejected 0" \
+        publish -c "$EX/op-power-a.conf" -n -t $l -a participant:min-meti,participant:nco "$tmp/inc.json"
+done
 # An anonymised report goes to its anonymiser only (policy.h P8).
 sed 's/"legal_basis":"mandatory"/"legal_basis":"voluntary","anonymise":true/' "$tmp/inc.json" >"$tmp/anon.json"
 expect 1 "op-power-a asks for anonymisation (anonymise: true), so the report goes only to the one participant that anonymises it: participant:ceptoar-electricity (its CEPTOAR), a ministry of its sector, or the coordination office; the audience is 'participant:min-meti,participant:nco'" \

@@ -17,24 +17,26 @@ static char dir[256], path[512];
 
 static json_t *notice(const char *mid, const char *inc, const char *stage)
 {
-    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:[s], s:s, s:{s:s, s:s, "
-                     "s:s, s:s, s:s, s:s, s:s, s:s}}",
-                     "message_id", mid, "type", "incident", "tlp", "amber",
-                     "origin", "op-power-a", "sector", "electricity",
-                     "audience", "participant:min-meti", "created",
-                     "2026-03-01T00:00:00Z", "payload", "id", inc, "stage",
-                     stage, "category", "ddos", "impact", "degraded",
-                     "operating_mode", "normal", "legal_basis", "mandatory",
-                     "detected_at", "2026-02-28T23:00:00Z", "reported_at",
-                     "2026-03-01T00:00:00Z");
+    return json_pack(
+        "{s:s, s:s, s:s, s:s, s:s, s:[s], s:s, s:{s:s, s:s, "
+        "s:s, s:s, s:s, s:s, s:s, s:s}}",
+        "message_id", mid, "type", "incident", "tlp", "amber", "origin",
+        "op-power-a", "sector", "electricity", "audience",
+        "participant:min-meti", "created", "2026-03-01T00:00:00Z", "payload",
+        "id", inc, "stage", stage, "category", "ddos", "impact", "degraded",
+        "operating_mode", "normal", "legal_basis", "mandatory", "detected_at",
+        "2026-02-28T23:00:00Z", "reported_at", "2026-03-01T00:00:00Z");
 }
 
 static const char *add(cishare_archive_t *a, json_t *m)
 {
-    cishare_archive_rec_t r = {.msg = m, .me = "min-meti",
+    cishare_archive_rec_t r = {.msg = m,
+                               .me = "min-meti",
                                .delivered_ms = 1772330400000LL,
                                .appended_ms = 1772330399000LL,
-                               .topic = "t", .partition = 0, .offset = 1};
+                               .topic = "t",
+                               .partition = 0,
+                               .offset = 1};
     const char *flag = "unset";
     char err[256];
     assert_int_equal(cishare_archive_add(a, &r, &flag, err, sizeof(err)),
@@ -47,9 +49,9 @@ static long long count(cishare_archive_t *a, const char *sql)
 {
     sqlite3_stmt *st;
     long long n = -1;
-    assert_int_equal(sqlite3_prepare_v2(cishare_archive_db(a), sql, -1, &st,
-                                        NULL),
-                     SQLITE_OK);
+    assert_int_equal(
+        sqlite3_prepare_v2(cishare_archive_db(a), sql, -1, &st, NULL),
+        SQLITE_OK);
     if (sqlite3_step(st) == SQLITE_ROW)
         n = sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
@@ -72,8 +74,8 @@ static void test_notices_and_flags(void **state)
     assert_non_null(strstr(add(a, notice("m5", "incident--a", "detailed")),
                            "after a later stage"));
     assert_null(add(a, notice("m6", "incident--a", "closed")));
-    assert_non_null(strstr(add(a, notice("m7", "incident--a", "update")),
-                           "closed"));
+    assert_non_null(
+        strstr(add(a, notice("m7", "incident--a", "update")), "closed"));
     /* an update of an incident never seen */
     assert_non_null(strstr(add(a, notice("m8", "incident--b", "update")),
                            "no earlier notice"));
@@ -102,15 +104,14 @@ static void test_receipts_revocations_sightings(void **state)
     for (i = 0; i < 2; i++) {
         char mid[16];
         snprintf(mid, sizeof(mid), "r%d", i);
-        r = json_pack("{s:s, s:s, s:s, s:s, s:s, s:[s], s:s, s:{s:s, s:s, "
-                      "s:s, s:s, s:s}}",
-                      "message_id", mid, "type", "receipt", "tlp", "amber",
-                      "origin", "nco", "sector", "", "audience",
-                      "participant:min-meti", "created",
-                      "2026-03-01T00:00:01Z", "payload", "id", "receipt--x",
-                      "receipt_of", "m1", "receipt_of_origin", "min-meti",
-                      "delivered_at", "2026-03-01T00:00:01Z", "appended_at",
-                      "2026-03-01T00:00:00Z");
+        r = json_pack(
+            "{s:s, s:s, s:s, s:s, s:s, s:[s], s:s, s:{s:s, s:s, "
+            "s:s, s:s, s:s}}",
+            "message_id", mid, "type", "receipt", "tlp", "amber", "origin",
+            "nco", "sector", "", "audience", "participant:min-meti", "created",
+            "2026-03-01T00:00:01Z", "payload", "id", "receipt--x", "receipt_of",
+            "m1", "receipt_of_origin", "min-meti", "delivered_at",
+            "2026-03-01T00:00:01Z", "appended_at", "2026-03-01T00:00:00Z");
         add(a, r);
     }
     assert_int_equal(count(a, "SELECT count(*) FROM receipts"), 1);
@@ -123,8 +124,8 @@ static void test_receipts_revocations_sightings(void **state)
                       "message_id", i ? "v2" : "v1", "type", "revocation",
                       "tlp", "amber", "origin", i ? "op-power-a" : "op-gas-a",
                       "sector", "electricity", "audience", "created",
-                      "2026-03-02T00:00:00Z", "payload", "id",
-                      "revocation--1", "revokes", "incident--a");
+                      "2026-03-02T00:00:00Z", "payload", "id", "revocation--1",
+                      "revokes", "incident--a");
         add(a, r);
         assert_int_equal(
             count(a, "SELECT count(*) FROM messages WHERE revoked"), i);
