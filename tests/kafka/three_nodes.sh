@@ -21,11 +21,20 @@ kdir="$tmp/kafka3"
 stop3() { "$CISHARE_SRC/deploy/kafka/stop" --dir "$kdir" >/dev/null 2>&1 || true; rm -rf "$tmp"; }
 trap stop3 EXIT
 
-if ! boot="$("$CISHARE_SRC/deploy/kafka/start" --nodes 3 --fresh --dir "$kdir" \
-    --port "$port" 2>"$tmp/start.err")"; then
+# A node that dies in its first seconds with nothing in its logs (seen
+# once in CI: killed from outside, cause unknown) gets one more start;
+# any other failure, or a second one, fails the test.
+for attempt in 1 2; do
+    if boot="$("$CISHARE_SRC/deploy/kafka/start" --nodes 3 --fresh --dir "$kdir" \
+        --port "$port" 2>"$tmp/start.err")"; then
+        break
+    fi
     cat "$tmp/start.err"
-    fail "deploy/kafka/start --nodes 3"
-fi
+    if [ "$attempt" = 2 ] || ! grep -q "exited during startup" "$tmp/start.err"; then
+        fail "deploy/kafka/start --nodes 3"
+    fi
+    echo "# start attempt 1 lost a node during startup; starting again"
+done
 [ "$boot" = "127.0.0.11:$port,127.0.0.12:$port,127.0.0.13:$port" ] ||
     fail "bootstrap $boot, expected the three loopback hosts"
 ok "three nodes up: $boot"
