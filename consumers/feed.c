@@ -11,6 +11,7 @@
 #include "cishare/kafka_errors.h"
 #include "cishare/message.h"
 #include "cishare/policy.h"
+#include "cishare/routing.h"
 #include "cishare/tls.h"
 #include "cishare/topics.h"
 #include "dedup.h"
@@ -68,6 +69,18 @@ typedef struct feed_s {
     /* An error of rebalance_cb, returned by poll_batch. */
     cishare_err_t cb_err;
     char cb_errstr[512];
+    /* Signed receipts (feed.h, "Receipts"): the producer (NULL when
+     * cishare.feed.receipts=0 or with a plugged-in output), and the
+     * delivery reports of the batch being delivered, checked by
+     * commit_batch() before the dedup commit. Feed's thread only (the
+     * reports are served by rd_kafka_poll/flush there). */
+    rd_kafka_t *rcpt_rk;
+    bool rcpt_amber;         /* cishare.feed.receipts-amber */
+    int64_t rcpt_timeout_ms; /* the producer's message.timeout.ms */
+    size_t rcpt_inflight;    /* topic copies produced, no report yet */
+    uint64_t rcpt_batch;     /* receipts produced since the last commit */
+    uint64_t rcpt_failed;    /* reports with an error since then */
+    char rcpt_errstr[512];   /* the first of them */
 } feed_t;
 
 _Static_assert(CISHARE_REASON__CNT <=
@@ -127,6 +140,16 @@ void cishare_feed_stats_format(const cishare_feed_stats_t *st, char *buf,
                      (unsigned long long)st->directory_applied,
                      (unsigned long long)st->directory_refused);
         off += n > 0 ? (size_t)n : 0;
+    }
+    if (off < size && (st->receipts_sent || st->receipts_refused)) {
+        n = snprintf(buf + off, size - off, ", receipts sent %llu",
+                     (unsigned long long)st->receipts_sent);
+        off += n > 0 ? (size_t)n : 0;
+        if (off < size && st->receipts_refused) {
+            n = snprintf(buf + off, size - off, " (refused by the rules %llu)",
+                         (unsigned long long)st->receipts_refused);
+            off += n > 0 ? (size_t)n : 0;
+        }
     }
     if (off < size && st->incident_flagged) {
         n = snprintf(buf + off, size - off,
@@ -431,6 +454,13 @@ typedef struct item_s {
      * when a sink takes trees */
     cishare_avro_buf_t line;
     json_t *js;
+    /* ITEM_DELIVER and a receipt is due (feed.h, "Receipts"): what the
+     * receipt names, copied from the envelope before it is reset */
+    bool receipt;
+    cishare_msgtype_t rc_type;
+    cishare_tlp_t rc_tlp; /* effective label, as delivered */
+    char rc_id[CISHARE_MSG_ID_LEN + 1];
+    char rc_origin[CISHARE_ENV_NAME_LEN + 1];
 } item_t;
 
 /* One preparing thread's own state. */
@@ -481,6 +511,30 @@ static void item_fail(item_t *it, int state, cishare_err_t err, const char *why)
     it->why = strdup(why);
 }
 
+/* ---- signed receipts (feed.h, "Receipts") ---- */
+
+/*
+ * Is a receipt due for a message this feed delivers? Not for one of its
+ * own, never for a receipt (no receipt for a receipt, so no loop); for
+ * TLP:RED, TLP:AMBER+STRICT (the effective label, as delivered), a
+ * mandatory incident notice (its payload is decoded before the decision),
+ * and TLP:AMBER with cishare.feed.receipts-amber=1. Any thread: reads
+ * the feed's settings and the message only.
+ */
+static bool receipt_due(const feed_t *f, const cishare_msg_in_t *in)
+{
+    cishare_payload_flags_t fl;
+
+    if (!f->rcpt_rk || in->env.type == CISHARE_MSG_RECEIPT ||
+        !strcmp(in->env.origin, f->id.me->id))
+        return false;
+    if (in->tlp == CISHARE_TLP_RED || in->tlp == CISHARE_TLP_AMBER_STRICT ||
+        (in->tlp == CISHARE_TLP_AMBER && f->rcpt_amber))
+        return true;
+    cishare_message_payload_flags(in->env.type, in->payload, &fl);
+    return fl.mandatory == 1;
+}
+
 /* Verify, policy, decode and render one message (any thread). */
 static void prepare(const feed_t *f, worker_t *w, item_t *it, int64_t now_ms)
 {
@@ -514,7 +568,9 @@ static void prepare(const feed_t *f, worker_t *w, item_t *it, int64_t now_ms)
      * Failing here is judged below (withheld by the audience or for want
      * of consent, or undecodable when delivered). */
     if ((in->env.type == CISHARE_MSG_INCIDENT ||
-         in->env.type == CISHARE_MSG_SIGHTING) &&
+         in->env.type == CISHARE_MSG_SIGHTING ||
+         /* a receipt's P3 exemption reads receipt_of_origin */
+         in->env.type == CISHARE_MSG_RECEIPT) &&
         cishare_message_decode(w->codec, &f->id.kp, m->key, m->key_len,
                                m->payload, m->len, in, why, sizeof(why)))
         why[0] = '\0';
@@ -531,6 +587,12 @@ static void prepare(const feed_t *f, worker_t *w, item_t *it, int64_t now_ms)
     cishare_dedup_key(in->env.origin, in->env.id, it->id);
     it->revocation = in->env.type == CISHARE_MSG_REVOCATION;
     it->state = ITEM_DELIVER;
+    if ((it->receipt = receipt_due(f, in))) {
+        it->rc_type = in->env.type;
+        it->rc_tlp = in->tlp;
+        snprintf(it->rc_id, sizeof(it->rc_id), "%s", in->env.id);
+        snprintf(it->rc_origin, sizeof(it->rc_origin), "%s", in->env.origin);
+    }
     if (f->need_tree) {
         char *dump = NULL;
         err = in->payload
@@ -602,6 +664,189 @@ static cishare_err_t to_archive(feed_t *f, const rd_kafka_message_t *m,
     return err;
 }
 
+/* A receipt's delivery report (feed's thread, from rd_kafka_poll/flush):
+ * the first failure of the batch is kept for commit_batch(). */
+static void receipt_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m,
+                          void *opaque)
+{
+    feed_t *f = opaque;
+    char why[384];
+
+    (void)rk;
+    if (f->rcpt_inflight)
+        f->rcpt_inflight--;
+    if (!m->err || f->rcpt_failed++)
+        return;
+    cishare_kafka_describe_error(m->err, f->id.me->id, "write to",
+                                 rd_kafka_topic_name(m->rkt), why, sizeof(why));
+    snprintf(f->rcpt_errstr, sizeof(f->rcpt_errstr),
+             "receipt for message %.*s not delivered to %s: %s",
+             m->key ? (int)m->key_len : 0, m->key ? (const char *)m->key : "",
+             rd_kafka_topic_name(m->rkt), why);
+}
+
+/*
+ * Build, sign (as this feed's participant, cishare_message_build) and
+ * produce the receipt of a delivered message (main thread, in deliver(),
+ * before its id is added to the dedup set): TLP:AMBER to
+ * participant:<origin>, routed as the publisher routes (the origin's
+ * inbox, and this participant's own: every origin receives its own
+ * messages). Its delivery is checked by commit_batch() before the dedup
+ * commit. A receipt the publish rules refuse (it could not be delivered
+ * anyway) is logged and counted, and the feed goes on; anything else
+ * that goes wrong stops the feed (the batch is read again and its
+ * receipts re-sent).
+ */
+static cishare_err_t receipt_send(feed_t *f, const item_t *it,
+                                  const char *subject, char *errstr,
+                                  size_t errstr_size)
+{
+    const rd_kafka_message_t *m = it->m;
+    rd_kafka_timestamp_type_t tst;
+    int64_t ts = rd_kafka_message_timestamp(m, &tst);
+    int64_t now = cishare_time_now_ms();
+    char uuid[37], id[48], created[32], appended[32];
+    char aud[CISHARE_ENV_NAME_LEN + 16], why[512];
+    cishare_msg_out_t out;
+    cishare_strlist_t topics = {0};
+    json_t *msg;
+    cishare_err_t err;
+    size_t i;
+
+    memset(&out, 0, sizeof(out));
+    cishare_uuid_v4(uuid);
+    snprintf(id, sizeof(id), "receipt--%s", uuid);
+    snprintf(aud, sizeof(aud), "participant:%s", it->rc_origin);
+    cishare_time_format(now, created);
+    /* the broker's clock only: a CreateTime is the sender's */
+    if (tst == RD_KAFKA_TIMESTAMP_LOG_APPEND_TIME)
+        cishare_time_format(ts, appended);
+    msg = json_pack(
+        "{s:s, s:s, s:[s], s:{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o, "
+        "s:s, s:i, s:I}}",
+        "type", "receipt", "tlp", "amber", "audience", aud, "payload", "id", id,
+        "created", created, "receipt_of", it->rc_id, "receipt_of_origin",
+        it->rc_origin, "receipt_of_type", cishare_msgtype_name(it->rc_type),
+        "receipt_of_subject", subject, "receipt_of_tlp",
+        cishare_tlp_name(it->rc_tlp), "delivered_at", created, "appended_at",
+        tst == RD_KAFKA_TIMESTAMP_LOG_APPEND_TIME ? json_string(appended)
+                                                  : json_null(),
+        "topic", rd_kafka_topic_name(m->rkt), "partition", (int)m->partition,
+        "offset", (json_int_t)m->offset);
+    if (!msg)
+        return cishare_err_set(CISHARE_ERR_NOMEM, errstr, errstr_size,
+                               "receipt for message %s: out of memory",
+                               it->rc_id);
+    err = cishare_message_build(f->codec, f->id.dir, f->id.me, &f->id.kp, msg,
+                                -1, NULL, now, &out, why, sizeof(why));
+    json_decref(msg);
+    if (err) {
+        cishare_err_set(err, errstr, errstr_size,
+                        "receipt for message %s of %s: cannot build: %s",
+                        it->rc_id, it->rc_origin, why);
+        goto done;
+    }
+    {
+        /* the publish rules (policy.h) as the origin's feed judges them:
+         * P3 lets anyone send a receipt at AMBER to exactly the origin */
+        cishare_publish_msg_t pm = {
+            .type = CISHARE_MSG_RECEIPT,
+            .tlp = out.env.tlp,
+            .origin = f->id.me,
+            .audience = &out.audience,
+            .sector = out.env.sector,
+            .mandatory = 0,
+            .anonymise = 0,
+            .sighting_of = it->rc_origin,
+        };
+        cishare_reason_t reason;
+        if (cishare_policy_check_publish(f->id.dir, &pm, &reason, why,
+                                         sizeof(why))) {
+            f->stats->receipts_refused++;
+            feed_log(f, "receipt for message %s of %s not sent: %s (%s)",
+                     it->rc_id, it->rc_origin, why,
+                     cishare_reason_code(reason));
+            goto done;
+        }
+    }
+    if ((err = cishare_routing_topics(f->id.dir, f->id.me, out.env.tlp,
+                                      &out.audience, &topics, why,
+                                      sizeof(why)))) {
+        cishare_err_set(err, errstr, errstr_size,
+                        "receipt for message %s of %s: no topic: %s", it->rc_id,
+                        it->rc_origin, why);
+        goto done;
+    }
+    for (i = 0; i < topics.cnt && !err; i++) {
+        rd_kafka_headers_t *hdrs = rd_kafka_headers_new(16);
+        rd_kafka_resp_err_t kerr;
+
+        if (!hdrs ||
+            cishare_envelope_to_headers(&out.env, hdrs, why, sizeof(why))) {
+            if (hdrs)
+                rd_kafka_headers_destroy(hdrs);
+            err = cishare_err_set(CISHARE_ERR_NOMEM, errstr, errstr_size,
+                                  "receipt for message %s: headers: %s",
+                                  it->rc_id, hdrs ? why : "out of memory");
+            break;
+        }
+        while ((kerr = rd_kafka_producev(
+                    f->rcpt_rk, RD_KAFKA_V_TOPIC(topics.items[i]),
+                    RD_KAFKA_V_KEY(out.key, out.key_len),
+                    RD_KAFKA_V_VALUE(out.value, out.value_len),
+                    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                    RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END)) ==
+               RD_KAFKA_RESP_ERR__QUEUE_FULL)
+            rd_kafka_poll(f->rcpt_rk, 100); /* make room */
+        if (kerr) {
+            rd_kafka_headers_destroy(hdrs); /* not taken on failure */
+            cishare_kafka_describe_error(kerr, f->id.me->id, "write to",
+                                         topics.items[i], why, sizeof(why));
+            err = cishare_err_set(CISHARE_ERR_KAFKA, errstr, errstr_size,
+                                  "receipt for message %s of %s: %s", it->rc_id,
+                                  it->rc_origin, why);
+            break;
+        }
+        f->rcpt_inflight++;
+    }
+    if (!err)
+        f->rcpt_batch++;
+    rd_kafka_poll(f->rcpt_rk, 0); /* serve reports already in */
+done:
+    cishare_strlist_clear(&topics);
+    cishare_msg_out_clear(&out);
+    return err;
+}
+
+/*
+ * The batch's receipts are in Kafka before the batch is committed (called
+ * by commit_batch() after the sinks, the quarantine and the archive are
+ * durable, before the dedup commit). A receipt not delivered stops the
+ * feed: the batch is not committed, so its messages are read again and
+ * their receipts sent again (the origin's archive counts one per
+ * recipient and message).
+ */
+static cishare_err_t receipts_flush(feed_t *f, char *errstr, size_t errstr_size)
+{
+    if (!f->rcpt_rk || (!f->rcpt_inflight && !f->rcpt_failed && !f->rcpt_batch))
+        return CISHARE_OK;
+    /* message.timeout.ms bounds every delivery: flush waits that long at
+     * most, with a margin */
+    rd_kafka_flush(f->rcpt_rk, f->rcpt_timeout_ms + 5000);
+    if (f->rcpt_failed || f->rcpt_inflight)
+        return cishare_err_set(
+            CISHARE_ERR_KAFKA, errstr, errstr_size,
+            "%s%s; the feed stops without committing the batch: its "
+            "messages are read again and their receipts re-sent on the "
+            "next run (set cishare.feed.receipts=0 to send none)",
+            f->rcpt_failed ? f->rcpt_errstr
+                           : "receipts not delivered within message.timeout.ms",
+            f->rcpt_failed > 1 ? " (and more)" : "");
+    f->stats->receipts_sent += f->rcpt_batch;
+    f->rcpt_batch = 0;
+    return CISHARE_OK;
+}
+
 /* Deliver one prepared message (main thread, poll order). */
 static cishare_err_t deliver(feed_t *f, item_t *it, char *errstr,
                              size_t errstr_size)
@@ -650,6 +895,9 @@ static cishare_err_t deliver(feed_t *f, item_t *it, char *errstr,
                                            it->js, errstr, errstr_size);
         if (!err && f->archive)
             err = to_archive(f, m, it->js, errstr, errstr_size);
+        /* delivered: its signed receipt, when one is due */
+        if (!err && it->receipt && f->rcpt_rk)
+            err = receipt_send(f, it, subject, errstr, errstr_size);
         if (it->revocation)
             f->stats->revocations++;
     }
@@ -908,6 +1156,11 @@ static cishare_err_t commit_batch(feed_t *f, bool kafka, char *errstr,
                                            errstr, errstr_size)))
             return err;
     }
+    /* The batch's receipts are delivered before it is committed (a
+     * failure stops the feed; the batch is re-delivered, and its
+     * receipts re-sent). */
+    if ((err = receipts_flush(f, errstr, errstr_size)))
+        return err;
     if ((err = cishare_dedup_commit(f->dedup, errstr, errstr_size)))
         return err;
     if (!kafka || !f->offsets)
@@ -952,6 +1205,41 @@ static uint64_t file_size(const char *path)
 
 static void feed_error_cb(rd_kafka_t *rk, int err, const char *reason,
                           void *opaque);
+
+/* The receipts' producer (feed_open(), receipts on). */
+static cishare_err_t receipts_open(feed_t *f, char *errstr, size_t errstr_size)
+{
+    const cishare_config_t *conf = f->opts->conf;
+    rd_kafka_conf_t *kc;
+    char v[32];
+    size_t vlen = sizeof(v);
+
+    f->rcpt_amber = cishare_config_get_int(conf, "cishare.feed.receipts-amber");
+    if (!(kc = cishare_config_kafka_conf(conf, errstr, errstr_size)))
+        return CISHARE_ERR_CONFIG;
+    if (rd_kafka_conf_set(kc, "enable.idempotence", "true", errstr,
+                          errstr_size) != RD_KAFKA_CONF_OK ||
+        rd_kafka_conf_set(kc, "acks", "all", errstr, errstr_size) !=
+            RD_KAFKA_CONF_OK ||
+        (!cishare_config_get_kafka(conf, "message.timeout.ms") &&
+         rd_kafka_conf_set(kc, "message.timeout.ms", "30000", errstr,
+                           errstr_size) != RD_KAFKA_CONF_OK)) {
+        rd_kafka_conf_destroy(kc);
+        return CISHARE_ERR_CONFIG;
+    }
+    f->rcpt_timeout_ms = 30000;
+    if (rd_kafka_conf_get(kc, "message.timeout.ms", v, &vlen) ==
+        RD_KAFKA_CONF_OK)
+        f->rcpt_timeout_ms = strtoll(v, NULL, 10);
+    rd_kafka_conf_set_dr_msg_cb(kc, receipt_dr_cb);
+    rd_kafka_conf_set_opaque(kc, f);
+    if (!(f->rcpt_rk =
+              rd_kafka_new(RD_KAFKA_PRODUCER, kc, errstr, errstr_size))) {
+        rd_kafka_conf_destroy(kc);
+        return CISHARE_ERR_KAFKA;
+    }
+    return CISHARE_OK;
+}
 
 static cishare_err_t feed_open(feed_t *f, char *errstr, size_t errstr_size)
 {
@@ -1066,6 +1354,14 @@ static cishare_err_t feed_open(feed_t *f, char *errstr, size_t errstr_size)
         f->need_tree = true;
     }
 
+    /* Signed receipts: a producer of their own, as the publisher's
+     * (idempotent, acks=all, the participant's TLS settings). None when
+     * a plugged-in output (the relay) runs the feed: the participant's
+     * own feed sends them. */
+    if (cishare_config_get_int(o->conf, "cishare.feed.receipts") &&
+        !o->output && (err = receipts_open(f, errstr, errstr_size)))
+        return err;
+
     /* Kafka consumer. */
     if (!(kc = cishare_config_kafka_conf(o->conf, errstr, errstr_size)))
         return CISHARE_ERR_CONFIG;
@@ -1130,6 +1426,15 @@ static void feed_close(feed_t *f)
     if (f->rk) {
         rd_kafka_consumer_close(f->rk);
         rd_kafka_destroy(f->rk);
+    }
+    if (f->rcpt_rk) {
+        /* Receipts still queued belong to a batch not committed (a
+         * committed batch flushed them): it is read again and they are
+         * re-sent, so they are purged rather than waited for. */
+        rd_kafka_purge(f->rcpt_rk,
+                       RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+        rd_kafka_poll(f->rcpt_rk, 0);
+        rd_kafka_destroy(f->rcpt_rk);
     }
     cishare_dirtopic_destroy(f->dirw);
     if (f->offsets)

@@ -39,6 +39,26 @@
  * (checked between batches), stops the feed with CISHARE_ERR_DIRECTORY
  * after a final commit of what was delivered.
  *
+ * Receipts (cishare.feed.receipts=1, the default; none when opts->output
+ * is set, as for `cishare relay`: the participant's own feed sends
+ * them): for each message the feed delivers (not a duplicate, not
+ * withheld) whose origin is another participant, that is not itself a
+ * receipt, and that is TLP:RED, TLP:AMBER+STRICT (the label as
+ * delivered), a mandatory incident notice, or TLP:AMBER with
+ * cishare.feed.receipts-amber=1, the feed builds a receipt (schemas/
+ * Receipt.avsc: receipt_of = the envelope message id, its origin, type,
+ * subject and label; delivered_at; appended_at = the record's
+ * LogAppendTime, else null; topic, partition, offset), signs it with the
+ * participant's key and sends it at TLP:AMBER to participant:<origin>
+ * (the origin's inbox, and the sender's own) on a producer of its own
+ * (idempotent, acks=all). Delivery order: deliver ... -> sinks,
+ * quarantine, archive sync -> every receipt of the batch confirmed by the
+ * broker -> dedup commit -> offsets. A receipt not delivered stops the
+ * feed (CISHARE_ERR_KAFKA) with the batch not committed: it is read again
+ * and its receipts re-sent; the origin's archive keeps one receipt per
+ * (message, recipient). The signature attests that this participant's
+ * feed delivered that message at delivered_at.
+ *
  * Library code: it never prints; lines for the user go to opts->log.
  */
 #ifndef CISHARE_FEED_H
@@ -124,6 +144,10 @@ typedef struct cishare_feed_stats_s {
      *  update with no earlier notice, ...): flagged in the archive and
      *  logged, never dropped. */
     uint64_t incident_flagged;
+    /** Signed receipts (see "Receipts" above): sent (their delivery
+     *  confirmed by the broker), and not sent because the publish rules
+     *  refuse them (each is also logged). */
+    uint64_t receipts_sent, receipts_refused;
     uint64_t blocklist_refused_by[CISHARE_INDICATOR__CNT];
     /** Busy time (CLOCK_MONOTONIC, us): the first message polled and the
      *  end of the last commit of a batch with messages; 0 when none. */

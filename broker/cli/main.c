@@ -15,6 +15,7 @@ cishare_cmd_fn cishare_cmd_dev_broker, cishare_cmd_demo, cishare_cmd_keys,
     cishare_cmd_publish, cishare_cmd_alert, cishare_cmd_feed,
     cishare_cmd_provision, cishare_cmd_config, cishare_cmd_relay;
 cishare_cmd_fn cishare_cmd_sighting, cishare_cmd_revoke;
+cishare_cmd_fn cishare_cmd_incidents, cishare_cmd_receipts, cishare_cmd_report;
 
 static const struct {
     const char *name;
@@ -38,6 +39,12 @@ static const struct {
      "verify, decrypt and filter a participant's feed into sinks"},
     {"relay", cishare_cmd_relay,
      "pass on what a CEPTOAR, ministry or the office received, by its rules"},
+    {"incidents", cishare_cmd_incidents,
+     "list incidents by stage, with reporting deadlines met or overdue"},
+    {"receipts", cishare_cmd_receipts,
+     "show who received each message you sent, and who has not yet"},
+    {"report", cishare_cmd_report,
+     "the evaluation report of a period (text, JSON, CSV or HTML)"},
     {"provision", cishare_cmd_provision,
      "create topics and ACLs on a real Kafka cluster from the directory"},
     {"directory", cishare_cmd_directory,
