@@ -778,9 +778,17 @@ static cishare_err_t receipt_send(feed_t *f, const item_t *it,
         goto done;
     }
     for (i = 0; i < topics.cnt && !err; i++) {
-        rd_kafka_headers_t *hdrs = rd_kafka_headers_new(16);
+        rd_kafka_headers_t *hdrs;
         rd_kafka_resp_err_t kerr;
+        char own[CISHARE_TOPIC_MAX];
 
+        /* Not to our own inbox, where "every origin receives its own"
+         * would put it: each run of this feed would then deliver the
+         * previous run's receipts as new messages. */
+        if (!cishare_topic_inbox(f->id.me->id, own, sizeof(own)) &&
+            !strcmp(topics.items[i], own))
+            continue;
+        hdrs = rd_kafka_headers_new(16);
         if (!hdrs ||
             cishare_envelope_to_headers(&out.env, hdrs, why, sizeof(why))) {
             if (hdrs)
