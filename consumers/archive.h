@@ -31,6 +31,7 @@
 #define CISHARE_ARCHIVE_H
 
 #include "cishare/config.h"
+#include "cishare/directory.h"
 #include "cishare/err.h"
 
 #include <jansson.h>
@@ -100,5 +101,21 @@ const char *cishare_archive_path(const cishare_archive_t *a);
  */
 bool cishare_archive_default_path(const cishare_config_t *conf, const char *out,
                                   char *buf, size_t size);
+
+/**
+ * For the commands that read the archive (cishare incidents, receipts,
+ * report; consumers/cmd_archive.c): cishare.participant of conf (*mep, in
+ * *dirp), the signed directory (*dirp; no secret key is loaded) and the
+ * archive `archive` (NULL: cishare_archive_default_path()) opened
+ * read-only (*ap). Errors are printed as "<cmd>: ...". The caller frees
+ * *dirp and closes *ap whatever the result.
+ * @returns CISHARE_EXIT_OK; CISHARE_EXIT_USAGE (participant, directory,
+ *          configuration); CISHARE_EXIT_FAIL (the archive is missing or
+ *          unreadable; out of memory).
+ */
+int cishare_archive_cli_open(const char *cmd, const cishare_config_t *conf,
+                             const char *archive, cishare_directory_t **dirp,
+                             const cishare_participant_t **mep,
+                             cishare_archive_t **ap);
 
 #endif

@@ -11,10 +11,8 @@
 #include "cishare/cli.h"
 #include "cishare/codec.h"
 #include "cishare/config.h"
-#include "cishare/identity.h"
 
 #include <getopt.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -213,7 +211,8 @@ int cishare_cmd_incidents(int argc, char **argv)
     cishare_archive_t *a = NULL;
     cishare_incident_list_t l = {0};
     const char *archive = NULL, *me;
-    char path[PATH_MAX], errstr[2048];
+    const cishare_participant_t *mep;
+    char errstr[2048];
     json_t *arr = NULL;
     show_t show = SHOW_OPEN;
     bool json = false;
@@ -266,38 +265,12 @@ int cishare_cmd_incidents(int argc, char **argv)
     if ((rc = cishare_cli_conf_args(&cc, "incidents", argc, argv)) ||
         (rc = cishare_cli_conf_load(&cc, conf, "incidents")))
         goto done;
-    me = cishare_config_get(conf, CISHARE_CONF_PARTICIPANT);
-    if (!me || !*me) {
-        rc = cishare_cli_usage_error("incidents", "%s is not set",
-                                     CISHARE_CONF_PARTICIPANT);
+    if ((rc = cishare_archive_cli_open("incidents", conf, archive, &dir, &mep,
+                                       &a)))
         goto done;
-    }
-    /* The same directory as the feed: the deadlines are its `reporting:`,
-     * the same for every participant. */
-    if ((err = cishare_identity_load_directory(conf, &dir, errstr,
-                                               sizeof(errstr)))) {
-        cishare_cli_error_lines("incidents: ", errstr);
-        rc = err == CISHARE_ERR_NOMEM ? CISHARE_EXIT_FAIL : CISHARE_EXIT_USAGE;
-        goto done;
-    }
-    if (!cishare_directory_find(dir, me)) {
-        cishare_cli_error("incidents: %s '%s' is not in the directory",
-                          CISHARE_CONF_PARTICIPANT, me);
-        rc = CISHARE_EXIT_USAGE;
-        goto done;
-    }
-    if (!archive) {
-        if (!cishare_archive_default_path(conf, NULL, path, sizeof(path))) {
-            rc = cishare_cli_usage_error("incidents", "%s is too long",
-                                         CISHARE_CONF_STATE_DIR);
-            goto done;
-        }
-        archive = path;
-    }
     rc = CISHARE_EXIT_FAIL;
-    if ((err = cishare_archive_open(archive, false, &a, errstr,
-                                    sizeof(errstr))) ||
-        (err = cishare_incidents_load(a, dir, me, cishare_time_now_ms(), 0, 0,
+    me = mep->id;
+    if ((err = cishare_incidents_load(a, dir, me, cishare_time_now_ms(), 0, 0,
                                       &l, errstr, sizeof(errstr)))) {
         cishare_cli_error("incidents: %s", errstr);
         goto done;

@@ -9,7 +9,6 @@
 #include "cishare/cli.h"
 #include "cishare/codec.h"
 #include "cishare/config.h"
-#include "cishare/identity.h"
 
 #include <ctype.h>
 #include <getopt.h>
@@ -124,9 +123,9 @@ int cishare_cmd_receipts(int argc, char **argv)
     cishare_directory_t *dir = NULL;
     cishare_archive_t *a = NULL;
     const cishare_participant_t *me;
-    const char *message = NULL, *archive = NULL, *pid;
+    const char *message = NULL, *archive = NULL;
     bool pending = false, as_json = false;
-    char path[4096], errstr[1024] = "";
+    char errstr[1024] = "";
     json_t *doc = NULL;
     json_int_t missing;
     cishare_err_t err;
@@ -172,37 +171,10 @@ int cishare_cmd_receipts(int argc, char **argv)
                                      "--message: a message id is required");
         goto done;
     }
-    if (!(pid = cishare_config_get(conf, CISHARE_CONF_PARTICIPANT)) || !*pid) {
-        cishare_cli_error("receipts: cishare.participant is not set (whose "
-                          "receipts to show)");
-        rc = CISHARE_EXIT_USAGE;
+    if ((rc = cishare_archive_cli_open("receipts", conf, archive, &dir, &me,
+                                       &a)))
         goto done;
-    }
-    /* the directory only: the expected recipients are its participants
-     * (no secret key is needed to read the archive) */
-    if (cishare_identity_load_directory(conf, &dir, errstr, sizeof(errstr))) {
-        cishare_cli_error("receipts: %s", errstr);
-        rc = CISHARE_EXIT_USAGE;
-        goto done;
-    }
-    if (!(me = cishare_directory_find(dir, pid))) {
-        cishare_cli_error("receipts: cishare.participant '%s' is not in the "
-                          "directory",
-                          pid);
-        rc = CISHARE_EXIT_USAGE;
-        goto done;
-    }
-    if (!archive) {
-        if (!cishare_archive_default_path(conf, NULL, path, sizeof(path))) {
-            cishare_cli_error("receipts: cishare.state-dir is too long");
-            rc = CISHARE_EXIT_USAGE;
-            goto done;
-        }
-        archive = path;
-    }
-    if ((err = cishare_archive_open(archive, false, &a, errstr,
-                                    sizeof(errstr))) ||
-        (err =
+    if ((err =
              cishare_receipts_report(a, dir, me, message, cishare_time_now_ms(),
                                      &doc, errstr, sizeof(errstr)))) {
         cishare_cli_error("receipts: %s", errstr);

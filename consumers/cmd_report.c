@@ -9,7 +9,6 @@
 #include "cishare/cli.h"
 #include "cishare/codec.h"
 #include "cishare/config.h"
-#include "cishare/identity.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -112,8 +111,9 @@ int cishare_cmd_report(int argc, char **argv)
     cishare_report_format_t fmt = CISHARE_REPORT_TEXT;
     cishare_directory_t *dir = NULL;
     cishare_archive_t *a = NULL;
-    const char *from = NULL, *to = NULL, *out = NULL, *apath = NULL, *me;
-    char errstr[2048], path[4096];
+    const char *from = NULL, *to = NULL, *out = NULL, *apath = NULL;
+    const cishare_participant_t *mep;
+    char errstr[2048];
     int64_t from_ms = 0, to_ms = 0;
     json_t *rep = NULL;
     cishare_err_t err;
@@ -188,36 +188,10 @@ int cishare_cmd_report(int argc, char **argv)
     }
     if ((rc = cishare_cli_conf_load(&cc, conf, "report")) != CISHARE_EXIT_OK)
         goto done;
-    rc = CISHARE_EXIT_USAGE;
-    me = cishare_config_get(conf, CISHARE_CONF_PARTICIPANT);
-    if (!me || !*me) {
-        cishare_cli_error("report: %s is not set", CISHARE_CONF_PARTICIPANT);
+    if ((rc = cishare_archive_cli_open("report", conf, apath, &dir, &mep, &a)))
         goto done;
-    }
-    if ((err = cishare_identity_load_directory(conf, &dir, errstr,
-                                               sizeof(errstr)))) {
-        cishare_cli_error_lines("report: ", errstr);
-        goto done;
-    }
-    if (!cishare_directory_find(dir, me)) {
-        cishare_cli_error("report: %s '%s' is not in the directory",
-                          CISHARE_CONF_PARTICIPANT, me);
-        goto done;
-    }
-    if (!apath) {
-        if (!cishare_archive_default_path(conf, NULL, path, sizeof(path))) {
-            cishare_cli_error("report: the archive path is too long");
-            goto done;
-        }
-        apath = path;
-    }
     rc = CISHARE_EXIT_FAIL;
-    if ((err =
-             cishare_archive_open(apath, false, &a, errstr, sizeof(errstr)))) {
-        cishare_cli_error("report: %s", errstr);
-        goto done;
-    }
-    if ((err = cishare_report_build(a, dir, me, from_ms, to_ms,
+    if ((err = cishare_report_build(a, dir, mep->id, from_ms, to_ms,
                                     cishare_time_now_ms(), &rep, errstr,
                                     sizeof(errstr)))) {
         cishare_cli_error("report: %s", errstr);

@@ -106,7 +106,8 @@ static cishare_err_t one_message(cishare_archive_t *a, sqlite3_stmt *rst,
     cishare_msgtype_t type = CISHARE_MSG_INDICATOR;
     cishare_tlp_t tlp = CISHARE_TLP_GREEN;
     cishare_audience_t aud = {0};
-    json_t *m = NULL, *recips = json_array(), *unexp = json_array(), *got;
+    json_t *m = NULL, *recips = json_array(), *unexp = json_array(),
+           *got = NULL;
     bool due, any = false;
     json_int_t pending = 0;
     char why[256];
