@@ -17,6 +17,10 @@
 #     shows them; a missing archive is an error naming the file.
 #  4. op-power-a's own view, after its feed took min-meti's receipts: A's
 #     preliminary report is met, the evidence "receipt from min-meti".
+#  5. `cishare report` over min-meti's archive, for the minutes of this run
+#     (the broker keeps earlier runs' messages; they are older): exactly
+#     these four notices, their stages and deadline statuses; the HTML
+#     page is one file with inline SVG and nothing loaded from elsewhere.
 #
 # Needs the broker of tests/run: CISHARE_KAFKA_BOOTSTRAP,
 # CISHARE_KAFKA_ADMIN_CONF; CISHARE_BIN, CISHARE_SRC.
@@ -24,6 +28,8 @@ set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 provision_examples
+# envelope created times of this run's messages are at or after this
+start="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 A="incident--a-$run"
 Bi="incident--b-$run"
 C="incident--c-$run"
@@ -161,3 +167,37 @@ p = a["deadlines"]["preliminary"]
 assert p["status"] == "met" and p["evidence"] == "receipt from min-meti", p
 EOF
 ok "op-power-a's own view: A met, evidence the receipt from min-meti"
+
+# ---- 5. cishare report over min-meti's archive (this run's period) ---------
+end="$(date -u -d '+1 hour' +%Y-%m-%dT%H:%M:%SZ)"
+"$B" report "${MM[@]}" --from "$start" --to "$end" --format json \
+    --out "$tmp/report.json" 2>"$tmp/report.err" ||
+    { cat "$tmp/report.err"; fail "report --format json"; }
+python3 - "$tmp/report.json" <<'EOF' || fail "report of this run: $(cat "$tmp/report.json")"
+import json, sys
+r = json.load(open(sys.argv[1]))
+m, i = r["messages"]["received"], r["incidents"]
+assert r["participant"]["id"] == "min-meti", r["participant"]
+assert m["total"] == 4 and m["by_type"]["incident"] == 4, m
+assert m["by_label"]["amber"] == 4 and m["by_sector"] == {"electricity": 4}, m
+assert r["messages"]["sent"]["total"] == 0, r["messages"]["sent"]
+assert i["total"] == 4 and i["received"] == 4 and i["mandatory"] == 4, i
+assert i["flagged"] == 1 and i["by_category"] == {"ransomware": 4}, i
+assert i["by_stage"] == {"preliminary": 3, "detailed": 0, "update": 1,
+                         "closed": 0}, i["by_stage"]
+p, d = i["deadlines"]["preliminary"], i["deadlines"]["detailed"]
+assert (p["met"], p["late"], p["overdue"]) == (2, 2, 0), p
+assert (d["met"], d["pending"], d["overdue"]) == (1, 2, 1), d
+# detection to filing: 1 h (A), 2 h (D), 72 h (B), 960 h (C)
+t = i["to_preliminary"]
+assert t["n"] == 4, t
+assert 2 * 3600e3 <= t["median_ms"] < 3 * 3600e3, t  # nearest rank: 2nd
+assert 960 * 3600e3 <= t["p90_ms"] < 961 * 3600e3, t
+EOF
+ok "report: this run's 4 notices, stages, deadlines met/late/pending/overdue, times to filing"
+"$B" report "${MM[@]}" --from "$start" --to "$end" --format html \
+    --out "$tmp/report.html" 2>"$tmp/report-html.err" ||
+    { cat "$tmp/report-html.err"; fail "report --format html"; }
+grep -q "<svg" "$tmp/report.html" && ! grep -qiE "<script|https?://|src=|@import" "$tmp/report.html" ||
+    fail "the HTML report loads something or has no chart"
+ok "report --format html: one page, inline SVG, nothing loaded from elsewhere"

@@ -160,7 +160,7 @@ static void test_receipts_red(void **state)
     hostile_feed_opts_t fo = {0};
     cishare_feed_stats_t st;
     cishare_msg_out_t out = {0};
-    json_t *doc, *m = NULL, *r;
+    json_t *doc, *m = NULL, *r, *forged;
     size_t i;
 
     (void)state;
@@ -202,19 +202,17 @@ static void test_receipts_red(void **state)
     assert_int_equal(st.receipts_sent, 1);
 
     /* a receipt "from min-meti" whose signature does not verify */
-    hostile_build(
-        h, "min-meti",
-        json_pack(
-            "{s:s, s:s, s:[s], s:{s:s, s:s, s:s, s:s, s:s, s:s, s:s, "
-            "s:s}}",
-            "type", "receipt", "tlp", "amber", "audience",
-            "participant:op-power-a", "payload", "id",
-            "receipt--7ec0000a-0000-4000-8000-000000000009", "created",
-            "2026-11-26T06:31:00Z", "receipt_of", red, "receipt_of_origin",
-            "op-power-a", "receipt_of_type", "indicator", "receipt_of_subject",
-            "indicator--7ec0000a-0000-4000-8000-000000000001", "receipt_of_tlp",
-            "red", "delivered_at", "2026-11-26T06:31:00Z"),
-        &out);
+    forged = json_pack(
+        "{s:s, s:s, s:[s], s:{s:s, s:s, s:s, s:s, s:s, s:s, s:s, "
+        "s:s}}",
+        "type", "receipt", "tlp", "amber", "audience", "participant:op-power-a",
+        "payload", "id", "receipt--7ec0000a-0000-4000-8000-000000000009",
+        "created", "2026-11-26T06:31:00Z", "receipt_of", red,
+        "receipt_of_origin", "op-power-a", "receipt_of_type", "indicator",
+        "receipt_of_subject", "indicator--7ec0000a-0000-4000-8000-000000000001",
+        "receipt_of_tlp", "red", "delivered_at", "2026-11-26T06:31:00Z");
+    hostile_build(h, "min-meti", forged, &out); /* msg is borrowed */
+    json_decref(forged);
     out.env.sig[3] ^= 0x40;
     produce_raw(h, "cishare.inbox.op-power-a", &out);
     cishare_msg_out_clear(&out);
