@@ -77,7 +77,10 @@ typedef struct bench_s {
     int pub_n, cli_n, enc_n, raw_n, lat_rate, lat_secs, mem_ids;
     double crypto_secs;
     const char *scheme; /* cishare.sign.scheme; NULL: the default */
-    unsigned tag;       /* makes group ids and folders unique per run */
+    /* one setting for the measured feeds (the cost of the archive, of
+     * receipts); NULL: none */
+    const char *feed_key, *feed_val;
+    unsigned tag; /* makes group ids and folders unique per run */
     /* results */
     double sign_limit, verify_limit, pub_lib, pub_cli, feed1, feed2;
     double enc_pub, enc_feed1, enc_feed2, raw_prod, raw_cons;
@@ -478,6 +481,8 @@ static double feed_lib(bench_t *b, const char *id, int threads, const char *tag,
              b->tag);
     conf_set(c, "group.id", group);
     conf_set(c, "cishare.state-dir", dir);
+    if (b->feed_key)
+        conf_set(c, b->feed_key, b->feed_val);
     o.conf = c;
     o.sinks[0] = "jsonl";
     o.sink_cnt = 1;
@@ -1298,6 +1303,7 @@ int main(int argc, char **argv)
     const char *only = NULL;
     bool smoke = false;
     uint64_t h1, h2;
+    double noarch = 0, norcpt = 0;
     size_t recips;
 
     while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
@@ -1444,6 +1450,21 @@ int main(int argc, char **argv)
     result("encrypted_feed_1core", b.enc_feed1, "msg/s");
     result("encrypted_feed_2core", b.enc_feed2, "msg/s");
 
+    /* What the archive and the receipts (issue 14) cost the feed: the
+     * same feeds without them, in the same run. */
+    if (!b.mock) {
+        b.feed_key = "cishare.feed.archive";
+        b.feed_val = "0";
+        note("feed of op-power-b: 1 thread, no archive");
+        noarch = feed_lib(&b, "op-power-b", 1, "t1-noarch", NULL);
+        result("feed_1core_no_archive", noarch, "msg/s");
+        b.feed_key = "cishare.feed.receipts";
+        note("feed of op-gas-a: 1 thread, no receipts");
+        norcpt = feed_lib(&b, "op-gas-a", 1, "enc1-norcpt", NULL);
+        result("encrypted_feed_1core_no_receipts", norcpt, "msg/s");
+        b.feed_key = b.feed_val = NULL;
+    }
+
     note("latency: %d msg/s for %d s", b.lat_rate, b.lat_secs);
     bench_latency(&b);
 
@@ -1455,6 +1476,10 @@ int main(int argc, char **argv)
     ratio("feed_2core_vs_verify_limit", b.feed2, b.verify_limit);
     ratio("publish_vs_raw", b.pub_lib, b.raw_prod);
     ratio("feed_vs_raw", b.feed1, b.raw_cons);
+    if (!b.mock) {
+        ratio("feed_with_archive_vs_without", b.feed1, noarch);
+        ratio("encrypted_feed_with_receipts_vs_without", b.enc_feed1, norcpt);
+    }
     ratio("publish_cli_vs_library", b.pub_cli, b.pub_lib);
     ratio("encrypted_publish_vs_sign_limit", b.enc_pub, b.sign_limit);
     ratio("encrypted_feed_vs_verify_limit", b.enc_feed1, b.verify_limit);
