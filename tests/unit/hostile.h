@@ -192,6 +192,22 @@ hostile_publish(hostile_t *h, const char *as, const json_t *msg)
     cishare_msg_out_clear(&out);
 }
 
+/* schemas/examples/<type>-example.json (new reference): the native JSON
+ * message tests start from. */
+static __attribute__((unused)) json_t *hostile_example(const char *type)
+{
+    const char *src = getenv("CISHARE_SRC");
+    char path[1200];
+    json_error_t jerr;
+    json_t *m;
+
+    snprintf(path, sizeof(path), "%s/schemas/examples/%s-example.json",
+             src ? src : ".", type);
+    if (!(m = json_load_file(path, 0, &jerr)))
+        fail_msg("%s: %s", path, jerr.text);
+    return m;
+}
+
 /* The feed folder of participant who: <dir>/<who>. */
 static __attribute__((unused)) const char *hostile_out(hostile_t *h,
                                                        const char *who)

@@ -57,15 +57,8 @@ static void publish_indicator(hostile_t *h, const char *as, const char *id,
 /* schemas/examples' incident as a GREEN one of id, linking indicator. */
 static json_t *example_incident(const char *id, const char *indicator)
 {
-    const char *src = getenv("CISHARE_SRC");
-    char path[1200];
-    json_error_t jerr;
-    json_t *m, *p;
+    json_t *m = hostile_example("incident"), *p;
 
-    snprintf(path, sizeof(path), "%s/schemas/examples/incident-example.json",
-             src ? src : ".");
-    if (!(m = json_load_file(path, 0, &jerr)))
-        fail_msg("%s: %s", path, jerr.text);
     json_object_set_new(m, "tlp", json_string("green"));
     json_object_del(m, "audience");
     p = json_object_get(m, "payload");

@@ -34,15 +34,8 @@ static json_t *tstr(int64_t ms)
 static json_t *notice(const char *id, const char *stage, int64_t detected,
                       int64_t modified)
 {
-    const char *src = getenv("CISHARE_SRC");
-    char path[1200];
-    json_error_t jerr;
-    json_t *m, *p;
+    json_t *m = hostile_example("incident"), *p;
 
-    snprintf(path, sizeof(path), "%s/schemas/examples/incident-example.json",
-             src ? src : ".");
-    if (!(m = json_load_file(path, 0, &jerr)))
-        fail_msg("%s: %s", path, jerr.text);
     json_object_set_new(
         m, "audience",
         json_pack("[s,s]", "participant:min-meti", "participant:nco"));

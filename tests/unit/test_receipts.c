@@ -55,13 +55,8 @@ static void publish(hostile_t *h, const char *as, json_t *msg,
  * the competent ministry and the NCO only. */
 static json_t *mandatory_notice(void)
 {
-    const char *src = getenv("CISHARE_SRC");
-    char path[1200];
-    json_t *m, *p;
+    json_t *m = hostile_example("incident"), *p;
 
-    snprintf(path, sizeof(path), "%s/schemas/examples/incident-example.json",
-             src ? src : ".");
-    assert_non_null(m = json_load_file(path, 0, NULL));
     p = json_object_get(m, "payload");
     json_object_set_new(
         m, "audience",
