@@ -80,7 +80,13 @@ typedef struct feed_s {
     size_t rcpt_inflight;    /* topic copies produced, no report yet */
     uint64_t rcpt_batch;     /* receipts produced since the last commit */
     uint64_t rcpt_failed;    /* reports with an error since then */
-    char rcpt_errstr[512];   /* the first of them */
+    /* Receipts built and not yet signed: signed as one batch (the
+     * publisher's scheme, cishare.sign.scheme: one Ed25519 signature per
+     * batch with the default) and produced when the batch is full or
+     * committed. */
+    cishare_msg_out_t *rcpt_pend; /* CISHARE_MERKLE_MAX_LEAVES of them */
+    size_t rcpt_pend_cnt;
+    char rcpt_errstr[512]; /* the first of them */
 } feed_t;
 
 _Static_assert(CISHARE_REASON__CNT <=
@@ -697,6 +703,9 @@ static void receipt_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m,
  * that goes wrong stops the feed (the batch is read again and its
  * receipts re-sent).
  */
+static cishare_err_t receipts_produce(feed_t *f, char *errstr,
+                                      size_t errstr_size);
+
 static cishare_err_t receipt_send(feed_t *f, const item_t *it,
                                   const char *subject, char *errstr,
                                   size_t errstr_size)
@@ -708,12 +717,13 @@ static cishare_err_t receipt_send(feed_t *f, const item_t *it,
     char uuid[37], id[48], created[32], appended[32];
     char aud[CISHARE_ENV_NAME_LEN + 16], why[512];
     cishare_msg_out_t out;
-    cishare_strlist_t topics = {0};
     json_t *msg;
     cishare_err_t err;
-    size_t i;
 
     memset(&out, 0, sizeof(out));
+    if (f->rcpt_pend_cnt == CISHARE_MERKLE_MAX_LEAVES &&
+        (err = receipts_produce(f, errstr, errstr_size)))
+        return err;
     cishare_uuid_v4(uuid);
     snprintf(id, sizeof(id), "receipt--%s", uuid);
     snprintf(aud, sizeof(aud), "participant:%s", it->rc_origin);
@@ -737,8 +747,9 @@ static cishare_err_t receipt_send(feed_t *f, const item_t *it,
         return cishare_err_set(CISHARE_ERR_NOMEM, errstr, errstr_size,
                                "receipt for message %s: out of memory",
                                it->rc_id);
-    err = cishare_message_build(f->codec, f->id.dir, f->id.me, &f->id.kp, msg,
-                                -1, NULL, now, &out, why, sizeof(why));
+    err = cishare_message_build_unsigned(f->codec, f->id.dir, f->id.me,
+                                         &f->id.kp, msg, -1, NULL, now, &out,
+                                         why, sizeof(why));
     json_decref(msg);
     if (err) {
         cishare_err_set(err, errstr, errstr_size,
@@ -769,60 +780,108 @@ static cishare_err_t receipt_send(feed_t *f, const item_t *it,
             goto done;
         }
     }
-    if ((err = cishare_routing_topics(f->id.dir, f->id.me, out.env.tlp,
-                                      &out.audience, &topics, why,
-                                      sizeof(why)))) {
+    f->rcpt_pend[f->rcpt_pend_cnt++] = out; /* taken */
+    return CISHARE_OK;
+done:
+    cishare_msg_out_clear(&out);
+    return err;
+}
+
+/* Sign the queued receipts as one batch and produce each to the origin's
+ * inbox. The queue is emptied whatever happens; an error stops the feed
+ * (the batch is read again and its receipts built again). */
+static cishare_err_t receipts_produce(feed_t *f, char *errstr,
+                                      size_t errstr_size)
+{
+    cishare_envelope_t *envs[CISHARE_MERKLE_MAX_LEAVES];
+    const char *subj[CISHARE_MERKLE_MAX_LEAVES];
+    const uint8_t *vals[CISHARE_MERKLE_MAX_LEAVES];
+    size_t subj_len[CISHARE_MERKLE_MAX_LEAVES],
+        val_len[CISHARE_MERKLE_MAX_LEAVES];
+    size_t n = f->rcpt_pend_cnt, k, i;
+    cishare_strlist_t topics = {0};
+    char why[512];
+    cishare_err_t err = CISHARE_OK;
+
+    if (!n)
+        return CISHARE_OK;
+    for (k = 0; k < n; k++) {
+        cishare_msg_out_t *o = &f->rcpt_pend[k];
+        envs[k] = &o->env;
+        subj[k] = o->key;
+        subj_len[k] = o->key_len;
+        vals[k] = o->value;
+        val_len[k] = o->value_len;
+    }
+    if ((err = cishare_envelope_sign_batch(
+             envs, subj, subj_len, vals, val_len, n, &f->id.kp,
+             cishare_config_get(f->opts->conf, "cishare.sign.scheme"), why,
+             sizeof(why)))) {
         cishare_err_set(err, errstr, errstr_size,
-                        "receipt for message %s of %s: no topic: %s", it->rc_id,
-                        it->rc_origin, why);
+                        "receipts: cannot sign %zu: %s", n, why);
         goto done;
     }
-    for (i = 0; i < topics.cnt && !err; i++) {
-        rd_kafka_headers_t *hdrs;
-        rd_kafka_resp_err_t kerr;
-        char own[CISHARE_TOPIC_MAX];
+    for (k = 0; k < n && !err; k++) {
+        cishare_msg_out_t *o = &f->rcpt_pend[k];
+        /* the receipt's key is the acknowledged message's id */
+        const char *rid = o->key;
 
-        /* Not to our own inbox, where "every origin receives its own"
-         * would put it: each run of this feed would then deliver the
-         * previous run's receipts as new messages. */
-        if (!cishare_topic_inbox(f->id.me->id, own, sizeof(own)) &&
-            !strcmp(topics.items[i], own))
-            continue;
-        hdrs = rd_kafka_headers_new(16);
-        if (!hdrs ||
-            cishare_envelope_to_headers(&out.env, hdrs, why, sizeof(why))) {
-            if (hdrs)
-                rd_kafka_headers_destroy(hdrs);
-            err = cishare_err_set(CISHARE_ERR_NOMEM, errstr, errstr_size,
-                                  "receipt for message %s: headers: %s",
-                                  it->rc_id, hdrs ? why : "out of memory");
+        cishare_strlist_clear(&topics);
+        if ((err = cishare_routing_topics(f->id.dir, f->id.me, o->env.tlp,
+                                          &o->audience, &topics, why,
+                                          sizeof(why)))) {
+            cishare_err_set(err, errstr, errstr_size,
+                            "receipt for message %s: no topic: %s", rid, why);
             break;
         }
-        while ((kerr = rd_kafka_producev(
-                    f->rcpt_rk, RD_KAFKA_V_TOPIC(topics.items[i]),
-                    RD_KAFKA_V_KEY(out.key, out.key_len),
-                    RD_KAFKA_V_VALUE(out.value, out.value_len),
-                    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                    RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END)) ==
-               RD_KAFKA_RESP_ERR__QUEUE_FULL)
-            rd_kafka_poll(f->rcpt_rk, 100); /* make room */
-        if (kerr) {
-            rd_kafka_headers_destroy(hdrs); /* not taken on failure */
-            cishare_kafka_describe_error(kerr, f->id.me->id, "write to",
-                                         topics.items[i], why, sizeof(why));
-            err = cishare_err_set(CISHARE_ERR_KAFKA, errstr, errstr_size,
-                                  "receipt for message %s of %s: %s", it->rc_id,
-                                  it->rc_origin, why);
-            break;
+        for (i = 0; i < topics.cnt && !err; i++) {
+            rd_kafka_headers_t *hdrs;
+            rd_kafka_resp_err_t kerr;
+            char own[CISHARE_TOPIC_MAX];
+
+            /* Not to our own inbox, where "every origin receives its own"
+             * would put it: each run of this feed would then deliver the
+             * previous run's receipts as new messages. */
+            if (!cishare_topic_inbox(f->id.me->id, own, sizeof(own)) &&
+                !strcmp(topics.items[i], own))
+                continue;
+            hdrs = rd_kafka_headers_new(16);
+            if (!hdrs ||
+                cishare_envelope_to_headers(&o->env, hdrs, why, sizeof(why))) {
+                if (hdrs)
+                    rd_kafka_headers_destroy(hdrs);
+                err = cishare_err_set(CISHARE_ERR_NOMEM, errstr, errstr_size,
+                                      "receipt for message %s: headers: %s",
+                                      rid, hdrs ? why : "out of memory");
+                break;
+            }
+            while ((kerr = rd_kafka_producev(
+                        f->rcpt_rk, RD_KAFKA_V_TOPIC(topics.items[i]),
+                        RD_KAFKA_V_KEY(o->key, o->key_len),
+                        RD_KAFKA_V_VALUE(o->value, o->value_len),
+                        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                        RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END)) ==
+                   RD_KAFKA_RESP_ERR__QUEUE_FULL)
+                rd_kafka_poll(f->rcpt_rk, 100); /* make room */
+            if (kerr) {
+                rd_kafka_headers_destroy(hdrs); /* not taken on failure */
+                cishare_kafka_describe_error(kerr, f->id.me->id, "write to",
+                                             topics.items[i], why, sizeof(why));
+                err = cishare_err_set(CISHARE_ERR_KAFKA, errstr, errstr_size,
+                                      "receipt for message %s: %s", rid, why);
+                break;
+            }
+            f->rcpt_inflight++;
         }
-        f->rcpt_inflight++;
+        if (!err)
+            f->rcpt_batch++;
     }
-    if (!err)
-        f->rcpt_batch++;
     rd_kafka_poll(f->rcpt_rk, 0); /* serve reports already in */
 done:
     cishare_strlist_clear(&topics);
-    cishare_msg_out_clear(&out);
+    for (k = 0; k < n; k++)
+        cishare_msg_out_clear(&f->rcpt_pend[k]);
+    f->rcpt_pend_cnt = 0;
     return err;
 }
 
@@ -836,7 +895,13 @@ done:
  */
 static cishare_err_t receipts_flush(feed_t *f, char *errstr, size_t errstr_size)
 {
-    if (!f->rcpt_rk || (!f->rcpt_inflight && !f->rcpt_failed && !f->rcpt_batch))
+    cishare_err_t err;
+
+    if (!f->rcpt_rk)
+        return CISHARE_OK;
+    if ((err = receipts_produce(f, errstr, errstr_size)))
+        return err;
+    if (!f->rcpt_inflight && !f->rcpt_failed && !f->rcpt_batch)
         return CISHARE_OK;
     /* message.timeout.ms bounds every delivery: flush waits that long at
      * most, with a margin */
@@ -1245,10 +1310,32 @@ static cishare_err_t receipts_open(feed_t *f, char *errstr, size_t errstr_size)
         f->rcpt_timeout_ms = strtoll(v, NULL, 10);
     rd_kafka_conf_set_dr_msg_cb(kc, receipt_dr_cb);
     rd_kafka_conf_set_opaque(kc, f);
+    if (!(f->rcpt_pend =
+              calloc(CISHARE_MERKLE_MAX_LEAVES, sizeof(*f->rcpt_pend)))) {
+        rd_kafka_conf_destroy(kc);
+        return cishare_err_set(CISHARE_ERR_NOMEM, errstr, errstr_size,
+                               "out of memory");
+    }
     if (!(f->rcpt_rk =
               rd_kafka_new(RD_KAFKA_PRODUCER, kc, errstr, errstr_size))) {
         rd_kafka_conf_destroy(kc);
         return CISHARE_ERR_KAFKA;
+    }
+    /* Ask for the inboxes' metadata now, while the consumer joins its
+     * group: the first receipts' flush would otherwise wait for it. */
+    {
+        size_t i, n = cishare_directory_participant_cnt(f->id.dir);
+        char topic[CISHARE_TOPIC_MAX];
+        for (i = 0; i < n; i++) {
+            const cishare_participant_t *p =
+                cishare_directory_participant(f->id.dir, i);
+            rd_kafka_topic_t *rkt;
+            if (p == f->id.me ||
+                cishare_topic_inbox(p->id, topic, sizeof(topic)) ||
+                !(rkt = rd_kafka_topic_new(f->rcpt_rk, topic, NULL)))
+                continue;
+            rd_kafka_topic_destroy(rkt); /* librdkafka keeps it known */
+        }
     }
     return CISHARE_OK;
 }
@@ -1448,6 +1535,9 @@ static void feed_close(feed_t *f)
         rd_kafka_poll(f->rcpt_rk, 0);
         rd_kafka_destroy(f->rcpt_rk);
     }
+    while (f->rcpt_pend && f->rcpt_pend_cnt)
+        cishare_msg_out_clear(&f->rcpt_pend[--f->rcpt_pend_cnt]);
+    free(f->rcpt_pend);
     cishare_dirtopic_destroy(f->dirw);
     if (f->offsets)
         rd_kafka_topic_partition_list_destroy(f->offsets);
