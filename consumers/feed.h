@@ -48,16 +48,19 @@
  * cishare.feed.receipts-amber=1, the feed builds a receipt (schemas/
  * Receipt.avsc: receipt_of = the envelope message id, its origin, type,
  * subject and label; delivered_at; appended_at = the record's
- * LogAppendTime, else null; topic, partition, offset), signs it with the
- * participant's key and sends it at TLP:AMBER to participant:<origin>
- * (the origin's inbox, and the sender's own) on a producer of its own
- * (idempotent, acks=all). Delivery order: deliver ... -> sinks,
- * quarantine, archive sync -> every receipt of the batch confirmed by the
- * broker -> dedup commit -> offsets. A receipt not delivered stops the
- * feed (CISHARE_ERR_KAFKA) with the batch not committed: it is read again
- * and its receipts re-sent; the origin's archive keeps one receipt per
- * (message, recipient). The signature attests that this participant's
- * feed delivered that message at delivered_at.
+ * LogAppendTime, else null; topic, partition, offset) for TLP:AMBER to
+ * participant:<origin>. The batch's receipts are signed with the
+ * participant's key as one batch at the commit (cishare.sign.scheme, as
+ * the publisher: one Ed25519 signature per up to 1024 with the default)
+ * and sent to the origin's inbox only (not to the sender's own, where
+ * each run would deliver the last run's receipts) on a producer of its
+ * own (idempotent, acks=all, linger.ms=0). Delivery order: deliver ... ->
+ * sinks, quarantine, archive sync -> every receipt of the batch confirmed by
+ * the broker -> dedup commit -> offsets. A receipt not delivered stops the feed
+ * (CISHARE_ERR_KAFKA) with the batch not committed: it is read again and its
+ * receipts re-sent; the origin's archive keeps one receipt per (message,
+ * recipient). The signature attests that this participant's feed delivered that
+ * message at delivered_at.
  *
  * Library code: it never prints; lines for the user go to opts->log.
  */
