@@ -9,8 +9,11 @@
  * Commit order: the feed adds each delivered message in poll order
  * inside one transaction per batch and commits it after the sinks are
  * synced and before the dedup commit (dedup.h). Adding is idempotent by
- * message id, so a batch re-delivered after a crash between the two
- * commits changes nothing.
+ * (origin, message id), so a batch re-delivered after a crash between the
+ * two commits changes nothing. Rows are keyed by origin as the seen set
+ * is (dedup.h): message ids are chosen by their signers, and another
+ * participant's message under the same id must not keep the genuine one
+ * out of the archive.
  *
  * Tables (schema version 1; the `sqlite3` shell reads them):
  *   messages   one row per delivered message: envelope fields, the
@@ -19,8 +22,9 @@
  *   notices    incident notices: incident id, stage, category, impact,
  *              mode, legal basis, detection and report times, `flag`
  *              ("out-of-order ...": delivered, never dropped)
- *   receipts   receipts for messages of this participant: (receipt_of,
- *              recipient) unique, so a receipt sent twice counts once
+ *   receipts   receipts for messages of this participant:
+ *              (receipt_of_origin, receipt_of, recipient) unique, so a
+ *              receipt sent twice counts once
  *   sightings  sightings: sighted subject and origin, false positive
  *
  * Times are ms since the epoch (UTC).
@@ -66,7 +70,7 @@ typedef struct cishare_archive_rec_s {
 } cishare_archive_rec_t;
 
 /**
- * Add one delivered message (idempotent by message id) in the open
+ * Add one delivered message (idempotent by origin and message id) in the open
  * batch transaction (begun on the first add). A revocation marks what it
  * revokes (same origin, same subject) revoked. An incident notice that
  * does not follow its incident's earlier notices (an update or detailed

@@ -28,12 +28,13 @@ static const char notices_sql[] =
     " n.category, n.impact, n.mode, n.legal_basis, n.detected_at,"
     " n.reported_at, n.modified, n.sector, n.created, n.appended,"
     " n.delivered, n.flag, json_extract(m.payload, '$.title')"
-    " FROM notices n JOIN messages m ON m.message_id = n.message_id"
+    " FROM notices n JOIN messages m"
+    " ON m.origin = n.origin AND m.message_id = n.message_id"
     " WHERE m.revoked = 0 ORDER BY n.origin, n.incident_id, n.rowid";
 
 static const char receipts_sql[] =
     "SELECT recipient, appended_at, delivered_at FROM receipts"
-    " WHERE receipt_of = ?1";
+    " WHERE receipt_of = ?1 AND receipt_of_origin = ?2";
 
 /* Per-incident working data that the public struct does not keep. */
 typedef struct work_s {
@@ -194,12 +195,14 @@ typedef struct receipt_best_s {
  * ministry of sector into *min, the earliest delivery by the office into
  * *nco_ms. */
 static int scan_receipts(sqlite3_stmt *rs, const cishare_directory_t *dir,
-                         const char *notice_id, const char *sector,
-                         receipt_best_t *min, int64_t *nco_ms)
+                         const char *origin, const char *notice_id,
+                         const char *sector, receipt_best_t *min,
+                         int64_t *nco_ms)
 {
     int rc;
 
     sqlite3_bind_text(rs, 1, notice_id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(rs, 2, origin, -1, SQLITE_TRANSIENT);
     while ((rc = sqlite3_step(rs)) == SQLITE_ROW) {
         const char *who = (const char *)sqlite3_column_text(rs, 0);
         const cishare_participant_t *p =
@@ -259,8 +262,8 @@ static int judge(cishare_incident_t *inc, const work_t *w,
             first = n;
             d->filed_ms = t;
         }
-        if (inc->mine &&
-            scan_receipts(rs, dir, n->message_id, inc->sector, &best, nco_ms))
+        if (inc->mine && scan_receipts(rs, dir, inc->origin, n->message_id,
+                                       inc->sector, &best, nco_ms))
             return -2;
     }
     if (!first) {
@@ -323,8 +326,8 @@ static int finish(cishare_incident_t *inc, work_t *w,
         /* judge() saw no receipt when nothing was due: look at all */
         for (i = 0; i < inc->notice_cnt; i++) {
             receipt_best_t b = {0};
-            if (scan_receipts(rs, dir, inc->notices[i].message_id, inc->sector,
-                              &b, &nco))
+            if (scan_receipts(rs, dir, inc->origin, inc->notices[i].message_id,
+                              inc->sector, &b, &nco))
                 return -2;
         }
         inc->nco_received_ms = nco;

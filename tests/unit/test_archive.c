@@ -90,6 +90,34 @@ static void test_notices_and_flags(void **state)
     cishare_archive_close(a);
 }
 
+/* Message ids are chosen by their signers: another origin's message
+ * under the id of one already archived (or archived first) is a message
+ * of its own, and neither keeps the other out. */
+static void test_same_id_other_origin(void **state)
+{
+    cishare_archive_t *a;
+    char err[256];
+    json_t *m;
+
+    (void)state;
+    assert_int_equal(cishare_archive_open(path, true, &a, err, sizeof(err)),
+                     CISHARE_OK);
+    m = notice("m1", "incident--a", "preliminary");
+    json_object_set_new(m, "origin", json_string("op-gas-a"));
+    json_object_set_new(m, "sector", json_string("gas"));
+    assert_null(add(a, m));
+    assert_null(add(a, notice("m1", "incident--a", "preliminary")));
+    assert_int_equal(cishare_archive_commit(a, err, sizeof(err)), CISHARE_OK);
+    assert_int_equal(count(a, "SELECT count(*) FROM messages WHERE "
+                              "origin='op-power-a' AND message_id='m1'"),
+                     1);
+    assert_int_equal(count(a, "SELECT count(*) FROM notices WHERE "
+                              "message_id='m1'"),
+                     2);
+    assert_int_equal(cishare_archive_added(a), 2);
+    cishare_archive_close(a);
+}
+
 static void test_receipts_revocations_sightings(void **state)
 {
     cishare_archive_t *a;
@@ -166,6 +194,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_notices_and_flags, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_same_id_other_origin, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_receipts_revocations_sightings,
                                         setup, teardown),
