@@ -15,10 +15,11 @@
 static void feed_usage(FILE *fp)
 {
     fprintf(fp,
-            "Usage: cishare feed -c CONFIG [--format jsonl|stix|blocklist]... "
-            "[--out DIR|-]\n"
+            "Usage: cishare feed -c CONFIG "
+            "[--format jsonl|stix|blocklist|misp]... [--out DIR|-]\n"
             "                    [--once] [--from-beginning] [--threads N] "
-            "[-X key=value]...\n"
+            "[--metrics ADDR:PORT]\n"
+            "                    [-X key=value]...\n"
             "\n"
             "Read the topics participant P (cishare.participant) may read, "
             "verify every\n"
@@ -32,8 +33,9 @@ static void feed_usage(FILE *fp)
             "\n"
             "Options:\n"
             "  -c, --config FILE    client configuration (required)\n"
-            "  -f, --format NAME    sink: jsonl (default), stix, blocklist; "
-            "repeatable\n"
+            "  -f, --format NAME    sink: jsonl (default), stix, blocklist, "
+            "misp (a MISP\n"
+            "                       feed folder); repeatable\n"
             "  -o, --out DIR|-      output folder (default .); '-' writes "
             "JSON Lines to\n"
             "                       stdout (then set cishare.state-dir)\n"
@@ -42,12 +44,25 @@ static void feed_usage(FILE *fp)
             "      --from-beginning read every partition from its beginning\n"
             "      --threads N      verification threads (default "
             "cishare.feed.threads)\n"
+            "      --metrics ADDR:PORT  serve Prometheus metrics at "
+            "http://ADDR:PORT/metrics\n"
+            "                       (':PORT' = loopback; no TLS: keep it on "
+            "a management network)\n"
             "  -X key=value         set a configuration key\n"
             "  -h, --help           show this help\n"
             "\n"
             "Outputs: DIR/feed.jsonl, DIR/stix/bundle.json, "
-            "DIR/blocklist/<type>.txt,\n"
-            "DIR/quarantine.jsonl; state: <state-dir>/seen.log.\n"
+            "DIR/blocklist/<label>/{<type>.txt,rpz.zone,cishare.nft},\n"
+            "DIR/misp/{manifest.json,hashes.csv,<uuid>.json}, "
+            "DIR/quarantine.jsonl;\n"
+            "state: <state-dir>/seen.log and "
+            "archive.db.\n"
+            "A new state folder (no seen.log) reads every partition from its "
+            "beginning,\n"
+            "whatever the consumer group committed for another folder: "
+            "nothing is skipped\n"
+            "(a further instance of a feed scaled out over one group: "
+            "-X cishare.feed.new-state-folder=group).\n"
             "A stats line is printed every cishare.feed.stats-interval-ms "
             "and a summary on\n"
             "exit. SIGINT/SIGTERM stop cleanly after a final commit.\n"
@@ -57,7 +72,8 @@ static void feed_usage(FILE *fp)
             "expired, bad\n"
             "signature), or while running (a new version removed P or its "
             "key, or the\n"
-            "directory in use expired).\n");
+            "directory in use expired).\n\n");
+    cishare_config_print_help(fp);
 }
 
 static void log_line(void *opaque, const char *line)
@@ -75,6 +91,7 @@ int cishare_cmd_feed(int argc, char **argv)
         {"once", no_argument, NULL, 1},
         {"from-beginning", no_argument, NULL, 2},
         {"threads", required_argument, NULL, 3},
+        {"metrics", required_argument, NULL, 4},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     cishare_feed_opts_t opts = {0};
@@ -84,6 +101,8 @@ int cishare_cmd_feed(int argc, char **argv)
     char errstr[1024] = "", line[1024];
     size_t i, j;
     int c, threads = 0, rc;
+    const char *metrics_at = NULL;
+    cishare_metrics_t *metrics = NULL;
     cishare_err_t err;
 
     if (!conf || !cc.xs) {
@@ -101,7 +120,8 @@ int cishare_cmd_feed(int argc, char **argv)
         case 'f':
             if (!cishare_sink_plugin_find(optarg)) {
                 rc = cishare_cli_usage_error(
-                    "feed", "unknown format '%s' (jsonl, stix, blocklist)",
+                    "feed",
+                    "unknown format '%s' (jsonl, stix, blocklist, misp)",
                     optarg);
                 goto done;
             }
@@ -133,6 +153,9 @@ int cishare_cmd_feed(int argc, char **argv)
                 goto done;
             }
             break;
+        case 4:
+            metrics_at = optarg;
+            break;
         case 'h':
             feed_usage(stdout);
             rc = CISHARE_EXIT_OK;
@@ -163,6 +186,18 @@ int cishare_cmd_feed(int argc, char **argv)
         cishare_config_get_int(conf, "cishare.feed.stats-interval-ms");
     opts.stop = &cishare_cli_stop;
     opts.log = log_line;
+    if (metrics_at) {
+        if ((err = cishare_metrics_start(metrics_at, "feed", &metrics, errstr,
+                                         sizeof(errstr)))) {
+            rc = err == CISHARE_ERR_VALIDATION
+                     ? cishare_cli_usage_error("feed", "--metrics: %s", errstr)
+                     : cishare_cli_run_exit("feed", err, errstr);
+            goto done;
+        }
+        cishare_cli_info("feed: metrics at http://%s/metrics",
+                         cishare_metrics_address(metrics));
+        opts.metrics = metrics;
+    }
     cishare_cli_signals();
 
     err = cishare_feed_run(&opts, &stats, errstr, sizeof(errstr));
@@ -170,6 +205,7 @@ int cishare_cmd_feed(int argc, char **argv)
     cishare_cli_info("feed summary: %s", line);
     rc = cishare_cli_run_exit("feed", err, errstr);
 done:
+    cishare_metrics_stop(metrics);
     cishare_config_destroy(conf);
     free(cc.xs);
     return rc;

@@ -19,7 +19,8 @@ static void relay_usage(FILE *fp)
         fp,
         "Usage: cishare relay -c CONFIG [--once] [--review] "
         "[--from-beginning]\n"
-        "                     [--batch-size N] [-X key=value]...\n"
+        "                     [--batch-size N] [--metrics ADDR:PORT] "
+        "[-X key=value]...\n"
         "       cishare relay review list|approve ID|reject ID --reason TEXT "
         "-c CONFIG\n"
         "\n"
@@ -65,6 +66,8 @@ static void relay_usage(FILE *fp)
         "      --from-beginning read every partition from its beginning\n"
         "      --batch-size N   messages per batch and transaction (default "
         "1000)\n"
+        "      --metrics ADDR:PORT  serve Prometheus metrics at "
+        "http://ADDR:PORT/metrics\n"
         "  -X key=value         set a configuration key\n"
         "  -h, --help           show this help\n"
         "\n"
@@ -409,9 +412,11 @@ int cishare_cmd_relay(int argc, char **argv)
         {"from-beginning", no_argument, NULL, 2},
         {"review", no_argument, NULL, 3},
         {"batch-size", required_argument, NULL, 4},
+        {"metrics", required_argument, NULL, 5},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     cishare_relay_opts_t opts = {0};
+    const char *metrics_at = NULL;
     cishare_relay_stats_t stats;
     cishare_config_t *conf = cishare_config_new();
     char errstr[1024] = "", line[2048], dir[4200];
@@ -447,6 +452,9 @@ int cishare_cmd_relay(int argc, char **argv)
                 goto done;
             }
             break;
+        case 5:
+            metrics_at = optarg;
+            break;
         case 'h':
             relay_usage(stdout);
             rc = CISHARE_EXIT_OK;
@@ -468,6 +476,17 @@ int cishare_cmd_relay(int argc, char **argv)
     opts.conf = conf;
     opts.stop = &cishare_cli_stop;
     opts.log = log_line;
+    if (metrics_at) {
+        if ((err = cishare_metrics_start(metrics_at, "relay", &opts.metrics,
+                                         errstr, sizeof(errstr)))) {
+            rc = err == CISHARE_ERR_VALIDATION
+                     ? cishare_cli_usage_error("relay", "--metrics: %s", errstr)
+                     : cishare_cli_run_exit("relay", err, errstr);
+            goto done;
+        }
+        cishare_cli_info("relay: metrics at http://%s/metrics",
+                         cishare_metrics_address(opts.metrics));
+    }
     cishare_cli_signals();
 
     err = cishare_relay_run(&opts, &stats, errstr, sizeof(errstr));
@@ -479,6 +498,7 @@ int cishare_cmd_relay(int argc, char **argv)
     }
     rc = cishare_cli_run_exit("relay", err, errstr);
 done:
+    cishare_metrics_stop(opts.metrics);
     cishare_config_destroy(conf);
     free(cc.xs);
     return rc;

@@ -50,6 +50,7 @@ typedef struct feed_s {
     rd_kafka_topic_partition_list_t *assigned;
     rd_kafka_topic_partition_list_t *eof;
     bool ever_assigned;
+    bool fresh_state; /* no seen.log before this run: read from the start */
     /* --once gives up when no partition is assigned after this long: a
      * feed killed a moment ago stays in the group until its session times
      * out, so the wait covers session.timeout.ms with a margin. */
@@ -110,6 +111,16 @@ static void feed_log(const feed_t *f, const char *fmt, ...)
     f->opts->log(f->opts->log_opaque, line);
 }
 
+static const char *const qreason_names[CISHARE_FEED_QREASON__CNT] = {
+    "malformed", "bad-signature", "unknown-origin-or-key", "cannot-decrypt",
+    "relay-loosened-label"};
+
+const char *cishare_feed_quarantine_reason_name(cishare_feed_qreason_t r)
+{
+    return (unsigned)r < CISHARE_FEED_QREASON__CNT ? qreason_names[r]
+                                                   : "malformed";
+}
+
 void cishare_feed_stats_format(const cishare_feed_stats_t *st, char *buf,
                                size_t size)
 {
@@ -134,9 +145,24 @@ void cishare_feed_stats_format(const cishare_feed_stats_t *st, char *buf,
     if (!first && off < size)
         off += (size_t)snprintf(buf + off, size - off, ")");
     if (off < size) {
-        n = snprintf(buf + off, size - off,
-                     ", quarantined %llu, revocations %llu",
-                     (unsigned long long)st->quarantined,
+        n = snprintf(buf + off, size - off, ", quarantined %llu",
+                     (unsigned long long)st->quarantined);
+        off += n > 0 ? (size_t)n : 0;
+    }
+    first = true;
+    for (r = 0; r < CISHARE_FEED_QREASON__CNT && off < size; r++) {
+        if (!st->quarantined_by[r])
+            continue;
+        n = snprintf(buf + off, size - off, "%s%s %llu", first ? " (" : ", ",
+                     qreason_names[r],
+                     (unsigned long long)st->quarantined_by[r]);
+        off += n > 0 ? (size_t)n : 0;
+        first = false;
+    }
+    if (!first && off < size)
+        off += (size_t)snprintf(buf + off, size - off, ")");
+    if (off < size) {
+        n = snprintf(buf + off, size - off, ", revocations %llu",
                      (unsigned long long)st->revocations);
         off += n > 0 ? (size_t)n : 0;
     }
@@ -348,20 +374,20 @@ static cishare_err_t directory_poll(feed_t *f, int64_t now, char *errstr,
 
 /* ---- one message ---- */
 
-static const char *quarantine_reason(cishare_err_t err)
+static cishare_feed_qreason_t quarantine_reason(cishare_err_t err)
 {
     switch (err) {
     case CISHARE_ERR_BAD_SIGNATURE:
-        return "bad-signature";
+        return CISHARE_FEED_QREASON_BAD_SIGNATURE;
     case CISHARE_ERR_UNKNOWN_KEY:
-        return "unknown-origin-or-key";
+        return CISHARE_FEED_QREASON_UNKNOWN_KEY;
     case CISHARE_ERR_DECRYPT:
     case CISHARE_ERR_NOT_RECIPIENT:
-        return "cannot-decrypt";
+        return CISHARE_FEED_QREASON_CANNOT_DECRYPT;
     case CISHARE_ERR_POLICY:
-        return "relay-loosened-label";
+        return CISHARE_FEED_QREASON_RELAY_LOOSENED;
     default:
-        return "malformed";
+        return CISHARE_FEED_QREASON_MALFORMED;
     }
 }
 
@@ -372,6 +398,7 @@ static cishare_err_t quarantine(feed_t *f, const rd_kafka_message_t *m,
     rd_kafka_headers_t *hdrs = NULL;
     cishare_qheader_t qh[64];
     cishare_quarantine_rec_t rec = {0};
+    cishare_feed_qreason_t qr;
     size_t n = 0, idx;
     const char *name;
     const void *val;
@@ -388,7 +415,8 @@ static cishare_err_t quarantine(feed_t *f, const rd_kafka_message_t *m,
     rec.topic = rd_kafka_topic_name(m->rkt);
     rec.partition = m->partition;
     rec.offset = m->offset;
-    rec.reason = quarantine_reason(why);
+    qr = quarantine_reason(why);
+    rec.reason = qreason_names[qr];
     rec.detail = detail;
     rec.headers = qh;
     rec.header_cnt = n;
@@ -397,6 +425,7 @@ static cishare_err_t quarantine(feed_t *f, const rd_kafka_message_t *m,
     rec.value = m->payload;
     rec.value_len = m->len;
     f->stats->quarantined++;
+    f->stats->quarantined_by[qr]++;
     feed_log(f, "quarantined %s [%d] @%lld: %s: %s",
              rd_kafka_topic_name(m->rkt), (int)m->partition,
              (long long)m->offset, rec.reason, detail);
@@ -980,6 +1009,12 @@ static cishare_err_t deliver(feed_t *f, item_t *it, char *errstr,
         return cishare_err_set(CISHARE_ERR_NOMEM, errstr, errstr_size,
                                "out of memory");
     f->stats->delivered++;
+    {
+        rd_kafka_timestamp_type_t tst;
+        int64_t ts = rd_kafka_message_timestamp(m, &tst);
+        if (ts > 0)
+            f->stats->last_message_ms = ts;
+    }
     return CISHARE_OK;
 }
 
@@ -1189,8 +1224,106 @@ static void offsets_keep_assigned(feed_t *f)
                  dropped);
 }
 
+/* The Prometheus series of the feed (feed.h, "Metrics"), from its stats:
+ * called on the feed's thread after each commit. */
+static void metrics_update(feed_t *f)
+{
+    cishare_metrics_t *mt = f->opts->metrics;
+    const cishare_feed_stats_t *st = f->stats;
+    rd_kafka_topic_partition_list_t *parts = NULL;
+    size_t r;
+    int i;
+
+    if (!mt)
+        return;
+    cishare_metrics_set(mt, CISHARE_METRIC_COUNTER,
+                        "cishare_feed_delivered_total",
+                        "Messages delivered to the sinks (revocations too)",
+                        NULL, (double)st->delivered);
+    cishare_metrics_set(mt, CISHARE_METRIC_COUNTER,
+                        "cishare_feed_duplicates_total",
+                        "Messages already delivered (seen-id set)", NULL,
+                        (double)st->duplicates);
+    cishare_metrics_set(
+        mt, CISHARE_METRIC_COUNTER, "cishare_feed_revocations_total",
+        "Verified revocations applied", NULL, (double)st->revocations);
+    for (r = 0; r < CISHARE_REASON__CNT; r++) {
+        const char *l[] = {"reason", cishare_reason_code((cishare_reason_t)r),
+                           NULL};
+        if (st->withheld_by[r])
+            cishare_metrics_set(mt, CISHARE_METRIC_COUNTER,
+                                "cishare_feed_withheld_total",
+                                "Messages the TLP rules withheld, by reason", l,
+                                (double)st->withheld_by[r]);
+    }
+    for (r = 0; r < CISHARE_FEED_QREASON__CNT; r++) {
+        const char *l[] = {"reason", qreason_names[r], NULL};
+        cishare_metrics_set(mt, CISHARE_METRIC_COUNTER,
+                            "cishare_feed_quarantined_total",
+                            "Messages quarantined, by reason", l,
+                            (double)st->quarantined_by[r]);
+    }
+    for (r = 1; r < CISHARE_INDICATOR__CNT; r++) {
+        const char *l[] = {
+            "reason",
+            cishare_indicator_reason_name((cishare_indicator_reason_t)r), NULL};
+        if (st->blocklist_refused_by[r])
+            cishare_metrics_set(mt, CISHARE_METRIC_COUNTER,
+                                "cishare_feed_blocklist_excluded_total",
+                                "Observables kept out of the blocklists, by "
+                                "reason",
+                                l, (double)st->blocklist_refused_by[r]);
+    }
+    cishare_metrics_set(mt, CISHARE_METRIC_GAUGE, "cishare_directory_serial",
+                        "Serial of the participant directory in use", NULL,
+                        (double)cishare_directory_serial(f->id.dir));
+    if (st->last_message_ms)
+        cishare_metrics_set(mt, CISHARE_METRIC_GAUGE,
+                            "cishare_feed_last_message_timestamp_seconds",
+                            "Kafka timestamp of the last message delivered",
+                            NULL, (double)st->last_message_ms / 1000.0);
+    /* Lag from what the consumer already knows (no broker round trip):
+     * the high watermark of its last fetch minus its position. */
+    cishare_metrics_generation(mt, "cishare_feed_consumer_lag");
+    if (!rd_kafka_assignment(f->rk, &parts) && parts &&
+        !rd_kafka_position(f->rk, parts)) {
+        for (i = 0; i < parts->cnt; i++) {
+            rd_kafka_topic_partition_t *tp = &parts->elems[i];
+            int64_t lo = -1, hi = -1;
+            char pn[16];
+            const char *l[] = {"topic", tp->topic, "partition", pn, NULL};
+
+            if (rd_kafka_get_watermark_offsets(f->rk, tp->topic, tp->partition,
+                                               &lo, &hi) ||
+                hi < 0)
+                continue;
+            snprintf(pn, sizeof(pn), "%d", (int)tp->partition);
+            cishare_metrics_set(
+                mt, CISHARE_METRIC_GAUGE, "cishare_feed_consumer_lag",
+                "Messages behind the high watermark, per assigned partition", l,
+                (double)(tp->offset >= 0 ? hi - tp->offset : hi - lo));
+        }
+    }
+    if (parts)
+        rd_kafka_topic_partition_list_destroy(parts);
+    cishare_metrics_sweep(mt, "cishare_feed_consumer_lag");
+}
+
+static cishare_err_t commit_batch_(feed_t *f, bool kafka, char *errstr,
+                                   size_t errstr_size);
+
 static cishare_err_t commit_batch(feed_t *f, bool kafka, char *errstr,
                                   size_t errstr_size)
+{
+    cishare_err_t err = commit_batch_(f, kafka, errstr, errstr_size);
+
+    if (!err)
+        metrics_update(f);
+    return err;
+}
+
+static cishare_err_t commit_batch_(feed_t *f, bool kafka, char *errstr,
+                                   size_t errstr_size)
 {
     int64_t now = cishare_time_now_ms();
     uint64_t mark;
@@ -1400,8 +1533,31 @@ static cishare_err_t feed_open(feed_t *f, char *errstr, size_t errstr_size)
             CISHARE_ERR_IO, errstr, errstr_size, "%s: cannot create folder: %s",
             strcmp(o->out, "-") ? o->out : state, strerror(errno));
     snprintf(path, sizeof(path), "%s/seen.log", state);
+    /* A new state folder has delivered nothing: the consumer group's
+     * committed offsets (if any) were committed for another folder, and
+     * resuming from them would silently skip history. It reads every
+     * partition from its beginning instead; the seen set keeps that
+     * exactly-once from then on. A further member of a feed scaled out
+     * over one group sets cishare.feed.new-state-folder=group. */
+    {
+        const char *ns =
+            cishare_config_get(o->conf, "cishare.feed.new-state-folder");
+        if (ns && strcmp(ns, "beginning") && strcmp(ns, "group"))
+            return cishare_err_set(CISHARE_ERR_CONFIG, errstr, errstr_size,
+                                   "cishare.feed.new-state-folder: '%s' is "
+                                   "not beginning or group",
+                                   ns);
+        f->fresh_state = (!ns || !strcmp(ns, "beginning")) &&
+                         access(path, F_OK) != 0 && errno == ENOENT;
+    }
     if ((err = cishare_dedup_open(path, &f->dedup, errstr, errstr_size)))
         return err;
+    if (f->fresh_state && !o->from_beginning)
+        feed_log(f,
+                 "%s: new state folder: reading every partition from its "
+                 "beginning (the consumer group's committed offsets are not "
+                 "this folder's)",
+                 state);
     if (cishare_dedup_torn_bytes(f->dedup))
         feed_log(f, "%s: cut %llu bytes of a batch never committed", path,
                  (unsigned long long)cishare_dedup_torn_bytes(f->dedup));
@@ -1620,6 +1776,7 @@ static int64_t mono_us(void)
 typedef struct batch_s {
     item_t *items;
     size_t cnt;
+    int64_t polled_us; /* mono_us() of its first message */
 } batch_t;
 
 /* Poll up to cap messages: wait up to 100 ms for the first (not at all
@@ -1674,6 +1831,8 @@ static cishare_err_t poll_batch(feed_t *f, batch_t *b, size_t cap, bool nowait,
         eof_set(f, rd_kafka_topic_name(m->rkt), m->partition, false);
         if (!f->stats->busy_first_us)
             f->stats->busy_first_us = mono_us();
+        if (!b->cnt)
+            b->polled_us = mono_us();
         b->items[b->cnt++].m = m;
     }
     return CISHARE_OK;
@@ -1698,6 +1857,15 @@ static cishare_err_t deliver_batch(feed_t *f, batch_t *b, char *errstr,
     if ((err = commit_batch(f, true, errstr, errstr_size)))
         return err;
     f->stats->busy_last_us = mono_us();
+    if (f->opts->metrics) {
+        static const double bounds[] = {0.001, 0.005, 0.01, 0.025, 0.05, 0.1,
+                                        0.25,  0.5,   1,    2.5,   5,    10};
+        cishare_metrics_observe(
+            f->opts->metrics, "cishare_feed_batch_seconds",
+            "Time from a batch's first poll to the end of its commit", bounds,
+            sizeof(bounds) / sizeof(bounds[0]),
+            (double)(f->stats->busy_last_us - b->polled_us) / 1e6);
+    }
     return CISHARE_OK;
 }
 
@@ -1808,7 +1976,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     int i;
 
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-        if (f->opts->from_beginning)
+        if (f->opts->from_beginning || f->fresh_state)
             for (i = 0; i < parts->cnt; i++)
                 parts->elems[i].offset = RD_KAFKA_OFFSET_BEGINNING;
         if (!coop || !f->assigned) {

@@ -62,6 +62,16 @@
  * recipient). The signature attests that this participant's feed delivered that
  * message at delivered_at.
  *
+ * Metrics (opts->metrics, `--metrics`): counters cishare_feed_delivered_total,
+ * _duplicates_total, _revocations_total, _withheld_total{reason},
+ * _quarantined_total{reason}, _blocklist_excluded_total{reason}; gauges
+ * cishare_feed_consumer_lag{topic,partition} (the high watermark the
+ * consumer last saw minus its position, for each assigned partition),
+ * cishare_directory_serial, cishare_feed_last_message_timestamp_seconds
+ * (the Kafka timestamp of the last delivered message); histogram
+ * cishare_feed_batch_seconds (from the batch's first poll to the end of its
+ * commit). The reason labels are the names of the stats line and the logs.
+ *
  * Library code: it never prints; lines for the user go to opts->log.
  */
 #ifndef CISHARE_FEED_H
@@ -71,6 +81,7 @@
 #include "cishare/err.h"
 #include "cishare/identity.h"
 #include "cishare/indicator.h"
+#include "cishare/metrics.h"
 
 #include <jansson.h>
 #include <librdkafka/rdkafka.h>
@@ -79,7 +90,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CISHARE_FEED_MAX_SINKS 3
+#define CISHARE_FEED_MAX_SINKS 4
 
 /**
  * A delivery step of its own, besides (or instead of) the sinks: what
@@ -125,13 +136,34 @@ typedef struct cishare_feed_opts_s {
     volatile int *stop;        /**< set to non-zero to stop cleanly */
     /** Optional: a delivery step besides the sinks (sink_cnt may be 0). */
     const cishare_feed_output_t *output;
+    /** Optional: Prometheus series (metrics.h), set after every batch
+     *  commit and about once a second when idle: see "Metrics". */
+    cishare_metrics_t *metrics;
     void (*log)(void *opaque, const char *line);
     void *log_opaque;
 } cishare_feed_opts_t;
 
+/** Why the feed quarantined a message (stable names, as in
+ *  quarantine.jsonl and the metrics). */
+typedef enum {
+    CISHARE_FEED_QREASON_MALFORMED = 0,
+    CISHARE_FEED_QREASON_BAD_SIGNATURE,
+    CISHARE_FEED_QREASON_UNKNOWN_KEY,
+    CISHARE_FEED_QREASON_CANNOT_DECRYPT,
+    CISHARE_FEED_QREASON_RELAY_LOOSENED,
+    CISHARE_FEED_QREASON__CNT
+} cishare_feed_qreason_t;
+
+/** "malformed", "bad-signature", ...; never NULL. */
+const char *cishare_feed_quarantine_reason_name(cishare_feed_qreason_t r);
+
 typedef struct cishare_feed_stats_s {
     uint64_t delivered, duplicates, withheld, quarantined, revocations;
     uint64_t withheld_by[32]; /**< by cishare_reason_t */
+    /** by reason, cishare_feed_quarantine_reason_name() */
+    uint64_t quarantined_by[CISHARE_FEED_QREASON__CNT];
+    /** The Kafka timestamp (ms) of the last message delivered; 0: none. */
+    int64_t last_message_ms;
     /** Directory versions from the directory topic: applied while
      *  running (or at start), and refused (never applied). */
     uint64_t directory_applied, directory_refused;

@@ -1338,6 +1338,33 @@ static void crash_hook(relay_t *r, int when)
     }
 }
 
+/* The relay's own series (the reading side's are the feed's). */
+static void relay_metrics(relay_t *r)
+{
+    cishare_metrics_t *mt = r->opts->metrics;
+    const cishare_relay_stats_t *st = r->stats;
+    size_t i;
+
+    if (!mt)
+        return;
+    cishare_metrics_set(
+        mt, CISHARE_METRIC_COUNTER, "cishare_relay_relayed_total",
+        "Messages relayed (committed transactions)", NULL, (double)st->relayed);
+    cishare_metrics_set(mt, CISHARE_METRIC_COUNTER,
+                        "cishare_relay_anonymised_total",
+                        "Relayed messages sent as anonymised copies", NULL,
+                        (double)st->anonymised);
+    cishare_metrics_set(mt, CISHARE_METRIC_GAUGE, "cishare_relay_review_queued",
+                        "Messages held for review (--review) so far", NULL,
+                        (double)st->queued);
+    for (i = 0; i < st->refused_kinds; i++) {
+        const char *l[] = {"reason", st->refused_by[i].code, NULL};
+        cishare_metrics_set(
+            mt, CISHARE_METRIC_COUNTER, "cishare_relay_refused_total",
+            "Messages not relayed, by reason", l, (double)st->refused_by[i].n);
+    }
+}
+
 static cishare_err_t
 relay_commit(void *opaque, const cishare_identity_t *id, rd_kafka_t *consumer,
              const rd_kafka_topic_partition_list_t *offsets, char *errstr,
@@ -1346,8 +1373,10 @@ relay_commit(void *opaque, const cishare_identity_t *id, rd_kafka_t *consumer,
     relay_t *r = opaque;
     rd_kafka_error_t *error;
 
-    if (!r->txn_open) /* nothing produced: the feed commits alone */
+    if (!r->txn_open) { /* nothing produced: the feed commits alone */
+        relay_metrics(r);
         return review_pass(r, id, errstr, errstr_size);
+    }
     r->txn_count++;
     if (r->crash_when == 1) {
         rd_kafka_flush(r->rk, (int)r->timeout_ms);
@@ -1369,6 +1398,7 @@ relay_commit(void *opaque, const cishare_identity_t *id, rd_kafka_t *consumer,
     r->stats->relayed += r->txn_msgs;
     r->stats->anonymised += r->txn_anon;
     r->stats->records += r->txn_records;
+    relay_metrics(r);
     crash_hook(r, 2);
     /* then what reviewers approved meanwhile, in a transaction of its own */
     return review_pass(r, id, errstr, errstr_size);
@@ -1608,6 +1638,7 @@ cishare_err_t cishare_relay_run(const cishare_relay_opts_t *opts,
     fo.from_beginning = opts->from_beginning;
     fo.threads = 1;
     fo.batch_size = opts->batch_size;
+    fo.metrics = opts->metrics;
     fo.stats_interval_ms = 0;
     fo.stop = opts->stop;
     fo.log = feed_log_passthrough;

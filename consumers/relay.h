@@ -148,6 +148,8 @@ typedef struct cishare_relay_opts_s {
     const cishare_config_t *conf;
     bool once, from_beginning, review;
     int batch_size; /**< 0: the feed's default */
+    /** Optional: Prometheus series (the feed's, and cishare_relay_*). */
+    cishare_metrics_t *metrics;
     volatile int *stop;
     void (*log)(void *opaque, const char *line);
     void *log_opaque;

@@ -21,6 +21,7 @@ static void usage(FILE *fp)
     fprintf(
         fp,
         "Usage: cishare publish -c CONFIG [options] FILE...|-\n"
+        "       cishare publish -c CONFIG --follow [options]\n"
         "\n"
         "Sign, encrypt (TLP:RED, TLP:AMBER+STRICT) and publish every record "
         "of\n"
@@ -38,9 +39,11 @@ static void usage(FILE *fp)
         "                           than cishare.* keys go to librdkafka)\n"
         "  -f, --format FMT         auto (default), json, stix, misp, csv, "
         "text\n"
-        "  -t, --tlp LABEL          label for records without one; may "
-        "tighten a\n"
-        "                           record's label, never loosen it\n"
+        "  -t, --tlp LABEL          label for records without one, and the "
+        "least any\n"
+        "                           record gets: a looser record is "
+        "tightened to it,\n"
+        "                           a stricter one keeps its own marking\n"
         "  -a, --audience ITEM,...  all, sector:<code>, role:<role>, "
         "participant:<id>\n"
         "                           (default: per label; RED needs "
@@ -48,6 +51,20 @@ static void usage(FILE *fp)
         "  -n, --dry-run            do everything except sending; print the "
         "plan\n"
         "  -v, --verbose            print every published record on stdout\n"
+        "      --follow             read standard input as it arrives, one "
+        "record a\n"
+        "                           line, and answer each on stdout (below)\n"
+        "      --max-delay MS       --follow: a record waits at most MS for "
+        "its\n"
+        "                           batch to fill before it is signed and "
+        "sent\n"
+        "                           (default 200; 0: at once)\n"
+        "      --batch N            --follow: records per signed batch "
+        "(default 256)\n"
+        "      --metrics ADDR:PORT  --follow: Prometheus metrics at\n"
+        "                           http://ADDR:PORT/metrics (no TLS: "
+        "loopback or a\n"
+        "                           management network)\n"
         "  -h, --help               show this help\n"
         "\n"
         "Output: failed records on stderr (\"%% ERROR: <record>: <reason>\"), "
@@ -56,6 +73,27 @@ static void usage(FILE *fp)
         "prints\n"
         "<record> TAB <subject> TAB <tlp> TAB <topics> per record on stdout.\n"
         "Formats and their mappings: producers/importers/README.md.\n"
+        "\n"
+        "--follow: each line is a JSON record (cishare message, STIX object "
+        "or\n"
+        "MISP event on one line) or observables (text); with --format csv "
+        "the\n"
+        "first line is the header. Blank lines are ignored. Every record "
+        "gets one\n"
+        "line on stdout, flushed, once the brokers acknowledged it (within "
+        "--max-delay\n"
+        "plus their acknowledgement):\n"
+        "  ok <line> <message-id> <subject> <tlp>\n"
+        "  rejected <line> <reason>: <detail>   (bad input, a sharing rule)\n"
+        "  failed <line> <reason>: <detail>     (not delivered, or not "
+        "surely)\n"
+        "  skipped <line> <reason>: <detail>    (nothing to share in it)\n"
+        "A bad line is answered and the stream goes on. At the end of input, "
+        "or on\n"
+        "SIGTERM/SIGINT, what was read is published, the delivery reports "
+        "are\n"
+        "awaited and the summary is printed; the exit status is as below.\n"
+        "\n"
         "Exit status: 0 all published, 1 a record was refused or not "
         "delivered, or\n"
         "Kafka or the file system failed, 2 bad usage, config, directory, "
@@ -298,6 +336,10 @@ int cishare_cmd_publish(int argc, char **argv)
         {"audience", required_argument, NULL, 'a'},
         {"dry-run", no_argument, NULL, 'n'},
         {"verbose", no_argument, NULL, 'v'},
+        {"follow", no_argument, NULL, 'F'},
+        {"max-delay", required_argument, NULL, 'D'},
+        {"batch", required_argument, NULL, 'B'},
+        {"metrics", required_argument, NULL, 'M'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     cishare_config_t *conf = cishare_config_new();
@@ -312,6 +354,10 @@ int cishare_cmd_publish(int argc, char **argv)
     bool tty = isatty(STDERR_FILENO);
     char errstr[2048];
     cishare_tlp_t t;
+    cishare_follow_opts_t fo = {.batch = 256, .max_delay_ms = 200};
+    bool follow = false;
+    char *end;
+    long v;
 
     cishare_import_result_init(&imp);
     if (!conf) {
@@ -351,6 +397,29 @@ int cishare_cmd_publish(int argc, char **argv)
         case 'a':
             audience = optarg;
             break;
+        case 'F':
+            follow = true;
+            break;
+        case 'D':
+        case 'B':
+            v = strtol(optarg, &end, 10);
+            if (*end || end == optarg || v < (c == 'D' ? 0 : 1) ||
+                v > (c == 'D' ? 3600000 : 100000)) {
+                rc = cishare_cli_usage_error(
+                    "publish", "--%s: '%s' is not %s",
+                    c == 'D' ? "max-delay" : "batch", optarg,
+                    c == 'D' ? "a delay in ms (0-3600000)"
+                             : "a batch size (1-100000)");
+                goto out;
+            }
+            if (c == 'D')
+                fo.max_delay_ms = (int)v;
+            else
+                fo.batch = (size_t)v;
+            break;
+        case 'M':
+            fo.metrics = optarg;
+            break;
         default:
             rc = cishare_cli_usage_error("publish", "bad option");
             goto out;
@@ -358,6 +427,25 @@ int cishare_cmd_publish(int argc, char **argv)
     }
     if (!cishare_publish_conf_finish(&co, conf, "publish"))
         goto out; /* CISHARE_EXIT_USAGE */
+    if (follow) {
+        if (optind < argc && strcmp(argv[optind], "-")) {
+            rc = cishare_cli_usage_error(
+                "publish", "--follow reads standard input, not '%s'",
+                argv[optind]);
+            goto out;
+        }
+        fo.fmt = fmt;
+        fo.tlp = tlp;
+        fo.audience = audience;
+        fo.dry_run = co.dry_run;
+        rc = cishare_publish_follow(conf, &fo);
+        goto out;
+    }
+    if (fo.metrics) {
+        rc = cishare_cli_usage_error("publish",
+                                     "--metrics is for --follow only");
+        goto out;
+    }
     if (optind >= argc) {
         rc = cishare_cli_usage_error("publish",
                                      "no input file (use - for stdin)");

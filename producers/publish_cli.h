@@ -7,6 +7,9 @@
 #define CISHARE_PUBLISH_CLI_H
 
 #include "publisher.h"
+#include "pubstream.h"
+
+#include "cishare/metrics.h"
 
 #include "cishare/config.h"
 #include "cishare/importer.h"
@@ -97,5 +100,51 @@ void cishare_publish_flush(cishare_publisher_t *pub,
  *  returns the exit status. */
 int cishare_publish_report(cishare_publisher_t *pub, bool dry_run, bool verbose,
                            const cishare_import_result_t *imp);
+
+/* ------------------------- streams: publish --follow, misp-bridge */
+
+#define CISHARE_STREAM_MAX_REASONS 64
+
+/** Counts of a stream's outcomes (and their metrics, when a registry is
+ *  set), for its summary. */
+typedef struct cishare_stream_stats_s {
+    size_t published, rejected, failed, skipped;
+    struct {
+        cishare_pubstream_status_t status;
+        char *reason; /* owned */
+        size_t cnt;
+    } reasons[CISHARE_STREAM_MAX_REASONS];
+    size_t nreasons;
+    cishare_metrics_t *metrics; /**< borrowed; NULL: none */
+} cishare_stream_stats_t;
+
+void cishare_stream_stats_init(cishare_stream_stats_t *st,
+                               cishare_metrics_t *metrics);
+void cishare_stream_stats_clear(cishare_stream_stats_t *st);
+/** Count one outcome (marks are not counted); the metrics
+ *  cishare_published_total, cishare_rejected_total{reason},
+ *  cishare_failed_total{reason}, cishare_skipped_total{reason}. */
+void cishare_stream_count(cishare_stream_stats_t *st,
+                          const cishare_pubstream_outcome_t *o);
+/** "% [what: ]published N, rejected M, failed K, skipped S (reasons)" on
+ *  stderr; returns CISHARE_EXIT_FAIL when anything was rejected or
+ *  failed, else CISHARE_EXIT_OK. */
+int cishare_stream_summary(const cishare_stream_stats_t *st, const char *what);
+
+/** The options of `publish --follow`. */
+typedef struct cishare_follow_opts_s {
+    cishare_import_format_t fmt;
+    int tlp;              /**< -1: none */
+    const char *audience; /**< NULL: none */
+    size_t batch;         /**< records per signed batch */
+    int max_delay_ms;     /**< how long a record waits for its batch */
+    const char *metrics;  /**< --metrics ADDR:PORT, or NULL */
+    bool dry_run;
+} cishare_follow_opts_t;
+
+/** Run `publish --follow` (cmd_publish_follow.c); returns the exit
+ *  status. */
+int cishare_publish_follow(const cishare_config_t *conf,
+                           const cishare_follow_opts_t *fo);
 
 #endif

@@ -111,9 +111,10 @@ struct cishare_publisher_s {
     pthread_mutex_t lock;
     pthread_cond_t work, done;
     cishare_codec_t *codec;
-    rd_kafka_t *rk; /* NULL in a dry run */
-    cishare_pub_rec_t *recs;
+    rd_kafka_t *rk;          /* NULL in a dry run */
+    cishare_pub_rec_t *recs; /* recs[0] is record `base` */
     size_t cnt, size;
+    size_t base; /* records forgotten (cishare_publisher_forget) */
     size_t inflight, delivered;
     bool nomem;             /* the signer ran out of memory: submit fails */
     char last_error[768];   /* last client-level error (error_cb) */
@@ -146,6 +147,27 @@ static void rec_fail(cishare_pub_rec_t *r, const char *reason,
     r->detail = strdup(detail);
 }
 
+/* A failure on the way to Kafka, not a refusal of the record. */
+static void rec_fail_kafka(cishare_pub_rec_t *r, const char *reason,
+                           const char *detail)
+{
+    if (!r->failed)
+        r->not_delivered = true;
+    rec_fail(r, reason, detail);
+}
+
+static void rec_free(cishare_pub_rec_t *r)
+{
+    free(r->record);
+    free(r->subject);
+    free(r->topics);
+    free(r->tlp);
+    free(r->reason);
+    free(r->detail);
+    free(r->audience);
+    free(r->msg_id);
+}
+
 static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
     cishare_publisher_t *pub = opaque;
@@ -154,9 +176,9 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
     char buf[512];
 
     (void)rk;
-    if (idx >= pub->cnt)
+    if (idx < pub->base || idx - pub->base >= pub->cnt)
         return;
-    r = &pub->recs[idx];
+    r = &pub->recs[idx - pub->base];
     if (r->pending)
         r->pending--;
     if (pub->inflight)
@@ -166,15 +188,15 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
         return;
     }
     if (m->err == RD_KAFKA_RESP_ERR__PURGE_QUEUE) { /* never sent */
-        rec_fail(r, "not delivered", pub->purge_detail);
+        rec_fail_kafka(r, "not delivered", pub->purge_detail);
         return;
     }
     cishare_kafka_describe_error(m->err, pub->principal, "write to",
                                  rd_kafka_topic_name(m->rkt), buf, sizeof(buf));
-    rec_fail(r,
-             cishare_kafka_err_is_authz(m->err) ? "not authorised"
-                                                : "delivery failed",
-             buf);
+    rec_fail_kafka(r,
+                   cishare_kafka_err_is_authz(m->err) ? "not authorised"
+                                                      : "delivery failed",
+                   buf);
 }
 
 /* Client-level errors (from rd_kafka_poll/flush, on the caller's thread):
@@ -624,16 +646,8 @@ void cishare_publisher_destroy(cishare_publisher_t *pub)
         pthread_cond_destroy(&pub->work);
         pthread_cond_destroy(&pub->done);
     }
-    for (i = 0; i < pub->cnt; i++) {
-        cishare_pub_rec_t *r = &pub->recs[i];
-        free(r->record);
-        free(r->subject);
-        free(r->topics);
-        free(r->tlp);
-        free(r->reason);
-        free(r->detail);
-        free(r->audience);
-    }
+    for (i = 0; i < pub->cnt; i++)
+        rec_free(&pub->recs[i]);
     free(pub->recs);
     cishare_codec_destroy(pub->codec);
     cishare_identity_clear(&pub->id);
@@ -659,13 +673,15 @@ const cishare_tls_info_t *cishare_publisher_tls(const cishare_publisher_t *pub)
 
 size_t cishare_publisher_cnt(const cishare_publisher_t *pub)
 {
-    return pub->cnt;
+    return pub->base + pub->cnt;
 }
 
 const cishare_pub_rec_t *cishare_publisher_rec(const cishare_publisher_t *pub,
                                                size_t i)
 {
-    return i < pub->cnt ? &pub->recs[i] : NULL;
+    return i >= pub->base && i - pub->base < pub->cnt
+               ? &pub->recs[i - pub->base]
+               : NULL;
 }
 
 size_t cishare_publisher_inflight(const cishare_publisher_t *pub)
@@ -770,7 +786,7 @@ static void produce_slot(cishare_publisher_t *pub, slot_t *sl)
 {
     cishare_msg_out_t *o = &sl->out;
     size_t idx = sl->idx, i;
-    cishare_pub_rec_t *r = &pub->recs[idx];
+    cishare_pub_rec_t *r = &pub->recs[idx - pub->base];
     const char *key = o->key;
 
     /* the signer's outcome becomes the record's (moved) */
@@ -781,6 +797,7 @@ static void produce_slot(cishare_publisher_t *pub, slot_t *sl)
         r->topics = sl->topics_str;
         r->tlp = sl->tlp;
         r->audience = strdup(o->env.audience); /* NULL: not journaled */
+        r->msg_id = strdup(o->env.id);
         r->type = o->env.type;
         r->expires_ms = o->env.expires_ms;
         o->key = sl->topics_str = sl->tlp = NULL;
@@ -809,17 +826,17 @@ static void produce_slot(cishare_publisher_t *pub, slot_t *sl)
             if (kerr != RD_KAFKA_RESP_ERR__QUEUE_FULL)
                 break;
             rd_kafka_poll(pub->rk, 100); /* make room */
-            r = &pub->recs[idx];
+            r = &pub->recs[idx - pub->base];
         }
         if (kerr) {
             char buf[512];
             rd_kafka_headers_destroy(hdrs); /* not taken on failure */
             cishare_kafka_describe_error(kerr, pub->principal, "write to",
                                          sl->topics.items[i], buf, sizeof(buf));
-            rec_fail(r,
-                     cishare_kafka_err_is_authz(kerr) ? "not authorised"
-                                                      : "delivery failed",
-                     buf);
+            rec_fail_kafka(r,
+                           cishare_kafka_err_is_authz(kerr) ? "not authorised"
+                                                            : "delivery failed",
+                           buf);
             continue;
         }
         r->pending++;
@@ -865,18 +882,12 @@ static cishare_err_t prepare(cishare_publisher_t *pub, const json_t *msg,
     if (origin)
         json_object_del(copy, "origin");
 
-    /* tighten only */
+    /* --tlp tightens, never loosens: a record's own stricter marking is
+     * kept as it is (what the source file says stays true). */
     tlps = json_string_value(json_object_get(copy, "tlp"));
     if (tlps && cishare_tlp_parse(tlps, &rec_tlp) && tlp_override >= 0 &&
-        (cishare_tlp_t)tlp_override < rec_tlp) {
-        snprintf(errstr, errstr_size,
-                 "--tlp %s would loosen the record's label %s (a label may "
-                 "only be kept or tightened)",
-                 cishare_tlp_name((cishare_tlp_t)tlp_override),
-                 cishare_tlp_name(rec_tlp));
-        *reason = "label loosened";
-        goto done;
-    }
+        (cishare_tlp_t)tlp_override < rec_tlp)
+        tlp_override = -1;
 
     err = cishare_message_build_unsigned(
         pub->codec, pub->id.dir, me, &pub->id.kp, copy, tlp_override, audience,
@@ -945,7 +956,7 @@ cishare_err_t cishare_publisher_submit(cishare_publisher_t *pub,
 
     if (pub->nomem || !(r = rec_new(pub, record)))
         return CISHARE_ERR_NOMEM;
-    idx = pub->cnt - 1;
+    idx = pub->base + pub->cnt - 1;
     if (!pub->ring) {
         /* a dry run: all here, signed alone (a batch of one) */
         cishare_msg_out_t o;
@@ -974,7 +985,8 @@ cishare_err_t cishare_publisher_submit(cishare_publisher_t *pub,
         directory_in_force(pub))
         return CISHARE_ERR_NOMEM;
     if (pub->stopped) {
-        rec_fail(&pub->recs[idx], pub->stopped, pub->stopped_detail);
+        rec_fail_kafka(&pub->recs[idx - pub->base], pub->stopped,
+                       pub->stopped_detail);
         return CISHARE_OK;
     }
     /* room in the ring: the oldest signed message goes out */
@@ -1083,9 +1095,29 @@ void cishare_publisher_flush(cishare_publisher_t *pub, int timeout_ms)
              timeout_ms, pub->last_error[0] ? ": " : "", pub->last_error);
     for (i = 0; i < pub->cnt; i++)
         if (pub->recs[i].pending)
-            rec_fail(&pub->recs[i], "outcome unknown", buf);
+            rec_fail_kafka(&pub->recs[i], "outcome unknown", buf);
     /* reported: stop waiting for them, so that destroy does not block */
     rd_kafka_purge(pub->rk, RD_KAFKA_PURGE_F_INFLIGHT);
     rd_kafka_poll(pub->rk, 100);
     journal_delivered(pub); /* those delivered before the timeout */
+}
+
+void cishare_publisher_forget(cishare_publisher_t *pub, size_t upto)
+{
+    size_t n = 0, i;
+
+    if (!pub)
+        return;
+    drain_to(pub, pub->head); /* no slot refers to a record any more */
+    if (pub->rk)
+        journal_delivered(pub);
+    while (n < pub->cnt && pub->base + n < upto && !pub->recs[n].pending)
+        n++;
+    if (!n)
+        return;
+    for (i = 0; i < n; i++)
+        rec_free(&pub->recs[i]);
+    memmove(pub->recs, pub->recs + n, (pub->cnt - n) * sizeof(*pub->recs));
+    pub->cnt -= n;
+    pub->base += n;
 }

@@ -49,11 +49,15 @@ typedef struct cishare_pub_rec_s {
     char *topics;  /**< comma-joined topics; NULL when not built */
     char *tlp;     /**< label published; NULL when not built */
     bool failed;
-    char *reason;   /**< short category when failed ("not authorised") */
-    char *detail;   /**< the problem when failed */
-    size_t pending; /**< deliveries outstanding (private bookkeeping) */
+    bool not_delivered; /**< failed on the way to Kafka (not delivered,
+                             not authorised, outcome unknown, publisher
+                             stopped), not refused as a record */
+    char *reason;       /**< short category when failed ("not authorised") */
+    char *detail;       /**< the problem when failed */
+    size_t pending;     /**< deliveries outstanding (private bookkeeping) */
     /* as built (when subject is set): for the publication journal */
     char *audience; /**< canonical audience text published */
+    char *msg_id;   /**< the envelope's message id (cishare.id) */
     cishare_msgtype_t type;
     int64_t expires_ms; /**< 0: never */
     bool journaled;     /**< private: looked at by the journal */
@@ -112,7 +116,9 @@ const cishare_tls_info_t *cishare_publisher_tls(const cishare_publisher_t *pub);
  * Check, build, route and produce one native JSON message (only read;
  * with a producer a reference is kept until the signing thread has built
  * it: do not change msg before the next _poll(), _flush() or _destroy()).
- * tlp_override: -1 none, else the caller's label (may only tighten).
+ * tlp_override: -1 none, else the caller's label: it labels a record
+ * without one and tightens a looser one; a record's own stricter label
+ * is kept.
  * audience: NULL or the caller's audience text (replaces msg.audience).
  * The outcome is recorded under `record`; a refusal is not an error of
  * this call. Returns CISHARE_ERR_NOMEM only.
@@ -141,10 +147,22 @@ void cishare_publisher_poll(cishare_publisher_t *pub, int timeout_ms);
  */
 void cishare_publisher_flush(cishare_publisher_t *pub, int timeout_ms);
 
-/** Number of records, and record i (in submission order). */
+/** Number of records so far (forgotten ones included), and record i (in
+ *  submission order; NULL when forgotten or out of range). */
 size_t cishare_publisher_cnt(const cishare_publisher_t *pub);
 const cishare_pub_rec_t *cishare_publisher_rec(const cishare_publisher_t *pub,
                                                size_t i);
+
+/**
+ * A long-running publisher (`publish --follow`, `misp-bridge`) keeps
+ * memory bounded: produce what is queued, append the records delivered
+ * since the last call to the publication journal (as _flush() does), then
+ * free every record below index `upto` whose outcome is final (no
+ * delivery outstanding); the first one still outstanding stops it.
+ * Indexes stay absolute: _rec() of a forgotten record is NULL. The caller
+ * has read their outcomes first.
+ */
+void cishare_publisher_forget(cishare_publisher_t *pub, size_t upto);
 /** Deliveries outstanding over all records. */
 size_t cishare_publisher_inflight(const cishare_publisher_t *pub);
 /** Deliveries confirmed so far (topic copies). */

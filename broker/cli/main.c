@@ -16,6 +16,7 @@ cishare_cmd_fn cishare_cmd_dev_broker, cishare_cmd_demo, cishare_cmd_keys,
     cishare_cmd_provision, cishare_cmd_config, cishare_cmd_relay;
 cishare_cmd_fn cishare_cmd_sighting, cishare_cmd_revoke;
 cishare_cmd_fn cishare_cmd_incidents, cishare_cmd_receipts, cishare_cmd_report;
+cishare_cmd_fn cishare_cmd_serve, cishare_cmd_misp_bridge;
 
 static const struct {
     const char *name;
@@ -37,6 +38,10 @@ static const struct {
      "withdraw a subject you published, to the audience it went to"},
     {"feed", cishare_cmd_feed,
      "verify, decrypt and filter a participant's feed into sinks"},
+    {"serve", cishare_cmd_serve,
+     "serve a participant's feed over TAXII 2.1 (and its MISP feed) on HTTPS"},
+    {"misp-bridge", cishare_cmd_misp_bridge,
+     "publish what a MISP instance publishes to Kafka, signed, into cishare"},
     {"relay", cishare_cmd_relay,
      "pass on what a CEPTOAR, ministry or the office received, by its rules"},
     {"incidents", cishare_cmd_incidents,

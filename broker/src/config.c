@@ -44,6 +44,11 @@ static const struct conf_prop {
      "the signer's word)"},
     {"cishare.feed.stats-interval-ms", CONF_INT, "10000", 0, 86400000,
      "how often a long-running feed prints a stats line (0: never)"},
+    {"cishare.feed.new-state-folder", CONF_STR, "beginning", 0, 0,
+     "where a feed with a new state folder (no seen.log) starts: "
+     "beginning (every partition from its start, whatever the consumer "
+     "group committed for another folder) or group (the group's committed "
+     "offsets: a further instance of a feed scaled out over one group)"},
     {"cishare.feed.archive", CONF_INT, "1", 0, 1,
      "1: the feed keeps every delivered message in <state-dir>/archive.db "
      "(SQLite), what cishare incidents, receipts and report read; 0: no "
@@ -59,6 +64,11 @@ static const struct conf_prop {
      "the STIX sink keeps at most this many bytes of state (stix/"
      "state.jsonl) per origin; what would go past it is left out of the "
      "bundle, counted and logged"},
+    {"cishare.misp.max-state-bytes-per-origin", CONF_INT, "33554432", 65536,
+     INT64_MAX,
+     "the MISP feed sink keeps at most this many bytes of state per "
+     "origin; what would go past it is left out of the feed, counted and "
+     "logged"},
     {"cishare.publish.timeout-ms", CONF_INT, "30000", 100, 3600000,
      "how long publish waits for delivery reports before failing"},
     {"cishare.sign.scheme", CONF_STR, "ed25519-merkle", 0, 0,
@@ -75,6 +85,17 @@ static const struct conf_prop {
     {"cishare.relay.anonymise-unit-ms", CONF_INT, "3600000", 1, 86400000,
      "cishare relay: times of an anonymised copy (its created time, the "
      "payload's times) are coarsened to multiples of this (1: not at all)"},
+    {"cishare.serve.users", CONF_PATH, NULL, 0, 0,
+     "cishare serve: users file, one 'user:participant:<argon2id hash>' a "
+     "line (cishare serve --hash-password makes the lines)"},
+    {"cishare.serve.tls.cert", CONF_PATH, NULL, 0, 0,
+     "cishare serve: server certificate chain (PEM); TLS is required "
+     "unless it listens on loopback"},
+    {"cishare.serve.tls.key", CONF_PATH, NULL, 0, 0,
+     "cishare serve: the server certificate's private key (PEM)"},
+    {"cishare.serve.tls.ca", CONF_PATH, NULL, 0, 0,
+     "cishare serve: CA (PEM) of client certificates; a certificate it "
+     "verifies with CN=<participant> authenticates as that participant"},
 };
 
 #define CONF_PROP_CNT (sizeof(conf_props) / sizeof(conf_props[0]))

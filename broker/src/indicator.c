@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <stdint.h>
 #include <string.h>
+#include <strings.h>
 
 static const char *const reason_names[CISHARE_INDICATOR__CNT] = {
     [CISHARE_INDICATOR_OK] = "ok",
@@ -35,6 +36,9 @@ static const char *const reason_names[CISHARE_INDICATOR__CNT] = {
     [CISHARE_INDICATOR_EMAIL_NO_LOCAL_PART] = "email-no-local-part",
     [CISHARE_INDICATOR_EMAIL_NO_DOMAIN] = "email-no-domain",
     [CISHARE_INDICATOR_NO_SUFFIX_LIST] = "no-suffix-list",
+    [CISHARE_INDICATOR_SPECIAL_NAME] = "special-name",
+    [CISHARE_INDICATOR_NOT_FOR_DETECTION] = "not-for-detection",
+    [CISHARE_INDICATOR_NO_LABEL] = "no-label",
 };
 
 const char *cishare_indicator_reason_name(cishare_indicator_reason_t r)
@@ -210,9 +214,32 @@ static void lower(char *s)
         *s = (char)tolower((unsigned char)*s);
 }
 
+/* Special-use names (RFC 6761, 6762, 8375) and the reverse-mapping
+ * zones: a resolver answers them itself, and a list entry over one
+ * would break local resolution. Documentation names are absent on
+ * purpose (see indicator.h). */
+static const char *const special_names[] = {
+    "localhost", "local", "invalid", "home.arpa", "in-addr.arpa", "ip6.arpa",
+};
+
+/* The special-use name that d is or lies under, or NULL. */
+static const char *special_name(const char *d)
+{
+    size_t i, dl = strlen(d);
+
+    for (i = 0; i < sizeof(special_names) / sizeof(special_names[0]); i++) {
+        size_t sl = strlen(special_names[i]);
+        if (dl >= sl && !strcmp(d + dl - sl, special_names[i]) &&
+            (dl == sl || d[dl - sl - 1] == '.'))
+            return special_names[i];
+    }
+    return NULL;
+}
+
 /* Name `d` (lower case, no trailing dot): labels of 1..63 bytes of
- * [a-z0-9_-], at most 253 bytes, not a public suffix. With wildcard,
- * "*." may come first and the rest is judged. */
+ * [a-z0-9_-], at most 253 bytes, not a special-use name, not an address,
+ * not a public suffix. With wildcard, "*." may come first and the rest
+ * is judged. */
 static cishare_indicator_reason_t check_domain(const char *d, bool wildcard,
                                                const char **detailp)
 {
@@ -238,6 +265,19 @@ static cishare_indicator_reason_t check_domain(const char *d, bool wildcard,
         } else if (!strchr("abcdefghijklmnopqrstuvwxyz0123456789-_", *p)) {
             return CISHARE_INDICATOR_MALFORMED;
         }
+    }
+    if ((*detailp = special_name(d)) != NULL)
+        return CISHARE_INDICATOR_SPECIAL_NAME;
+    /* No top-level domain is all digits: this is an IPv4 address given
+     * as a domain ("127.0.0.1"). Judge it as one, so a special range is
+     * named; a listable address still does not belong in a domain list. */
+    if (strspn(label, "0123456789") == strlen(label)) {
+        cishare_indicator_reason_t r =
+            check_address(AF_INET, d, false, detailp);
+        if (r != CISHARE_INDICATOR_OK && r != CISHARE_INDICATOR_MALFORMED)
+            return r;
+        *detailp = "an address, not a domain name";
+        return CISHARE_INDICATOR_MALFORMED;
     }
     pthread_once(&psl_once, psl_load);
     if (!psl)
@@ -378,4 +418,25 @@ cishare_indicator_reason_t cishare_indicator_check(const char *type,
                    ? CISHARE_INDICATOR_OK
                    : CISHARE_INDICATOR_MALFORMED;
     }
+}
+
+cishare_indicator_reason_t cishare_indicator_check_label(const char *label,
+                                                         const char **detailp)
+{
+    if (detailp)
+        *detailp = NULL;
+    if (label && !strcasecmp(label, "to_ids:false")) {
+        if (detailp)
+            *detailp = "labelled to_ids:false";
+        return CISHARE_INDICATOR_NOT_FOR_DETECTION;
+    }
+    return CISHARE_INDICATOR_OK;
+}
+
+cishare_indicator_reason_t cishare_indicator_check_to_ids(bool to_ids,
+                                                          const char **detailp)
+{
+    if (detailp)
+        *detailp = to_ids ? NULL : "to_ids is false";
+    return to_ids ? CISHARE_INDICATOR_OK : CISHARE_INDICATOR_NOT_FOR_DETECTION;
 }

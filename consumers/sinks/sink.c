@@ -18,6 +18,7 @@ static const cishare_sink_plugin_t *const plugins[] = {
     &cishare_sink_jsonl,
     &cishare_sink_stix,
     &cishare_sink_blocklist,
+    &cishare_sink_misp,
 };
 
 const cishare_sink_plugin_t *cishare_sink_plugin_find(const char *name)
@@ -40,9 +41,9 @@ cishare_err_t cishare_sink_open(const char *name,
 
     *sinkp = NULL;
     if (!pl)
-        return cishare_err_set(CISHARE_ERR_NOT_FOUND, errstr, errstr_size,
-                               "unknown sink '%s' (jsonl, stix, blocklist)",
-                               name);
+        return cishare_err_set(
+            CISHARE_ERR_NOT_FOUND, errstr, errstr_size,
+            "unknown sink '%s' (jsonl, stix, blocklist, misp)", name);
     if (!(sink = calloc(1, sizeof(*sink))))
         return cishare_err_set(CISHARE_ERR_NOMEM, errstr, errstr_size,
                                "out of memory");
@@ -619,11 +620,48 @@ static cishare_sink_status_t view_regen(cishare_view_sink_t *vs, int64_t now_ms,
     return CISHARE_SINK_OK;
 }
 
+/* Move the journal of an older layout, <dir>/state.jsonl, to statepath
+ * (outside the folder a firewall or web server is pointed at), durably.
+ * Nothing to do when there is none; an error when both exist (which one
+ * is current cannot be told: the operator removes one). */
+static cishare_sink_status_t view_state_migrate(cishare_view_sink_t *vs,
+                                                const char *statepath,
+                                                char *errstr,
+                                                size_t errstr_size)
+{
+    char *old = NULL;
+    struct stat st;
+    cishare_sink_status_t ret = CISHARE_SINK_ERROR;
+
+    if (asprintf(&old, "%s/state.jsonl", vs->dir) < 0)
+        return CISHARE_SINK_ERROR;
+    if (lstat(old, &st)) {
+        ret = CISHARE_SINK_OK; /* nothing of the older layout */
+    } else if (!lstat(statepath, &st)) {
+        cishare_err_set(CISHARE_ERR_IO, errstr, errstr_size,
+                        "%s and %s both exist: the older layout's journal "
+                        "cannot be moved over the current one; remove the "
+                        "one that is not current",
+                        old, statepath);
+    } else if (rename(old, statepath) || cishare_fsync_parent(statepath) ||
+               cishare_fsync_parent(old)) {
+        cishare_err_set(CISHARE_ERR_IO, errstr, errstr_size,
+                        "cannot move %s to %s: %s", old, statepath,
+                        strerror(errno));
+    } else {
+        view_log(vs, "moved %s to %s (state is kept out of the output folder)",
+                 old, statepath);
+        ret = CISHARE_SINK_OK;
+    }
+    free(old);
+    return ret;
+}
+
 cishare_sink_status_t cishare_view_sink_open(
     cishare_view_sink_t *vs, const char *name, const cishare_sink_opts_t *opts,
     cishare_view_regen_fn regen, void *ctx, char *errstr, size_t errstr_size)
 {
-    char *statepath = NULL;
+    char *statepath = NULL, *statedir = NULL;
     cishare_err_t err;
 
     vs->view_interval_ms = opts->view_interval_ms;
@@ -646,15 +684,23 @@ cishare_sink_status_t cishare_view_sink_open(
         vs->dir = NULL;
         return CISHARE_SINK_ERROR;
     }
-    if (asprintf(&statepath, "%s/state.jsonl", vs->dir) < 0)
+    if (asprintf(&statedir, "%s/.state", opts->out) < 0)
         return CISHARE_SINK_ERROR;
-    if (cishare_mkdirs(vs->dir)) {
-        cishare_err_set(CISHARE_ERR_IO, errstr, errstr_size,
-                        "%s: cannot create folder: %s", vs->dir,
-                        strerror(errno));
-        free(statepath);
+    if (asprintf(&statepath, "%s/%s.jsonl", statedir, name) < 0) {
+        free(statedir);
         return CISHARE_SINK_ERROR;
     }
+    vs->state_path = statepath;
+    if (cishare_mkdirs(vs->dir) || cishare_mkdirs(statedir)) {
+        cishare_err_set(CISHARE_ERR_IO, errstr, errstr_size,
+                        "%s or %s: cannot create folder: %s", vs->dir, statedir,
+                        strerror(errno));
+        free(statedir);
+        return CISHARE_SINK_ERROR;
+    }
+    free(statedir);
+    if (view_state_migrate(vs, statepath, errstr, errstr_size))
+        return CISHARE_SINK_ERROR;
     err = cishare_sink_state_open(statepath, &vs->state, errstr, errstr_size);
     if (!err && cishare_sink_state_torn_bytes(vs->state))
         view_log(vs,
@@ -663,7 +709,6 @@ cishare_sink_status_t cishare_view_sink_open(
                  "read again)",
                  statepath,
                  (unsigned long long)cishare_sink_state_torn_bytes(vs->state));
-    free(statepath);
     if (err)
         return CISHARE_SINK_ERROR;
     /* The view is made from the state: make it match the state now, and
@@ -715,10 +760,10 @@ cishare_sink_status_t cishare_view_sink_record(cishare_view_sink_t *vs,
         vs->over_bound++;
         if (!(n & (n - 1))) /* 1, 2, 4, 8, ...: count, never flood */
             view_log(vs,
-                     "%s/state.jsonl: origin %.*s is at its bound (%s = "
+                     "%s: origin %.*s is at its bound (%s = "
                      "%llu bytes, %llu held): %s'%.200s' (%llu bytes) left "
                      "out; %llu left out of %.*s so far",
-                     vs->dir, (int)olen, key,
+                     vs->state_path, (int)olen, key,
                      vs->bound_key ? vs->bound_key : "bound",
                      (unsigned long long)vs->max_origin_bytes,
                      (unsigned long long)held, what, subject,
@@ -727,7 +772,7 @@ cishare_sink_status_t cishare_view_sink_record(cishare_view_sink_t *vs,
     }
     if (err) {
         cishare_err_set(CISHARE_ERR_IO, errstr, errstr_size,
-                        "%s/state.jsonl: cannot record %s'%s'", vs->dir, what,
+                        "%s: cannot record %s'%s'", vs->state_path, what,
                         subject);
         st = CISHARE_SINK_ERROR;
     }
@@ -767,4 +812,6 @@ void cishare_view_sink_close(cishare_view_sink_t *vs)
     vs->over_by_origin = NULL;
     free(vs->dir);
     vs->dir = NULL;
+    free(vs->state_path);
+    vs->state_path = NULL;
 }

@@ -19,7 +19,7 @@
  * envelope fields message_id, origin, sector, tlp, audience, created,
  * expires, type, key_id (and relayed_by) plus payload. Sinks only read it.
  *
- * The three sinks:
+ * The sinks:
  *   jsonl      <out>/feed.jsonl (or stdout for out "-"): one message per
  *              line. Append-only: a revocation is written as its own
  *              message line (type "revocation", payload.revokes = subject),
@@ -29,16 +29,29 @@
  *   stix       <out>/stix/bundle.json: the current state as one STIX 2.1
  *              bundle, rewritten atomically. STIX ids are derived from
  *              (origin, subject); each origin's state is bounded.
- *   blocklist  <out>/blocklist/<type>.txt for ipv4, ipv6, domain, url,
- *              email, md5, sha1, sha256, sha512: one value a line, sorted,
- *              unique; expired and revoked indicators leave. Each file is
- *              replaced atomically (temporary file, fsync, rename).
- * The stix and blocklist sinks keep their state by subject in a journal
- * (<out>/<sink>/state.jsonl): re-applying a message is idempotent, and a
- * revocation leaves a tombstone so that a late copy of the revoked
- * subject stays out. A revocation only removes a subject published by the
- * revocation's own origin. Expired entries are forgotten. A damaged
- * journal line stops the sink's open (see cishare_sink_state_open).
+ *   blocklist  <out>/blocklist/<label>/ per TLP label (clear, green,
+ *              amber, amber-strict, red; nothing merged across labels):
+ *              <type>.txt for ipv4, ipv6, domain, url, email, md5, sha1,
+ *              sha256, sha512, one value a line, sorted, unique; rpz.zone,
+ *              the domains as a DNS RPZ zone; cishare.nft, the addresses
+ *              as nftables sets <label>_v4/_v6 of table inet cishare.
+ *              Values the validator refuses (cishare/indicator.h: special
+ *              ranges, bare wildcards, to_ids:false, ...) are left out,
+ *              counted by reason and logged; expired and revoked
+ *              indicators leave. Each file is replaced atomically
+ *              (temporary file, fsync, rename). See blocklist.c.
+ *   misp       <out>/misp/: a MISP feed (manifest.json, hashes.csv,
+ *              <event uuid>.json). An event per incident and per alert;
+ *              indicators grouped by origin, UTC day of payload.created
+ *              and TLP label (one tlp: tag per event). Only changed
+ *              events are rewritten, each atomically (see misp.c).
+ * The stix, blocklist and misp sinks keep their state by subject in a
+ * journal (<out>/.state/<sink>.jsonl, out of the output folders):
+ * re-applying a message is idempotent, and a revocation leaves a tombstone so
+ * that a late copy of the revoked subject stays out. A revocation only removes
+ * a subject published by the revocation's own origin. Expired entries are
+ * forgotten. A damaged journal line stops the sink's open (see
+ * cishare_sink_state_open).
  *
  * Threading: a sink instance is used by one thread at a time.
  */
@@ -114,8 +127,9 @@ typedef struct cishare_sink_plugin_s {
 extern const cishare_sink_plugin_t cishare_sink_jsonl;
 extern const cishare_sink_plugin_t cishare_sink_stix;
 extern const cishare_sink_plugin_t cishare_sink_blocklist;
+extern const cishare_sink_plugin_t cishare_sink_misp;
 
-/** Plugin by name ("jsonl", "stix", "blocklist"), or NULL. */
+/** Plugin by name ("jsonl", "stix", "blocklist", "misp"), or NULL. */
 const cishare_sink_plugin_t *cishare_sink_plugin_find(const char *name);
 
 /** An open sink: plugin plus instance, and counters. */
@@ -244,9 +258,12 @@ int64_t cishare_sink_json_time(const json_t *v);
 
 /**
  * The frame the stix and blocklist sinks share: the folder <out>/<name>,
- * the state journal <out>/<name>/state.jsonl, and when the view (bundle,
- * lists) is rewritten from the state: on sync when the state changed or
- * an expiry passed, at most every view_interval_ms; on open; on close when
+ * the state journal <out>/.state/<name>.jsonl (outside every folder a
+ * firewall, resolver or web server is pointed at; a journal of the older
+ * layout, <out>/<name>/state.jsonl, is moved there on open, durably, and
+ * the open fails naming both when both exist), and when the view
+ * (bundle, lists) is rewritten from the state: on sync when the state changed
+ * or an expiry passed, at most every view_interval_ms; on open; on close when
  * changed. Embedded in the sink's instance; regen(ctx, ...) rewrites the
  * view and lowers next_expiry_ms to the earliest live expiry it saw.
  */
@@ -256,7 +273,8 @@ typedef cishare_sink_status_t (*cishare_view_regen_fn)(void *ctx,
                                                        size_t errstr_size);
 typedef struct cishare_view_sink_s {
     char *dir;                   /**< <out>/<name> (owned) */
-    cishare_sink_state_t *state; /**< <dir>/state.jsonl (owned) */
+    char *state_path;            /**< <out>/.state/<name>.jsonl (owned) */
+    cishare_sink_state_t *state; /**< the journal at state_path (owned) */
     int64_t view_interval_ms, last_view_ms;
     int64_t next_expiry_ms; /**< earliest live expiry, INT64_MAX if none */
     bool dirty;             /**< state changed since the last view */
@@ -291,7 +309,8 @@ char *cishare_view_sink_key(const char *origin, const char *subject);
 /**
  * Record key -> rec in the journal and mark the view changed. rec is
  * taken (NULL, like a NULL key, is an allocation failure); the error
- * names "<dir>/state.jsonl", what ("" or "revocation of ") and subject.
+ * names the journal (state_path), what ("" or "revocation of ") and
+ * subject.
  * With max_origin_bytes set, a record that would take its origin (the
  * key up to the first space) past the bound is left out, and the key's
  * earlier record forgotten (a superseded version must not stay in its

@@ -4,7 +4,8 @@
  * (<out>/stix/state.jsonl, keyed "<origin> <subject>").
  *
  * Mapping (every object carries created_by_ref = the origin's identity and
- * object_marking_refs = its TLP 2.0 marking-definition):
+ * object_marking_refs = its TLP 2.0 marking-definition); the per-message
+ * part is cishare_stix_map() (stix.h), which cishare serve uses too:
  *   indicator   indicator with a STIX pattern (payload.pattern, else one
  *               made from type/value: [ipv4-addr:value = '...'],
  *               [file:hashes.'SHA-256' = '...'], ...); yara and sigma keep
@@ -34,6 +35,7 @@
  * default 32 MiB): what would go past it is left out, counted
  * (cishare_sink_over_bound, the feed's stats) and logged.
  */
+#include "sinks/stix.h"
 #include "sinks/sink.h"
 
 #include <sodium.h>
@@ -583,6 +585,43 @@ static void gen_sighting(gen_t *g, const json_t *msg, const char *origin,
     emit(g, o);
 }
 
+static json_t *marking_obj(size_t i)
+{
+    return json_pack("{s:s,s:s,s:s,s:s,s:s,s:{s:{s:s,s:s}}}", "type",
+                     "marking-definition", "spec_version", "2.1", "id",
+                     tlp2[i].id, "created", TLP2_EPOCH, "name", tlp2[i].name,
+                     "extensions", TLP2_EXT, "extension_type",
+                     "property-extension", "tlp_2_0", tlp2[i].tlp);
+}
+
+void cishare_stix_tlp_extension(json_t *out)
+{
+    json_array_append_new(
+        out,
+        json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:[s]}", "id",
+                  TLP2_EXT, "type", "extension-definition", "spec_version",
+                  "2.1", "name", "TLP 2.0", "description",
+                  "This defines TLP 2.0 as a STIX extension", "created",
+                  TLP2_EPOCH, "modified", TLP2_EPOCH, "created_by_ref",
+                  "identity--b3bca3c2-1f3d-4b54-b44f-dac42c3a8f01", "schema",
+                  "https://github.com/oasis-open/cti-stix-common-objects/"
+                  "tree/master/extension-definition-specifications/"
+                  "tlp-2.0",
+                  "version", "1.0.0", "extension_types", "property-extension"));
+}
+
+bool cishare_stix_marking(const char *tlp, json_t *out)
+{
+    size_t i;
+
+    for (i = 0; tlp && i < N_TLP; i++)
+        if (!strcmp(tlp2[i].tlp, tlp)) {
+            json_array_append_new(out, marking_obj(i));
+            return true;
+        }
+    return false;
+}
+
 static void emit_markings(gen_t *g)
 {
     size_t i;
@@ -592,28 +631,63 @@ static void emit_markings(gen_t *g)
         if (!g->used_tlp[i])
             continue;
         any = true;
-        json_array_append_new(
-            g->objects,
-            json_pack("{s:s,s:s,s:s,s:s,s:s,s:{s:{s:s,s:s}}}", "type",
-                      "marking-definition", "spec_version", "2.1", "id",
-                      tlp2[i].id, "created", TLP2_EPOCH, "name", tlp2[i].name,
-                      "extensions", TLP2_EXT, "extension_type",
-                      "property-extension", "tlp_2_0", tlp2[i].tlp));
+        json_array_append_new(g->objects, marking_obj(i));
     }
     if (any)
-        json_array_append_new(
-            g->objects,
-            json_pack(
-                "{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:[s]}", "id",
-                TLP2_EXT, "type", "extension-definition", "spec_version", "2.1",
-                "name", "TLP 2.0", "description",
-                "This defines TLP 2.0 as a STIX extension", "created",
-                TLP2_EPOCH, "modified", TLP2_EPOCH, "created_by_ref",
-                "identity--b3bca3c2-1f3d-4b54-b44f-dac42c3a8f01", "schema",
-                "https://github.com/oasis-open/cti-stix-common-objects/"
-                "tree/master/extension-definition-specifications/"
-                "tlp-2.0",
-                "version", "1.0.0", "extension_types", "property-extension"));
+        cishare_stix_tlp_extension(g->objects);
+}
+
+/* The objects of one message but a sighting (regen pass 1, and
+ * cishare_stix_map()). */
+static void gen_message(gen_t *g, const json_t *msg, const char *type,
+                        const char *origin, const char *subject)
+{
+    if (!strcmp(type, "indicator"))
+        gen_indicator(g, msg, origin, subject);
+    else if (!strcmp(type, "incident"))
+        gen_incident(g, msg, origin, subject);
+    else if (!strcmp(type, "alert"))
+        gen_alert(g, msg, origin, subject);
+}
+
+void cishare_stix_id(const char *type, const char *origin, const char *subject,
+                     char *out, size_t out_size)
+{
+    stix_id(type, origin, subject, out, out_size);
+}
+
+const char *cishare_stix_marking_id(const char *tlp)
+{
+    return marking_for(tlp);
+}
+
+size_t cishare_stix_map(const json_t *msg, const char *subject,
+                        const char *sighting_target, json_t *out)
+{
+    const char *type = json_string_value(json_object_get(msg, "type"));
+    const char *origin = json_string_value(json_object_get(msg, "origin"));
+    gen_t g = {0};
+    size_t n;
+
+    if (!type || !origin || !subject ||
+        !json_is_object(json_object_get(msg, "payload")))
+        return 0;
+    g.objects = json_array();
+    g.ids = json_object();
+    g.idents = json_object();
+    if (!strcmp(type, "sighting")) {
+        if (sighting_target)
+            gen_sighting(&g, msg, origin, sighting_target);
+    } else
+        gen_message(&g, msg, type, origin, subject);
+    /* an identity alone: nothing of this message mapped */
+    n = json_array_size(g.objects) > 1 ? json_array_size(g.objects) : 0;
+    if (n)
+        json_array_extend(out, g.objects);
+    json_decref(g.objects);
+    json_decref(g.ids);
+    json_decref(g.idents);
+    return n;
 }
 
 static bool msg_live(const json_t *msg, int64_t now_ms, int64_t *next_expiry)
@@ -696,8 +770,8 @@ static cishare_sink_status_t stix_regen(void *ctx, int64_t now_ms, char *errstr,
         }
         if (!msg || !type || !subject || !origin)
             continue;
+        gen_message(&g, msg, type, origin, subject);
         if (!strcmp(type, "indicator")) {
-            gen_indicator(&g, msg, origin, subject);
             stix_id("indicator", origin, subject, id, sizeof(id));
             if (json_object_get(g.ids, id)) {
                 if (!json_object_get(targets, subject))
@@ -705,10 +779,7 @@ static cishare_sink_status_t stix_regen(void *ctx, int64_t now_ms, char *errstr,
                 json_object_set_new(json_object_get(targets, subject), origin,
                                     json_string(id));
             }
-        } else if (!strcmp(type, "incident"))
-            gen_incident(&g, msg, origin, subject);
-        else if (!strcmp(type, "alert"))
-            gen_alert(&g, msg, origin, subject);
+        }
     }
     /* Pass 2: sightings of indicators present in the bundle. */
     json_object_foreach(all, key, v)

@@ -260,6 +260,18 @@ static void misp_attribute(event_t *e, json_t *a, json_t *obj,
             return;
         }
     }
+    /* to_ids false: MISP's own mark of context (a blog post, a VirusTotal
+     * link), not something to detect or block on. Not an indicator. */
+    to_ids = json_object_get(a, "to_ids");
+    if (json_is_false(to_ids) ||
+        (json_is_integer(to_ids) && json_integer_value(to_ids) == 0) ||
+        (json_is_string(to_ids) &&
+         (!strcmp(json_string_value(to_ids), "0") ||
+          !strcasecmp(json_string_value(to_ids), "false")))) {
+        import_skip(ctx, rec, "not for detection (to_ids false)",
+                    "MISP %s attribute with to_ids false", mtype);
+        return;
+    }
     type = import_misp_type(mtype, &part);
     if (!(val = strdup(value)))
         goto nomem;
@@ -382,9 +394,6 @@ static void misp_attribute(event_t *e, json_t *a, json_t *obj,
                  json_string_value(json_object_get(obj, "name")));
         json_array_append_new(labels, json_string(ob));
     }
-    to_ids = json_object_get(a, "to_ids");
-    if (json_is_false(to_ids))
-        json_array_append_new(labels, json_string("to_ids:false"));
     json_object_set_new(payload, "labels", labels);
     if (e->creator[0])
         json_object_set_new(payload, "created_by_ref", json_string(e->creator));

@@ -19,6 +19,9 @@
  *              de-duplication history, minus the same with none
  *   baseline   raw librdkafka produce (same bytes, same headers, same
  *              producer settings and user) and consume, same broker
+ *   serve      `cishare serve` on the 1-thread feed's state: a client
+ *              pages through every object of the feed collection, 1000
+ *              a request (objects per second, index built beforehand)
  *
  * and prints `RESULT <name> <value> <unit>` and `RATIO <name> <value>`.
  * With --smoke everything runs on librdkafka's in-process mock cluster
@@ -50,6 +53,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <jansson.h>
+#include <limits.h>
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 #include <pthread.h>
@@ -61,7 +65,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -694,6 +701,128 @@ static void bench_latency(bench_t *b)
     result("latency_p50", (double)l.ms[l.cnt / 2], "ms");
     result("latency_p99", (double)l.ms[(l.cnt * 99) / 100], "ms");
     free(l.ms);
+}
+
+/* ---- serve: TAXII objects per second ---- */
+
+/* GET path from 127.0.0.1:port with basic auth; the body (malloc()ed),
+ * or die. One connection per request (Connection: close), as a simple
+ * client does. */
+static char *http_get(int port, const char *auth, const char *path)
+{
+    struct sockaddr_in sa = {0};
+    char req[2048], *buf = NULL, *body = NULL;
+    size_t len = 0, cap = 0;
+    ssize_t n;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)port);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)))
+        die("serve: connect: %s", strerror(errno));
+    snprintf(req, sizeof(req),
+             "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Basic "
+             "%s\r\nAccept: application/taxii+json;version=2.1\r\n"
+             "Connection: close\r\n\r\n",
+             path, auth);
+    if (write(fd, req, strlen(req)) != (ssize_t)strlen(req))
+        die("serve: write: %s", strerror(errno));
+    for (;;) {
+        if (len + 65536 > cap && !(buf = realloc(buf, cap = cap * 2 + 65536)))
+            die("out of memory");
+        if ((n = read(fd, buf + len, cap - len - 1)) <= 0)
+            break;
+        len += (size_t)n;
+    }
+    close(fd);
+    if (!buf)
+        die("serve: %s: no answer", path);
+    buf[len] = '\0';
+    if (strncmp(buf, "HTTP/1.1 200", 12) || !(body = strstr(buf, "\r\n\r\n")))
+        die("serve: %s: %.200s", path, buf);
+    memmove(buf, body + 4, strlen(body + 4) + 1);
+    return buf;
+}
+
+static void bench_serve(bench_t *b, const char *tag)
+{
+    char dir[1024], log[1024], users[PATH_MAX + 64], auth[128], path[512];
+    char coll[64] = "", line[512], examples[PATH_MAX];
+    const char *cred = "op-power-b:op-power-b-example-password";
+    json_t *j, *c;
+    size_t i, objects = 0, pages = 0;
+    int port = 0, k;
+    double t0, t;
+    pid_t pid;
+    FILE *fp;
+
+    snprintf(dir, sizeof(dir), "%s/feed-%s", b->work, tag);
+    snprintf(log, sizeof(log), "%s/serve-%s.log", b->work, tag);
+    /* absolute: a relative path is taken relative to the config file */
+    if (!realpath(b->examples, examples))
+        die("%s: %s", b->examples, strerror(errno));
+    snprintf(users, sizeof(users), "cishare.serve.users=%s/serve-users",
+             examples);
+    sodium_bin2base64(auth, sizeof(auth), (const uint8_t *)cred, strlen(cred),
+                      sodium_base64_VARIANT_ORIGINAL);
+    pid = spawn(cli_argv(b, "serve", "op-power-b", "-X", users, "--state", dir,
+                         "--listen", "127.0.0.1:0", NULL),
+                -1, log);
+    /* the start line names the port, once the index is built */
+    for (k = 0; k < 1200 && !port; k++) {
+        int st;
+        usleep(100000);
+        if (waitpid(pid, &st, WNOHANG) == pid)
+            die("cishare serve exited (see %s)", log);
+        if ((fp = fopen(log, "r"))) {
+            while (fgets(line, sizeof(line), fp))
+                if (strstr(line, "(port "))
+                    port = atoi(strstr(line, "(port ") + 6);
+            fclose(fp);
+        }
+    }
+    if (!port) {
+        kill(pid, SIGTERM);
+        die("cishare serve did not start (see %s)", log);
+    }
+    j = json_loads(http_get(port, auth, "/cishare/collections/"), 0, NULL);
+    json_array_foreach(
+        json_object_get(j, "collections"), i,
+        c) if (!strcmp(json_string_value(json_object_get(c, "alias")), "feed"))
+        snprintf(coll, sizeof(coll), "%s",
+                 json_string_value(json_object_get(c, "id")));
+    json_decref(j);
+    if (!coll[0])
+        die("serve: no feed collection");
+    snprintf(path, sizeof(path), "/cishare/collections/%s/objects/?limit=1000",
+             coll);
+    t0 = now_s();
+    for (;;) {
+        char *body = http_get(port, auth, path);
+        json_t *env = json_loads(body, 0, NULL);
+        free(body);
+        if (!env)
+            die("serve: a page is not JSON");
+        objects += json_array_size(json_object_get(env, "objects"));
+        pages++;
+        if (!json_is_true(json_object_get(env, "more"))) {
+            json_decref(env);
+            break;
+        }
+        snprintf(path, sizeof(path),
+                 "/cishare/collections/%s/objects/?limit=1000&next=%s", coll,
+                 json_string_value(json_object_get(env, "next")));
+        json_decref(env);
+    }
+    t = now_s() - t0;
+    kill(pid, SIGTERM);
+    if (wait_child(pid, NULL))
+        die("cishare serve did not stop cleanly (see %s)", log);
+    if (objects < (size_t)b->pub_n)
+        die("serve: %zu objects, %d published", objects, b->pub_n);
+    note("serve: %zu objects in %zu pages", objects, pages);
+    result("serve_objects", (double)objects / t, "obj/s");
 }
 
 /* ---- memory ---- */
@@ -1438,6 +1567,8 @@ int main(int argc, char **argv)
     if (h1 != h2)
         die("feed: 1 thread handled %llu, 2 threads %llu messages",
             (unsigned long long)h1, (unsigned long long)h2);
+    note("serve: TAXII objects of the 1-thread feed's state");
+    bench_serve(&b, "t1");
 
     recips = enc_recipients(&b);
     result("encrypted_recipients", (double)recips, "recipients");

@@ -19,7 +19,7 @@ for r in crypto_sign_limit crypto_verify_limit publish_library publish_cli \
     feed_1core feed_2core encrypted_recipients encrypted_publish \
     encrypted_feed_1core encrypted_feed_2core latency_p50 latency_p99 \
     feed_rss_history dedup_bytes_per_id baseline_raw_produce \
-    baseline_raw_consume seal_decrypt_10 seal_refuse_dup_1024; do
+    baseline_raw_consume seal_decrypt_10 seal_refuse_dup_1024 serve_objects; do
     grep -Eq "^RESULT $r [0-9.]+ [^ ]+$" "$out" || {
         echo "missing: RESULT $r" >&2
         fail=1

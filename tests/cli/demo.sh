@@ -170,10 +170,10 @@ grep -F '"sighting_of":"indicator--6d0f3c0e-2b52-4a39-9a4e-1f1f7b0e0a01"' \
 
 # --out: every sink format for every participant.
 out=$tmp/out/op-power-b
-for f in feed.jsonl stix/bundle.json blocklist/ipv4.txt; do
+for f in feed.jsonl stix/bundle.json blocklist/green/ipv4.txt; do
     [ -s "$out/$f" ] || { echo "FAIL: $out/$f missing or empty"; fails=$((fails + 1)); }
 done
-grep -qx '203.0.113.45' "$out/blocklist/ipv4.txt" 2>/dev/null ||
+grep -qx '203.0.113.45' "$out/blocklist/green/ipv4.txt" 2>/dev/null ||
     { echo "FAIL: op-power-b's ipv4 blocklist lacks 203.0.113.45"; fails=$((fails + 1)); }
 # RED never reaches op-power-b's disk, in any format.
 if grep -rq 'alert--6d0f3c0e-2b52-4a39-9a4e-1f1f7b0e0a06' "$out"; then

@@ -121,6 +121,26 @@ for t, base in TYPES.items():
     checked += 1
     print(f"ok {t}: fingerprint {our_fp}, {len(value)} bytes")
 
+# The decode example of schemas/README.md ("Byte order") runs as written:
+# exec it from the README and decode each example with it.
+readme = open(os.path.join(SRC, "schemas", "README.md"), encoding="utf-8").read()
+snippet = readme.split("**Byte order.**", 1)[1].split("```python", 1)[1]
+snippet = "\n".join(l[2:] for l in snippet.split("```", 1)[0].splitlines())
+cwd = os.getcwd()
+os.chdir(SRC)
+ns = {}
+exec(snippet, ns)
+os.chdir(cwd)
+for t in TYPES:
+    value = run("encode", os.path.join(SRC, "schemas", "examples",
+                                       t + "-example.json"))
+    fp_hdr = [l.split()[2] for l in run("schema", "list").decode().splitlines()
+              if l.split() and l.split()[0] == t]
+    rec = ns["decode"](value, {"cishare.schema": fp_hdr[0].encode()})
+    if not isinstance(rec, dict) or not rec:
+        fail(f"{t}: the README's decode example did not decode it")
+print("ok the README's fastavro decode example decodes every example")
+
 if checked != len(TYPES) or failures:
     print(f"{len(failures)} failure(s)")
     sys.exit(1)

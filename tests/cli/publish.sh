@@ -41,8 +41,15 @@ expect() { # exit-code grep-pattern args...
     grep -q -- "$pat" "$tmp/err" || { cat "$tmp/err"; fail "$*: no '$pat'"; }
 }
 f141="$S/stix21/elevator-141-TLP-marking-structures.json"
-expect 1 "indicator--14975dea-86cd-4211-a5f8-9c2e4daab69a: --tlp green would loosen the record's label amber" \
+# --tlp tightens a looser record and keeps a stricter record's own marking.
+expect 0 "published 4, rejected 0" \
     publish -c "$EX/op-power-a.conf" -n --tlp green -a participant:op-power-b "$f141"
+for want in 14975dea-86cd-4211-a5f8-9c2e4daab69a:amber \
+    8cf9236f-1b96-493d-98be-0c1c1e8b62d7:red 8a822399-5d8a-44e4-abeb-15d480ea93c5:green; do
+    grep -qP "\tindicator--${want%%:*}\t${want#*:}\t" "$tmp/out" ||
+        { cat "$tmp/out"; fail "--tlp green: indicator--${want%%:*} not at ${want#*:}"; }
+done
+ok "--tlp tightens looser records and keeps stricter markings"
 expect 1 "indicator--8cf9236f-1b96-493d-98be-0c1c1e8b62d7: .*TLP:RED needs explicit participant" \
     publish -c "$EX/op-power-a.conf" -n "$f141"
 expect 1 "may publish only in its own sectors; the audience names sector:gas" \

@@ -118,7 +118,7 @@ feed "$tmp/feed1.err"
 summary="$(grep "feed summary" "$tmp/feed1.err")"
 echo "# $summary"
 grep "quarantined $inbox" "$tmp/feed1.err" | sed 's/^/# /' || true
-echo "$summary" | grep -q "delivered 8, .*quarantined 2," ||
+echo "$summary" | grep -q "delivered 8, .*quarantined 2 (bad-signature 2)," ||
     fail "summary: want delivered 8, quarantined 2"
 ok "summary: delivered 8, quarantined 2"
 

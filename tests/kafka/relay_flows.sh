@@ -202,3 +202,42 @@ rc=0
 [ "$rc" = 2 ] || fail "malformed rule: exit $rc, want 2"
 grep -q "cishare.relay.rule.bad: label=loose" "$tmp/bad.err" || fail "malformed rule: $(cat "$tmp/bad.err")"
 ok "a malformed rule names the key and the problem (exit 2)"
+
+# ---- f. the relay's Prometheus metrics ------------------------------------------
+sf="indicator--$(uuid)"
+printf '{"type":"indicator","tlp":"amber","audience":["participant:ceptoar-electricity"],"payload":{"id":"%s","created":"%s","modified":"%s","type":"domain","value":"flow-f-%s.example"}}\n' \
+    "$sf" "$now" "$now" "$nonce" >"$tmp/f.json"
+publish op-power-a "$tmp/f.json"
+"$B" relay -c "$EX/ceptoar-electricity.conf" "${X[@]}" \
+    -X "cishare.state-dir=$tmp/st-ceptoar-electricity" \
+    -X "group.id=cishare-feed-ceptoar-electricity.relay-$nonce" \
+    -X "cishare.relay.rule.members=types=indicator tlp=amber to=members" \
+    --metrics 127.0.0.1:0 >/dev/null 2>"$tmp/relay-m.err" &
+rpid=$!
+url=""
+for _ in $(seq 150); do
+    url="$(sed -n 's|.*metrics at \(http://[^ ]*\).*|\1|p' "$tmp/relay-m.err")"
+    [ -n "$url" ] && break
+    sleep 0.2
+done
+[ -n "$url" ] || { kill "$rpid"; cat "$tmp/relay-m.err"; fail "flow f: no 'metrics at' line"; }
+"$py" - "$url" <<'PY' || { kill "$rpid"; cat "$tmp/relay-m.err"; fail "flow f: metrics"; }
+import sys, time, urllib.request
+from prometheus_client.parser import text_string_to_metric_families
+deadline = time.time() + 60
+while True:
+    body = urllib.request.urlopen(sys.argv[1], timeout=10).read().decode()
+    v = {(s.name, tuple(sorted(s.labels.items()))): s.value
+         for f in text_string_to_metric_families(body) for s in f.samples}
+    if v.get(("cishare_relay_relayed_total", ()), 0) >= 1:
+        break
+    if time.time() > deadline:
+        sys.exit("relayed_total never reached 1:\n" + body)
+    time.sleep(0.5)
+assert v[("cishare_up", (("component", "relay"),))] == 1, body
+assert v[("cishare_feed_delivered_total", ())] >= 1, body
+assert ("cishare_directory_serial", ()) in v, body
+PY
+kill "$rpid"
+wait "$rpid" || fail "flow f: the relay did not stop cleanly on SIGTERM"
+ok "flow f: the relay's /metrics (prometheus-client) counts what it relayed"

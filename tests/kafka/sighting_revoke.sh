@@ -176,7 +176,8 @@ b = json.load(open(d + "/stix/bundle.json"))["objects"]
 pats = [o.get("pattern", "") for o in b if o["type"] == "indicator"]
 assert not any(v1 in p for p in pats), "revoked indicator still in the bundle"
 assert any(v2 in p for p in pats), "op-power-b's revocation removed op-power-a's indicator"
-bl = open(d + "/blocklist/domain.txt").read().split() if os.path.exists(d + "/blocklist/domain.txt") else []
+bl_f = d + "/blocklist/amber/domain.txt"  # the indicators are AMBER
+bl = open(bl_f).read().split() if os.path.exists(bl_f) else []
 assert v1 not in bl, "revoked domain still blocked"
 assert v2 in bl, "op-power-a's other domain left the blocklist"
 ids = {o["id"] for o in b}

@@ -26,6 +26,7 @@
 #include "sinks/blocklist.h"
 
 #include <dirent.h>
+#include <sys/stat.h>
 
 typedef struct {
     const char *type, *value, *reason;
@@ -85,33 +86,54 @@ static bool has_line(const char *text, const char *value)
     return false;
 }
 
-/* No hostile value in any file of <out>/blocklist: a whole line of a
- * list, or a JSON string in the state journal. */
-static void assert_no_hostile(const char *out)
+/* No hostile value in any file under `dir` (<out>/blocklist and its
+ * label folders, <out>/.state): a whole line of a list, a name of a zone
+ * ("<value> CNAME"), an element of an nft set, or a JSON string in the
+ * state journal. */
+static void assert_no_hostile_in(const char *dir)
 {
-    char dir[1600], path[1900], quoted[256];
+    char path[1900], quoted[256], zone[256], el[256];
     DIR *d;
     struct dirent *e;
+    struct stat sb;
     size_t i;
 
-    snprintf(dir, sizeof(dir), "%s/blocklist", out);
     d = opendir(dir);
-    assert_non_null(d);
+    if (!d)
+        return;
     while ((e = readdir(d)) != NULL) {
         char *text;
-        if (e->d_name[0] == '.')
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
             continue;
         snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+        if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+            assert_no_hostile_in(path);
+            continue;
+        }
         text = test_slurp(path, NULL);
         for (i = 0; i < N_HOSTILE; i++) {
             const char *v = hostile_values[i].value;
             snprintf(quoted, sizeof(quoted), "\"%s\"", v);
-            if (has_line(text, v) || strstr(text, quoted))
-                fail_msg("hostile value %s reached %s", v, e->d_name);
+            snprintf(zone, sizeof(zone), "\n%s CNAME", v);
+            snprintf(el, sizeof(el), " %s ", v);
+            if (has_line(text, v) || strstr(text, quoted) ||
+                strstr(text, zone) || strstr(text, el))
+                fail_msg("hostile value %s reached %s", v, path);
         }
         free(text);
     }
     closedir(d);
+}
+
+static void assert_no_hostile(const char *out)
+{
+    char dir[1600];
+
+    snprintf(dir, sizeof(dir), "%s/blocklist", out);
+    assert_int_equal(access(dir, F_OK), 0);
+    assert_no_hostile_in(dir);
+    snprintf(dir, sizeof(dir), "%s/.state", out);
+    assert_no_hostile_in(dir);
 }
 
 static void assert_good(const char *out)
@@ -121,7 +143,7 @@ static void assert_good(const char *out)
 
     for (i = 0; i < N_GOOD; i++) {
         char *text;
-        snprintf(path, sizeof(path), "%s/blocklist/%s.txt", out,
+        snprintf(path, sizeof(path), "%s/blocklist/green/%s.txt", out,
                  good_values[i].type);
         text = test_slurp(path, NULL);
         if (!has_line(text, good_values[i].value))
@@ -204,10 +226,10 @@ static void count_log(void *opaque, const char *line)
 
 static json_t *sink_msg(const char *id, const char *type, const char *value)
 {
-    return json_pack("{s:s, s:s, s:s, s:{s:s, s:s, s:s}}", "message_id", id,
-                     "origin", "op-power-b", "type", "indicator", "payload",
-                     "type", type, "value", value, "modified",
-                     "2026-11-26T06:00:00Z");
+    return json_pack("{s:s, s:s, s:s, s:s, s:{s:s, s:s, s:s}}", "message_id",
+                     id, "origin", "op-power-b", "tlp", "green", "type",
+                     "indicator", "payload", "type", type, "value", value,
+                     "modified", "2026-11-26T06:00:00Z");
 }
 
 static void test_sink_counts_refusals(void **state)
@@ -235,11 +257,12 @@ static void test_sink_counts_refusals(void **state)
         json_decref(m);
     }
     /* an alert: one observable refused, one listed, one not listable */
-    m = json_pack("{s:s, s:s, s:s, s:{s:[{s:s,s:s},{s:s,s:s},{s:s,s:s}]}}",
-                  "message_id", "m-2", "origin", "nco", "type", "alert",
-                  "payload", "observables", "type", "domain", "value", "co.jp",
-                  "type", "domain", "value", "evil.example", "type", "cve",
-                  "value", "CVE-2024-3400");
+    m = json_pack("{s:s, s:s, s:s, s:s, "
+                  "s:{s:[{s:s,s:s},{s:s,s:s},{s:s,s:s}]}}",
+                  "message_id", "m-2", "origin", "nco", "tlp", "clear", "type",
+                  "alert", "payload", "observables", "type", "domain", "value",
+                  "co.jp", "type", "domain", "value", "evil.example", "type",
+                  "cve", "value", "CVE-2024-3400");
     assert_int_equal(
         cishare_sink_write(s, m, "alert-1", errstr, sizeof(errstr)), 0);
     json_decref(m);
@@ -280,46 +303,67 @@ static void test_sink_counts_refusals(void **state)
     test_tmpdir_remove(dir);
 }
 
-/* A state written by an earlier version holds values it let through:
- * at open they leave the lists and the state, counted and logged. */
+/* Write `text` to <dir>/<rel> (folders made). */
+static void put_file(const char *dir, const char *rel, const char *text)
+{
+    char path[2000], *slash;
+    FILE *fp;
+
+    snprintf(path, sizeof(path), "%s/%s", dir, rel);
+    slash = strrchr(path, '/');
+    *slash = '\0';
+    assert_int_equal(cishare_mkdirs(path), 0);
+    *slash = '/';
+    fp = fopen(path, "w");
+    assert_non_null(fp);
+    fputs(text, fp);
+    fclose(fp);
+}
+
+static char *get_file(const char *dir, const char *rel)
+{
+    char path[2000];
+
+    snprintf(path, sizeof(path), "%s/%s", dir, rel);
+    return test_slurp(path, NULL);
+}
+
+/* A state kept by this version holds values an earlier validator let
+ * through (a domain that is an address, a special range): at open they
+ * leave the lists and the state, counted and logged. */
 static void test_kept_state_judged_again(void **state)
 {
-    char dir[256], path[400], errstr[512], *text;
+    char dir[256], errstr[512], *text;
     cishare_sink_opts_t o = {0};
     cishare_sink_t *s = NULL;
     uint64_t by[CISHARE_INDICATOR__CNT];
     log_t l = {0};
-    FILE *fp;
 
     (void)state;
     assert_int_equal(test_tmpdir_make(dir, sizeof(dir), "harden-bl"), 0);
-    snprintf(path, sizeof(path), "%s/blocklist", dir);
-    assert_int_equal(cishare_mkdirs(path), 0);
-    snprintf(path, sizeof(path), "%s/blocklist/state.jsonl", dir);
-    fp = fopen(path, "w");
-    assert_non_null(fp);
-    fputs("{\"s\":\"op-power-b i-1\",\"v\":{\"o\":\"op-power-b\",\"e\":"
-          "[[\"domain\",\"*.co.jp\"],[\"domain\",\"evil.example\"]],"
-          "\"x\":0,\"m\":1}}\n"
-          "{\"s\":\"op-power-b i-2\",\"v\":{\"o\":\"op-power-b\",\"e\":"
-          "[[\"ipv6\",\"::/32\"]],\"x\":0,\"m\":1}}\n",
-          fp);
-    fclose(fp);
+    put_file(dir, ".state/blocklist.jsonl",
+             "{\"s\":\"op-power-b i-1\",\"v\":{\"o\":\"op-power-b\",\"l\":"
+             "\"green\",\"e\":[[\"domain\",\"*.co.jp\"],[\"domain\","
+             "\"127.0.0.1\"],[\"domain\",\"evil.example\"]],\"x\":0,\"m\":1}}\n"
+             "{\"s\":\"op-power-b i-2\",\"v\":{\"o\":\"op-power-b\",\"l\":"
+             "\"green\",\"e\":[[\"ipv6\",\"::/32\"],[\"ipv4\",\"0.0.0.0\"]],"
+             "\"x\":0,\"m\":1}}\n");
     o.out = dir;
     o.log = count_log;
     o.log_opaque = &l;
     if (cishare_sink_open("blocklist", &o, &s, errstr, sizeof(errstr)))
         fail_msg("open: %s", errstr);
-    assert_int_equal(cishare_sink_blocklist_refused(s, by), 2);
+    assert_int_equal(cishare_sink_blocklist_refused(s, by), 4);
     assert_int_equal(by[CISHARE_INDICATOR_PUBLIC_SUFFIX], 1);
-    assert_int_equal(by[CISHARE_INDICATOR_SPECIAL_RANGE], 1);
+    assert_int_equal(by[CISHARE_INDICATOR_SPECIAL_RANGE], 3);
     assert_non_null(strstr(l.last, "(kept state)"));
-    snprintf(path, sizeof(path), "%s/blocklist/domain.txt", dir);
-    text = test_slurp(path, NULL);
+    text = get_file(dir, "blocklist/green/domain.txt");
     assert_string_equal(text, "evil.example\n");
     free(text);
-    snprintf(path, sizeof(path), "%s/blocklist/ipv6.txt", dir);
-    text = test_slurp(path, NULL);
+    text = get_file(dir, "blocklist/green/ipv6.txt");
+    assert_string_equal(text, "");
+    free(text);
+    text = get_file(dir, "blocklist/green/ipv4.txt");
     assert_string_equal(text, "");
     free(text);
     assert_int_equal(cishare_sink_sync(s, cishare_time_now_ms(), NULL, errstr,
@@ -335,11 +379,164 @@ static void test_kept_state_judged_again(void **state)
     test_tmpdir_remove(dir);
 }
 
+/*
+ * The layout of the version the issue was filed against: lists merged
+ * across labels in <out>/blocklist/<type>.txt, the state beside them in
+ * <out>/blocklist/state.jsonl, records without their label (and values
+ * of records labelled to_ids:false, which the state did not keep). At
+ * open: the journal moves to <out>/.state/blocklist.jsonl, the merged
+ * lists are removed, and no record without a label reaches any label's
+ * folder (no-label, counted, logged) until the feed reads it again.
+ *
+ * This is how 127.0.0.1, 0.0.0.0, 10.0.0.0 and 192.168.0.0/16 stayed in
+ * the lists a firewall loads: a merged list written before the
+ * validator (or a list folder a script copied) is never rewritten by the
+ * per-label sink, and records of the older state could only be rechecked
+ * by value.
+ */
+static void test_older_layout_migrated(void **state)
+{
+    char dir[256], errstr[512], path[400], *text;
+    cishare_sink_opts_t o = {0};
+    cishare_sink_t *s = NULL;
+    uint64_t by[CISHARE_INDICATOR__CNT];
+    log_t l = {0};
+    static const char *const labels[] = {"clear", "green", "amber",
+                                         "amber-strict", "red"};
+    size_t i;
+
+    (void)state;
+    assert_int_equal(test_tmpdir_make(dir, sizeof(dir), "harden-bl"), 0);
+    put_file(dir, "blocklist/state.jsonl",
+             "{\"s\":\"op-power-b i-1\",\"v\":{\"o\":\"op-power-b\",\"e\":"
+             "[[\"domain\",\"evil.example\"],[\"ipv4\",\"127.0.0.1\"]],"
+             "\"x\":0,\"m\":1}}\n");
+    put_file(dir, "blocklist/ipv4.txt",
+             "0.0.0.0\n10.0.0.0\n127.0.0.1\n192.168.0.0/16\n");
+    put_file(dir, "blocklist/domain.txt", "evil.example\n");
+    o.out = dir;
+    o.log = count_log;
+    o.log_opaque = &l;
+    if (cishare_sink_open("blocklist", &o, &s, errstr, sizeof(errstr)))
+        fail_msg("open: %s", errstr);
+    /* the journal moved, the merged lists are gone */
+    snprintf(path, sizeof(path), "%s/blocklist/state.jsonl", dir);
+    assert_int_not_equal(access(path, F_OK), 0);
+    snprintf(path, sizeof(path), "%s/blocklist/ipv4.txt", dir);
+    assert_int_not_equal(access(path, F_OK), 0);
+    snprintf(path, sizeof(path), "%s/blocklist/domain.txt", dir);
+    assert_int_not_equal(access(path, F_OK), 0);
+    text = get_file(dir, ".state/blocklist.jsonl");
+    assert_non_null(strstr(text, "op-power-b i-1"));
+    free(text);
+    /* the unlabelled record reaches no label's folder */
+    assert_int_equal(cishare_sink_blocklist_refused(s, by), 2);
+    assert_int_equal(by[CISHARE_INDICATOR_NO_LABEL], 2);
+    assert_non_null(strstr(l.last, "no-label"));
+    for (i = 0; i < 5; i++) {
+        char rel[64];
+        snprintf(rel, sizeof(rel), "blocklist/%s/domain.txt", labels[i]);
+        text = get_file(dir, rel);
+        assert_string_equal(text, "");
+        free(text);
+        snprintf(rel, sizeof(rel), "blocklist/%s/ipv4.txt", labels[i]);
+        text = get_file(dir, rel);
+        assert_string_equal(text, "");
+        free(text);
+    }
+    cishare_sink_close(s);
+    /* both journals: which is current cannot be told; refused, named */
+    put_file(dir, "blocklist/state.jsonl", "");
+    s = NULL;
+    assert_int_not_equal(
+        cishare_sink_open("blocklist", &o, &s, errstr, sizeof(errstr)), 0);
+    assert_non_null(strstr(errstr, "both exist"));
+    assert_non_null(strstr(errstr, ".state/blocklist.jsonl"));
+    test_tmpdir_remove(dir);
+}
+
+/*
+ * Issue 15 through the real feed (op-power-a, in the publisher's sector,
+ * may receive every label): the addresses the user saw in the
+ * lists, bare wildcards and to_ids:false values, at several labels. None
+ * reaches any file; each is counted by its reason; the good values land
+ * in their own label's folder only.
+ */
+static void test_feed_issue15_values(void **state)
+{
+    static const struct {
+        const char *type, *value, *tlp;
+        cishare_indicator_reason_t r;
+    } bad[] = {
+        {"ipv4", "127.0.0.1", "green", CISHARE_INDICATOR_SPECIAL_RANGE},
+        {"ipv4", "0.0.0.0", "amber", CISHARE_INDICATOR_SPECIAL_RANGE},
+        {"ipv4", "10.0.0.0", "red", CISHARE_INDICATOR_SPECIAL_RANGE},
+        {"ipv4", "192.168.0.0/16", "clear", CISHARE_INDICATOR_SPECIAL_RANGE},
+        {"domain", "127.0.0.1", "green", CISHARE_INDICATOR_SPECIAL_RANGE},
+        {"domain", "*", "amber", CISHARE_INDICATOR_TOO_WIDE},
+        {"domain", "*.", "red", CISHARE_INDICATOR_TOO_WIDE},
+    };
+    hostile_t *h = hostile_new();
+    cishare_feed_stats_t st;
+    char line[2048], *text;
+    json_t *m;
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        /* RED needs its recipients named */
+        m = json_pack("{s:s, s:s, s:[s], s:{s:s, s:s}}", "type", "indicator",
+                      "tlp", bad[i].tlp, "audience", "participant:op-power-a",
+                      "payload", "type", bad[i].type, "value", bad[i].value);
+        hostile_publish(h, "op-power-b", m);
+        json_decref(m);
+    }
+    m = json_pack("{s:s, s:s, s:{s:s, s:s, s:[s]}}", "type", "indicator", "tlp",
+                  "green", "payload", "type", "url", "value",
+                  "https://blog.example/post", "labels", "to_ids:false");
+    hostile_publish(h, "op-power-b", m);
+    json_decref(m);
+    m = json_pack("{s:s, s:s, s:[s], s:{s:s, s:s}}", "type", "indicator", "tlp",
+                  "amber", "audience", "participant:op-power-a", "payload",
+                  "type", "ipv4", "value", "192.0.2.66");
+    hostile_publish(h, "op-power-b", m);
+    json_decref(m);
+    hostile_feed_ok(h, "op-power-a", "blocklist", &st);
+    assert_int_equal(st.blocklist_refused, 8);
+    assert_int_equal(st.blocklist_refused_by[CISHARE_INDICATOR_SPECIAL_RANGE],
+                     5);
+    assert_int_equal(st.blocklist_refused_by[CISHARE_INDICATOR_TOO_WIDE], 2);
+    assert_int_equal(
+        st.blocklist_refused_by[CISHARE_INDICATOR_NOT_FOR_DETECTION], 1);
+    cishare_feed_stats_format(&st, line, sizeof(line));
+    assert_non_null(strstr(line, "special-range 5"));
+    assert_non_null(strstr(line, "not-for-detection 1"));
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        if (strcmp(bad[i].value, "*") && strcmp(bad[i].value, "*."))
+            assert_non_null(strstr(h->lines, bad[i].value));
+    text = get_file(hostile_out(h, "op-power-a"), "blocklist/amber/ipv4.txt");
+    assert_string_equal(text, "192.0.2.66\n");
+    free(text);
+    text = get_file(hostile_out(h, "op-power-a"), "blocklist/green/ipv4.txt");
+    assert_string_equal(text, "");
+    free(text);
+    text = get_file(hostile_out(h, "op-power-a"), "blocklist/green/url.txt");
+    assert_string_equal(text, "");
+    free(text);
+    text = get_file(hostile_out(h, "op-power-a"), "blocklist/red/rpz.zone");
+    assert_null(strstr(text, "\n* CNAME"));
+    assert_null(strstr(text, "\n*. CNAME"));
+    free(text);
+    hostile_destroy(h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sink_counts_refusals),
         cmocka_unit_test(test_kept_state_judged_again),
+        cmocka_unit_test(test_older_layout_migrated),
+        cmocka_unit_test(test_feed_issue15_values),
         cmocka_unit_test(test_feed_refuses_wide_entries),
     };
 

@@ -56,15 +56,23 @@ static char *slurp_or_empty(const char *out, const char *name)
 /* Every sink file of a feed folder, concatenated (malloc()ed). */
 static char *all_sinks(const char *out)
 {
+    /* the blocklists of every label's folder (blocklist/<label>/) */
     static const char *const files[] = {
-        "feed.jsonl",          "stix/bundle.json",     "blocklist/ipv4.txt",
-        "blocklist/ipv6.txt",  "blocklist/domain.txt", "blocklist/url.txt",
-        "blocklist/email.txt", "blocklist/sha256.txt", "blocklist/md5.txt"};
-    size_t i, len = 0;
-    char *all = strdup(""), *t;
+        "feed.jsonl", "stix/bundle.json", "ipv4.txt",   "ipv6.txt",
+        "domain.txt", "url.txt",          "email.txt",  "sha256.txt",
+        "md5.txt",    "rpz.zone",         "cishare.nft"};
+    static const char *const labels[] = {"clear", "green", "amber",
+                                         "amber-strict", "red"};
+    size_t i, len = 0, nf = sizeof(files) / sizeof(files[0]);
+    char *all = strdup(""), *t, name[64];
 
-    for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-        t = slurp_or_empty(out, files[i]);
+    for (i = 0; i < 2 + (nf - 2) * 5; i++) {
+        if (i < 2)
+            snprintf(name, sizeof(name), "%s", files[i]);
+        else
+            snprintf(name, sizeof(name), "blocklist/%s/%s",
+                     labels[(i - 2) / (nf - 2)], files[2 + (i - 2) % (nf - 2)]);
+        t = slurp_or_empty(out, name);
         all = realloc(all, len + strlen(t) + 2);
         assert_non_null(all);
         memcpy(all + len, t, strlen(t));
@@ -198,7 +206,7 @@ static void test_publish_rules_in_feed(void **state)
     assert_non_null(strstr(sinks, "own-sector.example"));
     assert_non_null(strstr(sinks, "fsa-finance.example"));
     free(sinks);
-    sinks = slurp_or_empty(out, "blocklist/domain.txt");
+    sinks = slurp_or_empty(out, "blocklist/green/domain.txt"); /* GREEN */
     assert_non_null(strstr(sinks, "nco-genuine.example"));
     free(sinks);
     assert_int_equal(st.quarantined, 0);
@@ -275,7 +283,9 @@ static void *member_main(void *arg)
     member_t *m = arg;
     static const char *const extra[] = {
         "group.id=" GROUP, "heartbeat.interval.ms=100",
-        "session.timeout.ms=10000", "fetch.wait.max.ms=20", NULL};
+        "session.timeout.ms=10000", "fetch.wait.max.ms=20",
+        /* members share the group's offsets from their first run */
+        "cishare.feed.new-state-folder=group", NULL};
     hostile_feed_opts_t fo = {0};
 
     fo.out = m->out;

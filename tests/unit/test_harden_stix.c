@@ -198,7 +198,8 @@ static void test_nul_keeps_everyones_state(void **state)
     /* the NUL message itself is kept, attributed to its origin */
     assert_int_equal(count_by(b, "indicator", "op-power-b"), 1);
     json_decref(b);
-    snprintf(path, sizeof(path), "%s/stix/state.jsonl", hostile_out(h, VICTIM));
+    snprintf(path, sizeof(path), "%s/.state/stix.jsonl",
+             hostile_out(h, VICTIM));
     text = test_slurp(path, NULL);
     assert_non_null(strstr(text, "before\\u0000after"));
     assert_non_null(strstr(text, "\"revoked\""));
@@ -357,7 +358,8 @@ static void test_state_is_bounded(void **state)
     assert_int_equal(count_by(b, "indicator", "op-power-a"), 2);
     assert_int_equal(count_by(b, "indicator", "op-power-b"), 2);
     json_decref(b);
-    snprintf(path, sizeof(path), "%s/stix/state.jsonl", hostile_out(h, VICTIM));
+    snprintf(path, sizeof(path), "%s/.state/stix.jsonl",
+             hostile_out(h, VICTIM));
     size = file_size(path);
     /* op-power-b's two entries and a little more */
     assert_true(size > 800 * 1024);
@@ -446,9 +448,9 @@ static void test_journal_damage_and_torn_tail(void **state)
     /* ... and through a sink, the cut is logged naming the file */
     test_tmpdir_remove(dir);
     assert_int_equal(test_tmpdir_make(dir, sizeof(dir), "journal"), 0);
-    snprintf(path, sizeof(path), "%s/stix", dir);
+    snprintf(path, sizeof(path), "%s/.state", dir);
     assert_int_equal(mkdir(path, 0750), 0);
-    snprintf(path, sizeof(path), "%s/stix/state.jsonl", dir);
+    snprintf(path, sizeof(path), "%s/.state/stix.jsonl", dir);
     write_file(path, "{\"s\":\"op-power-a a\",\"v\":{\"s\":\"a\"}}\n{\"s\":");
     so.out = dir;
     so.log = log_line;

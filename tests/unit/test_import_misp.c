@@ -4,6 +4,31 @@
  */
 #include "import_test_util.h"
 
+#define NFD "not for detection (to_ids false)"
+
+/* Whether res holds a record with payload id `id`. */
+static bool has_id(const cishare_import_result_t *res, const char *id)
+{
+    size_t i;
+
+    for (i = 0; i < res->cnt; i++) {
+        const char *pid = json_string_value(
+            json_object_get(payload_of(res->recs[i].msg), "id"));
+        if (pid && !strcmp(pid, id))
+            return true;
+    }
+    return false;
+}
+
+/* No record of res carries the label to_ids:false any more. */
+static void assert_no_to_ids_false(const cishare_import_result_t *res)
+{
+    size_t i;
+
+    for (i = 0; i < res->cnt; i++)
+        assert_false(has_label(res->recs[i].msg, "to_ids:false"));
+}
+
 static void test_event_wrapper_xorist(void **state)
 {
     cishare_import_result_t res;
@@ -11,12 +36,17 @@ static void test_event_wrapper_xorist(void **state)
 
     (void)state;
     load_sample("misp/circl-osint-xorist-ransomware.json", &res);
-    /* 2 link, filename, regkey|value, md5, sha1, sha256; comment and text
-     * are context, skipped with a reason */
-    assert_int_equal(res.cnt, 7);
+    /* filename, regkey|value, md5, sha1, sha256; comment and text are
+     * context, and the 2 links (a VirusTotal page, a blog post) have
+     * to_ids false: each skipped with its reason */
+    assert_int_equal(res.cnt, 5);
     assert_int_equal(res.rejected_cnt, 0);
     assert_int_equal(
         count_reason(res.skipped, res.skipped_cnt, "not an observable"), 2);
+    assert_int_equal(count_reason(res.skipped, res.skipped_cnt, NFD), 2);
+    assert_false(
+        has_id(&res, "indicator--57c5300c-0560-4146-bfaa-40e802de0b81"));
+    assert_no_to_ids_false(&res);
     m = find_msg(&res, "indicator--57c4448b-454c-4d17-90d1-4d2f950d210f");
     assert_string_equal(pstr(m, "type"), "md5");
     assert_string_equal(pstr(m, "value"), "0749bae92ca336a02c83d126e04ec628");
@@ -28,9 +58,6 @@ static void test_event_wrapper_xorist(void **state)
     m = find_msg(&res, "indicator--57c4448a-fb04-457d-87e7-4127950d210f");
     assert_string_equal(pstr(m, "type"), "other");
     assert_true(has_label(m, "misp-type:filename"));
-    m = find_msg(&res, "indicator--57c5300c-0560-4146-bfaa-40e802de0b81");
-    assert_string_equal(pstr(m, "type"), "url");
-    assert_true(has_label(m, "to_ids:false"));
     cishare_import_result_clear(&res);
 }
 
@@ -41,8 +68,12 @@ static void test_objects_qakbot(void **state)
 
     (void)state;
     load_sample("misp/circl-osint-qakbot-emotet.json", &res);
-    /* 47 attributes (comment skipped) + 24 ip-port objects */
-    assert_int_equal(res.cnt, 46 + 24 + 1);
+    /* 47 attributes (comment skipped; 6 links and 3 regkeys with to_ids
+     * false skipped) + 24 ip-port objects (their port attributes, to_ids
+     * false, are context of the object) */
+    assert_int_equal(res.cnt, 46 + 24 + 1 - 9);
+    assert_int_equal(count_reason(res.skipped, res.skipped_cnt, NFD), 9);
+    assert_no_to_ids_false(&res);
     assert_int_equal(count_type(&res, "indicator", "ipv4"), 19 + 24);
     m = find_msg(&res, "indicator--5a0acc3f-9d2c-4cb7-86b7-4f26950d210f");
     assert_string_equal(pstr(m, "value"), "64.183.173.170");
@@ -59,8 +90,11 @@ static void test_bare_event_sednit(void **state)
     (void)state;
     load_sample("misp/server-export-sednit.json", &res);
     assert_int_equal(res.rejected_cnt, 0);
-    /* 7 domain + link, 37 file objects' sha1, 12 domain-ip x 2 */
-    assert_int_equal(res.cnt, 8 + 37 + 24);
+    /* 7 domain (the link has to_ids false), 37 file objects' sha1, 12
+     * domain-ip x 2 */
+    assert_int_equal(res.cnt, 7 + 37 + 24);
+    assert_int_equal(count_reason(res.skipped, res.skipped_cnt, NFD), 1);
+    assert_no_to_ids_false(&res);
     m = find_msg(&res, "indicator--5a3ce58a-fcd8-48d5-8b4a-4fd9950d210f");
     assert_string_equal(pstr(m, "type"), "ipv4");
     assert_string_equal(pstr(m, "value"), "87.236.211.182");
@@ -78,10 +112,12 @@ static void test_dridex_and_response(void **state)
 
     (void)state;
     load_sample("misp/circl-m2m-dridex.json", &res);
-    assert_int_equal(res.cnt, 23);
-    m = find_msg(&res, "indicator--5a0f0fb3-d6fc-4949-bf7a-4011950d210f");
-    assert_string_equal(pstr(m, "value"), "91.121.231.19");
-    assert_true(has_label(m, "to_ids:false"));
+    /* 9 ip-dst and a link with to_ids false are not indicators */
+    assert_int_equal(res.cnt, 13);
+    assert_int_equal(count_reason(res.skipped, res.skipped_cnt, NFD), 10);
+    assert_false(
+        has_id(&res, "indicator--5a0f0fb3-d6fc-4949-bf7a-4011950d210f"));
+    assert_no_to_ids_false(&res);
     assert_string_equal(pstr(find_value(&res, "axtes.com"), "type"),
                         "domain"); /* hostname */
     /* name: the event info up to its embedded newline */
@@ -227,6 +263,57 @@ static void test_tlp_most_restrictive(void **state)
     cishare_import_result_clear(&res);
 }
 
+/* to_ids false in each form MISP exports have used (boolean, number,
+ * string) skips the attribute, named; true or absent imports it. */
+static void test_to_ids_false_skipped(void **state)
+{
+    static const char ev[] =
+        "{\"Event\":{\"uuid\":\"22222222-2222-4222-8222-222222222222\","
+        "\"info\":\"t\",\"date\":\"2024-01-01\",\"Attribute\":[" ATTR(
+            "00000000-0000-4000-8000-000000000011", "link",
+            "https://blog.example/post",
+            ",\"to_ids\":false") "," ATTR("00000000-0000-4000-8000-"
+                                          "000000000012",
+                                          "ip-dst", "198.51.100.7",
+                                          ",\"to_ids\":0") "," ATTR("00000000-"
+                                                                    "0000-4000-"
+                                                                    "8000-"
+                                                                    "0000000000"
+                                                                    "13",
+                                                                    "domain",
+                                                                    "c.example",
+                                                                    ",\"to_"
+                                                                    "ids\":"
+                                                                    "\"0\"") "," ATTR("00000000-0000-4000-8000-000000000014",
+                                                                                      "domain",
+                                                                                      "d.example",
+                                                                                      ",\"to_ids\":true") "," ATTR("00000000-0000-4000-8000-000000000015",
+                                                                                                                   "domain",
+                                                                                                                   "e.example",
+                                                                                                                   "") "]}}";
+    cishare_import_result_t res;
+    char err[512];
+    size_t i, n = 0;
+
+    (void)state;
+    assert_int_equal(load_text("ids.json", ev, &res, err, sizeof(err)),
+                     CISHARE_OK);
+    assert_int_equal(res.cnt, 2);
+    assert_true(
+        has_id(&res, "indicator--00000000-0000-4000-8000-000000000014"));
+    assert_true(
+        has_id(&res, "indicator--00000000-0000-4000-8000-000000000015"));
+    assert_int_equal(res.rejected_cnt, 0);
+    assert_int_equal(count_reason(res.skipped, res.skipped_cnt, NFD), 3);
+    for (i = 0; i < res.skipped_cnt; i++)
+        if (strstr(res.skipped[i].record,
+                   "indicator--00000000-0000-4000-8000-000000000011"))
+            n++;
+    assert_int_equal(n, 1); /* named by its record */
+    assert_no_to_ids_false(&res);
+    cishare_import_result_clear(&res);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -236,6 +323,7 @@ int main(void)
         cmocka_unit_test(test_dridex_and_response),
         cmocka_unit_test(test_feed_manifest),
         cmocka_unit_test(test_tlp_most_restrictive),
+        cmocka_unit_test(test_to_ids_false_skipped),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -24,6 +24,8 @@
 #define UHO CISHARE_INDICATOR_URL_NO_HOST
 #define ELO CISHARE_INDICATOR_EMAIL_NO_LOCAL_PART
 #define EDO CISHARE_INDICATOR_EMAIL_NO_DOMAIN
+#define SNM CISHARE_INDICATOR_SPECIAL_NAME
+#define NFD CISHARE_INDICATOR_NOT_FOR_DETECTION
 
 static const struct {
     const char *type, *value;
@@ -100,7 +102,7 @@ static const struct {
     {"domain", "com", PSX, NULL},
     {"domain", "*.com", PSX, NULL},
     {"domain", "github.io", PSX, NULL}, /* private section */
-    {"domain", "localhost", PSX, NULL}, /* implicit "*" rule */
+    {"domain", "localhost", SNM, NULL}, /* RFC 6761, before the suffix rule */
     {"domain", "xn--fiqs8s", PSX, NULL},
     {"domain", "*", WID, NULL},
     {"domain", "a..example", BAD, NULL},
@@ -143,7 +145,7 @@ static const struct {
     {"email", "@evil.example", ELO, NULL},
     {"email", "phish@", EDO, NULL},
     {"email", "phish@co.jp", PSX, NULL},
-    {"email", "phish@localhost", PSX, NULL},
+    {"email", "phish@localhost", SNM, NULL},
     {"email", "*@evil.example", WID, NULL},
     {"email", "phish", BAD, NULL},
     {"email", "phish@evil..example", BAD, NULL},
@@ -153,6 +155,43 @@ static const struct {
     {"sha1", "da39a3ee5e6b4b0d3255bfef95601890afd80709", OK, NULL},
     {"sha256", "xyz", BAD, NULL},
     {"sha256", "d41d8cd98f00b204e9800998ecf8427e", BAD, NULL},
+    /* ---- issue 15: what must never reach a firewall's list ---- */
+    {"ipv4", "169.254.1.1", SPR, NULL},
+    {"ipv4", "224.0.0.1", SPR, NULL},
+    {"ipv4", "240.0.0.1", SPR, NULL},
+    {"ipv4", "127.0.0.1/32", SPR, NULL},
+    {"ipv4", "10.0.0.0/12", SPR, NULL},
+    {"ipv6", "fc00::1", SPR, NULL},
+    {"ipv6", "::1/128", SPR, NULL},
+    {"ipv6", "FE80::1", SPR, NULL},
+    {"ipv4", "192.0.2.1", OK, NULL}, /* documentation ranges stay */
+    {"ipv6", "2001:db8::1", OK, NULL},
+    {"domain", "*.", WID, NULL},
+    {"domain", "*.*", BAD, NULL},
+    /* an address given as a domain: judged as the address */
+    {"domain", "127.0.0.1", SPR, NULL},
+    {"domain", "10.0.0.0", SPR, NULL},
+    {"domain", "0.0.0.0", SPR, NULL},
+    {"domain", "203.0.113.5", BAD, NULL},
+    {"domain", "*.192.168.0.1", SPR, NULL},
+    {"domain", "evil.example.123", BAD, NULL},
+    {"domain", "7eleven.example", OK, NULL},
+    /* special-use names; documentation names stay */
+    {"domain", "localhost.localdomain", OK, NULL},
+    {"domain", "db.localhost", SNM, NULL},
+    {"domain", "*.localhost", SNM, NULL},
+    {"domain", "printer.local", SNM, NULL},
+    {"domain", "x.invalid", SNM, NULL},
+    {"domain", "router.home.arpa", SNM, NULL},
+    {"domain", "1.0.0.127.in-addr.arpa", SNM, NULL},
+    {"domain", "notlocal.example", OK, NULL},
+    {"domain", "evil.test", OK, NULL},
+    {"domain", "example.com", OK, NULL},
+    {"url", "http://0.0.0.0:8080/", SPR, NULL},
+    {"url", "http://[::1]/", SPR, NULL},
+    {"url", "http://nas.local/", SNM, NULL},
+    {"email", "root@localhost.localdomain", OK, NULL},
+    {"email", "root@x.local", SNM, NULL},
     /* ---- not listable ---- */
     {"cve", "CVE-2024-3400", BAD, NULL},
     {"ipv4", "", BAD, NULL},
@@ -222,10 +261,32 @@ static void test_details_and_bounds(void **state)
     assert_false(cishare_indicator_listable(NULL));
 }
 
+/* The rules that need more than the value: labels and the to_ids flag. */
+static void test_not_for_detection(void **state)
+{
+    const char *detail = NULL;
+
+    (void)state;
+    assert_int_equal(cishare_indicator_check_label("to_ids:false", &detail),
+                     NFD);
+    assert_non_null(detail);
+    assert_int_equal(cishare_indicator_check_label("TO_IDS:False", NULL), NFD);
+    assert_int_equal(cishare_indicator_check_label("to_ids:true", &detail), OK);
+    assert_null(detail);
+    assert_int_equal(cishare_indicator_check_label("c2", NULL), OK);
+    assert_int_equal(cishare_indicator_check_label(NULL, NULL), OK);
+    assert_int_equal(cishare_indicator_check_to_ids(false, &detail), NFD);
+    assert_int_equal(cishare_indicator_check_to_ids(true, &detail), OK);
+    assert_string_equal(cishare_indicator_reason_name(NFD),
+                        "not-for-detection");
+    assert_string_equal(cishare_indicator_reason_name(SNM), "special-name");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_table),
+        cmocka_unit_test(test_not_for_detection),
         cmocka_unit_test(test_details_and_bounds),
     };
 

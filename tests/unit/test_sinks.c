@@ -15,6 +15,7 @@
 
 #include "test_util.h"
 
+#include "sinks/blocklist.h"
 #include "sinks/sink.h"
 
 #include <dirent.h>
@@ -215,7 +216,8 @@ static void test_jsonl(void **state)
 static char *list(const char *type)
 {
     char path[400];
-    snprintf(path, sizeof(path), "%s/blocklist/%s.txt", tmpdir, type);
+    /* the example messages are TLP:AMBER */
+    snprintf(path, sizeof(path), "%s/blocklist/amber/%s.txt", tmpdir, type);
     return slurp(path);
 }
 
@@ -273,8 +275,13 @@ static void test_blocklist(void **state)
              "i-9");
     write_ok(s, indicator("op-power-a", "i-10", "sha256", "xyz", NULL, NULL),
              "i-10");
-    /* Inline observables of an alert. */
-    write_ok(s, example("alert", "nco"), "alert--1");
+    /* Inline observables of an alert (the example is GREEN: made AMBER
+     * here, lists keep labels apart). */
+    {
+        json_t *al = example("alert", "nco");
+        json_object_set_new(al, "tlp", json_string("amber"));
+        write_ok(s, al, "alert--1");
+    }
     sync_ok(s, NOW);
     assert_list("ipv4", "192.0.2.1\n198.51.100.0/24\n203.0.113.45\n");
     assert_list("domain", "evil.example\nstresser-panel.example\n");
@@ -282,7 +289,7 @@ static void test_blocklist(void **state)
     assert_list("sha256", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca4"
                           "95991b7852b855\n");
     assert_list("url", "");
-    snprintf(dir, sizeof(dir), "%s/blocklist", tmpdir);
+    snprintf(dir, sizeof(dir), "%s/blocklist/amber", tmpdir);
     assert_no_tmp(dir);
 
     /* Another origin cannot revoke op-power-a's subject. */
@@ -450,6 +457,183 @@ static void test_blocklist_too_wide(void **state)
     cishare_sink_close(s);
 }
 
+/* The text of <tmpdir>/blocklist/<label>/<name>. */
+static char *label_file(const char *label, const char *name)
+{
+    char path[400];
+    snprintf(path, sizeof(path), "%s/blocklist/%s/%s", tmpdir, label, name);
+    return slurp(path);
+}
+
+static void assert_label_list(const char *label, const char *type,
+                              const char *expect)
+{
+    char name[32], *t;
+
+    snprintf(name, sizeof(name), "%s.txt", type);
+    t = label_file(label, name);
+    if (strcmp(t, expect))
+        fail_msg("%s/%s is '%s', expected '%s'", label, name, t, expect);
+    free(t);
+}
+
+static json_t *at_label(json_t *m, const char *tlp)
+{
+    json_object_set_new(m, "tlp", json_string(tlp));
+    return m;
+}
+
+/* The SOA serial of a zone's text. */
+static unsigned long zone_serial(const char *zone)
+{
+    const char *p = strstr(zone, " SOA ");
+    unsigned long v = 0;
+
+    assert_non_null(p);
+    assert_int_equal(sscanf(p, " SOA %*s %*s %lu", &v), 1);
+    return v;
+}
+
+/* Issue 15: one folder per label, nothing merged; the RPZ zone and the
+ * nft sets hold what the lists hold; to_ids false stays out; the state is
+ * not in any list folder. */
+static void test_blocklist_labels_formats(void **state)
+{
+    static const char *const labels[] = {"clear", "green", "amber",
+                                         "amber-strict", "red"};
+    cishare_sink_t *s;
+    uint64_t by[CISHARE_INDICATOR__CNT];
+    char path[400], *t;
+    unsigned long serial;
+    json_t *m;
+    size_t i;
+    (void)state;
+
+    s = open_sink("blocklist", tmpdir, false, 0);
+    write_ok(s,
+             at_label(indicator("op-power-a", "g-1", "ipv4", "192.0.2.1", NULL,
+                                NULL),
+                      "green"),
+             "g-1");
+    write_ok(s,
+             at_label(indicator("op-power-a", "g-2", "domain", "green.example",
+                                NULL, NULL),
+                      "green"),
+             "g-2");
+    write_ok(s,
+             at_label(indicator("op-power-a", "r-1", "ipv4", "198.51.100.9",
+                                NULL, NULL),
+                      "red"),
+             "r-1");
+    write_ok(s,
+             at_label(indicator("op-power-a", "r-2", "domain", "red.example",
+                                NULL, NULL),
+                      "red"),
+             "r-2");
+    write_ok(s,
+             at_label(indicator("op-power-a", "r-3", "domain", "*.wild.example",
+                                NULL, NULL),
+                      "red"),
+             "r-3");
+    write_ok(s,
+             at_label(indicator("op-power-a", "s-1", "ipv4", "203.0.113.7/24",
+                                NULL, NULL),
+                      "amber+strict"),
+             "s-1");
+    write_ok(s,
+             at_label(indicator("op-power-a", "s-2", "ipv6", "2001:DB8::1",
+                                NULL, NULL),
+                      "amber+strict"),
+             "s-2");
+    /* to_ids false, as a label (older publishes) or a flag: not listed */
+    m = at_label(indicator("op-power-a", "n-1", "url", "https://blog.example/",
+                           NULL, NULL),
+                 "green");
+    json_object_set_new(json_object_get(m, "payload"), "labels",
+                        json_pack("[s,s]", "osint", "to_ids:false"));
+    write_ok(s, m, "n-1");
+    m = at_label(
+        indicator("op-power-a", "n-2", "ipv4", "203.0.113.99", NULL, NULL),
+        "green");
+    json_object_set_new(json_object_get(m, "payload"), "to_ids", json_false());
+    write_ok(s, m, "n-2");
+    sync_ok(s, NOW);
+
+    /* labels apart */
+    assert_label_list("green", "ipv4", "192.0.2.1\n");
+    assert_label_list("green", "domain", "green.example\n");
+    assert_label_list("green", "url", "");
+    assert_label_list("red", "ipv4", "198.51.100.9\n");
+    assert_label_list("red", "domain", "*.wild.example\nred.example\n");
+    assert_label_list("amber-strict", "ipv4", "203.0.113.7/24\n");
+    assert_label_list("amber-strict", "ipv6", "2001:db8::1\n");
+    for (i = 0; i < 5; i++) { /* every folder, empty ones too */
+        assert_label_list(labels[i], "sha256", "");
+        snprintf(path, sizeof(path), "%s/blocklist/%s", tmpdir, labels[i]);
+        assert_no_tmp(path);
+    }
+    assert_label_list("clear", "ipv4", "");
+    assert_label_list("amber", "ipv4", "");
+    assert_int_equal(cishare_sink_blocklist_refused(s, by), 2);
+    assert_int_equal(by[CISHARE_INDICATOR_NOT_FOR_DETECTION], 2);
+
+    /* RPZ: the name and the names under it; a wildcard as it says */
+    t = label_file("red", "rpz.zone");
+    assert_non_null(strstr(t, "\n$TTL "));
+    assert_non_null(strstr(t, "\n@ IN NS localhost.\n"));
+    assert_non_null(strstr(t, "\nred.example CNAME .\n"));
+    assert_non_null(strstr(t, "\n*.red.example CNAME .\n"));
+    assert_non_null(strstr(t, "\n*.wild.example CNAME .\n"));
+    assert_null(strstr(t, "\nwild.example CNAME"));
+    assert_null(strstr(t, "green.example"));
+    serial = zone_serial(t);
+    assert_true(serial > 0);
+    free(t);
+    t = label_file("green", "rpz.zone");
+    assert_non_null(strstr(t, "\ngreen.example CNAME .\n"));
+    assert_null(strstr(t, "red.example"));
+    free(t);
+
+    /* nft: the block's network, per-label set names */
+    t = label_file("amber-strict", "cishare.nft");
+    assert_non_null(strstr(t, "\nadd table inet cishare\n"));
+    assert_non_null(
+        strstr(t, "\nadd set inet cishare amber_strict_v4 { type ipv4_addr; "
+                  "flags interval; auto-merge; }\n"));
+    assert_non_null(strstr(t, "\nflush set inet cishare amber_strict_v6\n"));
+    assert_non_null(strstr(
+        t, "\nadd element inet cishare amber_strict_v4 { 203.0.113.0/24 }\n"));
+    assert_non_null(strstr(
+        t, "\nadd element inet cishare amber_strict_v6 { 2001:db8::1 }\n"));
+    free(t);
+    t = label_file("clear", "cishare.nft");
+    assert_non_null(strstr(t, "flush set inet cishare clear_v4\n"));
+    assert_null(strstr(t, "add element"));
+    free(t);
+
+    /* the state is out of the list folders */
+    snprintf(path, sizeof(path), "%s/.state/blocklist.jsonl", tmpdir);
+    assert_int_equal(access(path, F_OK), 0);
+    snprintf(path, sizeof(path), "%s/blocklist/state.jsonl", tmpdir);
+    assert_int_not_equal(access(path, F_OK), 0);
+
+    /* each rewrite raises the serial */
+    revoke_ok(s, "op-power-a", "r-2");
+    sync_ok(s, NOW);
+    t = label_file("red", "rpz.zone");
+    assert_true(zone_serial(t) > serial);
+    assert_null(strstr(t, "\nred.example CNAME"));
+    serial = zone_serial(t);
+    free(t);
+    cishare_sink_close(s);
+    /* ... across a restart too */
+    s = open_sink("blocklist", tmpdir, false, 0);
+    t = label_file("red", "rpz.zone");
+    assert_true(zone_serial(t) > serial);
+    free(t);
+    cishare_sink_close(s);
+}
+
 static void test_stix_examples(void **state)
 {
     const char *keep = getenv("CISHARE_SINKS_KEEP");
@@ -586,6 +770,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_jsonl, setup, teardown),
         cmocka_unit_test_setup_teardown(test_blocklist, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_blocklist_labels_formats, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_blocklist_too_wide, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_stix_examples, setup, teardown),

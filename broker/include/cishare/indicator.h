@@ -34,10 +34,32 @@
  *   email-no-local-part, email-no-domain
  *   no-suffix-list     the Public Suffix List could not be loaded: no
  *                      domain is accepted (fail closed)
+ *   special-name       a special-use domain name (RFC 6761, 6762,
+ *                      8375): localhost, local, invalid, home.arpa, the
+ *                      reverse-mapping zones in-addr.arpa and ip6.arpa,
+ *                      and names under them; resolvers answer these
+ *                      themselves. Documentation names (example, test,
+ *                      example.com) are accepted like documentation
+ *                      ranges. A domain that is an IPv4 address
+ *                      ("127.0.0.1" given as a domain: no top-level
+ *                      domain is all digits) is judged as the address
+ *                      and, when that passes, refused as malformed.
  *
- * Rules that need more than the value (an attribute's to_ids flag, the
- * label a list is kept for) belong here too, as further reasons of the
- * same enum, so that a feed counts and reports every exclusion one way.
+ * Rules that need more than the value, judged apart by
+ * cishare_indicator_check_label() and _check_to_ids():
+ *   not-for-detection  the record is marked as context, not for
+ *                      detection: the label "to_ids:false" (MISP's
+ *                      attribute flag, as the MISP importer wrote it
+ *                      before it skipped such attributes) or a to_ids
+ *                      flag that is false. Blog posts, VirusTotal
+ *                      links and the like: blocking them breaks what
+ *                      people read.
+ *   no-label           the record carries no TLP label, so no label's
+ *                      folder may hold it (a blocklist sink state
+ *                      record of an older version, which kept none:
+ *                      left out until the feed reads it again)
+ * They share the enum, so that a feed counts and reports every exclusion
+ * one way.
  *
  * The Public Suffix List comes from libpsl: the newer of the list built
  * into the library and the system's (Debian: the publicsuffix package),
@@ -69,6 +91,9 @@ typedef enum {
     CISHARE_INDICATOR_EMAIL_NO_LOCAL_PART,
     CISHARE_INDICATOR_EMAIL_NO_DOMAIN,
     CISHARE_INDICATOR_NO_SUFFIX_LIST,
+    CISHARE_INDICATOR_SPECIAL_NAME,
+    CISHARE_INDICATOR_NOT_FOR_DETECTION,
+    CISHARE_INDICATOR_NO_LABEL,
     CISHARE_INDICATOR__CNT
 } cishare_indicator_reason_t;
 
@@ -98,5 +123,18 @@ cishare_indicator_reason_t
 cishare_indicator_check(const char *type, const char *value, char *norm,
                         size_t norm_size, const char **detailp)
     __attribute__((warn_unused_result));
+
+/**
+ * Judge one label of the record a value came in (an indicator's labels):
+ * CISHARE_INDICATOR_NOT_FOR_DETECTION for "to_ids:false" (any case),
+ * CISHARE_INDICATOR_OK for any other label or NULL. A record is refused
+ * when any of its labels is.
+ */
+cishare_indicator_reason_t cishare_indicator_check_label(const char *label,
+                                                         const char **detailp);
+
+/** Judge a record's to_ids flag: false is not-for-detection. */
+cishare_indicator_reason_t cishare_indicator_check_to_ids(bool to_ids,
+                                                          const char **detailp);
 
 #endif
