@@ -786,7 +786,11 @@ static void bench_serve(bench_t *b, const char *tag)
         kill(pid, SIGTERM);
         die("cishare serve did not start (see %s)", log);
     }
-    j = json_loads(http_get(port, auth, "/cishare/collections/"), 0, NULL);
+    {
+        char *body = http_get(port, auth, "/cishare/collections/");
+        j = json_loads(body, 0, NULL);
+        free(body);
+    }
     json_array_foreach(
         json_object_get(j, "collections"), i,
         c) if (!strcmp(json_string_value(json_object_get(c, "alias")), "feed"))

@@ -79,3 +79,8 @@ ok "publish skips MISP attributes with to_ids false, by reason"
 "$PY" "$SRC/tests/cli/blocklist_safe.py" "$tmp/out" "$tmp/feed.err" "${misp[@]}" ||
     { cat "$tmp/feed.err"; fail "blocklists not safe"; }
 ok "blocklists: nothing excluded, labels apart, RPZ and nft match, state apart, exclusions counted"
+# nftables itself checks each file (nft -c: parse and evaluate, change nothing).
+for f in "$tmp"/out/blocklist/*/cishare.nft; do
+    nft -c -f "$f" 2>"$tmp/nft.err" || { cat "$tmp/nft.err"; fail "nft -c -f $f"; }
+done
+ok "nft -c -f accepts every label's cishare.nft"

@@ -190,7 +190,7 @@ if phase == "read":
 elif phase == "revoked":
     feed = collections()["feed"]
     rid, last = stix_id("indicator", "op-power-a", sys.argv[4]), None
-    for _ in range(100):  # the server indexes new feed output every second
+    for _ in range(300):  # the server indexes new feed output every second
         last = feed.get_object(rid)["objects"][0]
         if last.get("revoked"):
             break

@@ -60,7 +60,9 @@ echo secret >"$tmp/out-b/secret.txt"
     >"$tmp/serve.out" 2>"$tmp/serve.err" &
 spid=$!
 port=""
-for _ in $(seq 100); do
+# the index of 10 010 messages is built before the start line (a minute
+# or more under the sanitizers)
+for _ in $(seq 1800); do
     port="$(sed -n 's/.*(port \([0-9]*\)).*/\1/p' "$tmp/serve.err")"
     [ -n "$port" ] && break
     kill -0 "$spid" 2>/dev/null || fail "serve exited: $(cat "$tmp/serve.err")"
@@ -112,7 +114,7 @@ openssl req -x509 "${ec[@]}" -keyout "$c/self.key" -out "$c/self.crt" -days 2 \
     --listen 127.0.0.1:0 >/dev/null 2>"$tmp/tls.err" &
 tpid=$!
 tport=""
-for _ in $(seq 100); do
+for _ in $(seq 600); do
     tport="$(sed -n 's/.*(port \([0-9]*\)).*/\1/p' "$tmp/tls.err")"
     [ -n "$tport" ] && break
     sleep 0.1
