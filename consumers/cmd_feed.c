@@ -19,6 +19,7 @@ static void feed_usage(FILE *fp)
             "[--format jsonl|stix|blocklist|misp]... [--out DIR|-]\n"
             "                    [--once] [--from-beginning] [--threads N] "
             "[--metrics ADDR:PORT]\n"
+            "                    [--standby]\n"
             "                    [-X key=value]...\n"
             "\n"
             "Read the topics participant P (cishare.participant) may read, "
@@ -29,7 +30,9 @@ static void feed_usage(FILE *fp)
             "DIR/quarantine.jsonl with a reason.\n"
             "Delivery is exactly-once per state folder: offsets are "
             "committed only after\n"
-            "the sinks and the seen-id log are on disk.\n"
+            "the sinks and the seen-id log are on disk. With --out - it is "
+            "at-least-once\n"
+            "on stdout (see below).\n"
             "\n"
             "Options:\n"
             "  -c, --config FILE    client configuration (required)\n"
@@ -42,6 +45,10 @@ static void feed_usage(FILE *fp)
             "      --once           stop at the end of every assigned "
             "partition\n"
             "      --from-beginning read every partition from its beginning\n"
+            "      --standby        if another feed runs on this state "
+            "folder, wait as its\n"
+            "                       hot standby and take over when it "
+            "stops or dies\n"
             "      --threads N      verification threads (default "
             "cishare.feed.threads)\n"
             "      --metrics ADDR:PORT  serve Prometheus metrics at "
@@ -63,6 +70,31 @@ static void feed_usage(FILE *fp)
             "nothing is skipped\n"
             "(a further instance of a feed scaled out over one group: "
             "-X cishare.feed.new-state-folder=group).\n"
+            "One feed per state folder: it holds <state-dir>/feed.lock "
+            "while it runs. A\n"
+            "second one exits 2 naming the holder's pid; with --standby it "
+            "logs\n"
+            "\"standby: another feed holds <path> (pid N); waiting\", "
+            "takes the lock\n"
+            "within 200 ms of the holder's end (kill -9 included) and "
+            "resumes from the\n"
+            "folder's committed offsets and seen ids: nothing lost or "
+            "repeated. Start both\n"
+            "of a pair with --standby: they then share one static group "
+            "membership\n"
+            "(group.instance.id), so the takeover does not wait for the "
+            "dead one's\n"
+            "session.timeout.ms.\n"
+            "--out -: each batch is written to stdout and flushed before "
+            "its offsets are\n"
+            "committed; a crash (or a closed pipe) between the two "
+            "writes that batch\n"
+            "again on the next run: at-least-once. Lines repeated this way "
+            "carry the\n"
+            "same message_id (the consumer drops them by it); the files of "
+            "--out DIR\n"
+            "are cut back to the last commit instead, so they are "
+            "exactly-once.\n"
             "A stats line is printed every cishare.feed.stats-interval-ms "
             "and a summary on\n"
             "exit. SIGINT/SIGTERM stop cleanly after a final commit.\n"
@@ -92,6 +124,7 @@ int cishare_cmd_feed(int argc, char **argv)
         {"from-beginning", no_argument, NULL, 2},
         {"threads", required_argument, NULL, 3},
         {"metrics", required_argument, NULL, 4},
+        {"standby", no_argument, NULL, 5},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     cishare_feed_opts_t opts = {0};
@@ -155,6 +188,9 @@ int cishare_cmd_feed(int argc, char **argv)
             break;
         case 4:
             metrics_at = optarg;
+            break;
+        case 5:
+            opts.standby = true;
             break;
         case 'h':
             feed_usage(stdout);

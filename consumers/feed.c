@@ -15,6 +15,7 @@
 #include "cishare/tls.h"
 #include "cishare/topics.h"
 #include "dedup.h"
+#include "folderlock.h"
 #include "quarantine.h"
 #include "sinks/sink.h"
 #include "sinks/blocklist.h"
@@ -51,6 +52,10 @@ typedef struct feed_s {
     rd_kafka_topic_partition_list_t *eof;
     bool ever_assigned;
     bool fresh_state; /* no seen.log before this run: read from the start */
+    /* <state-dir>/feed.lock (folderlock.h), held while running; -1 none.
+     * standby_stopped: stopped while waiting for it, nothing was run. */
+    int lock_fd;
+    bool standby_stopped;
     /* --once gives up when no partition is assigned after this long: a
      * feed killed a moment ago stays in the group until its session times
      * out, so the wait covers session.timeout.ms with a margin. */
@@ -753,7 +758,13 @@ static cishare_err_t receipt_send(feed_t *f, const item_t *it,
     if (f->rcpt_pend_cnt == CISHARE_MERKLE_MAX_LEAVES &&
         (err = receipts_produce(f, errstr, errstr_size)))
         return err;
-    cishare_uuid_v4(uuid);
+    {
+        /* one receipt per (recipient, message): a batch re-read after a
+         * crash re-sends the same receipt, which the origin's feed then
+         * drops as a duplicate (schemas/README.md, "Message ids") */
+        const char *rf[3] = {f->id.me->id, it->rc_origin, it->rc_id};
+        cishare_uuid_name(uuid, "cishare/receipt/v1", rf, NULL, 3);
+    }
     snprintf(id, sizeof(id), "receipt--%s", uuid);
     snprintf(aud, sizeof(aud), "participant:%s", it->rc_origin);
     cishare_time_format(now, created);
@@ -1499,6 +1510,23 @@ static cishare_err_t feed_open(feed_t *f, char *errstr, size_t errstr_size)
                 "the ids it has delivered)");
         state = o->out;
     }
+    /* One feed per folder, before anything in it is opened: a second one
+     * refuses, or waits as a hot standby (folderlock.h). A plugged-in
+     * output's owner (the relay) holds the lock of its folder itself. */
+    if (!o->output) {
+        if (cishare_mkdirs(state))
+            return cishare_err_set(CISHARE_ERR_IO, errstr, errstr_size,
+                                   "%s: cannot create folder: %s", state,
+                                   strerror(errno));
+        if ((err = cishare_folder_lock(state, "feed", o->standby, o->stop,
+                                       o->log, o->log_opaque, &f->lock_fd,
+                                       errstr, errstr_size)))
+            return err;
+        if (f->lock_fd < 0) {
+            f->standby_stopped = true; /* stopped while waiting */
+            return CISHARE_OK;
+        }
+    }
     /* the directory's trust state lives beside the feed's own state */
     if ((err = cishare_identity_load_at(o->conf, state, &f->id, errstr,
                                         errstr_size)))
@@ -1624,6 +1652,24 @@ static cishare_err_t feed_open(feed_t *f, char *errstr, size_t errstr_size)
         cishare_topic_feed_group(f->id.me->id, group, sizeof(group));
         rd_kafka_conf_set(kc, "group.id", group, NULL, 0);
     }
+    /* A hot pair on one folder: one static member, so the standby's join
+     * replaces a killed active at once (KIP-345) rather than after its
+     * session times out; the old member, if it lived, is fenced. */
+    if (o->standby && !cishare_config_get_kafka(o->conf, "group.instance.id")) {
+        char real[4096], inst[CISHARE_TOPIC_MAX + 40];
+        const char *g = cishare_config_get_kafka(o->conf, "group.id");
+        const char *fields[2] = {g ? g : group,
+                                 realpath(state, real) ? real : state};
+        char uuid[37];
+        cishare_uuid_name(uuid, "cishare/feed-instance/v1", fields, NULL, 2);
+        snprintf(inst, sizeof(inst), "%s.%.8s%.4s", f->id.me->id, uuid,
+                 uuid + 9);
+        if (rd_kafka_conf_set(kc, "group.instance.id", inst, errstr,
+                              errstr_size)) {
+            rd_kafka_conf_destroy(kc);
+            return CISHARE_ERR_CONFIG;
+        }
+    }
     if (rd_kafka_conf_set(kc, "enable.auto.commit", "false", errstr,
                           errstr_size) ||
         rd_kafka_conf_set(kc, "enable.auto.offset.store", "false", errstr,
@@ -1709,6 +1755,8 @@ static void feed_close(feed_t *f)
     cishare_codec_destroy(f->codec);
     cishare_identity_clear(&f->id);
     cishare_strlist_clear(&f->warned_topics);
+    if (f->lock_fd >= 0)
+        close(f->lock_fd); /* last: the folder is consistent now */
 }
 
 /* Client-level errors (served by rd_kafka_consumer_poll on the feed's
@@ -2035,7 +2083,8 @@ cishare_err_t cishare_feed_run(const cishare_feed_opts_t *opts,
     memset(stats, 0, sizeof(*stats));
     f.opts = opts;
     f.stats = stats;
-    if ((err = feed_open(&f, errstr, errstr_size)))
+    f.lock_fd = -1;
+    if ((err = feed_open(&f, errstr, errstr_size)) || f.standby_stopped)
         goto out;
     if (!(bufs[0].items = calloc(batch_size, sizeof(item_t))) ||
         !(bufs[1].items = calloc(batch_size, sizeof(item_t)))) {

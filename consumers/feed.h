@@ -127,9 +127,17 @@ typedef struct cishare_feed_opts_s {
     const cishare_config_t *conf;
     const char *sinks[CISHARE_FEED_MAX_SINKS]; /**< "jsonl", "stix", ... */
     size_t sink_cnt;
-    const char *out;           /**< folder, or "-" (jsonl on stdout) */
-    bool once;                 /**< stop at the end of every partition */
-    bool from_beginning;       /**< start every partition at its beginning */
+    const char *out;     /**< folder, or "-" (jsonl on stdout) */
+    bool once;           /**< stop at the end of every partition */
+    bool from_beginning; /**< start every partition at its beginning */
+    /** One feed per state folder (folderlock.h): false, another instance
+     *  holding <state-dir>/feed.lock is CISHARE_ERR_CONFIG; true, wait
+     *  for it as a hot standby (until *stop), then start, with a static
+     *  consumer group membership (group.instance.id derived from the
+     *  group and the folder, unless set) so that the takeover replaces
+     *  the dead member at once instead of waiting for its session to time
+     *  out. Run both instances of a pair with it. */
+    bool standby;
     int threads;               /**< preparing threads (>= 1), see above */
     int batch_size;            /**< messages per batch (default 1000) */
     int64_t stats_interval_ms; /**< 0: no stats lines */

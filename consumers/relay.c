@@ -13,7 +13,9 @@
 #include "cishare/policy.h"
 #include "cishare/routing.h"
 #include "cishare/topics.h"
+#include "folderlock.h"
 #include "review.h"
+#include "sinks/sink.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -1612,8 +1614,21 @@ cishare_err_t cishare_relay_run(const cishare_relay_opts_t *opts,
     cishare_identity_t id = {0};
     cishare_feed_opts_t fo = {0};
     cishare_feed_output_t out = {0};
+    const char *state = cishare_config_get(opts->conf, CISHARE_CONF_STATE_DIR);
+    int lock_fd = -1;
     cishare_err_t err;
 
+    /* One relay per folder (folderlock.h), before its review queue or its
+     * transactional producer (whose id a second one would fence) is
+     * opened; the feed it runs leaves the lock to it. */
+    if (state && cishare_mkdirs(state))
+        return cishare_err_set(CISHARE_ERR_IO, errstr, errstr_size,
+                               "%s: cannot create folder: %s", state,
+                               strerror(errno));
+    if (state && (err = cishare_folder_lock(state, "relay", false, opts->stop,
+                                            opts->log, opts->log_opaque,
+                                            &lock_fd, errstr, errstr_size)))
+        return err;
     err = relay_setup(&r, opts, stats, &id, true, errstr, errstr_size);
     if (!err)
         relay_log(&r, "relay of %s: %zu rule(s), folder %s%s", id.me->id,
@@ -1647,6 +1662,8 @@ cishare_err_t cishare_relay_run(const cishare_relay_opts_t *opts,
     err = cishare_feed_run(&fo, &stats->feed, errstr, errstr_size);
 out:
     relay_teardown(&r);
+    if (lock_fd >= 0)
+        close(lock_fd);
     return err;
 }
 

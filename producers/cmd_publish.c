@@ -462,6 +462,9 @@ int cishare_cmd_publish(int argc, char **argv)
     }
     if ((rc = cishare_publish_open(conf, co.dry_run, &pub)) != CISHARE_EXIT_OK)
         goto out;
+    /* every record's outcome has its place before the first is sent */
+    if (cishare_publisher_reserve(pub, imp.rejected_cnt + imp.cnt))
+        goto nomem;
     for (i = 0; i < imp.rejected_cnt; i++)
         if (cishare_publisher_reject(pub, imp.rejected[i].record,
                                      imp.rejected[i].reason,
@@ -469,8 +472,19 @@ int cishare_cmd_publish(int argc, char **argv)
             goto nomem;
     for (i = 0; i < imp.cnt && !cishare_cli_stop; i++) {
         if (cishare_publisher_submit(pub, imp.recs[i].msg, imp.recs[i].record,
-                                     tlp, audience))
-            goto nomem;
+                                     tlp, audience)) {
+            /* record i failed "out of memory"; so do the rest, counted in
+             * the summary, after what was queued is delivered */
+            size_t n = imp.cnt - i - 1;
+            cishare_cli_error("out of memory: %zu record%s after %s not sent",
+                              n, n == 1 ? "" : "s", imp.recs[i].record);
+            for (i++; i < imp.cnt; i++)
+                if (cishare_publisher_reject(pub, imp.recs[i].record,
+                                             "out of memory",
+                                             "not sent: out of memory"))
+                    goto nomem;
+            break;
+        }
         if (tty && (i % 100 == 99 || i + 1 == imp.cnt))
             fprintf(stderr, "\r%% built %zu/%zu   ", i + 1, imp.cnt);
     }
@@ -484,7 +498,8 @@ int cishare_cmd_publish(int argc, char **argv)
     rc = cishare_publish_report(pub, co.dry_run, co.verbose, &imp);
     goto out;
 nomem:
-    cishare_cli_error("out of memory");
+    /* only before anything was sent: the room for outcomes is reserved */
+    cishare_cli_error("out of memory: nothing was published");
     rc = CISHARE_EXIT_FAIL;
 out:
     cishare_publisher_destroy(pub);

@@ -117,6 +117,7 @@ struct cishare_publisher_s {
     size_t base; /* records forgotten (cishare_publisher_forget) */
     size_t inflight, delivered;
     bool nomem;             /* the signer ran out of memory: submit fails */
+    size_t test_nomem_at;   /* test hook CISHARE_TEST_PUB_NOMEM: 1-based */
     char last_error[768];   /* last client-level error (error_cb) */
     char purge_detail[900]; /* why queued messages were purged (flush) */
     char principal[128];    /* who Kafka sees: sasl.username, else our id */
@@ -137,14 +138,35 @@ struct cishare_publisher_s {
     cishare_strlist_t early_log; /* lines before _set_log(), in order */
 };
 
+/* Texts a record keeps when not even its copy of a text could be made:
+ * the outcome must not depend on memory (never freed). */
+static char oom_text[] = "out of memory";
+static char oom_name[] = "(a record whose name could not be kept: out of "
+                         "memory)";
+
+static void rec_str_free(char *s)
+{
+    if (s != oom_text && s != oom_name)
+        free(s);
+}
+
 static void rec_fail(cishare_pub_rec_t *r, const char *reason,
                      const char *detail)
 {
     if (r->failed)
         return; /* the first reason is the one reported */
     r->failed = true;
-    r->reason = strdup(reason);
-    r->detail = strdup(detail);
+    if (!(r->reason = strdup(reason)))
+        r->reason = oom_text;
+    if (!(r->detail = strdup(detail)))
+        r->detail = oom_text;
+}
+
+/* Out of memory while this record was handled: it fails, never left
+ * without an outcome. */
+static void rec_fail_nomem(cishare_pub_rec_t *r)
+{
+    rec_fail(r, "out of memory", "not sent: out of memory");
 }
 
 /* A failure on the way to Kafka, not a refusal of the record. */
@@ -158,12 +180,12 @@ static void rec_fail_kafka(cishare_pub_rec_t *r, const char *reason,
 
 static void rec_free(cishare_pub_rec_t *r)
 {
-    free(r->record);
+    rec_str_free(r->record);
     free(r->subject);
     free(r->topics);
     free(r->tlp);
-    free(r->reason);
-    free(r->detail);
+    rec_str_free(r->reason);
+    rec_str_free(r->detail);
     free(r->audience);
     free(r->msg_id);
 }
@@ -239,9 +261,12 @@ static void sign_slots(cishare_publisher_t *pub, size_t from, size_t to)
 
     for (i = 0; i < n; i++) {
         slot_t *sl = &pub->ring[(from + i) % SIGN_RING];
-        cishare_err_t err = prepare(
-            pub, sl->msg, sl->tlp_override, sl->audience, false, &sl->out,
-            &sl->topics, &sl->reason, sl->errstr, sizeof(sl->errstr));
+        cishare_err_t err =
+            pub->test_nomem_at == sl->idx + 1
+                ? CISHARE_ERR_NOMEM
+                : prepare(pub, sl->msg, sl->tlp_override, sl->audience, false,
+                          &sl->out, &sl->topics, &sl->reason, sl->errstr,
+                          sizeof(sl->errstr));
         json_decref(sl->msg);
         sl->msg = NULL;
         free(sl->audience);
@@ -256,7 +281,7 @@ static void sign_slots(cishare_publisher_t *pub, size_t from, size_t to)
         if (err) {
             sl->nomem = true;
             sl->reason = "out of memory";
-            snprintf(sl->errstr, sizeof(sl->errstr), "out of memory");
+            snprintf(sl->errstr, sizeof(sl->errstr), "not sent: out of memory");
         }
         if (sl->reason)
             continue; /* not in the batch */
@@ -289,7 +314,7 @@ static void sign_slots(cishare_publisher_t *pub, size_t from, size_t to)
         if (!(sl->hdrs = rd_kafka_headers_new(16))) {
             sl->nomem = true;
             sl->reason = "out of memory";
-            snprintf(sl->errstr, sizeof(sl->errstr), "out of memory");
+            snprintf(sl->errstr, sizeof(sl->errstr), "not sent: out of memory");
             continue;
         }
         if (cishare_envelope_to_headers(&sl->out.env, sl->hdrs, sl->errstr,
@@ -511,6 +536,12 @@ cishare_err_t cishare_publisher_new(const cishare_config_t *conf, bool dry_run,
     *pubp = NULL;
     if (!pub)
         return CISHARE_ERR_NOMEM;
+    {
+        /* test hook: record N (1-based) runs out of memory as it is built,
+         * so tests can see every record still get an outcome */
+        const char *t = getenv("CISHARE_TEST_PUB_NOMEM");
+        pub->test_nomem_at = t ? strtoul(t, NULL, 10) : 0;
+    }
     pub->scheme = cishare_config_get(conf, "cishare.sign.scheme");
     if (!pub->scheme || (strcmp(pub->scheme, CISHARE_SIG_ED25519_MERKLE) &&
                          strcmp(pub->scheme, CISHARE_SIG_ED25519))) {
@@ -711,9 +742,23 @@ static cishare_pub_rec_t *rec_new(cishare_publisher_t *pub, const char *record)
     r = &pub->recs[pub->cnt];
     memset(r, 0, sizeof(*r));
     if (!(r->record = strdup(record)))
-        return NULL;
+        r->record = oom_name; /* still a record with an outcome */
     pub->cnt++;
     return r;
+}
+
+cishare_err_t cishare_publisher_reserve(cishare_publisher_t *pub, size_t n)
+{
+    cishare_pub_rec_t *nr;
+
+    if (pub->size - pub->cnt >= n)
+        return CISHARE_OK;
+    if (n > SIZE_MAX / sizeof(*nr) - pub->cnt ||
+        !(nr = realloc(pub->recs, (pub->cnt + n) * sizeof(*nr))))
+        return CISHARE_ERR_NOMEM;
+    pub->recs = nr;
+    pub->size = pub->cnt + n;
+    return CISHARE_OK;
 }
 
 cishare_err_t cishare_publisher_reject(cishare_publisher_t *pub,
@@ -954,9 +999,14 @@ cishare_err_t cishare_publisher_submit(cishare_publisher_t *pub,
     size_t idx;
     slot_t *sl;
 
-    if (pub->nomem || !(r = rec_new(pub, record)))
+    if (!(r = rec_new(pub, record)))
         return CISHARE_ERR_NOMEM;
     idx = pub->base + pub->cnt - 1;
+    if (pub->nomem) {
+        /* an earlier record ran out of memory: this one is not sent */
+        rec_fail_nomem(r);
+        return CISHARE_ERR_NOMEM;
+    }
     if (!pub->ring) {
         /* a dry run: all here, signed alone (a batch of one) */
         cishare_msg_out_t o;
@@ -966,14 +1016,25 @@ cishare_err_t cishare_publisher_submit(cishare_publisher_t *pub,
         cishare_err_t err;
 
         memset(&o, 0, sizeof(o));
-        err = prepare(pub, msg, tlp_override, audience, true, &o, &topics,
-                      &reason, errstr, sizeof(errstr));
+        err = pub->test_nomem_at == idx + 1
+                  ? CISHARE_ERR_NOMEM
+                  : prepare(pub, msg, tlp_override, audience, true, &o, &topics,
+                            &reason, errstr, sizeof(errstr));
         if (!err && reason)
             rec_fail(r, reason, errstr);
         else if (!err && (!(r->subject = strdup(o.key)) ||
                           !(r->topics = join(&topics)) ||
                           !(r->tlp = strdup(cishare_tlp_name(o.env.tlp)))))
             err = CISHARE_ERR_NOMEM;
+        if (err) {
+            /* the record fails; what was kept of it is not reported */
+            free(r->subject);
+            free(r->topics);
+            free(r->tlp);
+            r->subject = r->topics = r->tlp = NULL;
+            rec_fail_nomem(r);
+            pub->nomem = true;
+        }
         cishare_msg_out_clear(&o);
         cishare_strlist_clear(&topics);
         return err;
@@ -982,8 +1043,11 @@ cishare_err_t cishare_publisher_submit(cishare_publisher_t *pub,
     /* every 64th submission: the directory topic (at most once a second);
      * every submission: the expiry of the directory in use */
     if ((pub->dirw && !(pub->head & 63) && directory_check(pub)) ||
-        directory_in_force(pub))
+        directory_in_force(pub)) {
+        rec_fail_nomem(&pub->recs[idx - pub->base]);
+        pub->nomem = true;
         return CISHARE_ERR_NOMEM;
+    }
     if (pub->stopped) {
         rec_fail_kafka(&pub->recs[idx - pub->base], pub->stopped,
                        pub->stopped_detail);
@@ -996,8 +1060,11 @@ cishare_err_t cishare_publisher_submit(cishare_publisher_t *pub,
      * thread only queues it here and produces it in order. A reference
      * is enough: msg is only read, and left alone until it is built. */
     sl = &pub->ring[pub->head % SIGN_RING];
-    if (audience && !(sl->audience = strdup(audience)))
+    if (audience && !(sl->audience = strdup(audience))) {
+        rec_fail_nomem(&pub->recs[idx - pub->base]);
+        pub->nomem = true;
         return CISHARE_ERR_NOMEM;
+    }
     sl->msg = json_incref((json_t *)msg);
     sl->tlp_override = tlp_override;
     sl->idx = idx;

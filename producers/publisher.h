@@ -121,11 +121,24 @@ const cishare_tls_info_t *cishare_publisher_tls(const cishare_publisher_t *pub);
  * is kept.
  * audience: NULL or the caller's audience text (replaces msg.audience).
  * The outcome is recorded under `record`; a refusal is not an error of
- * this call. Returns CISHARE_ERR_NOMEM only.
+ * this call. Returns CISHARE_ERR_NOMEM only: out of memory, this record
+ * (if its entry could be made: see _reserve()) and every later one fail
+ * with reason "out of memory"; records already queued keep their own
+ * outcomes. Test hook: environment CISHARE_TEST_PUB_NOMEM=N makes record
+ * N (1-based, over _reject() and _submit()) fail so as it is built.
  */
 cishare_err_t cishare_publisher_submit(cishare_publisher_t *pub,
                                        const json_t *msg, const char *record,
                                        int tlp_override, const char *audience);
+
+/**
+ * Make room for n more records up front, so that recording a record's
+ * outcome (_submit(), _reject()) needs no more memory than its texts,
+ * and, when even those cannot be copied, fixed ones: with room reserved
+ * every record gets an outcome, whatever memory is left.
+ * CISHARE_ERR_NOMEM when the room cannot be had (nothing changes).
+ */
+cishare_err_t cishare_publisher_reserve(cishare_publisher_t *pub, size_t n);
 
 /** Record a record refused before submit (an importer's rejection). */
 cishare_err_t cishare_publisher_reject(cishare_publisher_t *pub,

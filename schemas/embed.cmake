@@ -1,12 +1,16 @@
 # Writes OUT: a C array of {file name, schema JSON text} for every
-# SRC/*.avsc, so libcishare carries its schemas with it.
+# SRC/*.avsc and SRC/history/*.avsc (older versions, named
+# "history/<Type>.v<N>.avsc"), so libcishare carries its schemas with it.
 file(GLOB files ${SRC}/*.avsc)
 list(SORT files)
+file(GLOB hist ${SRC}/history/*.avsc)
+list(SORT hist)
+list(APPEND files ${hist})
 set(body "")
 set(table "")
 set(i 0)
 foreach(f ${files})
-  get_filename_component(name ${f} NAME)
+  file(RELATIVE_PATH name ${SRC} ${f})
   file(READ ${f} hex HEX)
   string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," hex "${hex}")
   string(APPEND body "static const char schema_${i}[] = {${hex}0};\n")

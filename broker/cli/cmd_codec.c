@@ -326,6 +326,10 @@ static void schema_usage(FILE *fp)
                 "      bytes every value starts with (C3 01, then the "
                 "fingerprint\n"
                 "      little-endian), in hex as they appear on the wire.\n"
+                "      Then one line per older version this build still reads\n"
+                "      (schemas/history/; resolved to the current schema): "
+                "type, file,\n"
+                "      fingerprint and header.\n"
                 "show: the Parsing Canonical Form of TYPE's schema, or with "
                 "--avsc the\n"
                 "      schema file as shipped (with docs and defaults).\n"
@@ -367,6 +371,18 @@ int cishare_cmd_schema(int argc, char **argv)
             for (i = 0; i < 8; i++)
                 printf("%02x", (unsigned)((fp >> (8 * i)) & 0xff));
             printf("\n");
+        }
+        for (t = 0; t < CISHARE_MSG__CNT; t++) {
+            size_t k;
+            uint64_t fp;
+            const char *file;
+            for (k = 0; (file = cishare_codec_version(codec, t, k, &fp)); k++) {
+                printf("%-11s %-29s %016" PRIx64 "   c301",
+                       cishare_msgtype_name(t), file, fp);
+                for (i = 0; i < 8; i++)
+                    printf("%02x", (unsigned)((fp >> (8 * i)) & 0xff));
+                printf("\n");
+            }
         }
         cishare_codec_destroy(codec);
         return CISHARE_EXIT_OK;

@@ -827,9 +827,30 @@ int cishare_cmd_provision(int argc, char **argv)
             printf("- acl %s\n", line);
         }
     } else {
-        create_topics(&pv, conf, &new_topics);
-        create_acls(&pv, &add);
-        delete_acls(&pv, stale, stale_cnt);
+        /* in slices: a KRaft controller refuses one request that makes
+         * more than 10 000 metadata records ("excessively large batch
+         * operation"); a topic makes 1 + partitions + up to 3 config
+         * records, an ACL one (3 000 participants: 3 065 topics); ACLs in
+         * thousands, each request answered within the timeout */
+        size_t step = 9000 / (4 + (size_t)cishare_config_get_int(
+                                      conf, "cishare.provision.partitions"));
+        if (!step) /* partitions beyond 8 996: one topic a request */
+            step = 1;
+        for (i = 0; i < new_topics.cnt; i += step) {
+            cishare_strlist_t slice = {
+                .items = new_topics.items + i,
+                .cnt = new_topics.cnt - i < step ? new_topics.cnt - i : step};
+            create_topics(&pv, conf, &slice);
+        }
+        for (i = 0; i < add.cnt; i += 1000) {
+            cishare_acl_set_t slice = add;
+            slice.items = add.items + i;
+            slice.cnt = add.cnt - i < 1000 ? add.cnt - i : 1000;
+            create_acls(&pv, &slice);
+        }
+        for (i = 0; i < stale_cnt; i += 1000)
+            delete_acls(&pv, stale + i,
+                        stale_cnt - i < 1000 ? stale_cnt - i : 1000);
         if (!pv.failures && (add.cnt || stale_cnt))
             wait_applied(&pv, &want);
     }

@@ -39,7 +39,8 @@ typedef struct av_node_s av_node_t;
 typedef struct {
     char *name;
     av_node_t *type;
-    json_t *deflt; /* NULL: required */
+    json_t *deflt;   /* NULL: required */
+    json_t *aliases; /* array of strings or NULL (schema resolution) */
 } av_field_t;
 
 struct av_node_s {
@@ -52,8 +53,10 @@ struct av_node_s {
     size_t symbol_cnt;
     av_node_t **branches;
     size_t branch_cnt;
-    av_node_t *items; /* array items, map values */
-    size_t size;      /* fixed */
+    av_node_t *items;   /* array items, map values */
+    size_t size;        /* fixed */
+    json_t *aliases;    /* named types: array of strings or NULL */
+    char *enum_default; /* enum: symbol for unknown writer symbols */
     /* records, for the text decoder: field indices in key order (what
      * jansson's JSON_SORT_KEYS gives) and each field's "name": text */
     size_t *sorted;
@@ -233,6 +236,8 @@ static av_node_t *compile_named(compile_t *c, const json_t *j, const char *t,
         return NULL;
     }
     n->name = full;
+    if (json_is_array(json_object_get(j, "aliases")))
+        n->aliases = json_incref(json_object_get(j, "aliases"));
     if (n->kind == AV_ENUM) {
         const json_t *syms = json_object_get(j, "symbols");
         if (!json_is_array(syms) || !json_array_size(syms)) {
@@ -252,6 +257,19 @@ static av_node_t *compile_named(compile_t *c, const json_t *j, const char *t,
             if (!n->symbols[i])
                 return NULL;
             n->symbol_cnt++;
+        }
+        if (json_is_string(json_object_get(j, "default"))) {
+            const char *dflt = json_string_value(json_object_get(j, "default"));
+            for (i = 0; i < n->symbol_cnt; i++)
+                if (!strcmp(n->symbols[i], dflt))
+                    break;
+            if (i == n->symbol_cnt) {
+                compile_fail(c, "enum %s: default '%s' is not a symbol", full,
+                             dflt);
+                return NULL;
+            }
+            if (!(n->enum_default = strdup(dflt)))
+                return NULL;
         }
         return n;
     }
@@ -304,6 +322,8 @@ static av_node_t *compile_named(compile_t *c, const json_t *j, const char *t,
             if (!af->name)
                 break;
             n->field_cnt++;
+            if (json_is_array(json_object_get(f, "aliases")))
+                af->aliases = json_incref(json_object_get(f, "aliases"));
             af->type = compile(c, ftype, inner_ns, depth + 1);
             if (!af->type)
                 break;
@@ -420,9 +440,12 @@ void cishare_avro_schema_destroy(cishare_avro_schema_t *s)
     for (n = s->all; n; n = next) {
         next = n->next;
         free(n->name);
+        json_decref(n->aliases);
+        free(n->enum_default);
         for (i = 0; i < n->field_cnt; i++) {
             free(n->fields[i].name);
             json_decref(n->fields[i].deflt);
+            json_decref(n->fields[i].aliases);
         }
         free(n->fields);
         for (i = 0; n->qkeys && i < n->field_cnt; i++)
@@ -1913,4 +1936,389 @@ cishare_avro_decode_text(const cishare_avro_schema_t *schema,
     if (err)
         out->len = start;
     return err;
+}
+
+/* ---------------------------------------------------------------------
+ * Schema resolution (Avro specification, "Schema Resolution"): a value
+ * decoded with the writer's schema, rewritten into the reader's shape.
+ * The same walk without a value (v == NULL) checks two schemas.
+ */
+typedef struct res_pair_s {
+    const struct res_pair_s *up;
+    const av_node_t *w, *r;
+} res_pair_t;
+
+typedef struct {
+    char *errstr;
+    size_t errstr_size;
+} res_t;
+
+static const char *unqualified(const char *name)
+{
+    const char *dot = strrchr(name, '.');
+
+    return dot ? dot + 1 : name;
+}
+
+/* Named types match by full or unqualified name, or a reader alias. */
+static bool names_match(const av_node_t *w, const av_node_t *r)
+{
+    size_t i;
+
+    if (!strcmp(w->name, r->name) ||
+        !strcmp(unqualified(w->name), unqualified(r->name)))
+        return true;
+    for (i = 0; r->aliases && i < json_array_size(r->aliases); i++) {
+        const char *a = json_string_value(json_array_get(r->aliases, i));
+        if (a && (!strcmp(a, w->name) || !strcmp(a, unqualified(w->name))))
+            return true;
+    }
+    return false;
+}
+
+/* Kinds a writer's kind may be read as (same kind, or a promotion). */
+static bool kinds_match(const av_node_t *w, const av_node_t *r)
+{
+    if (w->kind == r->kind)
+        return (w->kind != AV_RECORD && w->kind != AV_ENUM &&
+                w->kind != AV_FIXED) ||
+               names_match(w, r);
+    switch (w->kind) {
+    case AV_INT:
+        return r->kind == AV_LONG || r->kind == AV_FLOAT ||
+               r->kind == AV_DOUBLE;
+    case AV_LONG:
+        return r->kind == AV_FLOAT || r->kind == AV_DOUBLE;
+    case AV_FLOAT:
+        return r->kind == AV_DOUBLE;
+    case AV_STRING:
+        return r->kind == AV_BYTES;
+    case AV_BYTES:
+        return r->kind == AV_STRING;
+    default:
+        return false;
+    }
+}
+
+static const av_field_t *writer_field(const av_node_t *w, const av_field_t *rf)
+{
+    size_t i, k;
+
+    for (i = 0; i < w->field_cnt; i++)
+        if (!strcmp(w->fields[i].name, rf->name))
+            return &w->fields[i];
+    for (k = 0; rf->aliases && k < json_array_size(rf->aliases); k++) {
+        const char *a = json_string_value(json_array_get(rf->aliases, k));
+        for (i = 0; a && i < w->field_cnt; i++)
+            if (!strcmp(w->fields[i].name, a))
+                return &w->fields[i];
+    }
+    return NULL;
+}
+
+/* A default in native form: encoded with the field's type, decoded back
+ * (a timestamp default 0 becomes "1970-01-01T00:00:00Z", as decode
+ * would give it). */
+static cishare_err_t default_value(res_t *rs, const av_node_t *type,
+                                   const json_t *d, const path_t *p,
+                                   json_t **outp)
+{
+    cishare_avro_buf_t tmp = {0};
+    enc_t e = {
+        .out = &tmp, .errstr = rs->errstr, .errstr_size = rs->errstr_size};
+    dec_t dd = {.items_left = CISHARE_CODEC_MAX_ITEMS,
+                .depth_left = CISHARE_CODEC_MAX_DEPTH,
+                .errstr = rs->errstr,
+                .errstr_size = rs->errstr_size};
+    const av_node_t *t = type->kind == AV_UNION ? type->branches[0] : type;
+    cishare_err_t err;
+
+    if ((err = encode(&e, t, d, p))) {
+        free(tmp.buf);
+        return err;
+    }
+    dd.p = tmp.buf ? tmp.buf : (const uint8_t *)"";
+    dd.end = dd.p + tmp.len;
+    err = decode(&dd, t, outp, p);
+    free(tmp.buf);
+    return err;
+}
+
+/* bytes (code points U+0000-U+00FF) <-> string (UTF-8), one byte per
+ * code point either way. */
+static cishare_err_t promote_text(res_t *rs, const json_t *v, bool to_bytes,
+                                  const path_t *p, json_t **outp)
+{
+    const uint8_t *s = (const uint8_t *)json_string_value(v);
+    size_t n = json_string_length(v), i, o = 0;
+    char *buf = malloc(2 * n + 1);
+
+    if (!buf)
+        return cishare_err_set(CISHARE_ERR_NOMEM, rs->errstr, rs->errstr_size,
+                               "out of memory");
+    for (i = 0; i < n; i++) {
+        if (to_bytes && s[i] >= 0x80) {
+            buf[o++] = (char)(0xC0 | (s[i] >> 6));
+            buf[o++] = (char)(0x80 | (s[i] & 0x3F));
+        } else if (!to_bytes && s[i] >= 0x80) {
+            /* only U+0080-U+00FF occur in a bytes value */
+            if (i + 1 >= n || (s[i] != 0xC2 && s[i] != 0xC3)) {
+                free(buf);
+                return path_err(CISHARE_ERR_VALIDATION, p, rs->errstr,
+                                rs->errstr_size,
+                                "bytes value is not code points "
+                                "U+0000-U+00FF");
+            }
+            buf[o++] = (char)(((s[i] & 0x03) << 6) | (s[i + 1] & 0x3F));
+            i++;
+        } else {
+            buf[o++] = (char)s[i];
+        }
+    }
+    if (!to_bytes && !cishare_avro_utf8_valid(buf, o)) {
+        free(buf);
+        return path_err(CISHARE_ERR_VALIDATION, p, rs->errstr, rs->errstr_size,
+                        "bytes value is not valid UTF-8 for a string");
+    }
+    *outp = json_stringn_nocheck(buf, o);
+    free(buf);
+    return *outp ? CISHARE_OK
+                 : cishare_err_set(CISHARE_ERR_NOMEM, rs->errstr,
+                                   rs->errstr_size, "out of memory");
+}
+
+static cishare_err_t resolve(res_t *rs, const av_node_t *w, const av_node_t *r,
+                             const json_t *v, const path_t *p,
+                             const res_pair_t *up, json_t **outp);
+
+static cishare_err_t resolve_record(res_t *rs, const av_node_t *w,
+                                    const av_node_t *r, const json_t *v,
+                                    const path_t *p, const res_pair_t *up,
+                                    json_t **outp)
+{
+    json_t *o = v ? json_object() : NULL;
+    cishare_err_t err = CISHARE_OK;
+    size_t i;
+
+    if (v && !o)
+        return cishare_err_set(CISHARE_ERR_NOMEM, rs->errstr, rs->errstr_size,
+                               "out of memory");
+    /* writer fields the reader lacks are skipped: only reader fields are
+     * written */
+    for (i = 0; i < r->field_cnt && !err; i++) {
+        const av_field_t *rf = &r->fields[i];
+        const av_field_t *wf = writer_field(w, rf);
+        path_t fp = {.up = p, .field = rf->name, .index = -1};
+        json_t *fv = NULL;
+        if (wf)
+            err = resolve(rs, wf->type, rf->type,
+                          v ? json_object_get(v, wf->name) : NULL, &fp, up,
+                          v ? &fv : NULL);
+        else if (!rf->deflt)
+            err = path_err(CISHARE_ERR_VALIDATION, &fp, rs->errstr,
+                           rs->errstr_size,
+                           "not in the writer's %s and no default", w->name);
+        else if (v)
+            err = default_value(rs, rf->type, rf->deflt, &fp, &fv);
+        if (!err && fv && json_object_set_new_nocheck(o, rf->name, fv))
+            err = cishare_err_set(CISHARE_ERR_NOMEM, rs->errstr,
+                                  rs->errstr_size, "out of memory");
+    }
+    if (err) {
+        json_decref(o);
+        return err;
+    }
+    if (outp)
+        *outp = o;
+    return CISHARE_OK;
+}
+
+static cishare_err_t resolve(res_t *rs, const av_node_t *w, const av_node_t *r,
+                             const json_t *v, const path_t *p,
+                             const res_pair_t *up, json_t **outp)
+{
+    const res_pair_t *q;
+    res_pair_t here = {.up = up, .w = w, .r = r};
+    cishare_err_t err;
+    size_t i;
+
+    /* a recursive type meeting itself again: that pair is being checked */
+    for (q = up; !v && q; q = q->up)
+        if (q->w == w && q->r == r)
+            return CISHARE_OK;
+    if (w->kind == AV_UNION) {
+        if (!v) { /* every branch the writer may write must resolve */
+            for (i = 0; i < w->branch_cnt; i++)
+                if ((err =
+                         resolve(rs, w->branches[i], r, NULL, p, &here, NULL)))
+                    return err;
+            return CISHARE_OK;
+        }
+        /* the branch the value came from: the first that accepts it, as
+         * encode chooses */
+        for (i = 0; i < w->branch_cnt; i++)
+            if (union_accepts(w->branches[i], v))
+                return resolve(rs, w->branches[i], r, v, p, &here, outp);
+        return path_err(CISHARE_ERR_VALIDATION, p, rs->errstr, rs->errstr_size,
+                        "value fits no branch of the writer's union");
+    }
+    if (r->kind == AV_UNION) {
+        /* the first reader branch of the same type, else the first that
+         * the writer's type promotes to */
+        for (i = 0; i < r->branch_cnt; i++)
+            if (r->branches[i]->kind == w->kind &&
+                kinds_match(w, r->branches[i]))
+                return resolve(rs, w, r->branches[i], v, p, &here, outp);
+        for (i = 0; i < r->branch_cnt; i++)
+            if (kinds_match(w, r->branches[i]))
+                return resolve(rs, w, r->branches[i], v, p, &here, outp);
+        return path_err(CISHARE_ERR_VALIDATION, p, rs->errstr, rs->errstr_size,
+                        "the writer's %s fits no branch of the reader's "
+                        "union",
+                        w->name ? w->name : kind_names[w->kind]);
+    }
+    if (!kinds_match(w, r))
+        return path_err(CISHARE_ERR_VALIDATION, p, rs->errstr, rs->errstr_size,
+                        "the writer's %s cannot be read as %s",
+                        w->name ? w->name : kind_names[w->kind],
+                        r->name ? r->name : kind_names[r->kind]);
+    switch (r->kind) {
+    case AV_RECORD:
+        return resolve_record(rs, w, r, v, p, &here, outp);
+    case AV_ENUM:
+        for (i = 0; i < w->symbol_cnt && !r->enum_default; i++) {
+            size_t k;
+            for (k = 0; k < r->symbol_cnt; k++)
+                if (!strcmp(w->symbols[i], r->symbols[k]))
+                    break;
+            if (k == r->symbol_cnt && !v)
+                return path_err(CISHARE_ERR_VALIDATION, p, rs->errstr,
+                                rs->errstr_size,
+                                "symbol '%s' of the writer's %s is not in "
+                                "the reader's and it has no default",
+                                w->symbols[i], w->name);
+        }
+        if (!v)
+            return CISHARE_OK;
+        for (i = 0; i < r->symbol_cnt; i++)
+            if (!strcmp(r->symbols[i], json_string_value(v)))
+                break;
+        if (i < r->symbol_cnt)
+            *outp = json_incref((json_t *)v);
+        else if (r->enum_default)
+            *outp = json_string(r->enum_default);
+        else
+            return path_err(CISHARE_ERR_VALIDATION, p, rs->errstr,
+                            rs->errstr_size,
+                            "'%s' is not a symbol of the reader's %s",
+                            json_string_value(v), r->name);
+        break;
+    case AV_FIXED:
+        if (w->size != r->size)
+            return path_err(CISHARE_ERR_VALIDATION, p, rs->errstr,
+                            rs->errstr_size,
+                            "fixed %s: size %zu, the reader's %zu", w->name,
+                            w->size, r->size);
+        if (v)
+            *outp = json_incref((json_t *)v);
+        break;
+    case AV_ARRAY:
+    case AV_MAP:
+        if (!v)
+            return resolve(rs, w->items, r->items, NULL, p, &here, NULL);
+        {
+            json_t *o = r->kind == AV_ARRAY ? json_array() : json_object();
+            const char *key;
+            json_t *item;
+            size_t idx;
+            err = o ? CISHARE_OK : CISHARE_ERR_NOMEM;
+            if (r->kind == AV_ARRAY) {
+                json_array_foreach((json_t *)v, idx, item)
+                {
+                    path_t ip = {.up = p, .index = (long)idx};
+                    json_t *ov = NULL;
+                    if (err || (err = resolve(rs, w->items, r->items, item, &ip,
+                                              &here, &ov)))
+                        break;
+                    if (json_array_append_new(o, ov))
+                        err = CISHARE_ERR_NOMEM;
+                }
+            } else {
+                json_object_foreach((json_t *)v, key, item)
+                {
+                    path_t ip = {.up = p, .index = -1, .key = key};
+                    json_t *ov = NULL;
+                    if (err || (err = resolve(rs, w->items, r->items, item, &ip,
+                                              &here, &ov)))
+                        break;
+                    if (json_object_set_new_nocheck(o, key, ov))
+                        err = CISHARE_ERR_NOMEM;
+                }
+            }
+            if (err == CISHARE_ERR_NOMEM)
+                cishare_err_set(err, rs->errstr, rs->errstr_size,
+                                "out of memory");
+            if (err) {
+                json_decref(o);
+                return err;
+            }
+            *outp = o;
+        }
+        break;
+    default: /* primitives, promotions */
+        if (!v)
+            return CISHARE_OK;
+        if ((w->kind == AV_STRING && r->kind == AV_BYTES) ||
+            (w->kind == AV_BYTES && r->kind == AV_STRING))
+            return promote_text(rs, v, r->kind == AV_BYTES, p, outp);
+        if ((r->kind == AV_FLOAT || r->kind == AV_DOUBLE) && json_is_integer(v))
+            *outp = json_real((double)json_integer_value(v));
+        else if (r->kind == AV_LONG && json_is_string(v) && !r->ts_millis) {
+            /* a timestamp read as a plain long: its milliseconds */
+            int64_t ms;
+            if (!cishare_time_parse(json_string_value(v), &ms))
+                return path_err(CISHARE_ERR_VALIDATION, p, rs->errstr,
+                                rs->errstr_size, "not a time");
+            *outp = json_integer(ms);
+        } else if (r->kind == AV_LONG && r->ts_millis && json_is_integer(v) &&
+                   cishare_time_in_range(json_integer_value(v))) {
+            char ts[32];
+            cishare_time_format(json_integer_value(v), ts);
+            *outp = json_string(ts);
+        } else {
+            *outp = json_incref((json_t *)v);
+        }
+        break;
+    }
+    if (!v)
+        return CISHARE_OK;
+    return *outp ? CISHARE_OK
+                 : cishare_err_set(CISHARE_ERR_NOMEM, rs->errstr,
+                                   rs->errstr_size, "out of memory");
+}
+
+cishare_err_t cishare_avro_resolve(const cishare_avro_schema_t *writer,
+                                   const cishare_avro_schema_t *reader,
+                                   const json_t *value, const char *label,
+                                   json_t **valuep, char *errstr,
+                                   size_t errstr_size)
+{
+    res_t rs = {.errstr = errstr, .errstr_size = errstr_size};
+    path_t root = {.field = label ? label : "value", .index = -1};
+
+    *valuep = NULL;
+    if (!value)
+        return cishare_err_set(CISHARE_ERR_INVALID_ARG, errstr, errstr_size,
+                               "no value");
+    return resolve(&rs, writer->root, reader->root, value, &root, NULL, valuep);
+}
+
+cishare_err_t cishare_avro_compatible(const cishare_avro_schema_t *writer,
+                                      const cishare_avro_schema_t *reader,
+                                      char *errstr, size_t errstr_size)
+{
+    res_t rs = {.errstr = errstr, .errstr_size = errstr_size};
+    path_t root = {.field = cishare_avro_schema_name(reader), .index = -1};
+
+    return resolve(&rs, writer->root, reader->root, NULL, &root, NULL, NULL);
 }

@@ -34,11 +34,23 @@ static const struct {
     [CISHARE_MSG_RECEIPT] = {"Receipt.avsc", "receipt", "receipt_of", false},
 };
 
+/* An older version of a type's schema (schemas/history/), read and
+ * resolved to the current one. */
 typedef struct {
     const char *file, *json; /* embedded, static */
     char *canonical;
     uint64_t fingerprint;
     cishare_avro_schema_t *schema;
+} codec_version_t;
+
+typedef struct {
+    const char *file, *json; /* embedded, static */
+    char *canonical;
+    uint64_t fingerprint;
+    cishare_avro_schema_t *schema;
+    codec_version_t *old; /* older versions, by file name */
+    size_t old_cnt;
+    const codec_version_t *write; /* test hook: NULL = current */
     /* root fields the text decoder checks: subject, and the ranges of
      * check_semantics (-1: none) */
     int subject_idx, confidence_idx, count_idx;
@@ -46,6 +58,7 @@ typedef struct {
 
 struct cishare_codec_s {
     codec_type_t types[CISHARE_MSG__CNT];
+    char *subject; /* decode_text() of an older version: the subject */
 };
 
 void cishare_codec_destroy(cishare_codec_t *codec)
@@ -55,10 +68,109 @@ void cishare_codec_destroy(cishare_codec_t *codec)
     if (!codec)
         return;
     for (t = 0; t < CISHARE_MSG__CNT; t++) {
-        free(codec->types[t].canonical);
-        cishare_avro_schema_destroy(codec->types[t].schema);
+        codec_type_t *ct = &codec->types[t];
+        size_t i;
+        free(ct->canonical);
+        cishare_avro_schema_destroy(ct->schema);
+        for (i = 0; i < ct->old_cnt; i++) {
+            free(ct->old[i].canonical);
+            cishare_avro_schema_destroy(ct->old[i].schema);
+        }
+        free(ct->old);
     }
+    free(codec->subject);
     free(codec);
+}
+
+/* "history/<Type>.v<N>.avsc" of type file "<Type>.avsc"? */
+static bool history_of(const char *file, const char *type_file)
+{
+    size_t base = strlen(type_file) - strlen(".avsc");
+    const char *p;
+
+    if (strncmp(file, "history/", 8) || strncmp(file + 8, type_file, base) ||
+        strncmp(file + 8 + base, ".v", 2))
+        return false;
+    p = file + 8 + base + 2;
+    if (*p < '0' || *p > '9')
+        return false;
+    while (*p >= '0' && *p <= '9')
+        p++;
+    return !strcmp(p, ".avsc");
+}
+
+/* The older versions of every type (schemas/history/), each checked to
+ * resolve to the current schema, so that an incompatible change cannot
+ * ship: every codec, and so every test, fails on it. */
+static cishare_err_t load_history(cishare_codec_t *c, char *errstr,
+                                  size_t errstr_size)
+{
+    char err[512];
+    cishare_err_t rc;
+    int i, t, u;
+
+    for (i = 0; cishare_embedded_schemas[i].file; i++) {
+        const char *file = cishare_embedded_schemas[i].file;
+        codec_version_t *v, *nv;
+        codec_type_t *ct;
+        size_t k;
+        if (strncmp(file, "history/", 8))
+            continue;
+        for (t = 0; t < CISHARE_MSG__CNT; t++)
+            if (history_of(file, type_info[t].file))
+                break;
+        if (t == CISHARE_MSG__CNT)
+            return cishare_err_set(CISHARE_ERR_VALIDATION, errstr, errstr_size,
+                                   "schemas/%s: not named "
+                                   "history/<Type>.v<N>.avsc of a message "
+                                   "type",
+                                   file);
+        ct = &c->types[t];
+        nv = realloc(ct->old, (ct->old_cnt + 1) * sizeof(*nv));
+        if (!nv)
+            return cishare_err_set(CISHARE_ERR_NOMEM, errstr, errstr_size,
+                                   "out of memory");
+        ct->old = nv;
+        v = &ct->old[ct->old_cnt++];
+        memset(v, 0, sizeof(*v));
+        v->file = file;
+        v->json = cishare_embedded_schemas[i].json;
+        if (!(v->canonical =
+                  cishare_avro_canonical_form(v->json, err, sizeof(err))))
+            return cishare_err_set(CISHARE_ERR_VALIDATION, errstr, errstr_size,
+                                   "schemas/%s: %s", file, err);
+        v->fingerprint = cishare_avro_crc64(v->canonical, strlen(v->canonical));
+        if ((rc = cishare_avro_schema_new(v->json, &v->schema, err,
+                                          sizeof(err))))
+            return cishare_err_set(rc, errstr, errstr_size, "schemas/%s: %s",
+                                   file, err);
+        if ((rc = cishare_avro_compatible(v->schema, ct->schema, err,
+                                          sizeof(err))))
+            return cishare_err_set(rc, errstr, errstr_size,
+                                   "schemas/%s cannot be read as schemas/%s "
+                                   "(backward compatibility, "
+                                   "schemas/README.md): %s",
+                                   file, ct->file, err);
+        /* one fingerprint, one schema: the header must name it alone */
+        for (u = 0; u < CISHARE_MSG__CNT; u++) {
+            if (c->types[u].fingerprint == v->fingerprint)
+                return cishare_err_set(
+                    CISHARE_ERR_VALIDATION, errstr, errstr_size,
+                    "schemas/%s has the fingerprint of schemas/%s (only "
+                    "docs, defaults or aliases changed: no new version is "
+                    "needed)",
+                    file, c->types[u].file);
+            for (k = 0; k < c->types[u].old_cnt; k++)
+                if (&c->types[u].old[k] != v &&
+                    c->types[u].old[k].fingerprint == v->fingerprint)
+                    return cishare_err_set(
+                        CISHARE_ERR_VALIDATION, errstr, errstr_size,
+                        "schemas/%s and schemas/%s have the same "
+                        "fingerprint",
+                        file, c->types[u].old[k].file);
+        }
+    }
+    return CISHARE_OK;
 }
 
 cishare_err_t cishare_codec_new(cishare_codec_t **codecp, char *errstr,
@@ -113,6 +225,10 @@ cishare_err_t cishare_codec_new(cishare_codec_t **codecp, char *errstr,
                 ? cishare_avro_schema_field_index(ct->schema, "count")
                 : -1;
     }
+    if ((rc = load_history(c, errstr, errstr_size))) {
+        cishare_codec_destroy(c);
+        return rc;
+    }
     *codecp = c;
     return CISHARE_OK;
 }
@@ -120,8 +236,51 @@ cishare_err_t cishare_codec_new(cishare_codec_t **codecp, char *errstr,
 uint64_t cishare_codec_fingerprint(const cishare_codec_t *codec,
                                    cishare_msgtype_t type)
 {
-    return (unsigned)type < CISHARE_MSG__CNT ? codec->types[type].fingerprint
-                                             : 0;
+    const codec_type_t *ct;
+
+    if ((unsigned)type >= CISHARE_MSG__CNT)
+        return 0;
+    ct = &codec->types[type];
+    return ct->write ? ct->write->fingerprint : ct->fingerprint;
+}
+
+size_t cishare_codec_version_cnt(const cishare_codec_t *codec,
+                                 cishare_msgtype_t type)
+{
+    return (unsigned)type < CISHARE_MSG__CNT ? codec->types[type].old_cnt : 0;
+}
+
+const char *cishare_codec_version(const cishare_codec_t *codec,
+                                  cishare_msgtype_t type, size_t i,
+                                  uint64_t *fingerprintp)
+{
+    if ((unsigned)type >= CISHARE_MSG__CNT || i >= codec->types[type].old_cnt)
+        return NULL;
+    if (fingerprintp)
+        *fingerprintp = codec->types[type].old[i].fingerprint;
+    return codec->types[type].old[i].file;
+}
+
+cishare_err_t cishare_codec_set_write_version(cishare_codec_t *codec,
+                                              cishare_msgtype_t type,
+                                              uint64_t fingerprint)
+{
+    codec_type_t *ct;
+    size_t i;
+
+    if ((unsigned)type >= CISHARE_MSG__CNT)
+        return CISHARE_ERR_INVALID_ARG;
+    ct = &codec->types[type];
+    if (!fingerprint || fingerprint == ct->fingerprint) {
+        ct->write = NULL;
+        return CISHARE_OK;
+    }
+    for (i = 0; i < ct->old_cnt; i++)
+        if (ct->old[i].fingerprint == fingerprint) {
+            ct->write = &ct->old[i];
+            return CISHARE_OK;
+        }
+    return CISHARE_ERR_UNKNOWN_SCHEMA;
 }
 
 const char *cishare_codec_schema_name(const cishare_codec_t *codec,
@@ -213,12 +372,14 @@ cishare_err_t cishare_codec_encode(cishare_codec_t *codec,
                                "out of memory");
     out.buf[0] = CISHARE_CODEC_MAGIC0;
     out.buf[1] = CISHARE_CODEC_MAGIC1;
-    fp = codec->types[type].fingerprint;
+    fp = cishare_codec_fingerprint(codec, type);
     for (i = 0; i < 8; i++)
         out.buf[2 + i] = (uint8_t)(fp >> (8 * i));
     out.len = CISHARE_CODEC_HEADER_LEN;
-    err = cishare_avro_encode(codec->types[type].schema, payload, "payload",
-                              &out, errstr, errstr_size);
+    err = cishare_avro_encode(codec->types[type].write
+                                  ? codec->types[type].write->schema
+                                  : codec->types[type].schema,
+                              payload, "payload", &out, errstr, errstr_size);
     if (err) {
         free(out.buf);
         return err;
@@ -228,13 +389,18 @@ cishare_err_t cishare_codec_encode(cishare_codec_t *codec,
     return CISHARE_OK;
 }
 
+/* The type of the header's fingerprint, and in *oldp the older version
+ * it names (NULL: the current schema). */
 static cishare_err_t peek(const cishare_codec_t *codec, const uint8_t *buf,
-                          size_t len, cishare_msgtype_t *typep, char *errstr,
+                          size_t len, cishare_msgtype_t *typep,
+                          const codec_version_t **oldp, char *errstr,
                           size_t errstr_size)
 {
     uint64_t fp = 0;
+    size_t k;
     int i;
 
+    *oldp = NULL;
     if (len < CISHARE_CODEC_HEADER_LEN)
         return cishare_err_set(CISHARE_ERR_TRUNCATED, errstr, errstr_size,
                                "%zu bytes: shorter than the 10-byte "
@@ -252,6 +418,13 @@ static cishare_err_t peek(const cishare_codec_t *codec, const uint8_t *buf,
             *typep = (cishare_msgtype_t)i;
             return CISHARE_OK;
         }
+    for (i = 0; i < CISHARE_MSG__CNT; i++)
+        for (k = 0; k < codec->types[i].old_cnt; k++)
+            if (codec->types[i].old[k].fingerprint == fp) {
+                *typep = (cishare_msgtype_t)i;
+                *oldp = &codec->types[i].old[k];
+                return CISHARE_OK;
+            }
     return cishare_err_set(CISHARE_ERR_UNKNOWN_SCHEMA, errstr, errstr_size,
                            "unknown schema fingerprint %016llx",
                            (unsigned long long)fp);
@@ -261,7 +434,9 @@ cishare_err_t cishare_codec_peek_type(const cishare_codec_t *codec,
                                       const uint8_t *buf, size_t len,
                                       cishare_msgtype_t *typep)
 {
-    return peek(codec, buf, len, typep, NULL, 0);
+    const codec_version_t *old;
+
+    return peek(codec, buf, len, typep, &old, NULL, 0);
 }
 
 cishare_err_t cishare_codec_decode(cishare_codec_t *codec, const uint8_t *buf,
@@ -272,8 +447,10 @@ cishare_err_t cishare_codec_decode(cishare_codec_t *codec, const uint8_t *buf,
     static const cishare_avro_limits_t limits = {
         .max_items = CISHARE_CODEC_MAX_ITEMS,
         .max_depth = CISHARE_CODEC_MAX_DEPTH};
+    const codec_version_t *old;
     cishare_msgtype_t type;
     cishare_err_t err;
+    json_t *written;
 
     *payloadp = NULL;
     if (len > CISHARE_CODEC_MAX_MSG_SIZE)
@@ -281,20 +458,91 @@ cishare_err_t cishare_codec_decode(cishare_codec_t *codec, const uint8_t *buf,
                                "message of %zu bytes exceeds the limit of "
                                "%u bytes",
                                len, CISHARE_CODEC_MAX_MSG_SIZE);
-    if ((err = peek(codec, buf, len, &type, errstr, errstr_size)))
+    if ((err = peek(codec, buf, len, &type, &old, errstr, errstr_size)))
         return err;
-    err = cishare_avro_decode(codec->types[type].schema,
-                              buf + CISHARE_CODEC_HEADER_LEN,
-                              len - CISHARE_CODEC_HEADER_LEN, &limits,
-                              "payload", payloadp, errstr, errstr_size);
+    err = cishare_avro_decode(
+        old ? old->schema : codec->types[type].schema,
+        buf + CISHARE_CODEC_HEADER_LEN, len - CISHARE_CODEC_HEADER_LEN, &limits,
+        "payload", old ? &written : payloadp, errstr, errstr_size);
     if (err)
         return err;
+    if (old) {
+        /* written with an older version: the current shape from here on */
+        err = cishare_avro_resolve(old->schema, codec->types[type].schema,
+                                   written, "payload", payloadp, errstr,
+                                   errstr_size);
+        json_decref(written);
+        if (err)
+            return err;
+    }
     /* What encode refuses, decode refuses too (e.g. confidence 150). */
     if ((err = check_semantics(type, *payloadp, errstr, errstr_size))) {
         json_decref(*payloadp);
         *payloadp = NULL;
         return err;
     }
+    *typep = type;
+    return CISHARE_OK;
+}
+
+/* decode_text() of an older version: resolved as a tree (the rare path),
+ * dumped as the tree decode gives it; the subject is kept in the codec. */
+static cishare_err_t decode_text_old(cishare_codec_t *codec, const uint8_t *buf,
+                                     size_t len, cishare_msgtype_t *typep,
+                                     cishare_avro_buf_t *out,
+                                     const char **subjectp,
+                                     size_t *subject_lenp, char *errstr,
+                                     size_t errstr_size)
+{
+    cishare_msgtype_t type;
+    const char *subject;
+    size_t n, subject_len;
+    cishare_err_t err;
+    json_t *payload;
+    char *text;
+
+    if ((err = cishare_codec_decode(codec, buf, len, &type, &payload, errstr,
+                                    errstr_size)))
+        return err;
+    text = json_dumps(payload, JSON_COMPACT | JSON_SORT_KEYS);
+    subject = cishare_payload_subject_len(type, payload, &subject_len);
+    free(codec->subject);
+    codec->subject = NULL;
+    if (!text || (subject && !(codec->subject = malloc(subject_len + 1)))) {
+        free(text);
+        json_decref(payload);
+        return cishare_err_set(CISHARE_ERR_NOMEM, errstr, errstr_size,
+                               "out of memory");
+    }
+    if (subject)
+        memcpy(codec->subject, subject, subject_len);
+    json_decref(payload);
+    n = strlen(text);
+    if (out->max && (n > out->max || out->len > out->max - n)) {
+        free(text);
+        return cishare_err_set(CISHARE_ERR_TOO_LARGE, errstr, errstr_size,
+                               "payload: text larger than the limit of %zu "
+                               "bytes",
+                               out->max);
+    }
+    if (out->len + n > out->cap) {
+        size_t cap = out->cap ? out->cap : 256;
+        uint8_t *nb;
+        while (out->len + n > cap)
+            cap *= 2;
+        if (!(nb = realloc(out->buf, cap))) {
+            free(text);
+            return cishare_err_set(CISHARE_ERR_NOMEM, errstr, errstr_size,
+                                   "out of memory");
+        }
+        out->buf = nb;
+        out->cap = cap;
+    }
+    memcpy(out->buf + out->len, text, n);
+    out->len += n;
+    free(text);
+    *subjectp = codec->subject;
+    *subject_lenp = codec->subject ? subject_len : 0;
     *typep = type;
     return CISHARE_OK;
 }
@@ -308,6 +556,7 @@ cishare_err_t cishare_codec_decode_text(
         .max_items = CISHARE_CODEC_MAX_ITEMS,
         .max_depth = CISHARE_CODEC_MAX_DEPTH};
     cishare_avro_view_t views[64], *v;
+    const codec_version_t *old;
     const codec_type_t *ct;
     cishare_msgtype_t type;
     size_t start = out->len;
@@ -320,8 +569,11 @@ cishare_err_t cishare_codec_decode_text(
                                "message of %zu bytes exceeds the limit of "
                                "%u bytes",
                                len, CISHARE_CODEC_MAX_MSG_SIZE);
-    if ((err = peek(codec, buf, len, &type, errstr, errstr_size)))
+    if ((err = peek(codec, buf, len, &type, &old, errstr, errstr_size)))
         return err;
+    if (old)
+        return decode_text_old(codec, buf, len, typep, out, subjectp,
+                               subject_lenp, errstr, errstr_size);
     ct = &codec->types[type];
     if ((err = cishare_avro_decode_text(
              ct->schema, buf + CISHARE_CODEC_HEADER_LEN,

@@ -292,6 +292,58 @@ void cishare_envelope_new_id(cishare_envelope_t *env)
              hex + 8, hex + 12, hex + 16, hex + 20);
 }
 
+static void id_field(crypto_generichash_state *st, const char *s, size_t n)
+{
+    uint8_t len[4] = {(uint8_t)(n >> 24), (uint8_t)(n >> 16), (uint8_t)(n >> 8),
+                      (uint8_t)n};
+
+    crypto_generichash_update(st, len, sizeof(len));
+    if (n)
+        crypto_generichash_update(st, (const uint8_t *)s, n);
+}
+
+void cishare_uuid_name(char out[37], const char *domain,
+                       const char *const *fields, const size_t *lens, size_t n)
+{
+    crypto_generichash_state st;
+    uint8_t r[16];
+    char hex[33];
+    size_t i;
+
+    crypto_generichash_init(&st, NULL, 0, sizeof(r));
+    crypto_generichash_update(&st, (const uint8_t *)domain, strlen(domain));
+    for (i = 0; i < n; i++)
+        id_field(&st, fields[i] ? fields[i] : "",
+                 !fields[i] ? 0
+                 : lens     ? lens[i]
+                            : strlen(fields[i]));
+    crypto_generichash_final(&st, r, sizeof(r));
+    /* Name-based: version 8 says "not random", so nobody reads entropy
+     * into it. */
+    r[6] = (uint8_t)((r[6] & 0x0f) | 0x80);
+    r[8] = (uint8_t)((r[8] & 0x3f) | 0x80); /* RFC 4122 variant */
+    sodium_bin2hex(hex, sizeof(hex), r, sizeof(r));
+    snprintf(out, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12,
+             hex + 16, hex + 20);
+}
+
+void cishare_envelope_derive_id(cishare_envelope_t *env, const char *origin,
+                                cishare_msgtype_t type, const char *subject,
+                                size_t subject_len, const char *record_id,
+                                const char *version, cishare_tlp_t tlp,
+                                const char *audience)
+{
+    const char *f[7] = {origin,  cishare_msgtype_name(type), subject, record_id,
+                        version, cishare_tlp_name(tlp),      audience};
+    size_t lens[7];
+    size_t i;
+
+    for (i = 0; i < 7; i++)
+        lens[i] = f[i] ? strlen(f[i]) : 0;
+    lens[2] = subject ? subject_len : 0; /* a key may hold a NUL */
+    cishare_uuid_name(env->id, CISHARE_MSGID_DOMAIN, f, lens, 7);
+}
+
 /* ------------------------------------------------------------------ */
 /* Signature schemes                                                    */
 /* ------------------------------------------------------------------ */

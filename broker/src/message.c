@@ -122,6 +122,30 @@ static cishare_err_t recipients(const cishare_directory_t *dir,
 
 /* build; the signature last unless `sign` is false (then the caller
  * signs, see cishare_message_build_unsigned). */
+/* cishare_envelope_derive_id() over a built payload: the version is the
+ * "modified" time (canonical ms text, so "...:00Z" and "...:00.000Z" are
+ * one version) of the types that have one, "" for immutable records. */
+static void message_derive_id(cishare_envelope_t *env, const char *origin,
+                              const json_t *payload, const char *key,
+                              size_t key_len)
+{
+    char ver[32];
+    const char *mod = NULL;
+    int64_t ms;
+
+    if (env->type == CISHARE_MSG_INDICATOR ||
+        env->type == CISHARE_MSG_INCIDENT || env->type == CISHARE_MSG_ALERT)
+        mod = json_string_value(json_object_get(payload, "modified"));
+    if (mod && cishare_time_parse(mod, &ms)) {
+        cishare_time_format(ms, ver);
+        mod = ver;
+    }
+    cishare_envelope_derive_id(
+        env, origin, env->type, key, key_len,
+        json_string_value(json_object_get(payload, "id")), mod, env->tlp,
+        env->audience);
+}
+
 static cishare_err_t message_build(cishare_codec_t *codec,
                                    const cishare_directory_t *dir,
                                    const cishare_participant_t *origin,
@@ -264,8 +288,9 @@ static cishare_err_t message_build(cishare_codec_t *codec,
                                     &plain_len, errstr, errstr_size)))
         goto fail;
 
-    /* envelope */
-    cishare_envelope_new_id(env);
+    /* envelope: the id is derived from the record version, so a re-run of
+     * the same input is a duplicate to every feed, not a second message */
+    message_derive_id(env, origin->id, payload, out->key, out->key_len);
     snprintf(env->origin, sizeof(env->origin), "%s", origin->id);
     snprintf(env->sector, sizeof(env->sector), "%s",
              origin->sector_cnt ? origin->sectors[0] : "");

@@ -26,6 +26,16 @@
  *              a *delete* event as OpenCTI sends: a reader of the file
  *              drops every earlier line of that subject from that origin.
  *              Mark = file length; on open the file is cut back to it.
+ *              stdout ("-") cannot be cut back: it is at-least-once. A
+ *              batch is written and flushed before its seen ids and
+ *              offsets are committed; a crash (kill -9, a closed pipe,
+ *              a sink or Kafka error) after the flush and before the
+ *              seen-id commit writes that batch again on the next run
+ *              (at most one batch, cishare_feed_opts_t.batch_size lines,
+ *              with the same message_ids: a reader drops repeats by
+ *              (origin, message_id)). Nothing is lost: a line not
+ *              flushed was not committed. A run killed mid-write may
+ *              leave its last line unterminated: a reader skips it.
  *   stix       <out>/stix/bundle.json: the current state as one STIX 2.1
  *              bundle, rewritten atomically. STIX ids are derived from
  *              (origin, subject); each origin's state is bounded.

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
 
 /* ---------------------------------------------------------------- result */
@@ -263,9 +264,10 @@ void import_time_from_unix(int64_t secs, char out[32])
     fmt_tm(&tm, 0, out);
 }
 
-void import_time_now(char out[32])
+void import_time_default(const import_ctx_t *ctx, char out[32])
 {
-    import_time_from_unix((int64_t)time(NULL), out);
+    import_time_from_unix(
+        ctx->default_time > 0 ? ctx->default_time : (int64_t)time(NULL), out);
 }
 
 void import_stable_id(const char *prefix, const char *part1, const char *part2,
@@ -627,12 +629,13 @@ static cishare_err_t native_stream(import_ctx_t *ctx, const char *buf,
     return ctx->err;
 }
 
-cishare_err_t cishare_import_buf(const char *name, const char *buf, size_t len,
-                                 cishare_import_format_t fmt,
-                                 cishare_import_result_t *res, char *errstr,
-                                 size_t errstr_size)
+static cishare_err_t import_buf_at(const char *name, const char *buf,
+                                   size_t len, cishare_import_format_t fmt,
+                                   int64_t default_time,
+                                   cishare_import_result_t *res, char *errstr,
+                                   size_t errstr_size)
 {
-    import_ctx_t ctx = {base_name(name), NULL, CISHARE_OK};
+    import_ctx_t ctx = {base_name(name), NULL, CISHARE_OK, default_time};
     cishare_import_result_t tmp;
     const char *p = skip_ws(buf, buf + len);
     json_error_t jerr;
@@ -750,7 +753,7 @@ done:
     if (!err) {
         /* Append tmp to res: move the arrays' elements. */
         size_t i;
-        import_ctx_t out = {ctx.name, res, CISHARE_OK};
+        import_ctx_t out = {ctx.name, res, CISHARE_OK, ctx.default_time};
         for (i = 0; i < tmp.cnt; i++) {
             import_add(&out, tmp.recs[i].msg, "%s", tmp.recs[i].record);
             tmp.recs[i].msg = NULL;
@@ -769,11 +772,21 @@ done:
     return err;
 }
 
+cishare_err_t cishare_import_buf(const char *name, const char *buf, size_t len,
+                                 cishare_import_format_t fmt,
+                                 cishare_import_result_t *res, char *errstr,
+                                 size_t errstr_size)
+{
+    return import_buf_at(name, buf, len, fmt, 0, res, errstr, errstr_size);
+}
+
 cishare_err_t cishare_import_file(const char *path, cishare_import_format_t fmt,
                                   cishare_import_result_t *res, char *errstr,
                                   size_t errstr_size)
 {
     FILE *fp;
+    struct stat st;
+    int64_t mtime = 0;
     char *buf = NULL;
     size_t len = 0, size = 0;
     cishare_err_t err;
@@ -814,8 +827,10 @@ cishare_err_t cishare_import_file(const char *path, cishare_import_format_t fmt,
         goto out;
     }
     buf[len] = '\0';
-    err = cishare_import_buf(strcmp(path, "-") ? path : "(stdin)", buf, len,
-                             fmt, res, errstr, errstr_size);
+    if (fp != stdin && !fstat(fileno(fp), &st) && S_ISREG(st.st_mode))
+        mtime = (int64_t)st.st_mtime;
+    err = import_buf_at(strcmp(path, "-") ? path : "(stdin)", buf, len, fmt,
+                        mtime, res, errstr, errstr_size);
 out:
     if (fp != stdin)
         fclose(fp);

@@ -406,7 +406,7 @@ static void csv_emit(csv_t *cx, csv_row_t *row, const char *rec,
             free(n);
         }
     }
-    import_time_now(now);
+    import_time_default(ctx, now);
     created = json_string_value(json_object_get(payload, "created"));
     if (!created)
         json_object_set_new(payload, "created", json_string(now));
@@ -581,7 +581,7 @@ static void text_emit(import_ctx_t *ctx, const char *rec, const char *type,
         return;
     }
     import_stable_id("indicator", type, value, id);
-    import_time_now(now);
+    import_time_default(ctx, now);
     json_object_set_new(payload, "id", json_string(id));
     json_object_set_new(payload, "created", json_string(now));
     json_object_set_new(payload, "modified", json_string(now));

@@ -14,6 +14,11 @@ typedef struct import_ctx_s {
     const char *name; /* base name of the input */
     cishare_import_result_t *res;
     cishare_err_t err; /* first allocation failure, sticky */
+    /* time of a record that carries none (Unix seconds): the input file's
+     * modification time, so that importing the same file again yields
+     * the same record versions and message ids (schemas/README.md,
+     * "Message ids"); 0 = the time of the import (stdin, a buffer) */
+    int64_t default_time;
 } import_ctx_t;
 
 /* Append a message (steals `msg`); record is printf-formatted. */
@@ -33,8 +38,9 @@ void import_skip(import_ctx_t *ctx, const char *record, const char *reason,
 bool import_time_norm(const char *text, char out[32]);
 /* Unix seconds (MISP "timestamp") -> same form. */
 void import_time_from_unix(int64_t secs, char out[32]);
-/* Current time in the same form. */
-void import_time_now(char out[32]);
+/* A record's time when the input gives none (ctx->default_time, else
+ * now), in the same form. */
+void import_time_default(const import_ctx_t *ctx, char out[32]);
 
 /* A stable id "<prefix>--<uuid-shaped BLAKE2b of the parts>". */
 void import_stable_id(const char *prefix, const char *part1, const char *part2,

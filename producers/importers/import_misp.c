@@ -492,7 +492,7 @@ static void misp_event(import_ctx_t *ctx, json_t *ev)
     if (!ok) {
         const char *d = json_string_value(json_object_get(ev, "date"));
         if (!d || !import_time_norm(d, e.created))
-            import_time_now(e.created);
+            import_time_default(ctx, e.created);
     }
     if (e.info) {
         size_t n = strcspn(e.info, "\r\n");

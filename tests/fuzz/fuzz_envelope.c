@@ -1,9 +1,12 @@
 /*
  * Fuzz the untrusted-input parsers of the envelope module: Kafka headers
- * (input lines "name=value", NUL-free) and the sealed-value layout.
- * Properties: no crash, no leak; a parsed envelope re-validates.
+ * (input lines "name=value", NUL-free: every cishare.* header, relay hops
+ * included), the audience texts the feed parses next (the origin's and
+ * each hop's, as cishare_message_verify() does) and the sealed-value
+ * layout. Properties: no crash, no leak; a parsed envelope re-validates.
  */
 #include "cishare/envelope.h"
+#include "cishare/policy.h"
 #include "cishare/seal.h"
 
 #include <stdint.h>
@@ -42,6 +45,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         p = nl + 1;
     }
     if (cishare_envelope_from_headers(h, &env, NULL, 0) == CISHARE_OK) {
+        cishare_audience_t aud;
+        size_t i;
+        memset(&aud, 0, sizeof(aud));
+        (void)cishare_audience_parse(env.audience, &aud, NULL, 0);
+        cishare_audience_clear(&aud);
+        for (i = 0; i < env.relay_cnt; i++) {
+            (void)cishare_audience_parse(env.relay[i].audience, &aud, NULL, 0);
+            cishare_audience_clear(&aud);
+        }
         if (cishare_envelope_validate(&env, NULL, 0) != CISHARE_OK)
             abort();
         if (cishare_envelope_verify(&env, "k", 1, data, size, kp.ed25519_pk,

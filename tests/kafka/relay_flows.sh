@@ -229,7 +229,9 @@ while True:
     body = urllib.request.urlopen(sys.argv[1], timeout=10).read().decode()
     v = {(s.name, tuple(sorted(s.labels.items()))): s.value
          for f in text_string_to_metric_families(body) for s in f.samples}
-    if v.get(("cishare_relay_relayed_total", ()), 0) >= 1:
+    # the relay's series are set in its commit, the feed's just after
+    if v.get(("cishare_relay_relayed_total", ()), 0) >= 1 and \
+            v.get(("cishare_feed_delivered_total", ()), 0) >= 1:
         break
     if time.time() > deadline:
         sys.exit("relayed_total never reached 1:\n" + body)

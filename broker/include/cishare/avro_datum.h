@@ -134,4 +134,35 @@ bool cishare_avro_utf8_valid(const void *p, size_t n);
  */
 int cishare_avro_json_string(cishare_avro_buf_t *out, const void *p, size_t n);
 
+/**
+ * Avro schema resolution: `value`, as cishare_avro_decode() returned it
+ * for the writer's schema, rewritten into the reader's shape (a new
+ * reference in *valuep). Records match fields by name or the reader
+ * field's aliases: a reader field the writer lacks takes its default, a
+ * writer field the reader lacks is dropped. Named types match by full or
+ * unqualified name or a reader alias. Promotions int -> long -> float ->
+ * double and string <-> bytes. Enum symbols resolve by name; an unknown
+ * one becomes the reader enum's "default" or is an error. Unions: the
+ * writer's branch is the first that accepts the value (as encode
+ * chooses); a reader union takes the first branch of the same type, else
+ * the first the writer's type promotes to. CISHARE_ERR_VALIDATION naming
+ * the field when the value cannot be resolved.
+ */
+cishare_err_t cishare_avro_resolve(const cishare_avro_schema_t *writer,
+                                   const cishare_avro_schema_t *reader,
+                                   const json_t *value, const char *label,
+                                   json_t **valuep, char *errstr,
+                                   size_t errstr_size)
+    __attribute__((warn_unused_result));
+
+/**
+ * Whether every value of the writer's schema resolves to the reader's
+ * (the rules of cishare_avro_resolve(), every branch of a writer union
+ * included): "new readers read old data", Confluent's BACKWARD check for
+ * one pair. CISHARE_ERR_VALIDATION names the first field that does not.
+ */
+cishare_err_t cishare_avro_compatible(const cishare_avro_schema_t *writer,
+                                      const cishare_avro_schema_t *reader,
+                                      char *errstr, size_t errstr_size);
+
 #endif

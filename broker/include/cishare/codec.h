@@ -22,7 +22,8 @@
  * null; fields with a default may be omitted; enums are symbol strings.
  * Unknown fields are errors. Decoding yields every field of the record
  * (nulls and defaults included), so decode(encode(x)) is x with defaults
- * filled in, and encode(decode(b)) == b.
+ * filled in, and encode(decode(b)) == b (for b of the current version;
+ * an older version's b decodes into the current shape, see below).
  *
  * Errors name the field: "payload.confidence: expected int 0-100, got
  * string", "payload.type: 'foo' is not one of ipv4, ipv6, ...",
@@ -70,10 +71,43 @@ cishare_err_t cishare_codec_new(cishare_codec_t **codecp, char *errstr,
 /** Free a codec. NULL is a no-op. */
 void cishare_codec_destroy(cishare_codec_t *codec);
 
-/** Fingerprint (CRC-64-AVRO of the canonical form) of type's schema, as a
- *  number; on the wire it is written little-endian. */
+/** Fingerprint (CRC-64-AVRO of the canonical form) of the schema encode
+ *  writes for type (the current one), as a number; on the wire it is
+ *  written little-endian. */
 uint64_t cishare_codec_fingerprint(const cishare_codec_t *codec,
                                    cishare_msgtype_t type);
+
+/*
+ * Older versions (schemas/history/<Type>.v<N>.avsc, embedded): decode and
+ * decode_text accept their fingerprints too and resolve the datum to the
+ * current schema (Avro schema resolution, cishare_avro_resolve()), so
+ * callers only ever see current-shape payloads. cishare_codec_new() fails
+ * when a history file is misnamed, shares a fingerprint, or does not
+ * resolve to the current schema (schemas/README.md, "Schema evolution
+ * rules").
+ */
+
+/** Number of older versions of type's schema. */
+size_t cishare_codec_version_cnt(const cishare_codec_t *codec,
+                                 cishare_msgtype_t type);
+
+/** Older version i of type: its file ("history/Indicator.v1.avsc", owned
+ *  by the codec) and, if fingerprintp, its fingerprint; NULL past the
+ *  end. */
+const char *cishare_codec_version(const cishare_codec_t *codec,
+                                  cishare_msgtype_t type, size_t i,
+                                  uint64_t *fingerprintp);
+
+/**
+ * For tests only: make encode (and cishare_codec_fingerprint()) write type
+ * with the older version of that fingerprint, as a participant that has
+ * not upgraded would; 0 or the current fingerprint: the current schema
+ * again. CISHARE_ERR_UNKNOWN_SCHEMA if no version has it. A writer
+ * always writes the current version otherwise.
+ */
+cishare_err_t cishare_codec_set_write_version(cishare_codec_t *codec,
+                                              cishare_msgtype_t type,
+                                              uint64_t fingerprint);
 
 /** Full name, e.g. "jp.cishare.v1.Indicator". Owned by the codec. */
 const char *cishare_codec_schema_name(const cishare_codec_t *codec,
@@ -126,7 +160,8 @@ cishare_err_t cishare_codec_decode(cishare_codec_t *codec, const uint8_t *buf,
  * cishare_codec_decode() would return, with the same checks and errors,
  * without building a JSON tree (the feed's JSON Lines path). On success
  * *subjectp / *subject_lenp are the payload's subject id (the field
- * cishare_payload_subject() reads; bytes inside buf, not NUL-terminated;
+ * cishare_payload_subject() reads; bytes inside buf, or for an older
+ * version inside the codec until its next call, not NUL-terminated;
  * NULL when absent). On error out->len is unchanged.
  */
 cishare_err_t cishare_codec_decode_text(

@@ -6,7 +6,8 @@
  * contract documented in schemas/README.md ("Envelope headers",
  * "Canonical signing input"). In short:
  *
- *   cishare.id        text  UUID v4, 36 chars
+ *   cishare.id        text  UUID text, 36 chars (derived from the record:
+ *                           cishare_envelope_derive_id)
  *   cishare.type      text  indicator|incident|alert|sighting|revocation
  *   cishare.tlp       text  clear|green|amber|amber+strict|red
  *   cishare.origin    text  participant id
@@ -164,6 +165,44 @@ void cishare_envelope_init(cishare_envelope_t *env);
 
 /** Fresh random message id (UUID v4 text) into env->id. */
 void cishare_envelope_new_id(cishare_envelope_t *env);
+
+/**
+ * Deterministic message id (schemas/README.md, "Message ids"): the same
+ * record version published again (a re-run after a crash) gets the same
+ * id, so every feed's seen set (keyed by origin and id) drops the copy.
+ *
+ *   H  = BLAKE2b-128(CISHARE_MSGID_DOMAIN || f(origin) || f(type name)
+ *        || f(subject) || f(record_id) || f(version) || f(tlp name)
+ *        || f(audience)),  f(x) = u32 big-endian length || x
+ *   id = H as UUID text with version 8 (RFC 9562, name-based custom) and
+ *        the RFC 4122 variant bits set.
+ *
+ * subject is the Kafka key, record_id the payload's own id (a sighting's,
+ * revocation's or receipt's id differs from its subject), version the
+ * record's "modified" time as canonical ms text for types that have one,
+ * "" for the immutable types (sighting, revocation, receipt: a new
+ * sighting is a new record id). The label and audience are in: the same
+ * record re-shared wider or at another label is a different message.
+ * The created time and expiry are not: a re-run stamps them anew.
+ * NULL strings count as "".
+ */
+void cishare_envelope_derive_id(cishare_envelope_t *env, const char *origin,
+                                cishare_msgtype_t type, const char *subject,
+                                size_t subject_len, const char *record_id,
+                                const char *version, cishare_tlp_t tlp,
+                                const char *audience);
+
+/** Domain of cishare_envelope_derive_id's hash. */
+#define CISHARE_MSGID_DOMAIN "cishare/msgid/v1"
+
+/**
+ * Name-based UUID text (36 chars + NUL): BLAKE2b-128 of domain followed by
+ * each field as u32 big-endian length || bytes, version 8 and RFC 4122
+ * variant bits set. lens NULL: each field is a C string; a NULL field is
+ * "". Same inputs, same UUID; used for message ids and receipt ids.
+ */
+void cishare_uuid_name(char out[37], const char *domain,
+                       const char *const *fields, const size_t *lens, size_t n);
 
 /** True when the envelope says the value is encrypted (env->enc set). */
 static inline bool cishare_envelope_encrypted(const cishare_envelope_t *env)

@@ -61,7 +61,10 @@ void cishare_msg_out_clear(cishare_msg_out_t *out);
  * Build a signed message from native JSON (codec.h / schemas/README.md):
  * {"type", "tlp"?, "audience"?, "expires"?, "payload"}. Unknown top-level
  * keys are refused. msg is only read (defaults such as payload.id are
- * filled into a copy).
+ * filled into a copy). The message id is derived from the record
+ * (cishare_envelope_derive_id(): origin, type, subject, payload id,
+ * payload "modified" for the types that have it, label, audience), so
+ * building the same record version again gives the same id.
  *
  * @param tlp_override       >= 0: use this label (--tlp), ignoring
  *                           msg.tlp; -1: msg.tlp, else GREEN
