@@ -122,22 +122,36 @@ static cishare_err_t recipients(const cishare_directory_t *dir,
 
 /* build; the signature last unless `sign` is false (then the caller
  * signs, see cishare_message_build_unsigned). */
-/* cishare_envelope_derive_id() over a built payload: the version is the
- * "modified" time (canonical ms text, so "...:00Z" and "...:00.000Z" are
- * one version) of the types that have one, "" for immutable records. */
+/* cishare_envelope_derive_id() over a built payload: the version of the
+ * types that have one is the "modified" time (canonical ms text, so
+ * "...:00Z" and "...:00.000Z" are one version) and a digest of the encoded
+ * payload, so that a changed record is never taken for a re-run of the
+ * old one; "" for immutable records (sightings, revocations, receipts:
+ * a re-sent one is the same message even with a new delivery time). */
 static void message_derive_id(cishare_envelope_t *env, const char *origin,
                               const json_t *payload, const char *key,
-                              size_t key_len)
+                              size_t key_len, const uint8_t *plain,
+                              size_t plain_len)
 {
-    char ver[32];
+    char ver[32 + 1 + 33] = "";
     const char *mod = NULL;
     int64_t ms;
 
     if (env->type == CISHARE_MSG_INDICATOR ||
-        env->type == CISHARE_MSG_INCIDENT || env->type == CISHARE_MSG_ALERT)
+        env->type == CISHARE_MSG_INCIDENT || env->type == CISHARE_MSG_ALERT) {
+        uint8_t h[16];
+        char hex[33];
+        size_t n;
+
         mod = json_string_value(json_object_get(payload, "modified"));
-    if (mod && cishare_time_parse(mod, &ms)) {
-        cishare_time_format(ms, ver);
+        if (mod && cishare_time_parse(mod, &ms))
+            cishare_time_format(ms, ver);
+        else
+            snprintf(ver, 25, "%s", mod ? mod : "");
+        crypto_generichash(h, sizeof(h), plain, plain_len, NULL, 0);
+        sodium_bin2hex(hex, sizeof(hex), h, sizeof(h));
+        n = strlen(ver);
+        snprintf(ver + n, sizeof(ver) - n, "|%s", hex);
         mod = ver;
     }
     cishare_envelope_derive_id(
@@ -290,7 +304,8 @@ static cishare_err_t message_build(cishare_codec_t *codec,
 
     /* envelope: the id is derived from the record version, so a re-run of
      * the same input is a duplicate to every feed, not a second message */
-    message_derive_id(env, origin->id, payload, out->key, out->key_len);
+    message_derive_id(env, origin->id, payload, out->key, out->key_len, plain,
+                      plain_len);
     snprintf(env->origin, sizeof(env->origin), "%s", origin->id);
     snprintf(env->sector, sizeof(env->sector), "%s",
              origin->sector_cnt ? origin->sectors[0] : "");

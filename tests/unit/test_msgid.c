@@ -154,6 +154,20 @@ static void test_build_rerun(void **state)
     build("op-power-a", IND("clear", "2026-11-25T00:00:00Z"), NOW, c);
     assert_string_not_equal(a, c);
     assert_string_not_equal(b, c);
+    /* a correction that kept its modified time is still another message
+     * (the payload digest), never dropped as a duplicate of the first */
+    {
+        char d[37];
+        const char *orig = IND("green", "2026-11-25T00:00:00Z");
+        char *fixed = strdup(orig);
+        char *v = strstr(fixed, "203.0.113.45");
+
+        assert_non_null(v);
+        v[11] = '6'; /* 203.0.113.46 */
+        build("op-power-a", fixed, NOW, d);
+        assert_string_not_equal(a, d);
+        free(fixed);
+    }
 
     /* immutable records: their own id tells them apart, not the time */
     build("op-power-a", SIGHTING("0f8fad5b-d9cb-469f-a165-70867728950e"), NOW,
