@@ -222,18 +222,10 @@ int cishare_cmd_feed(int argc, char **argv)
         cishare_config_get_int(conf, "cishare.feed.stats-interval-ms");
     opts.stop = &cishare_cli_stop;
     opts.log = log_line;
-    if (metrics_at) {
-        if ((err = cishare_metrics_start(metrics_at, "feed", &metrics, errstr,
-                                         sizeof(errstr)))) {
-            rc = err == CISHARE_ERR_VALIDATION
-                     ? cishare_cli_usage_error("feed", "--metrics: %s", errstr)
-                     : cishare_cli_run_exit("feed", err, errstr);
-            goto done;
-        }
-        cishare_cli_info("feed: metrics at http://%s/metrics",
-                         cishare_metrics_address(metrics));
-        opts.metrics = metrics;
-    }
+    if ((rc = cishare_cli_metrics_start("feed", metrics_at, "feed",
+                                        &metrics)) != CISHARE_EXIT_OK)
+        goto done;
+    opts.metrics = metrics;
     cishare_cli_signals();
 
     err = cishare_feed_run(&opts, &stats, errstr, sizeof(errstr));

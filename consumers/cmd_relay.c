@@ -478,17 +478,9 @@ int cishare_cmd_relay(int argc, char **argv)
     opts.conf = conf;
     opts.stop = &cishare_cli_stop;
     opts.log = log_line;
-    if (metrics_at) {
-        if ((err = cishare_metrics_start(metrics_at, "relay", &opts.metrics,
-                                         errstr, sizeof(errstr)))) {
-            rc = err == CISHARE_ERR_VALIDATION
-                     ? cishare_cli_usage_error("relay", "--metrics: %s", errstr)
-                     : cishare_cli_run_exit("relay", err, errstr);
-            goto done;
-        }
-        cishare_cli_info("relay: metrics at http://%s/metrics",
-                         cishare_metrics_address(opts.metrics));
-    }
+    if ((rc = cishare_cli_metrics_start("relay", metrics_at, "relay",
+                                        &opts.metrics)) != CISHARE_EXIT_OK)
+        goto done;
     cishare_cli_signals();
 
     err = cishare_relay_run(&opts, &stats, errstr, sizeof(errstr));

@@ -25,6 +25,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <netinet/in.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -588,6 +589,29 @@ static void base_url(serve_t *s, struct MHD_Connection *c, char *out,
     snprintf(out, size, "%s://%s", s->tls ? "https" : "http", host);
 }
 
+/* libmicrohttpd's own messages (a TLS handshake that failed, ...): on
+ * stderr as its default logger writes them, or JSON lines with JSON logs
+ * (log.h). Any of its threads. */
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char line[1024];
+    size_t n;
+
+    (void)cls;
+    if (cishare_log_format() != CISHARE_LOG_JSON) {
+        vfprintf(stderr, fmt, ap);
+        return;
+    }
+    vsnprintf(line, sizeof(line), fmt, ap);
+    n = strlen(line);
+    while (n && line[n - 1] == '\n')
+        line[--n] = '\0';
+    cishare_log_line(CISHARE_LOG_WARN, "% ", line);
+}
+
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
                               const char *url, const char *method,
                               const char *version, const char *upload_data,
@@ -866,12 +890,9 @@ int cishare_cmd_serve(int argc, char **argv)
         rc = CISHARE_EXIT_FAIL;
         goto done;
     }
-    if (metrics && cishare_metrics_start(metrics, "serve", &s.metrics, errstr,
-                                         sizeof(errstr))) {
-        cishare_cli_error("serve: --metrics: %s", errstr);
-        rc = CISHARE_EXIT_USAGE;
+    if ((rc = cishare_cli_metrics_start("serve", metrics, "serve",
+                                        &s.metrics)) != CISHARE_EXIT_OK)
         goto done;
-    }
 
     flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG |
             (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);
@@ -893,7 +914,9 @@ int cishare_cmd_serve(int argc, char **argv)
             opts[n++] =
                 (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_TRUST, 0, ca};
         opts[n] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+        /* the logger first: MHD uses its own until it sees it */
         d = MHD_start_daemon(flags, 0, NULL, NULL, handle, &s,
+                             MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
                              MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
                              MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)60,
                              MHD_OPTION_ARRAY, opts, MHD_OPTION_END);

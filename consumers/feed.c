@@ -9,6 +9,7 @@
 #include "cishare/dirtopic.h"
 #include "cishare/identity.h"
 #include "cishare/kafka_errors.h"
+#include "cishare/log.h"
 #include "cishare/message.h"
 #include "cishare/policy.h"
 #include "cishare/routing.h"
@@ -37,6 +38,9 @@ typedef struct feed_s {
     cishare_feed_stats_t *stats;
     cishare_identity_t id;
     cishare_codec_t *codec;
+    /* opened encryption epochs (seal.h), shared by the workers: one
+     * sealed box per epoch, not per message */
+    cishare_unsealer_t *unsealer;
     cishare_dedup_t *dedup;
     cishare_quarantine_t *quar;
     cishare_sink_t *sinks[CISHARE_FEED_MAX_SINKS];
@@ -62,6 +66,10 @@ typedef struct feed_s {
     int64_t assign_wait_ms;
     /* Offsets to commit after the current batch. */
     rd_kafka_topic_partition_list_t *offsets;
+    /* Offsets committed asynchronously (COMMIT_ASYNC) since the last
+     * synchronous commit, which commits them again: a request still in
+     * flight when the feed stops or a partition is revoked is not lost. */
+    rd_kafka_topic_partition_list_t *async_offsets;
     cishare_strlist_t warned_topics;
     cishare_kafka_watch_t watch; /* connection refusals (consumer errors) */
     cishare_dirtopic_t *dirw;    /* directory versions (dirtopic.h) */
@@ -114,6 +122,23 @@ static void feed_log(const feed_t *f, const char *fmt, ...)
     vsnprintf(line, sizeof(line), fmt, ap);
     va_end(ap);
     f->opts->log(f->opts->log_opaque, line);
+}
+
+/* feed_log() with what JSON logs say beyond the text (log.h). */
+static void feed_log_with(const feed_t *f, const cishare_log_fields_t *lf,
+                          const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void feed_log_with(const feed_t *f, const cishare_log_fields_t *lf,
+                          const char *fmt, ...)
+{
+    char line[1024];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    cishare_log_with(lf, f->opts->log, f->opts->log_opaque, line);
 }
 
 static const char *const qreason_names[CISHARE_FEED_QREASON__CNT] = {
@@ -252,6 +277,22 @@ nomem:
 
 static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *parts, void *opaque);
+
+/* The answer to an offset commit (feed's thread, from
+ * rd_kafka_consumer_poll): a batch's commit is sent async, so its failure
+ * is told here. Not fatal, as in commit_batch_(). */
+static void feed_commit_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                           rd_kafka_topic_partition_list_t *offsets,
+                           void *opaque)
+{
+    (void)rk;
+    (void)offsets;
+    if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
+        feed_log(opaque,
+                 "offset commit failed (messages will be re-read and "
+                 "skipped as duplicates): %s",
+                 rd_kafka_err2str(err));
+}
 
 static void eof_set(feed_t *f, const char *topic, int32_t part, bool at_end)
 {
@@ -403,7 +444,11 @@ static cishare_err_t quarantine(feed_t *f, const rd_kafka_message_t *m,
     rd_kafka_headers_t *hdrs = NULL;
     cishare_qheader_t qh[64];
     cishare_quarantine_rec_t rec = {0};
+    cishare_log_fields_t lf = {0};
     cishare_feed_qreason_t qr;
+    /* the id and origin it claims (unverified), for JSON logs */
+    char msg_id[CISHARE_MSG_ID_LEN + 1] = "";
+    char origin[CISHARE_ENV_NAME_LEN + 1] = "";
     size_t n = 0, idx;
     const char *name;
     const void *val;
@@ -416,6 +461,12 @@ static cishare_err_t quarantine(feed_t *f, const rd_kafka_message_t *m,
             qh[n].name = name;
             qh[n].value = val;
             qh[n++].len = sz;
+            if (val && !strcmp(name, CISHARE_H_ID))
+                snprintf(msg_id, sizeof(msg_id), "%.*s", (int)sz,
+                         (const char *)val);
+            else if (val && !strcmp(name, CISHARE_H_ORIGIN))
+                snprintf(origin, sizeof(origin), "%.*s", (int)sz,
+                         (const char *)val);
         }
     rec.topic = rd_kafka_topic_name(m->rkt);
     rec.partition = m->partition;
@@ -431,9 +482,16 @@ static cishare_err_t quarantine(feed_t *f, const rd_kafka_message_t *m,
     rec.value_len = m->len;
     f->stats->quarantined++;
     f->stats->quarantined_by[qr]++;
-    feed_log(f, "quarantined %s [%d] @%lld: %s: %s",
-             rd_kafka_topic_name(m->rkt), (int)m->partition,
-             (long long)m->offset, rec.reason, detail);
+    lf.level = CISHARE_LOG_WARN;
+    lf.reason = rec.reason;
+    lf.msg_id = msg_id[0] ? msg_id : NULL;
+    lf.origin = origin[0] ? origin : NULL;
+    lf.topic = rec.topic;
+    lf.partition = m->partition;
+    lf.offset = m->offset;
+    feed_log_with(f, &lf, "quarantined %s [%d] @%lld: %s: %s",
+                  rd_kafka_topic_name(m->rkt), (int)m->partition,
+                  (long long)m->offset, rec.reason, detail);
     return cishare_quarantine_add(f->quar, &rec, errstr, errstr_size);
 }
 
@@ -611,8 +669,9 @@ static void prepare(const feed_t *f, worker_t *w, item_t *it, int64_t now_ms)
          in->env.type == CISHARE_MSG_SIGHTING ||
          /* a receipt's P3 exemption reads receipt_of_origin */
          in->env.type == CISHARE_MSG_RECEIPT) &&
-        cishare_message_decode(w->codec, &f->id.kp, m->key, m->key_len,
-                               m->payload, m->len, in, why, sizeof(why)))
+        cishare_message_decode_unsealer(w->codec, &f->id.kp, f->unsealer,
+                                        m->key, m->key_len, m->payload, m->len,
+                                        in, why, sizeof(why)))
         why[0] = '\0';
     d = cishare_message_decide(f->id.dir, in, f->id.me, now_ms);
     if (!d.deliver) {
@@ -637,9 +696,9 @@ static void prepare(const feed_t *f, worker_t *w, item_t *it, int64_t now_ms)
         char *dump = NULL;
         err = in->payload
                   ? CISHARE_OK /* decoded above */
-                  : cishare_message_decode(w->codec, &f->id.kp, m->key,
-                                           m->key_len, m->payload, m->len, in,
-                                           why, sizeof(why));
+                  : cishare_message_decode_unsealer(
+                        w->codec, &f->id.kp, f->unsealer, m->key, m->key_len,
+                        m->payload, m->len, in, why, sizeof(why));
         if (err) {
             item_fail(it, ITEM_UNDECODABLE, err, why);
             goto out;
@@ -661,9 +720,9 @@ static void prepare(const feed_t *f, worker_t *w, item_t *it, int64_t now_ms)
     }
     /* only sinks that take lines: no JSON tree at all */
     it->line.len = 0;
-    err = cishare_message_render_line(w->codec, &f->id.kp, m->key, m->key_len,
-                                      m->payload, m->len, in, &it->line, why,
-                                      sizeof(why));
+    err = cishare_message_render_line_unsealer(
+        w->codec, &f->id.kp, f->unsealer, m->key, m->key_len, m->payload,
+        m->len, in, &it->line, why, sizeof(why));
     if (err)
         item_fail(it, ITEM_UNDECODABLE, err, why);
 out:
@@ -1320,10 +1379,16 @@ static void metrics_update(feed_t *f)
     cishare_metrics_sweep(mt, "cishare_feed_consumer_lag");
 }
 
-static cishare_err_t commit_batch_(feed_t *f, bool kafka, char *errstr,
+/* commit_batch()'s kafka argument: leave the offsets for later, commit
+ * them and wait for the broker's answer, or send the commit and go on. */
+#define COMMIT_NO_KAFKA 0
+#define COMMIT_SYNC     1
+#define COMMIT_ASYNC    2
+
+static cishare_err_t commit_batch_(feed_t *f, int kafka, char *errstr,
                                    size_t errstr_size);
 
-static cishare_err_t commit_batch(feed_t *f, bool kafka, char *errstr,
+static cishare_err_t commit_batch(feed_t *f, int kafka, char *errstr,
                                   size_t errstr_size)
 {
     cishare_err_t err = commit_batch_(f, kafka, errstr, errstr_size);
@@ -1333,7 +1398,23 @@ static cishare_err_t commit_batch(feed_t *f, bool kafka, char *errstr,
     return err;
 }
 
-static cishare_err_t commit_batch_(feed_t *f, bool kafka, char *errstr,
+/* Set dst's offset of every partition of src (added when missing). */
+static void offsets_merge(rd_kafka_topic_partition_list_t *dst,
+                          const rd_kafka_topic_partition_list_t *src)
+{
+    int i;
+
+    for (i = 0; i < src->cnt; i++) {
+        const rd_kafka_topic_partition_t *s = &src->elems[i];
+        rd_kafka_topic_partition_t *d =
+            rd_kafka_topic_partition_list_find(dst, s->topic, s->partition);
+        if (!d)
+            d = rd_kafka_topic_partition_list_add(dst, s->topic, s->partition);
+        d->offset = s->offset;
+    }
+}
+
+static cishare_err_t commit_batch_(feed_t *f, int kafka, char *errstr,
                                    size_t errstr_size)
 {
     int64_t now = cishare_time_now_ms();
@@ -1380,12 +1461,39 @@ static cishare_err_t commit_batch_(feed_t *f, bool kafka, char *errstr,
         return err;
     if ((err = cishare_dedup_commit(f->dedup, errstr, errstr_size)))
         return err;
-    if (!kafka || !f->offsets)
+    if (!kafka)
+        return CISHARE_OK;
+    /* The offsets come last, after the sinks and the dedup commit, and
+     * only tell where to resume: a commit lost in a crash only makes the
+     * feed re-read messages that the dedup store skips. So a batch sends
+     * its commit without waiting for the broker's answer (a round trip
+     * every batch was the largest part of the p99 latency,
+     * docs/PERFORMANCE.md "Latency"); an idle feed, a revoke and the end
+     * of a run commit synchronously, including those sent before. The
+     * relay's output commits offsets in its transaction: synchronous. */
+    if (kafka == COMMIT_ASYNC && f->opts->output && f->opts->output->commit)
+        kafka = COMMIT_SYNC;
+    if (kafka == COMMIT_SYNC && f->async_offsets) {
+        if (f->offsets)
+            offsets_merge(f->async_offsets, f->offsets);
+        else
+            f->offsets = rd_kafka_topic_partition_list_new(8);
+        offsets_merge(f->offsets, f->async_offsets);
+        rd_kafka_topic_partition_list_destroy(f->async_offsets);
+        f->async_offsets = NULL;
+    }
+    if (!f->offsets)
         return CISHARE_OK;
     offsets_keep_assigned(f);
     if (f->offsets->cnt == 0)
         return CISHARE_OK;
-    kerr = rd_kafka_commit(f->rk, f->offsets, 0);
+    if (kafka == COMMIT_ASYNC) {
+        if (!f->async_offsets)
+            f->async_offsets = rd_kafka_topic_partition_list_new(8);
+        offsets_merge(f->async_offsets, f->offsets);
+    }
+    /* an async commit's failure is logged by feed_commit_cb */
+    kerr = rd_kafka_commit(f->rk, f->offsets, kafka == COMMIT_ASYNC);
     rd_kafka_topic_partition_list_destroy(f->offsets);
     f->offsets = NULL;
     /* Not fatal: what was not committed is re-read and recognised as
@@ -1555,6 +1663,9 @@ static cishare_err_t feed_open(feed_t *f, char *errstr, size_t errstr_size)
     }
     if ((err = cishare_codec_new(&f->codec, errstr, errstr_size)))
         return err;
+    if (cishare_unsealer_new(CISHARE_UNSEALER_EPOCHS, &f->unsealer))
+        return cishare_err_set(CISHARE_ERR_NOMEM, errstr, errstr_size,
+                               "out of memory");
     if (cishare_mkdirs(state) ||
         (strcmp(o->out, "-") && cishare_mkdirs(o->out)))
         return cishare_err_set(
@@ -1693,6 +1804,7 @@ static cishare_err_t feed_open(feed_t *f, char *errstr, size_t errstr_size)
     }
     rd_kafka_conf_set_rebalance_cb(kc, rebalance_cb);
     rd_kafka_conf_set_error_cb(kc, feed_error_cb);
+    rd_kafka_conf_set_offset_commit_cb(kc, feed_commit_cb);
     rd_kafka_conf_set_opaque(kc, f);
     if (!(f->rk = rd_kafka_new(RD_KAFKA_CONSUMER, kc, errstr, errstr_size))) {
         rd_kafka_conf_destroy(kc);
@@ -1743,6 +1855,8 @@ static void feed_close(feed_t *f)
     cishare_dirtopic_destroy(f->dirw);
     if (f->offsets)
         rd_kafka_topic_partition_list_destroy(f->offsets);
+    if (f->async_offsets)
+        rd_kafka_topic_partition_list_destroy(f->async_offsets);
     if (f->assigned)
         rd_kafka_topic_partition_list_destroy(f->assigned);
     if (f->eof)
@@ -1753,6 +1867,7 @@ static void feed_close(feed_t *f)
     cishare_quarantine_close(f->quar);
     cishare_dedup_close(f->dedup);
     cishare_codec_destroy(f->codec);
+    cishare_unsealer_destroy(f->unsealer);
     cishare_identity_clear(&f->id);
     cishare_strlist_clear(&f->warned_topics);
     if (f->lock_fd >= 0)
@@ -1767,12 +1882,15 @@ static void feed_error_cb(rd_kafka_t *rk, int err, const char *reason,
                           void *opaque)
 {
     feed_t *f = opaque;
+    cishare_log_fields_t lf = {0};
     char buf[768];
 
     (void)rk;
-    cishare_kafka_explain_conn((rd_kafka_resp_err_t)err, reason, f->id.me->id,
-                               buf, sizeof(buf));
-    feed_log(f, "kafka: %s", buf);
+    lf.level = CISHARE_LOG_WARN; /* librdkafka retries; the watch stops it */
+    lf.reason = cishare_kafka_conn_code(cishare_kafka_explain_conn(
+        (rd_kafka_resp_err_t)err, reason, f->id.me->id, buf, sizeof(buf)));
+    lf.kafka_error = rd_kafka_err2name((rd_kafka_resp_err_t)err);
+    feed_log_with(f, &lf, "kafka: %s", buf);
     cishare_kafka_watch_update(&f->watch, (rd_kafka_resp_err_t)err, reason,
                                f->id.me->id);
 }
@@ -1794,7 +1912,17 @@ static cishare_err_t consumer_error(feed_t *f, const rd_kafka_message_t *m,
         if (topic && !cishare_strlist_has(&f->warned_topics, topic)) {
             cishare_strlist_add(&f->warned_topics, topic);
             cishare_strlist_sort(&f->warned_topics);
-            feed_log(f, "topic %s: %s", topic, rd_kafka_message_errstr(m));
+            cishare_log_fields_t lf = {0};
+            lf.level = CISHARE_LOG_WARN;
+            lf.reason = m->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART
+                            ? "topic-unknown"
+                            : "topic-not-authorised";
+            lf.topic = topic;
+            lf.partition = m->partition;
+            lf.offset = -1;
+            lf.kafka_error = rd_kafka_err2name(m->err);
+            feed_log_with(f, &lf, "topic %s: %s", topic,
+                          rd_kafka_message_errstr(m));
         }
         return CISHARE_OK;
     }
@@ -1807,9 +1935,13 @@ static cishare_err_t consumer_error(feed_t *f, const rd_kafka_message_t *m,
     }
     {
         char buf[768];
-        cishare_kafka_explain_conn(m->err, rd_kafka_message_errstr(m),
-                                   f->id.me->id, buf, sizeof(buf));
-        feed_log(f, "kafka: %s", buf);
+        cishare_log_fields_t lf = {0};
+        lf.level = CISHARE_LOG_WARN;
+        lf.reason = cishare_kafka_conn_code(
+            cishare_kafka_explain_conn(m->err, rd_kafka_message_errstr(m),
+                                       f->id.me->id, buf, sizeof(buf)));
+        lf.kafka_error = rd_kafka_err2name(m->err);
+        feed_log_with(f, &lf, "kafka: %s", buf);
     }
     return CISHARE_OK;
 }
@@ -1902,7 +2034,7 @@ static cishare_err_t deliver_batch(feed_t *f, batch_t *b, char *errstr,
     if (!b->cnt || err)
         return err;
     b->cnt = 0;
-    if ((err = commit_batch(f, true, errstr, errstr_size)))
+    if ((err = commit_batch(f, COMMIT_ASYNC, errstr, errstr_size)))
         return err;
     f->stats->busy_last_us = mono_us();
     if (f->opts->metrics) {
@@ -1994,15 +2126,18 @@ static void partitions_revoked(feed_t *f,
         else if ((err = deliver_batch(f, pend, f->cb_errstr,
                                       sizeof(f->cb_errstr))))
             batch_clear(pend);
-    } else if (!lost && !f->cb_err && f->curp && f->offsets &&
-               f->offsets->cnt) {
-        err = commit_batch(f, true, f->cb_errstr, sizeof(f->cb_errstr));
     }
+    /* synchronously, with the offsets of earlier batches sent async: the
+     * new owner starts from them */
+    if (!err && !lost && !f->cb_err && f->curp &&
+        ((f->offsets && f->offsets->cnt) || f->async_offsets))
+        err = commit_batch(f, COMMIT_SYNC, f->cb_errstr, sizeof(f->cb_errstr));
     if (err && !f->cb_err)
         f->cb_err = err;
     if (cur)
         dropped = batch_drop(cur, parts);
     tp_list_remove(f->offsets, parts);
+    tp_list_remove(f->async_offsets, parts);
     tp_list_remove(f->eof, parts);
     tp_list_remove(f->assigned, parts);
     if (delivered || dropped || lost)
@@ -2122,7 +2257,7 @@ cishare_err_t cishare_feed_run(const cishare_feed_opts_t *opts,
              * read again by the next run */
             char cerr[512];
             if (err == CISHARE_ERR_DIRECTORY &&
-                commit_batch(&f, true, cerr, sizeof(cerr)))
+                commit_batch(&f, COMMIT_SYNC, cerr, sizeof(cerr)))
                 feed_log(&f, "final commit: %s", cerr);
             goto out;
         }
@@ -2141,8 +2276,10 @@ cishare_err_t cishare_feed_run(const cishare_feed_opts_t *opts,
             if ((err = deliver_batch(&f, cur, errstr, errstr_size)))
                 goto out;
             last_sync = now;
-        } else if ((f.offsets && f.offsets->cnt) || now - last_sync >= 1000) {
-            if ((err = commit_batch(&f, true, errstr, errstr_size)))
+        } else if ((f.offsets && f.offsets->cnt) || f.async_offsets ||
+                   now - last_sync >= 1000) {
+            /* idle: confirms the offsets sent async at once */
+            if ((err = commit_batch(&f, COMMIT_SYNC, errstr, errstr_size)))
                 goto out;
             last_sync = now;
         }
@@ -2171,7 +2308,7 @@ cishare_err_t cishare_feed_run(const cishare_feed_opts_t *opts,
         if ((err = deliver_batch(&f, pend, errstr, errstr_size)))
             goto out;
     }
-    err = commit_batch(&f, true, errstr, errstr_size);
+    err = commit_batch(&f, COMMIT_SYNC, errstr, errstr_size);
 out:
     /* from here on a revoke (rd_kafka_consumer_close()) only unassigns:
      * what was not committed is read again */

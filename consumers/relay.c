@@ -9,6 +9,7 @@
 #include "cishare/codec.h"
 #include "cishare/envelope.h"
 #include "cishare/identity.h"
+#include "cishare/log.h"
 #include "cishare/message.h"
 #include "cishare/policy.h"
 #include "cishare/routing.h"
@@ -297,6 +298,29 @@ static void relay_log(const relay_t *r, const char *fmt, ...)
     vsnprintf(line, sizeof(line), fmt, ap);
     va_end(ap);
     r->opts->log(r->opts->log_opaque, line);
+}
+
+/* A message not relayed: relay_log() with its id, origin and the code
+ * counted in cishare_relay_refused_total{reason} for JSON logs. */
+static void refused_log(const relay_t *r, const char *code, const char *msg_id,
+                        const char *origin, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+static void refused_log(const relay_t *r, const char *code, const char *msg_id,
+                        const char *origin, const char *fmt, ...)
+{
+    cishare_log_fields_t lf = {0};
+    char line[1024];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    lf.level = CISHARE_LOG_WARN;
+    lf.reason = code;
+    lf.msg_id = msg_id && *msg_id ? msg_id : NULL;
+    lf.origin = origin && *origin ? origin : NULL;
+    cishare_log_with(&lf, r->opts->log, r->opts->log_opaque, line);
 }
 
 static void count_refusal(relay_t *r, const char *code)
@@ -750,8 +774,9 @@ static cishare_err_t relay_hop(relay_t *r, const cishare_identity_t *id,
     if ((code = copy_topics(r, id, in->origin, plan->tlp, &plan->aud, &topics,
                             why, sizeof(why)))) {
         count_refusal(r, code);
-        relay_log(r, "relay: %s from %s not relayed: %s: %s", in->env.id,
-                  in->env.origin, code, why);
+        refused_log(r, code, in->env.id, in->env.origin,
+                    "relay: %s from %s not relayed: %s: %s", in->env.id,
+                    in->env.origin, code, why);
         cishare_strlist_clear(&topics);
         return CISHARE_OK;
     }
@@ -801,16 +826,18 @@ static cishare_err_t relay_anonymised(relay_t *r, const cishare_identity_t *id,
         json_decref(copy);
         cishare_msg_out_clear(&out);
         count_refusal(r, "anonymise-failed");
-        relay_log(r, "relay: %s from %s not relayed: anonymise-failed: %s",
-                  in->env.id, in->env.origin, why);
+        refused_log(r, "anonymise-failed", in->env.id, in->env.origin,
+                    "relay: %s from %s not relayed: anonymise-failed: %s",
+                    in->env.id, in->env.origin, why);
         return CISHARE_OK;
     }
     json_decref(copy);
     if ((code = copy_topics(r, id, id->me, out.env.tlp, &out.audience, &topics,
                             why, sizeof(why)))) {
         count_refusal(r, code);
-        relay_log(r, "relay: %s from %s not relayed: %s: %s", in->env.id,
-                  in->env.origin, code, why);
+        refused_log(r, code, in->env.id, in->env.origin,
+                    "relay: %s from %s not relayed: %s: %s", in->env.id,
+                    in->env.origin, code, why);
         cishare_strlist_clear(&topics);
         cishare_msg_out_clear(&out);
         return CISHARE_OK;
@@ -853,9 +880,10 @@ static const char *check_one(relay_t *r, const cishare_identity_t *id,
     if (cishare_message_verify(id->dir, hdrs, key, key_len, value, value_len,
                                in, why, sizeof(why)) ||
         !in->verified) {
-        cishare_msg_in_reset(in);
         count_refusal(r, "unverifiable");
-        relay_log(r, "relay: %s not relayed: %s", where, why);
+        refused_log(r, "unverifiable", in->env.id, in->env.origin,
+                    "relay: %s not relayed: %s", where, why);
+        cishare_msg_in_reset(in);
         return "unverifiable";
     }
     in->payload = json_incref(json_object_get(msg, "payload"));
@@ -866,10 +894,11 @@ static const char *check_one(relay_t *r, const cishare_identity_t *id,
         if (r->capture ||
             (strcmp(code, "no-rule") && strcmp(code, "already-relayed") &&
              strcmp(code, "own-message")))
-            relay_log(r, "relay: %s from %s (%s, %s) not relayed: %s",
-                      in->env.id, in->env.origin,
-                      cishare_msgtype_name(in->env.type),
-                      cishare_tlp_name(in->env.tlp), code);
+            refused_log(r, code, in->env.id, in->env.origin,
+                        "relay: %s from %s (%s, %s) not relayed: %s",
+                        in->env.id, in->env.origin,
+                        cishare_msgtype_name(in->env.type),
+                        cishare_tlp_name(in->env.tlp), code);
         cishare_msg_in_reset(in);
         return code;
     }

@@ -234,11 +234,8 @@ int cishare_cmd_alert(int argc, char **argv)
             dur = optarg;
             break;
         case 't':
-            if (!cishare_tlp_parse(optarg, &tlp)) {
-                rc = cishare_cli_usage_error("alert", "'%s' is not a TLP label",
-                                             optarg);
+            if (!cishare_publish_tlp_opt("alert", optarg, &tlp, &rc))
                 goto out;
-            }
             break;
         case O_ID:
             id = optarg;

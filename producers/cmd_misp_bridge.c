@@ -466,14 +466,8 @@ int cishare_cmd_misp_bridge(int argc, char **argv)
             b.topic = optarg;
             break;
         case 't':
-            if (!cishare_tlp_parse(optarg, &t)) {
-                rc = cishare_cli_usage_error(
-                    "misp-bridge",
-                    "'%s' is not a TLP label (clear, green, amber, "
-                    "amber+strict, red)",
-                    optarg);
+            if (!cishare_publish_tlp_opt("misp-bridge", optarg, &t, &rc))
                 goto out;
-            }
             tlp = (int)t;
             break;
         case 'a':
@@ -510,11 +504,9 @@ int cishare_cmd_misp_bridge(int argc, char **argv)
     }
     snprintf(b.quarantine, sizeof(b.quarantine), "%s/%s", dir,
              BRIDGE_QUARANTINE);
-    if (listen && cishare_metrics_start(listen, "misp-bridge", &metrics, errstr,
-                                        sizeof(errstr))) {
-        cishare_cli_error("--metrics: %s", errstr);
+    if ((rc = cishare_cli_metrics_start("misp-bridge", listen, "misp-bridge",
+                                        &metrics)) != CISHARE_EXIT_OK)
         goto out;
-    }
     b.st.metrics = metrics;
     if ((rc = cishare_publish_open(conf, false, &pub)) != CISHARE_EXIT_OK)
         goto out;
@@ -524,11 +516,9 @@ int cishare_cmd_misp_bridge(int argc, char **argv)
         !(b.commit = rd_kafka_topic_partition_list_new(4)) ||
         !(eof = rd_kafka_topic_partition_list_new(4)))
         goto nomem;
-    cishare_cli_info("bridging MISP's %s to the framework as %s%s%s%s", b.topic,
+    cishare_cli_info("bridging MISP's %s to the framework as %s%s", b.topic,
                      cishare_publisher_me(pub)->id,
-                     once ? " until its end" : "",
-                     metrics ? "; metrics on http://" : "",
-                     metrics ? cishare_metrics_address(metrics) : "");
+                     once ? " until its end" : "");
 
     while (!cishare_cli_stop && !b.stop_commits && !b.fatal) {
         rd_kafka_message_t *km;

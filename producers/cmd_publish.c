@@ -149,7 +149,10 @@ int cishare_publish_report(cishare_publisher_t *pub, bool dry_run, bool verbose,
     for (i = 0; i < cishare_publisher_cnt(pub); i++) {
         const cishare_pub_rec_t *r = cishare_publisher_rec(pub, i);
         if (r->failed) {
-            cishare_cli_error("%s: %s", r->record, r->detail);
+            cishare_log_fields_t lf = {0};
+            lf.msg_id = r->msg_id;
+            lf.reason = r->reason;
+            cishare_cli_error_with(&lf, "%s: %s", r->record, r->detail);
             count_add(rej, &nrej, 64, r->reason);
             rejected++;
             continue;
@@ -213,7 +216,20 @@ bool cishare_publish_conf_finish(const cishare_publish_conf_opts_t *co,
         cishare_cli_usage_error(cmd, "-c CONFIG is required");
         return false;
     }
+    cishare_cli_log_config(conf);
     return true;
+}
+
+bool cishare_publish_tlp_opt(const char *cmd, const char *arg,
+                             cishare_tlp_t *tlpp, int *rcp)
+{
+    if (cishare_tlp_parse(arg, tlpp))
+        return true;
+    *rcp = cishare_cli_usage_error(cmd,
+                                   "'%s' is not a TLP label (clear, green, "
+                                   "amber, amber+strict, red)",
+                                   arg);
+    return false;
 }
 
 cishare_publish_opt_t
@@ -311,7 +327,9 @@ void cishare_publish_flush(cishare_publisher_t *pub,
 {
     const char *mt = cishare_config_get_kafka(conf, "message.timeout.ms");
     int timeout = (mt ? atoi(mt) : 30000) + 5000;
-    bool tty = isatty(STDERR_FILENO);
+    /* progress on a terminal; never among JSON lines */
+    bool tty =
+        isatty(STDERR_FILENO) && cishare_log_format() == CISHARE_LOG_TEXT;
 
     while (cishare_publisher_inflight(pub) && timeout > 0 &&
            !cishare_cli_stop) {
@@ -351,7 +369,9 @@ int cishare_cmd_publish(int argc, char **argv)
     const char *audience = NULL;
     size_t i;
     int c, tlp = -1, rc = CISHARE_EXIT_USAGE;
-    bool tty = isatty(STDERR_FILENO);
+    /* progress on a terminal; never among JSON lines */
+    bool tty =
+        isatty(STDERR_FILENO) && cishare_log_format() == CISHARE_LOG_TEXT;
     char errstr[2048];
     cishare_tlp_t t;
     cishare_follow_opts_t fo = {.batch = 256, .max_delay_ms = 200};
@@ -384,14 +404,8 @@ int cishare_cmd_publish(int argc, char **argv)
             }
             break;
         case 't':
-            if (!cishare_tlp_parse(optarg, &t)) {
-                rc = cishare_cli_usage_error(
-                    "publish",
-                    "'%s' is not a TLP label (clear, green, amber, "
-                    "amber+strict, red)",
-                    optarg);
+            if (!cishare_publish_tlp_opt("publish", optarg, &t, &rc))
                 goto out;
-            }
             tlp = (int)t;
             break;
         case 'a':

@@ -132,8 +132,13 @@ static void follow_answer(void *opaque, const cishare_pubstream_outcome_t *o)
         printf("%s %llu %s: %s\n", status_name[o->status],
                (unsigned long long)o->tag, o->reason, o->detail);
     if (o->status == CISHARE_PUBSTREAM_REJECTED ||
-        o->status == CISHARE_PUBSTREAM_FAILED)
-        cishare_cli_error("%s: %s", o->record, o->detail);
+        o->status == CISHARE_PUBSTREAM_FAILED) {
+        /* JSON logs: the reason of the counters above */
+        cishare_log_fields_t lf = {0};
+        lf.msg_id = o->msg_id && *o->msg_id ? o->msg_id : NULL;
+        lf.reason = o->reason;
+        cishare_cli_error_with(&lf, "%s: %s", o->record, o->detail);
+    }
     fflush(stdout);
 }
 
@@ -219,18 +224,16 @@ int cishare_publish_follow(const cishare_config_t *conf,
     cishare_metrics_t *metrics = NULL;
     follow_t f;
     linebuf_t lb = {0};
-    char *csv_header = NULL, errstr[1024];
+    char *csv_header = NULL;
     uint64_t lineno = 0;
     bool eof = false;
     int rc, next = -1;
     const char *mt = cishare_config_get_kafka(conf, "message.timeout.ms");
 
     memset(&f, 0, sizeof(f));
-    if (fo->metrics && cishare_metrics_start(fo->metrics, "publish", &metrics,
-                                             errstr, sizeof(errstr))) {
-        cishare_cli_error("--metrics: %s", errstr);
-        return CISHARE_EXIT_USAGE;
-    }
+    if ((rc = cishare_cli_metrics_start("publish", fo->metrics, "publish",
+                                        &metrics)) != CISHARE_EXIT_OK)
+        return rc;
     cishare_stream_stats_init(&f.st, metrics);
     if ((rc = cishare_publish_open(conf, fo->dry_run, &pub)) != CISHARE_EXIT_OK)
         goto out;
@@ -240,10 +243,8 @@ int cishare_publish_follow(const cishare_config_t *conf,
         goto nomem;
     cishare_cli_info("following standard input (%s), answering each record "
                      "within %d ms of its arrival plus the brokers' "
-                     "acknowledgement%s%s",
-                     cishare_import_format_name(fo->fmt), fo->max_delay_ms,
-                     metrics ? "; metrics on http://" : "",
-                     metrics ? cishare_metrics_address(metrics) : "");
+                     "acknowledgement",
+                     cishare_import_format_name(fo->fmt), fo->max_delay_ms);
 
     while (!eof && !cishare_cli_stop) {
         struct pollfd pfd = {.fd = STDIN_FILENO, .events = POLLIN};

@@ -112,14 +112,8 @@ int cishare_cmd_revoke(int argc, char **argv)
             reason = optarg;
             break;
         case 't':
-            if (!cishare_tlp_parse(optarg, &tlp)) {
-                rc = cishare_cli_usage_error(
-                    "revoke",
-                    "--tlp '%s' is not a TLP label (clear, green, amber, "
-                    "amber+strict, red)",
-                    optarg);
+            if (!cishare_publish_tlp_opt("revoke", optarg, &tlp, &rc))
                 goto out;
-            }
             have_tlp = true;
             break;
         case 'a':

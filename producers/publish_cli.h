@@ -51,6 +51,14 @@ cishare_publish_common_opt(cishare_publish_conf_opts_t *co,
                            const char *arg, void (*usage)(FILE *fp), int *rcp);
 
 /**
+ * The -t/--tlp LABEL of command cmd into *tlpp (cishare_tlp_parse()).
+ * false: a usage error naming arg and the labels is reported and *rcp is
+ * CISHARE_EXIT_USAGE.
+ */
+bool cishare_publish_tlp_opt(const char *cmd, const char *arg,
+                             cishare_tlp_t *tlpp, int *rcp);
+
+/**
  * After the options of a command that takes no operand: apply every -X
  * and require -c (cishare_publish_conf_finish()), then refuse a leftover
  * argument argv[optind]. false: reported on stderr, exit with

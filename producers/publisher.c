@@ -111,6 +111,9 @@ struct cishare_publisher_s {
     pthread_mutex_t lock;
     pthread_cond_t work, done;
     cishare_codec_t *codec;
+    /* epochs of encrypted messages (seal.h): keys wrapped once per
+     * recipient set and epoch; the signer thread seals */
+    cishare_sealer_t *sealer;
     rd_kafka_t *rk;          /* NULL in a dry run */
     cishare_pub_rec_t *recs; /* recs[0] is record `base` */
     size_t cnt, size;
@@ -556,7 +559,13 @@ cishare_err_t cishare_publisher_new(const cishare_config_t *conf, bool dry_run,
                       ? CISHARE_SIG_ED25519_MERKLE
                       : CISHARE_SIG_ED25519; /* a constant: conf may go first */
     if ((err = cishare_identity_load(conf, &pub->id, errstr, errstr_size)) ||
-        (err = cishare_codec_new(&pub->codec, errstr, errstr_size)))
+        (err = cishare_codec_new(&pub->codec, errstr, errstr_size)) ||
+        (err = cishare_sealer_new(
+             (int)cishare_config_get_int(conf, "cishare.seal.version"),
+             (uint64_t)cishare_config_get_int(conf,
+                                              "cishare.seal.epoch-messages"),
+             cishare_config_get_int(conf, "cishare.seal.epoch-seconds") * 1000,
+             &pub->sealer, errstr, errstr_size)))
         goto fail;
     if (pub->id.dir_note[0]) /* the kept copy, newer than the file */
         dirtopic_log(pub, pub->id.dir_note);
@@ -681,6 +690,7 @@ void cishare_publisher_destroy(cishare_publisher_t *pub)
         rec_free(&pub->recs[i]);
     free(pub->recs);
     cishare_codec_destroy(pub->codec);
+    cishare_sealer_destroy(pub->sealer);
     cishare_identity_clear(&pub->id);
     free(pub);
 }
@@ -934,9 +944,9 @@ static cishare_err_t prepare(cishare_publisher_t *pub, const json_t *msg,
         (cishare_tlp_t)tlp_override < rec_tlp)
         tlp_override = -1;
 
-    err = cishare_message_build_unsigned(
+    err = cishare_message_build_sealer(
         pub->codec, pub->id.dir, me, &pub->id.kp, copy, tlp_override, audience,
-        cishare_time_now_ms(), o, errstr, errstr_size);
+        cishare_time_now_ms(), pub->sealer, o, errstr, errstr_size);
     if (!err && sign)
         err = cishare_envelope_sign(&o->env, &pub->id.kp, pub->scheme, o->key,
                                     o->key_len, o->value, o->value_len, errstr,

@@ -1,4 +1,5 @@
 #include "cishare/cli.h"
+#include "cishare/log.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -10,37 +11,88 @@
 
 volatile int cishare_cli_stop = 0;
 
+/* fmt and ap as a malloc()ed string, NULL without memory. */
+static char *vformat(const char *fmt, va_list ap)
+{
+    va_list aq;
+    char *s;
+    int n;
+
+    va_copy(aq, ap);
+    n = vsnprintf(NULL, 0, fmt, aq);
+    va_end(aq);
+    if (n < 0 || !(s = malloc((size_t)n + 1)))
+        return NULL;
+    vsnprintf(s, (size_t)n + 1, fmt, ap);
+    return s;
+}
+
+/* Every diagnostic goes through log.h: "% ..." text, or JSON. */
+static void cli_vlog(cishare_log_level_t level, const char *prefix,
+                     const char *fmt, va_list ap)
+{
+    char *msg = vformat(fmt, ap);
+
+    cishare_log_line(level, prefix, msg ? msg : "out of memory");
+    free(msg);
+}
+
 void cishare_cli_error(const char *fmt, ...)
 {
     va_list ap;
 
-    fputs("% ERROR: ", stderr);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    cli_vlog(CISHARE_LOG_ERROR, "% ERROR: ", fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
+}
+
+/* cishare_log_with() takes a line for a callback: this one. */
+static void error_line(void *opaque, const char *line)
+{
+    (void)opaque;
+    cishare_log_line(CISHARE_LOG_ERROR, "% ERROR: ", line);
+}
+
+void cishare_cli_error_with(const cishare_log_fields_t *lf, const char *fmt,
+                            ...)
+{
+    va_list ap;
+    char *msg;
+
+    va_start(ap, fmt);
+    msg = vformat(fmt, ap);
+    va_end(ap);
+    cishare_log_with(lf, error_line, NULL, msg ? msg : "out of memory");
+    free(msg);
 }
 
 void cishare_cli_info(const char *fmt, ...)
 {
     va_list ap;
 
-    fputs("% ", stderr);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    cli_vlog(CISHARE_LOG_INFO, "% ", fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
 }
 
 int cishare_cli_usage_error(const char *cmd, const char *fmt, ...)
 {
+    char *msg, hint[160];
     va_list ap;
 
-    fprintf(stderr, "%% ERROR: cishare %s: ", cmd);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    msg = vformat(fmt, ap);
     va_end(ap);
-    fprintf(stderr, "\n%% Try 'cishare %s --help'.\n", cmd);
+    snprintf(hint, sizeof(hint), "Try 'cishare %s --help'.", cmd);
+    if (cishare_log_format() == CISHARE_LOG_JSON)
+        /* one object: the error and its hint together */
+        cishare_cli_error("cishare %s: %s (%s)", cmd,
+                          msg ? msg : "out of memory", hint);
+    else {
+        cishare_cli_error("cishare %s: %s", cmd, msg ? msg : "out of memory");
+        cishare_cli_info("%s", hint);
+    }
+    free(msg);
     return CISHARE_EXIT_USAGE;
 }
 
@@ -148,7 +200,18 @@ int cishare_cli_conf_load(const cishare_cli_conf_t *cc, cishare_config_t *conf,
             cishare_cli_error("%s: -X %s: %s", cmd, cc->xs[i], errstr);
             return CISHARE_EXIT_USAGE;
         }
+    cishare_cli_log_config(conf);
     return CISHARE_EXIT_OK;
+}
+
+void cishare_cli_log_config(const cishare_config_t *conf)
+{
+    const char *v = cishare_config_get(conf, "cishare.log.format");
+    cishare_log_format_t fmt;
+
+    /* the config checked the value when it was set */
+    if (!cishare_log_format_parse(v, &fmt))
+        cishare_log_set_format(fmt, CISHARE_LOG_SRC_CONFIG);
 }
 
 static void on_signal(int sig)
@@ -176,4 +239,26 @@ int cishare_cli_run_exit(const char *cmd, cishare_err_t err, const char *errstr)
     return err == CISHARE_ERR_CONFIG || err == CISHARE_ERR_DIRECTORY
                ? CISHARE_EXIT_USAGE
                : CISHARE_EXIT_FAIL;
+}
+
+int cishare_cli_metrics_start(const char *cmd, const char *listen,
+                              const char *component, cishare_metrics_t **mp)
+{
+    char errstr[512];
+    cishare_err_t err;
+
+    *mp = NULL;
+    if (!listen)
+        return CISHARE_EXIT_OK;
+    /* A bad address is the user's to fix (2); a busy port is not (1). */
+    if ((err = cishare_metrics_start(listen, component, mp, errstr,
+                                     sizeof(errstr)))) {
+        if (err == CISHARE_ERR_VALIDATION)
+            return cishare_cli_usage_error(cmd, "--metrics: %s", errstr);
+        cishare_cli_error("%s: %s", cmd, errstr); /* "metrics: ..." */
+        return CISHARE_EXIT_FAIL;
+    }
+    cishare_cli_info("%s: metrics at http://%s/metrics", cmd,
+                     cishare_metrics_address(*mp));
+    return CISHARE_EXIT_OK;
 }

@@ -486,6 +486,20 @@ static void print_text(const cishare_envelope_t *env, bool parsed,
             printf("recipients: %ld\n", cnt);
         else
             printf("recipients: (malformed encrypted value)\n");
+        if (cnt >= 0) {
+            /* layout version; a v2 value names its epoch (seal.h) */
+            uint8_t ep[CISHARE_SEAL_EPOCH_ID_BYTES];
+            int ver = cishare_seal_version(in->value, in->value_len, ep);
+            size_t k;
+
+            printf("seal: v%d", ver);
+            if (ver == CISHARE_SEAL_VERSION_2) {
+                fputs(", epoch ", stdout);
+                for (k = 0; k < sizeof(ep); k++)
+                    printf("%02x", ep[k]);
+            }
+            putchar('\n');
+        }
     }
     printf("verification: %s%s", status, detail[0] ? ": " : "");
     put_safe_str(stdout, detail, ESC_TEXT);

@@ -4,9 +4,11 @@
  * dispatches, like git.
  */
 #include "cishare/cli.h"
+#include "cishare/log.h"
 #include "cishare/version.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 cishare_cmd_fn cishare_cmd_dev_broker, cishare_cmd_demo, cishare_cmd_keys,
@@ -16,7 +18,7 @@ cishare_cmd_fn cishare_cmd_dev_broker, cishare_cmd_demo, cishare_cmd_keys,
     cishare_cmd_provision, cishare_cmd_config, cishare_cmd_relay;
 cishare_cmd_fn cishare_cmd_sighting, cishare_cmd_revoke;
 cishare_cmd_fn cishare_cmd_incidents, cishare_cmd_receipts, cishare_cmd_report;
-cishare_cmd_fn cishare_cmd_serve, cishare_cmd_misp_bridge;
+cishare_cmd_fn cishare_cmd_serve, cishare_cmd_misp_bridge, cishare_cmd_doctor;
 
 static const struct {
     const char *name;
@@ -56,6 +58,8 @@ static const struct {
      "validate, sign or show the participant directory"},
     {"policy", cishare_cmd_policy,
      "ask the TLP policy engine whether a participant receives a message"},
+    {"doctor", cishare_cmd_doctor,
+     "check a participant's config, directory, certificate, brokers, ACLs"},
     {"keys", cishare_cmd_keys, "generate a participant's key pair"},
     {"config", cishare_cmd_config,
      "print a config's Kafka connection keys for kcat (-F)"},
@@ -82,16 +86,79 @@ static void usage(FILE *fp)
                 "Options:\n"
                 "  -h, --help     show this help\n"
                 "  -V, --version  show the version\n"
+                "  --log-format json|text\n"
+                "                 stderr as text (\"%% ...\" lines, the "
+                "default) or one JSON\n"
+                "                 object per line; anywhere on the command "
+                "line, over\n"
+                "                 CISHARE_LOG_FORMAT=json|text and the "
+                "config key\n"
+                "                 cishare.log.format (README \"Logs\")\n"
                 "\n"
                 "Run 'cishare <command> --help' for a command's options.\n"
                 "Exit status: 0 success, 1 failure or refusal, 2 bad usage "
                 "or input.\n");
 }
 
+/*
+ * The log format (log.h): CISHARE_LOG_FORMAT, then --log-format X or
+ * --log-format=X taken out of argv wherever it is before "--", so every
+ * command accepts it before or after its name. The last one given wins.
+ * Returns CISHARE_EXIT_OK or CISHARE_EXIT_USAGE (said why).
+ */
+static int log_format_args(int *argcp, char **argv)
+{
+    const char *env = getenv("CISHARE_LOG_FORMAT"), *val;
+    cishare_log_format_t fmt;
+    int i, o, argc = *argcp;
+
+    if (env && *env) {
+        if (cishare_log_format_parse(env, &fmt)) {
+            cishare_cli_error("CISHARE_LOG_FORMAT: expected json or text, "
+                              "not '%s'",
+                              env);
+            return CISHARE_EXIT_USAGE;
+        }
+        cishare_log_set_format(fmt, CISHARE_LOG_SRC_ENV);
+    }
+    for (i = o = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--")) {
+            while (i < argc)
+                argv[o++] = argv[i++];
+            break;
+        }
+        if (!strcmp(argv[i], "--log-format")) {
+            if (i + 1 == argc) {
+                cishare_cli_error("--log-format: expected json or text");
+                return CISHARE_EXIT_USAGE;
+            }
+            val = argv[++i];
+        } else if (!strncmp(argv[i], "--log-format=", 13))
+            val = argv[i] + 13;
+        else {
+            argv[o++] = argv[i];
+            continue;
+        }
+        if (cishare_log_format_parse(val, &fmt)) {
+            cishare_cli_error("--log-format: expected json or text, not '%s'",
+                              val);
+            fprintf(stderr, "%% Try 'cishare --help'.\n");
+            return CISHARE_EXIT_USAGE;
+        }
+        cishare_log_set_format(fmt, CISHARE_LOG_SRC_OPTION);
+    }
+    argv[o] = NULL;
+    *argcp = o;
+    return CISHARE_EXIT_OK;
+}
+
 int main(int argc, char **argv)
 {
     size_t i;
+    int rc;
 
+    if ((rc = log_format_args(&argc, argv)))
+        return rc;
     if (argc < 2) {
         usage(stderr);
         return CISHARE_EXIT_USAGE;
@@ -106,8 +173,10 @@ int main(int argc, char **argv)
         return CISHARE_EXIT_OK;
     }
     for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-        if (!strcmp(argv[1], commands[i].name))
+        if (!strcmp(argv[1], commands[i].name)) {
+            cishare_log_set_component(commands[i].name);
             return commands[i].fn(argc - 1, argv + 1);
+        }
 
     if (argv[1][0] == '-')
         cishare_cli_error("unknown option '%s'", argv[1]);

@@ -4,6 +4,7 @@
  * other key to librdkafka.
  */
 #include "cishare/config.h"
+#include "cishare/log.h"
 #include "cishare/topics.h"
 
 #include <errno.h>
@@ -37,6 +38,10 @@ static const struct conf_prop {
      "compacted topic the coordination office publishes directory versions "
      "on (cishare directory publish); feeds and publishers apply a newer "
      "valid version from it while running"},
+    {"cishare.log.format", CONF_STR, "text", 0, 0,
+     "text (\"% ...\" lines) or json (one object per line: time, level, "
+     "component, message, msg_id, reason, ...; README \"Logs\"); "
+     "CISHARE_LOG_FORMAT and --log-format take precedence"},
     {"cishare.feed.threads", CONF_INT, "1", 1, 64, "feed verification threads"},
     {"cishare.feed.revocation-grace-ms", CONF_INT, "300000", 0, 86400000,
      "a message of a key revoked at T is refused when the broker appended it "
@@ -74,6 +79,16 @@ static const struct conf_prop {
     {"cishare.sign.scheme", CONF_STR, "ed25519-merkle", 0, 0,
      "signature scheme of published messages: ed25519-merkle (one Ed25519 "
      "signature per batch of up to 256) or ed25519 (one per message)"},
+    {"cishare.seal.version", CONF_INT, "2", 1, 2,
+     "layout of encrypted values a publisher writes: 2 (a content key per "
+     "epoch, wrapped once per recipient) or 1 (a key per message, one "
+     "X25519 operation per recipient and message: only for feeds older "
+     "than v2); feeds read both"},
+    {"cishare.seal.epoch-messages", CONF_INT, "10000", 1, 100000000,
+     "an encryption epoch (one content key per recipient set) ends after "
+     "this many messages; a changed recipient set always starts a new one"},
+    {"cishare.seal.epoch-seconds", CONF_INT, "3600", 1, 31536000,
+     "an encryption epoch ends after this many seconds"},
     {"cishare.provision.partitions", CONF_INT, "3", 1, 10000,
      "partitions of each topic cishare provision creates"},
     {"cishare.provision.replication-factor", CONF_INT, "-1", -1, 32,
@@ -286,6 +301,11 @@ cishare_err_t cishare_config_set(cishare_config_t *conf, const char *key,
         if (!*value && prop->type != CONF_STR)
             return cishare_err_set(CISHARE_ERR_CONFIG, errstr, errstr_size,
                                    "%s: empty value", key);
+        if (!strcmp(key, "cishare.log.format") && strcmp(value, "json") &&
+            strcmp(value, "text"))
+            return cishare_err_set(CISHARE_ERR_CONFIG, errstr, errstr_size,
+                                   "%s: expected json or text, not '%s'", key,
+                                   value);
         /* every participant reads the directory topic: it must never be
          * a topic of the layout (topics.h) */
         if (!strcmp(key, CISHARE_CONF_DIRECTORY_TOPIC)) {
@@ -495,11 +515,37 @@ const char *cishare_config_kafka_at(const cishare_config_t *conf, size_t i,
     return conf->kafka[i].key;
 }
 
+static void kafka_log_line(void *opaque, const char *line)
+{
+    (void)opaque;
+    cishare_log_line(CISHARE_LOG_INFO, "% ", line);
+}
+
+/* With JSON logs (log.h), librdkafka's own lines (its errors, or what -X
+ * debug=... asks for) are JSON objects too; any librdkafka thread. */
+static void kafka_log_json(const rd_kafka_t *rk, int level, const char *fac,
+                           const char *buf)
+{
+    cishare_log_fields_t lf = {0};
+    char line[1024];
+
+    lf.level = level <= 3   ? CISHARE_LOG_ERROR
+               : level == 4 ? CISHARE_LOG_WARN
+               : level <= 6 ? CISHARE_LOG_INFO
+                            : CISHARE_LOG_DEBUG;
+    snprintf(line, sizeof(line), "librdkafka %s: %s: %s",
+             rk ? rd_kafka_name(rk) : "-", fac, buf);
+    cishare_log_with(&lf, kafka_log_line, NULL, line);
+}
+
 rd_kafka_conf_t *cishare_config_kafka_conf(const cishare_config_t *conf,
                                            char *errstr, size_t errstr_size)
 {
     rd_kafka_conf_t *kconf = rd_kafka_conf_new();
     size_t i;
+
+    if (cishare_log_format() == CISHARE_LOG_JSON)
+        rd_kafka_conf_set_log_cb(kconf, kafka_log_json);
 
     /* librdkafka's own notices and warnings (retries, coordinator loads)
      * are noise on a command line: cishare reports failures itself in

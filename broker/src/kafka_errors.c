@@ -227,6 +227,22 @@ static const struct conn_cause {
      "(check bootstrap.servers; is the broker running?)"},
 };
 
+const char *cishare_kafka_conn_code(cishare_kafka_conn_t cause)
+{
+    static const char *const codes[] = {
+        [CISHARE_KAFKA_CONN_OTHER] = "kafka-error",
+        [CISHARE_KAFKA_CONN_UNREACHABLE] = "broker-unreachable",
+        [CISHARE_KAFKA_CONN_BROKER_UNTRUSTED] = "broker-untrusted",
+        [CISHARE_KAFKA_CONN_CLIENT_REFUSED] = "client-refused",
+        [CISHARE_KAFKA_CONN_LOGIN_REFUSED] = "login-refused",
+        [CISHARE_KAFKA_CONN_MISMATCH] = "tls-mismatch",
+        [CISHARE_KAFKA_CONN_CLOSED] = "connection-closed",
+        [CISHARE_KAFKA_CONN_TLS_OTHER] = "tls-error"};
+
+    return (unsigned)cause < sizeof(codes) / sizeof(codes[0]) ? codes[cause]
+                                                              : codes[0];
+}
+
 int cishare_kafka_conn_is_refusal(cishare_kafka_conn_t cause)
 {
     return cause == CISHARE_KAFKA_CONN_BROKER_UNTRUSTED ||

@@ -160,14 +160,13 @@ static void message_derive_id(cishare_envelope_t *env, const char *origin,
         env->audience);
 }
 
-static cishare_err_t message_build(cishare_codec_t *codec,
-                                   const cishare_directory_t *dir,
-                                   const cishare_participant_t *origin,
-                                   const cishare_keypair_t *kp,
-                                   const json_t *msg, int tlp_override,
-                                   const char *audience_override,
-                                   int64_t now_ms, cishare_msg_out_t *out,
-                                   bool sign, char *errstr, size_t errstr_size)
+static cishare_err_t
+message_build(cishare_codec_t *codec, const cishare_directory_t *dir,
+              const cishare_participant_t *origin, const cishare_keypair_t *kp,
+              const json_t *msg, int tlp_override,
+              const char *audience_override, int64_t now_ms,
+              cishare_sealer_t *sealer, cishare_msg_out_t *out, bool sign,
+              char *errstr, size_t errstr_size)
 {
     cishare_envelope_t *env = &out->env;
     json_t *payload = NULL, *v;
@@ -323,9 +322,12 @@ static cishare_err_t message_build(cishare_codec_t *codec,
         snprintf(env->enc, sizeof(env->enc), "%s", CISHARE_ENC_SEAL_V1);
         n = cishare_envelope_seal_ad(env, out->key, out->key_len, ad,
                                      sizeof(ad));
-        if ((err = cishare_seal_encrypt(
-                 plain, plain_len, (const uint8_t(*)[32])pks, npk, ad, n,
-                 &out->value, &out->value_len, errstr, errstr_size)))
+        /* v2 under the sealer's epoch of this recipient set (its own
+         * one-value epoch without a sealer); v1 if the sealer says so */
+        if ((err = cishare_sealer_encrypt(sealer, now_ms, plain, plain_len,
+                                          (const uint8_t(*)[32])pks, npk, ad, n,
+                                          &out->value, &out->value_len, errstr,
+                                          errstr_size)))
             goto fail;
         out->recipient_cnt = npk;
         sodium_memzero(plain, plain_len);
@@ -364,7 +366,7 @@ cishare_err_t cishare_message_build(
     int64_t now_ms, cishare_msg_out_t *out, char *errstr, size_t errstr_size)
 {
     return message_build(codec, dir, origin, kp, msg, tlp_override,
-                         audience_override, now_ms, out, true, errstr,
+                         audience_override, now_ms, NULL, out, true, errstr,
                          errstr_size);
 }
 
@@ -375,7 +377,19 @@ cishare_err_t cishare_message_build_unsigned(
     int64_t now_ms, cishare_msg_out_t *out, char *errstr, size_t errstr_size)
 {
     return message_build(codec, dir, origin, kp, msg, tlp_override,
-                         audience_override, now_ms, out, false, errstr,
+                         audience_override, now_ms, NULL, out, false, errstr,
+                         errstr_size);
+}
+
+cishare_err_t cishare_message_build_sealer(
+    cishare_codec_t *codec, const cishare_directory_t *dir,
+    const cishare_participant_t *origin, const cishare_keypair_t *kp,
+    const json_t *msg, int tlp_override, const char *audience_override,
+    int64_t now_ms, cishare_sealer_t *sealer, cishare_msg_out_t *out,
+    char *errstr, size_t errstr_size)
+{
+    return message_build(codec, dir, origin, kp, msg, tlp_override,
+                         audience_override, now_ms, sealer, out, false, errstr,
                          errstr_size);
 }
 
@@ -554,12 +568,11 @@ cishare_err_t cishare_message_verify_ctx(const cishare_directory_t *dir,
 
 /* The Avro bytes of a verified message: the value, or its decryption
  * (fingerprint checked) into *plainp, which the caller wipes and frees. */
-static cishare_err_t plain_bytes(const cishare_keypair_t *kp, const char *key,
-                                 size_t key_len, const uint8_t *value,
-                                 size_t len, const cishare_msg_in_t *in,
-                                 const uint8_t **bytesp, size_t *blenp,
-                                 uint8_t **plainp, char *errstr,
-                                 size_t errstr_size)
+static cishare_err_t
+plain_bytes(const cishare_keypair_t *kp, cishare_unsealer_t *unsealer,
+            const char *key, size_t key_len, const uint8_t *value, size_t len,
+            const cishare_msg_in_t *in, const uint8_t **bytesp, size_t *blenp,
+            uint8_t **plainp, char *errstr, size_t errstr_size)
 {
     const cishare_envelope_t *env = &in->env;
     uint8_t ad[CISHARE_SEAL_AD_MAX];
@@ -579,8 +592,8 @@ static cishare_err_t plain_bytes(const cishare_keypair_t *kp, const char *key,
                                "message %s: encrypted, and no key given",
                                env->id);
     adlen = cishare_envelope_seal_ad(env, key, key_len, ad, sizeof(ad));
-    if ((err = cishare_seal_decrypt(value, len, kp, ad, adlen, plainp, blenp,
-                                    errstr, errstr_size)))
+    if ((err = cishare_unsealer_decrypt(unsealer, value, len, kp, ad, adlen,
+                                        plainp, blenp, errstr, errstr_size)))
         return err;
     *bytesp = *plainp;
     return cishare_envelope_check_fingerprint(env, *bytesp, *blenp, errstr,
@@ -623,6 +636,18 @@ cishare_err_t cishare_message_decode(cishare_codec_t *codec,
                                      cishare_msg_in_t *in, char *errstr,
                                      size_t errstr_size)
 {
+    return cishare_message_decode_unsealer(codec, kp, NULL, key, key_len, value,
+                                           len, in, errstr, errstr_size);
+}
+
+cishare_err_t cishare_message_decode_unsealer(cishare_codec_t *codec,
+                                              const cishare_keypair_t *kp,
+                                              cishare_unsealer_t *unsealer,
+                                              const char *key, size_t key_len,
+                                              const uint8_t *value, size_t len,
+                                              cishare_msg_in_t *in,
+                                              char *errstr, size_t errstr_size)
+{
     const uint8_t *bytes;
     uint8_t *plain = NULL;
     size_t blen = 0;
@@ -635,8 +660,8 @@ cishare_err_t cishare_message_decode(cishare_codec_t *codec,
     if (!codec)
         return cishare_err_set(CISHARE_ERR_INVALID_ARG, errstr, errstr_size,
                                "message decode: no codec");
-    if ((err = plain_bytes(kp, key, key_len, value, len, in, &bytes, &blen,
-                           &plain, errstr, errstr_size)))
+    if ((err = plain_bytes(kp, unsealer, key, key_len, value, len, in, &bytes,
+                           &blen, &plain, errstr, errstr_size)))
         goto done;
     if ((err = cishare_codec_decode(codec, bytes, blen, &type, &payload, errstr,
                                     errstr_size)))
@@ -724,6 +749,17 @@ cishare_err_t cishare_message_render_line(cishare_codec_t *codec,
                                           cishare_avro_buf_t *out, char *errstr,
                                           size_t errstr_size)
 {
+    return cishare_message_render_line_unsealer(codec, kp, NULL, key, key_len,
+                                                value, len, in, out, errstr,
+                                                errstr_size);
+}
+
+cishare_err_t cishare_message_render_line_unsealer(
+    cishare_codec_t *codec, const cishare_keypair_t *kp,
+    cishare_unsealer_t *unsealer, const char *key, size_t key_len,
+    const uint8_t *value, size_t len, const cishare_msg_in_t *in,
+    cishare_avro_buf_t *out, char *errstr, size_t errstr_size)
+{
     const cishare_envelope_t *env = &in->env;
     char aud[CISHARE_AUDIENCE_TEXT_LEN + 1], fp[17];
     const char *subject;
@@ -738,8 +774,8 @@ cishare_err_t cishare_message_render_line(cishare_codec_t *codec,
     if (!codec)
         return cishare_err_set(CISHARE_ERR_INVALID_ARG, errstr, errstr_size,
                                "message decode: no codec");
-    if ((err = plain_bytes(kp, key, key_len, value, len, in, &bytes, &blen,
-                           &plain, errstr, errstr_size)))
+    if ((err = plain_bytes(kp, unsealer, key, key_len, value, len, in, &bytes,
+                           &blen, &plain, errstr, errstr_size)))
         goto done;
     /* keys in sorted order, as cishare_message_to_json() dumped with
      * JSON_COMPACT | JSON_SORT_KEYS */

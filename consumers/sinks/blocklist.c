@@ -41,6 +41,7 @@
  */
 #include "sinks/blocklist.h"
 
+#include "cishare/log.h"
 #include "cishare/types.h"
 
 #include <arpa/inet.h>
@@ -168,8 +169,8 @@ static cishare_sink_status_t blocklist_open(const cishare_sink_opts_t *opts,
     /* Lists are views of the state: the frame makes them match it now. */
     if ((strcmp(opts->out, "-") &&
          remove_flat_lists(b, opts->out, errstr, errstr_size)) ||
-        cishare_view_sink_open(&b->vs, "blocklist", opts, blocklist_regen, b,
-                               errstr, errstr_size)) {
+        cishare_view_sink_open(&b->vs, "blocklist", opts, NULL, blocklist_regen,
+                               b, errstr, errstr_size)) {
         blocklist_close(b);
         return CISHARE_SINK_ERROR;
     }
@@ -226,7 +227,15 @@ static void refuse(blocklist_t *b, const char *origin, const char *subject,
              s, msgid ? "message " : "kept state", id,
              cishare_indicator_reason_name(r), detail ? ", " : "",
              detail ? detail : "");
-    b->log(b->log_opaque, line);
+    {
+        /* JSON logs: the reason of cishare_feed_blocklist_excluded_total */
+        cishare_log_fields_t lf = {0};
+        lf.level = CISHARE_LOG_WARN;
+        lf.reason = cishare_indicator_reason_name(r);
+        lf.msg_id = msgid;
+        lf.origin = origin;
+        cishare_log_with(&lf, b->log, b->log_opaque, line);
+    }
 }
 
 /* What the record says beyond its values: an indicator's labels and

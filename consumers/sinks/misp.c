@@ -57,8 +57,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define MISP_BOUND_KEY     "cishare.misp.max-state-bytes-per-origin"
-#define MISP_BOUND_DEFAULT (32u * 1024u * 1024u)
+#define MISP_BOUND_KEY "cishare.misp.max-state-bytes-per-origin"
 
 typedef struct misp_s {
     cishare_view_sink_t vs; /* folder, state journal, when to regen */
@@ -1016,13 +1015,8 @@ static cishare_sink_status_t misp_open(const cishare_sink_opts_t *opts,
         }
         return CISHARE_SINK_ERROR;
     }
-    m->vs.bound_key = MISP_BOUND_KEY;
-    m->vs.max_origin_bytes =
-        opts->conf
-            ? (uint64_t)cishare_config_get_int(opts->conf, MISP_BOUND_KEY)
-            : MISP_BOUND_DEFAULT;
-    if (cishare_view_sink_open(&m->vs, "misp", opts, misp_regen, m, errstr,
-                               errstr_size)) {
+    if (cishare_view_sink_open(&m->vs, "misp", opts, MISP_BOUND_KEY, misp_regen,
+                               m, errstr, errstr_size)) {
         misp_close(m);
         return CISHARE_SINK_ERROR;
     }
@@ -1038,9 +1032,8 @@ static cishare_sink_status_t misp_write(void *ctx, const json_t *msg,
     const char *type = json_string_value(json_object_get(msg, "type"));
     const char *origin = json_string_value(json_object_get(msg, "origin"));
     const json_t *p = json_object_get(msg, "payload");
-    json_t *old;
     char *key;
-    cishare_sink_status_t st = CISHARE_SINK_OK;
+    cishare_sink_status_t st;
 
     if (!type || !origin || !subject || !json_is_object(p) ||
         (strcmp(type, "indicator") && strcmp(type, "incident") &&
@@ -1048,18 +1041,8 @@ static cishare_sink_status_t misp_write(void *ctx, const json_t *msg,
         return CISHARE_SINK_OK; /* sightings, receipts: not in the feed */
     if (!(key = cishare_view_sink_key(origin, subject)))
         return CISHARE_SINK_ERROR;
-    /* Revoked for good, or a later version is held: the latest wins. */
-    old = cishare_sink_state_get(m->vs.state, key);
-    if (old && (json_is_true(json_object_get(old, "revoked")) ||
-                cishare_sink_json_time(json_object_get(
-                    json_object_get(json_object_get(old, "m"), "payload"),
-                    "modified")) >
-                    cishare_sink_json_time(json_object_get(p, "modified"))))
-        goto out;
-    st = cishare_view_sink_record(
-        &m->vs, key, json_pack("{s:s,s:O}", "s", subject, "m", msg), "",
-        subject, errstr, errstr_size);
-out:
+    st = cishare_view_sink_put_latest(&m->vs, key, subject, msg, errstr,
+                                      errstr_size);
     free(key);
     return st;
 }
@@ -1069,26 +1052,12 @@ static cishare_sink_status_t misp_revoke(void *ctx, const char *subject,
                                          size_t errstr_size)
 {
     misp_t *m = ctx;
-    const char *origin = json_string_value(json_object_get(rev, "origin"));
-    char *key = cishare_view_sink_key(origin, subject);
-    const json_t *old;
-    json_t *tomb;
-    int64_t x;
-    cishare_sink_status_t st;
 
-    if (!key)
-        return CISHARE_SINK_ERROR;
-    old = cishare_sink_state_get(m->vs.state, key);
-    x = msg_expiry(json_object_get(old, "m"));
-    if (!x)
-        x = json_integer_value(json_object_get(old, "x"));
-    tomb = json_pack("{s:s,s:b}", "s", subject, "revoked", 1);
-    if (tomb && x)
-        json_object_set_new(tomb, "x", json_integer((json_int_t)x));
-    st = cishare_view_sink_record(&m->vs, key, tomb, "revocation of ", subject,
-                                  errstr, errstr_size);
-    free(key);
-    return st;
+    /* Until the message's expiry, valid_until included: it leaves the
+     * feed then (msg_expiry). */
+    return cishare_view_sink_tombstone(
+        &m->vs, json_string_value(json_object_get(rev, "origin")), subject,
+        msg_expiry, errstr, errstr_size);
 }
 
 static cishare_sink_status_t misp_sync(void *ctx, int64_t now_ms,

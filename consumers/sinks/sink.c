@@ -657,13 +657,19 @@ static cishare_sink_status_t view_state_migrate(cishare_view_sink_t *vs,
     return ret;
 }
 
-cishare_sink_status_t cishare_view_sink_open(
-    cishare_view_sink_t *vs, const char *name, const cishare_sink_opts_t *opts,
-    cishare_view_regen_fn regen, void *ctx, char *errstr, size_t errstr_size)
+cishare_sink_status_t
+cishare_view_sink_open(cishare_view_sink_t *vs, const char *name,
+                       const cishare_sink_opts_t *opts, const char *bound_key,
+                       cishare_view_regen_fn regen, void *ctx, char *errstr,
+                       size_t errstr_size)
 {
     char *statepath = NULL, *statedir = NULL;
     cishare_err_t err;
 
+    if ((vs->bound_key = bound_key))
+        vs->max_origin_bytes =
+            opts->conf ? (uint64_t)cishare_config_get_int(opts->conf, bound_key)
+                       : CISHARE_VIEW_SINK_BOUND_DEFAULT;
     vs->view_interval_ms = opts->view_interval_ms;
     vs->next_expiry_ms = INT64_MAX;
     vs->regen = regen;
@@ -778,6 +784,54 @@ cishare_sink_status_t cishare_view_sink_record(cishare_view_sink_t *vs,
     }
     json_decref(rec);
     vs->dirty = true;
+    return st;
+}
+
+cishare_sink_status_t
+cishare_view_sink_put_latest(cishare_view_sink_t *vs, const char *key,
+                             const char *subject, const json_t *msg,
+                             char *errstr, size_t errstr_size)
+{
+    const json_t *old = cishare_sink_state_get(vs->state, key);
+    int64_t mod = cishare_sink_json_time(
+        json_object_get(json_object_get(msg, "payload"), "modified"));
+
+    if (old && (json_is_true(json_object_get(old, "revoked")) ||
+                cishare_sink_json_time(json_object_get(
+                    json_object_get(json_object_get(old, "m"), "payload"),
+                    "modified")) > mod))
+        return CISHARE_SINK_OK;
+    return cishare_view_sink_record(
+        vs, key, json_pack("{s:s,s:O}", "s", subject, "m", msg), "", subject,
+        errstr, errstr_size);
+}
+
+cishare_sink_status_t cishare_view_sink_tombstone(
+    cishare_view_sink_t *vs, const char *origin, const char *subject,
+    int64_t (*expiry)(const json_t *msg), char *errstr, size_t errstr_size)
+{
+    char *key = cishare_view_sink_key(origin, subject);
+    const json_t *old, *m;
+    json_t *tomb;
+    int64_t x;
+    cishare_sink_status_t st;
+
+    if (!key)
+        return CISHARE_SINK_ERROR;
+    /* The message itself is forgotten now; the tombstone outlives it
+     * only as long as a copy of it can still be delivered. */
+    old = cishare_sink_state_get(vs->state, key);
+    m = json_object_get(old, "m");
+    x = expiry ? expiry(m)
+               : cishare_sink_json_time(json_object_get(m, "expires"));
+    if (!x)
+        x = json_integer_value(json_object_get(old, "x"));
+    tomb = json_pack("{s:s,s:b}", "s", subject, "revoked", 1);
+    if (tomb && x)
+        json_object_set_new(tomb, "x", json_integer((json_int_t)x));
+    st = cishare_view_sink_record(vs, key, tomb, "revocation of ", subject,
+                                  errstr, errstr_size);
+    free(key);
     return st;
 }
 

@@ -291,8 +291,8 @@ typedef struct cishare_view_sink_s {
     cishare_view_regen_fn regen;
     void *ctx;
     /** Bound on each origin's live journal bytes (0: none), and the
-     *  setting it comes from (named in log lines); set by the sink
-     *  before cishare_view_sink_open(). */
+     *  setting it comes from (named in log lines); set by
+     *  cishare_view_sink_open() from its bound_key. */
     uint64_t max_origin_bytes;
     const char *bound_key;
     uint64_t over_bound;    /**< records left out past the bound */
@@ -301,15 +301,24 @@ typedef struct cishare_view_sink_s {
     void *log_opaque;
 } cishare_view_sink_t;
 
+/** Per-origin bound of a view sink when opts->conf is NULL (32 MiB, as
+ *  the config defaults of its settings). */
+#define CISHARE_VIEW_SINK_BOUND_DEFAULT (32u * 1024u * 1024u)
+
 /**
  * Fill vs for sink `name` (refuses out "-"), create the folder, load the
  * journal (a torn last line cut is logged), rewrite the view and make
- * what the view forgot (expired entries) durable. On error the caller
- * still calls cishare_view_sink_close() (which then rewrites nothing).
+ * what the view forgot (expired entries) durable. bound_key: the setting
+ * of the per-origin bound ("cishare.<name>.max-state-bytes-per-origin",
+ * read from opts->conf, CISHARE_VIEW_SINK_BOUND_DEFAULT without one);
+ * NULL: no bound. On error the caller still calls
+ * cishare_view_sink_close() (which then rewrites nothing).
  */
-cishare_sink_status_t cishare_view_sink_open(
-    cishare_view_sink_t *vs, const char *name, const cishare_sink_opts_t *opts,
-    cishare_view_regen_fn regen, void *ctx, char *errstr, size_t errstr_size);
+cishare_sink_status_t
+cishare_view_sink_open(cishare_view_sink_t *vs, const char *name,
+                       const cishare_sink_opts_t *opts, const char *bound_key,
+                       cishare_view_regen_fn regen, void *ctx, char *errstr,
+                       size_t errstr_size);
 /**
  * The journal key of origin's subject, "<origin> <subject>" (NULL origin:
  * ""): keyed by origin, one participant can neither overwrite nor revoke
@@ -331,6 +340,27 @@ cishare_sink_status_t
 cishare_view_sink_record(cishare_view_sink_t *vs, const char *key, json_t *rec,
                          const char *what, const char *subject, char *errstr,
                          size_t errstr_size);
+/**
+ * The write of a view sink: record {"s": subject, "m": msg} under key
+ * (borrowed) unless key holds a tombstone (revoked for good) or a version
+ * with a later payload.modified: the latest wins, in any arrival order.
+ * Errors as cishare_view_sink_record().
+ */
+cishare_sink_status_t
+cishare_view_sink_put_latest(cishare_view_sink_t *vs, const char *key,
+                             const char *subject, const json_t *msg,
+                             char *errstr, size_t errstr_size);
+/**
+ * The revoke of a view sink: replace origin's subject (key
+ * cishare_view_sink_key()) with a tombstone {"s", "revoked": true, "x"}
+ * that keeps a late copy out until the revoked message's own expiry
+ * (then no copy can be delivered any more), forever when that is
+ * unknown. expiry(msg) gives that expiry of the held message (0: none);
+ * NULL: its envelope's expires. A tombstone already held keeps its "x".
+ */
+cishare_sink_status_t cishare_view_sink_tombstone(
+    cishare_view_sink_t *vs, const char *origin, const char *subject,
+    int64_t (*expiry)(const json_t *msg), char *errstr, size_t errstr_size);
 /** The sink's sync: journal durable, then the view when due. Mark 0. */
 cishare_sink_status_t cishare_view_sink_sync(cishare_view_sink_t *vs,
                                              int64_t now_ms, uint64_t *markp,

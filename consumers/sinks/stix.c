@@ -50,8 +50,7 @@
 
 /* Bound on the state journal bytes of each origin (config.c registers
  * the key with this default). */
-#define STIX_BOUND_KEY     "cishare.stix.max-state-bytes-per-origin"
-#define STIX_BOUND_DEFAULT (32u * 1024u * 1024u)
+#define STIX_BOUND_KEY "cishare.stix.max-state-bytes-per-origin"
 
 static const struct {
     const char *tlp, *id, *name;
@@ -859,13 +858,8 @@ static cishare_sink_status_t stix_open(const cishare_sink_opts_t *opts,
         free(s);
         return CISHARE_SINK_ERROR;
     }
-    s->vs.bound_key = STIX_BOUND_KEY;
-    s->vs.max_origin_bytes =
-        opts->conf
-            ? (uint64_t)cishare_config_get_int(opts->conf, STIX_BOUND_KEY)
-            : STIX_BOUND_DEFAULT;
-    if (cishare_view_sink_open(&s->vs, "stix", opts, stix_regen, s, errstr,
-                               errstr_size)) {
+    if (cishare_view_sink_open(&s->vs, "stix", opts, STIX_BOUND_KEY, stix_regen,
+                               s, errstr, errstr_size)) {
         stix_close(s);
         return CISHARE_SINK_ERROR;
     }
@@ -881,10 +875,8 @@ static cishare_sink_status_t stix_write(void *ctx, const json_t *msg,
     const char *type = json_string_value(json_object_get(msg, "type"));
     const char *origin = json_string_value(json_object_get(msg, "origin"));
     const json_t *p = json_object_get(msg, "payload");
-    json_t *old;
     char *key = NULL;
-    int64_t mod;
-    cishare_sink_status_t st = CISHARE_SINK_OK;
+    cishare_sink_status_t st;
 
     if (!type || !origin || !subject || !json_is_object(p) ||
         !strcmp(type, "revocation"))
@@ -898,17 +890,8 @@ static cishare_sink_status_t stix_write(void *ctx, const json_t *msg,
         key = cishare_view_sink_key(origin, subject);
     if (!key)
         return CISHARE_SINK_ERROR;
-    old = cishare_sink_state_get(s->vs.state, key);
-    mod = cishare_sink_json_time(json_object_get(p, "modified"));
-    if (old && (json_is_true(json_object_get(old, "revoked")) ||
-                cishare_sink_json_time(json_object_get(
-                    json_object_get(json_object_get(old, "m"), "payload"),
-                    "modified")) > mod))
-        goto out;
-    st = cishare_view_sink_record(
-        &s->vs, key, json_pack("{s:s,s:O}", "s", subject, "m", msg), "",
-        subject, errstr, errstr_size);
-out:
+    st = cishare_view_sink_put_latest(&s->vs, key, subject, msg, errstr,
+                                      errstr_size);
     free(key);
     return st;
 }
@@ -918,30 +901,11 @@ static cishare_sink_status_t stix_revoke(void *ctx, const char *subject,
                                          size_t errstr_size)
 {
     stix_t *s = ctx;
-    const char *origin = json_string_value(json_object_get(rev, "origin"));
-    char *key = cishare_view_sink_key(origin, subject);
-    const json_t *old;
-    json_t *tomb;
-    int64_t x;
-    cishare_sink_status_t st;
 
-    if (!key)
-        return CISHARE_SINK_ERROR;
-    /* The tombstone keeps a late copy out until the revoked message's
-     * own expiry (then no copy can be delivered any more); forever when
-     * that is unknown. The message itself is forgotten now. */
-    old = cishare_sink_state_get(s->vs.state, key);
-    x = cishare_sink_json_time(
-        json_object_get(json_object_get(old, "m"), "expires"));
-    if (!x)
-        x = json_integer_value(json_object_get(old, "x"));
-    tomb = json_pack("{s:s,s:b}", "s", subject, "revoked", 1);
-    if (tomb && x)
-        json_object_set_new(tomb, "x", json_integer((json_int_t)x));
-    st = cishare_view_sink_record(&s->vs, key, tomb, "revocation of ", subject,
-                                  errstr, errstr_size);
-    free(key);
-    return st;
+    /* Until the envelope's expiry: the bundle shows no valid_until. */
+    return cishare_view_sink_tombstone(
+        &s->vs, json_string_value(json_object_get(rev, "origin")), subject,
+        NULL, errstr, errstr_size);
 }
 
 static uint64_t stix_over_bound(void *ctx)

@@ -14,7 +14,9 @@
  *   encrypted  nco publishes AMBER+STRICT to 10 recipients; op-gas-a's
  *              feed, 1 and 2 threads
  *   latency    `cishare feed --out -` while the library publishes at a
- *              fixed rate: created header -> line read from the feed
+ *              fixed rate: submit -> line read from the feed; then raw
+ *              librdkafka at the same rate and bytes (linger.ms=0):
+ *              producev -> consumer, p50/p99/max of both
  *   memory     peak RSS of `cishare feed --once` with 1 M ids in its
  *              de-duplication history, minus the same with none
  *   baseline   raw librdkafka produce (same bytes, same headers, same
@@ -91,6 +93,7 @@ typedef struct bench_s {
     /* results */
     double sign_limit, verify_limit, pub_lib, pub_cli, feed1, feed2;
     double enc_pub, enc_feed1, enc_feed2, raw_prod, raw_cons;
+    double lat_p99, raw_lat_p99; /* ms */
 } bench_t;
 
 /* The GREEN indicators go to op-power-a's sector only (topic
@@ -571,21 +574,32 @@ static void feed_pair(bench_t *b, const char *id, const char *tag1,
 
 /* ---- latency ---- */
 
+/* End-to-end latency of message i = the monotonic time its delivery is
+ * seen by the bench minus the time just before it was handed to the
+ * library (cishare_publisher_submit, or rd_kafka_producev for raw Kafka),
+ * in µs. Both ends are in this process on one clock, so the figures of
+ * cishare and raw Kafka have the same resolution and the same meaning. */
+
+static int64_t mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 typedef struct lat_s {
     FILE *in;
-    int64_t since_ms; /* only messages created at or after this */
-    int64_t *ms;      /* latencies */
-    size_t cnt, cap;
-    volatile int warm; /* a line was seen */
+    unsigned long id_hi; /* measured ids are id_hi << 24 | i */
+    int total;
+    int64_t *sent_us, *seen_us; /* per message; 0: not yet */
+    size_t cnt;                 /* measured messages seen */
+    volatile int warm;          /* a line was seen */
     pthread_mutex_t lock;
 } lat_t;
 
-static int64_t now_ms_real(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+/* The id of the bench's indicator(i): the payload id's last 12 hex
+ * digits (indicator() prints them). */
+#define LAT_ID_PREFIX "indicator--00000000-0000-4000-8000-"
 
 static void *lat_reader(void *arg)
 {
@@ -593,22 +607,19 @@ static void *lat_reader(void *arg)
     char line[1 << 16];
 
     while (fgets(line, sizeof(line), l->in)) {
-        int64_t arrived = now_ms_real(), created;
-        json_t *j = json_loads(line, 0, NULL);
-        const char *c = json_string_value(json_object_get(j, "created"));
-        if (c && cishare_time_parse(c, &created)) {
-            pthread_mutex_lock(&l->lock);
-            l->warm = 1;
-            if (l->since_ms && created >= l->since_ms) {
-                if (l->cnt == l->cap) {
-                    l->cap = l->cap ? 2 * l->cap : 4096;
-                    l->ms = realloc(l->ms, l->cap * sizeof(*l->ms));
-                }
-                l->ms[l->cnt++] = arrived - created;
-            }
-            pthread_mutex_unlock(&l->lock);
+        int64_t seen = mono_us();
+        const char *p = strstr(line, LAT_ID_PREFIX);
+        unsigned long v = p ? strtoul(p + strlen(LAT_ID_PREFIX), NULL, 16) : 0;
+        size_t i = v & 0xffffff;
+
+        pthread_mutex_lock(&l->lock);
+        l->warm = 1;
+        if (p && v >> 24 == l->id_hi && i < (size_t)l->total &&
+            !l->seen_us[i]) {
+            l->seen_us[i] = seen;
+            l->cnt++;
         }
-        json_decref(j);
+        pthread_mutex_unlock(&l->lock);
     }
     return NULL;
 }
@@ -617,6 +628,24 @@ static int cmp64(const void *a, const void *b)
 {
     int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
     return x < y ? -1 : x > y;
+}
+
+/* Print RESULT <prefix>_p50/_p99/_max (ms) of n latencies (µs, sorted
+ * here); the p99 in ms is returned. */
+static double lat_report(const char *prefix, int64_t *us, size_t n)
+{
+    char name[64];
+    double p99;
+
+    qsort(us, n, sizeof(*us), cmp64);
+    p99 = (double)us[(n * 99) / 100] / 1000.0;
+    snprintf(name, sizeof(name), "%s_p50", prefix);
+    result(name, (double)us[n / 2] / 1000.0, "ms");
+    snprintf(name, sizeof(name), "%s_p99", prefix);
+    result(name, p99, "ms");
+    snprintf(name, sizeof(name), "%s_max", prefix);
+    result(name, (double)us[n - 1] / 1000.0, "ms");
+    return p99;
 }
 
 static void bench_latency(bench_t *b)
@@ -631,6 +660,12 @@ static void bench_latency(bench_t *b)
     pid_t pid;
     size_t got;
 
+    l.total = total;
+    l.id_hi = (unsigned long)(b->tag + 2);
+    l.sent_us = calloc((size_t)total, sizeof(*l.sent_us));
+    l.seen_us = calloc((size_t)total, sizeof(*l.seen_us));
+    if (!l.sent_us || !l.seen_us)
+        die("out of memory");
     snprintf(dir, sizeof(dir), "%s/latency", b->work);
     mkdir(dir, 0700);
     snprintf(group, sizeof(group), "cishare-feed-op-power-b.bench-lat-%u",
@@ -640,8 +675,14 @@ static void bench_latency(bench_t *b)
     snprintf(log, sizeof(log), "%s/latency-feed.log", b->work);
     if (pipe(fds))
         die("pipe: %s", strerror(errno));
+    /* From the end: a new group at "latest", and a new state folder
+     * that follows the group (by default a new folder reads every
+     * partition from its beginning: the whole benchmark's backlog would
+     * be measured as latency). */
     pid = spawn(cli_argv(b, "feed", "op-power-b", "-X", sd, "-X", gid, "-X",
-                         "auto.offset.reset=latest", "--out", "-", NULL),
+                         "auto.offset.reset=latest", "-X",
+                         "cishare.feed.new-state-folder=group", "--out", "-",
+                         NULL),
                 fds[1], log);
     close(fds[1]);
     l.in = fdopen(fds[0], "r");
@@ -663,16 +704,14 @@ static void bench_latency(bench_t *b)
         usleep(200000);
     }
     usleep(500000);
-    pthread_mutex_lock(&l.lock);
-    l.since_ms = now_ms_real();
-    pthread_mutex_unlock(&l.lock);
     t0 = now_s();
     for (i = 0; i < total; i++) {
         double due = t0 + (double)i / b->lat_rate, w = due - now_s();
         json_t *m;
         if (w > 0)
             usleep((useconds_t)(w * 1e6));
-        m = indicator((unsigned long)(b->tag + 2) << 24 | (unsigned)i);
+        m = indicator(l.id_hi << 24 | (unsigned)i);
+        l.sent_us[i] = mono_us();
         cishare_publisher_submit(pub, m, "latency", -1, PUB_AUDIENCE);
         json_decref(m);
         cishare_publisher_poll(pub, 0);
@@ -696,11 +735,13 @@ static void bench_latency(bench_t *b)
     if (l.cnt < (size_t)total)
         die("latency: %zu of %d messages delivered (see %s)", l.cnt, total,
             log);
-    qsort(l.ms, l.cnt, sizeof(*l.ms), cmp64);
+    for (i = 0; i < total; i++)
+        l.seen_us[i] -= l.sent_us[i];
     result("latency_rate", b->lat_rate, "msg/s");
-    result("latency_p50", (double)l.ms[l.cnt / 2], "ms");
-    result("latency_p99", (double)l.ms[(l.cnt * 99) / 100], "ms");
-    free(l.ms);
+    b->lat_p99 = lat_report("latency", l.seen_us, (size_t)total);
+    pthread_mutex_destroy(&l.lock);
+    free(l.sent_us);
+    free(l.seen_us);
 }
 
 /* ---- serve: TAXII objects per second ---- */
@@ -989,43 +1030,71 @@ static cishare_err_t sign_like_publisher(const bench_t *b,
     return err;
 }
 
-static void bench_raw(bench_t *b, const char *topic, bool report)
-{
-    cishare_config_t *c = conf_for(b, "op-power-a");
+/* The raw baselines' message: the exact bytes (key, value, headers) of a
+ * signed indicator of op-power-a, sent as is. */
+typedef struct rawmsg_s {
+    cishare_config_t *c;
     cishare_identity_t idn;
     cishare_codec_t *codec;
     cishare_msg_out_t out;
-    rd_kafka_headers_t *hdrs = rd_kafka_headers_new(16);
+    rd_kafka_headers_t *hdrs;
+    size_t header_bytes; /* names + values */
+    json_t *m;
+} rawmsg_t;
+
+static void rawmsg_build(bench_t *b, rawmsg_t *r)
+{
+    char errstr[512];
+    const char *name;
+    const void *val;
+    size_t sz, k;
+
+    memset(r, 0, sizeof(*r));
+    r->c = conf_for(b, "op-power-a");
+    r->hdrs = rd_kafka_headers_new(16);
+    r->m = indicator(0xfe000000ul);
+    /* Signed as the first of a batch of 256, like the publisher's
+     * messages, so the signature header has the same size. */
+    if (cishare_identity_load(r->c, &r->idn, errstr, sizeof(errstr)) ||
+        cishare_codec_new(&r->codec, errstr, sizeof(errstr)) ||
+        cishare_message_build_unsigned(
+            r->codec, r->idn.dir, r->idn.me, &r->idn.kp, r->m, -1, PUB_AUDIENCE,
+            cishare_time_now_ms(), &r->out, errstr, sizeof(errstr)) ||
+        sign_like_publisher(b, &r->out, &r->idn.kp, errstr, sizeof(errstr)) ||
+        cishare_envelope_to_headers(&r->out.env, r->hdrs, errstr,
+                                    sizeof(errstr)))
+        die("raw: %s", errstr);
+    for (k = 0; !rd_kafka_header_get_all(r->hdrs, k, &name, &val, &sz); k++)
+        r->header_bytes += strlen(name) + sz;
+}
+
+static void rawmsg_clear(rawmsg_t *r)
+{
+    rd_kafka_headers_destroy(r->hdrs);
+    cishare_msg_out_clear(&r->out);
+    cishare_codec_destroy(r->codec);
+    cishare_identity_clear(&r->idn);
+    cishare_config_destroy(r->c);
+    json_decref(r->m);
+}
+
+static void bench_raw(bench_t *b, const char *topic, bool report)
+{
+    rawmsg_t r;
     rd_kafka_conf_t *kc;
     rd_kafka_t *rk;
     char errstr[512];
     size_t failed = 0, got = 0;
-    json_t *m = indicator(0xfe000000ul);
     double t0 = 0, t, first = 0, last = 0;
     int i;
 
-    /* One signed message: its exact bytes are sent raw_n times. Signed as
-     * the first of a batch of 256, like the publisher's messages, so the
-     * signature header has the same size. */
-    if (cishare_identity_load(c, &idn, errstr, sizeof(errstr)) ||
-        cishare_codec_new(&codec, errstr, sizeof(errstr)) ||
-        cishare_message_build_unsigned(codec, idn.dir, idn.me, &idn.kp, m, -1,
-                                       PUB_AUDIENCE, cishare_time_now_ms(),
-                                       &out, errstr, sizeof(errstr)) ||
-        sign_like_publisher(b, &out, &idn.kp, errstr, sizeof(errstr)) ||
-        cishare_envelope_to_headers(&out.env, hdrs, errstr, sizeof(errstr)))
-        die("raw: %s", errstr);
-    if (report)
-        result("message_value_bytes", (double)out.value_len, "B");
-    {
-        size_t hb = 0, k;
-        const char *name;
-        const void *val;
-        size_t sz;
-        for (k = 0; !rd_kafka_header_get_all(hdrs, k, &name, &val, &sz); k++)
-            hb += strlen(name) + sz;
-        if (report)
-            result("message_header_bytes", (double)hb, "B");
+    /* One signed message: its exact bytes are sent raw_n times. */
+    rawmsg_build(b, &r);
+    if (report) {
+        result("message_value_bytes", (double)r.out.value_len, "B");
+        result("message_header_bytes", (double)r.header_bytes, "B");
+        ratio("header_bytes_vs_value_bytes", (double)r.header_bytes,
+              (double)r.out.value_len);
     }
 
     kc = raw_conf(b, "op-power-a");
@@ -1044,10 +1113,10 @@ static void bench_raw(bench_t *b, const char *topic, bool report)
         }
         while ((e = rd_kafka_producev(
                     rk, RD_KAFKA_V_TOPIC(topic),
-                    RD_KAFKA_V_KEY(out.key, out.key_len),
-                    RD_KAFKA_V_VALUE(out.value, out.value_len),
+                    RD_KAFKA_V_KEY(r.out.key, r.out.key_len),
+                    RD_KAFKA_V_VALUE(r.out.value, r.out.value_len),
                     RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                    RD_KAFKA_V_HEADERS(rd_kafka_headers_copy(hdrs)),
+                    RD_KAFKA_V_HEADERS(rd_kafka_headers_copy(r.hdrs)),
                     RD_KAFKA_V_END)) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
             rd_kafka_poll(rk, 10);
         if (e)
@@ -1112,17 +1181,201 @@ static void bench_raw(bench_t *b, const char *topic, bool report)
         result("baseline_raw_produce", b->raw_prod, "msg/s");
         result("baseline_raw_consume", b->raw_cons, "msg/s");
     }
-    rd_kafka_headers_destroy(hdrs);
-    cishare_msg_out_clear(&out);
-    cishare_codec_destroy(codec);
-    cishare_identity_clear(&idn);
-    cishare_config_destroy(c);
-    json_decref(m);
+    rawmsg_clear(&r);
 }
 
 /* The raw baseline's topic: op-power-a's own inbox (it may write and
  * read it; none of the feeds measured reads it). */
 #define RAW_TOPIC "cishare.inbox.op-power-a"
+
+/* Raw-Kafka latency: the same message bytes at the same rate as
+ * bench_latency(), librdkafka producer (idempotent, acks=all, linger.ms=0,
+ * as the latency publisher) -> librdkafka consumer on its own thread
+ * (a new group, from the end), same broker and user. A message's send
+ * time is taken before rd_kafka_producev; the delivery report tells its
+ * partition and offset, by which the consumer's arrival time is found. */
+
+typedef struct rawlat_rec_s {
+    int32_t part;
+    int64_t off, us;
+} rawlat_rec_t;
+
+typedef struct rawlat_s {
+    rd_kafka_t *rk; /* consumer */
+    volatile int stop, warm;
+    pthread_mutex_t lock;
+    rawlat_rec_t *seen; /* every message consumed */
+    size_t cnt, cap;
+    rawlat_rec_t *sent; /* per measured message: part, offset, send time */
+    size_t failed;
+} rawlat_t;
+
+static void *rawlat_reader(void *arg)
+{
+    rawlat_t *l = arg;
+
+    while (!l->stop) {
+        rd_kafka_message_t *msg = rd_kafka_consumer_poll(l->rk, 100);
+        int64_t us = mono_us();
+        if (!msg)
+            continue;
+        if (!msg->err) {
+            pthread_mutex_lock(&l->lock);
+            if (l->cnt == l->cap) {
+                l->cap = l->cap ? 2 * l->cap : 4096;
+                if (!(l->seen = realloc(l->seen, l->cap * sizeof(*l->seen))))
+                    die("out of memory");
+            }
+            l->seen[l->cnt++] = (rawlat_rec_t){msg->partition, msg->offset, us};
+            l->warm = 1;
+            pthread_mutex_unlock(&l->lock);
+        }
+        rd_kafka_message_destroy(msg);
+    }
+    return NULL;
+}
+
+/* Delivery report: msg_opaque is 1 + the measured message's index (0 for
+ * a warm-up message). */
+static void rawlat_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *op)
+{
+    rawlat_t *l = op;
+    size_t i = (size_t)(uintptr_t)m->_private;
+
+    (void)rk;
+    if (m->err)
+        l->failed++;
+    else if (i) {
+        l->sent[i - 1].part = m->partition;
+        l->sent[i - 1].off = m->offset;
+    }
+}
+
+static int rawlat_cmp(const void *a, const void *b)
+{
+    const rawlat_rec_t *x = a, *y = b;
+    if (x->part != y->part)
+        return x->part < y->part ? -1 : 1;
+    return x->off < y->off ? -1 : x->off > y->off;
+}
+
+/* Latencies (µs) of the measured messages into us[]; how many are in. */
+static size_t rawlat_join(rawlat_t *l, int total, int64_t *us)
+{
+    size_t n = 0;
+    int i;
+
+    pthread_mutex_lock(&l->lock);
+    qsort(l->seen, l->cnt, sizeof(*l->seen), rawlat_cmp);
+    for (i = 0; i < total; i++) {
+        rawlat_rec_t *f =
+            bsearch(&l->sent[i], l->seen, l->cnt, sizeof(*l->seen), rawlat_cmp);
+        if (f)
+            us[n++] = f->us - l->sent[i].us;
+    }
+    pthread_mutex_unlock(&l->lock);
+    return n;
+}
+
+static void bench_raw_latency(bench_t *b)
+{
+    rawmsg_t r;
+    rawlat_t l = {0};
+    rd_kafka_conf_t *kc;
+    rd_kafka_t *prk;
+    rd_kafka_topic_partition_list_t *sub;
+    pthread_t th;
+    char errstr[512];
+    int total = b->lat_rate * b->lat_secs, i;
+    int64_t *us;
+    size_t n = 0;
+    double t0, deadline;
+
+    rawmsg_build(b, &r);
+    if (!(l.sent = calloc((size_t)total, sizeof(*l.sent))) ||
+        !(us = calloc((size_t)total, sizeof(*us))))
+        die("out of memory");
+    for (i = 0; i < total; i++)
+        l.sent[i].part = -1;
+    pthread_mutex_init(&l.lock, NULL);
+
+    kc = raw_conf(b, "op-power-a");
+    snprintf(errstr, sizeof(errstr), "cishare-feed-op-power-a.bench-rawlat-%u",
+             b->tag);
+    rd_kafka_conf_set(kc, "group.id", errstr, NULL, 0);
+    rd_kafka_conf_set(kc, "auto.offset.reset", "latest", NULL, 0);
+    if (!(l.rk = rd_kafka_new(RD_KAFKA_CONSUMER, kc, errstr, sizeof(errstr))))
+        die("raw latency consumer: %s", errstr);
+    rd_kafka_poll_set_consumer(l.rk);
+    sub = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(sub, RAW_TOPIC, RD_KAFKA_PARTITION_UA);
+    rd_kafka_subscribe(l.rk, sub);
+    rd_kafka_topic_partition_list_destroy(sub);
+    pthread_create(&th, NULL, rawlat_reader, &l);
+
+    kc = raw_conf(b, "op-power-a");
+    rd_kafka_conf_set(kc, "enable.idempotence", "true", NULL, 0);
+    rd_kafka_conf_set(kc, "acks", "all", NULL, 0);
+    rd_kafka_conf_set(kc, "linger.ms", "0", NULL, 0);
+    rd_kafka_conf_set_dr_msg_cb(kc, rawlat_dr);
+    rd_kafka_conf_set_opaque(kc, &l);
+    if (!(prk = rd_kafka_new(RD_KAFKA_PRODUCER, kc, errstr, sizeof(errstr))))
+        die("raw latency producer: %s", errstr);
+    /* Until the consumer has joined its group and reads. */
+    deadline = now_s() + 60;
+    for (i = -1; i < total; i++) {
+        rd_kafka_resp_err_t e;
+        if (i == 0) {
+            usleep(500000);
+            t0 = now_s();
+        }
+        if (i >= 0) {
+            double w = t0 + (double)i / b->lat_rate - now_s();
+            if (w > 0)
+                usleep((useconds_t)(w * 1e6));
+            l.sent[i].us = mono_us();
+        }
+        e = rd_kafka_producev(prk, RD_KAFKA_V_TOPIC(RAW_TOPIC),
+                              RD_KAFKA_V_KEY(r.out.key, r.out.key_len),
+                              RD_KAFKA_V_VALUE(r.out.value, r.out.value_len),
+                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                              RD_KAFKA_V_HEADERS(rd_kafka_headers_copy(r.hdrs)),
+                              RD_KAFKA_V_OPAQUE((void *)(uintptr_t)(i + 1)),
+                              RD_KAFKA_V_END);
+        if (e)
+            die("raw latency produce: %s", rd_kafka_err2str(e));
+        rd_kafka_poll(prk, 0);
+        if (i < 0) { /* warm-up: one message every 200 ms until read */
+            rd_kafka_flush(prk, 5000);
+            usleep(200000);
+            if (!l.warm) {
+                if (now_s() > deadline)
+                    die("raw latency: the consumer read nothing in 60 s");
+                i--;
+            }
+        }
+    }
+    rd_kafka_flush(prk, 30000);
+    if (l.failed || rd_kafka_outq_len(prk))
+        die("raw latency: %zu messages failed", l.failed);
+    deadline = now_s() + 30;
+    while ((n = rawlat_join(&l, total, us)) < (size_t)total &&
+           now_s() < deadline)
+        usleep(50000);
+    l.stop = 1;
+    pthread_join(th, NULL);
+    rd_kafka_consumer_close(l.rk);
+    rd_kafka_destroy(l.rk);
+    rd_kafka_destroy(prk);
+    if (n < (size_t)total)
+        die("raw latency: %zu of %d messages read", n, total);
+    b->raw_lat_p99 = lat_report("latency_raw", us, n);
+    pthread_mutex_destroy(&l.lock);
+    free(l.seen);
+    free(l.sent);
+    free(us);
+    rawmsg_clear(&r);
+}
 
 /* ---- encrypted ---- */
 
@@ -1402,6 +1655,8 @@ static void usage(FILE *fp)
             "no Kafka\n"
             "  --only publish   only the crypto limits and the library "
             "publish\n"
+            "  --only latency   only the latency of cishare and raw Kafka "
+            "(a warm broker)\n"
             "  --scheme S       cishare.sign.scheme of every publisher "
             "(default: the\n"
             "                   config default, ed25519-merkle)\n");
@@ -1529,6 +1784,12 @@ int main(int argc, char **argv)
         cishare_config_destroy(cc);
     }
 
+    if (only && !strcmp(only, "latency")) {
+        bench_latency(&b);
+        bench_raw_latency(&b);
+        ratio("latency_p99_vs_raw", b.lat_p99, b.raw_lat_p99);
+        return 0;
+    }
     /* A fresh broker's JVM compiles its hot paths during the first
      * seconds of load: warm it up with a raw run (not reported) on the
      * raw topic, which no measured feed reads. */
@@ -1602,8 +1863,10 @@ int main(int argc, char **argv)
         b.feed_key = b.feed_val = NULL;
     }
 
-    note("latency: %d msg/s for %d s", b.lat_rate, b.lat_secs);
+    note("latency: %d msg/s for %d s, cishare then raw Kafka", b.lat_rate,
+         b.lat_secs);
     bench_latency(&b);
+    bench_raw_latency(&b);
 
     note("baseline: raw librdkafka, %d messages", b.raw_n);
     bench_raw(&b, RAW_TOPIC, true);
@@ -1613,6 +1876,8 @@ int main(int argc, char **argv)
     ratio("feed_2core_vs_verify_limit", b.feed2, b.verify_limit);
     ratio("publish_vs_raw", b.pub_lib, b.raw_prod);
     ratio("feed_vs_raw", b.feed1, b.raw_cons);
+    ratio("feed_2core_vs_raw", b.feed2, b.raw_cons);
+    ratio("latency_p99_vs_raw", b.lat_p99, b.raw_lat_p99);
     if (!b.mock) {
         ratio("feed_with_archive_vs_without", b.feed1, noarch);
         ratio("encrypted_feed_with_receipts_vs_without", b.enc_feed1, norcpt);
@@ -1620,6 +1885,8 @@ int main(int argc, char **argv)
     ratio("publish_cli_vs_library", b.pub_cli, b.pub_lib);
     ratio("encrypted_publish_vs_sign_limit", b.enc_pub, b.sign_limit);
     ratio("encrypted_feed_vs_verify_limit", b.enc_feed1, b.verify_limit);
+    ratio("encrypted_publish_vs_publish", b.enc_pub, b.pub_lib);
+    ratio("encrypted_feed_vs_feed", b.enc_feed1, b.feed1);
 
     if (mc)
         rd_kafka_mock_cluster_destroy(mc);

@@ -8,26 +8,12 @@
 # sets hold exactly the lists, no state under blocklist/, and the feed's
 # summary counts every exclusion by reason.
 set -euo pipefail
-B="${CISHARE_BIN:?}"
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 SRC="${CISHARE_SRC:?}"
-EX="$SRC/deploy/examples"
 S="${CISHARE_SAMPLES:?}"
 PY="${CISHARE_VENV:?}/bin/python"
-tmp="$(mktemp -d)"
-broker=
-cleanup() {
-    [ -n "$broker" ] && kill "$broker" 2>/dev/null
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
-ok() { echo "ok - $*"; }
 
-"$B" dev-broker -w "$tmp/bootstrap" -t 300 >"$tmp/broker.log" 2>&1 &
-broker=$!
-for _ in $(seq 50); do [ -s "$tmp/bootstrap" ] && break; sleep 0.1; done
-[ -s "$tmp/bootstrap" ] || fail "dev-broker did not start: $(cat "$tmp/broker.log")"
-kafka=(-X "bootstrap.servers=$(cat "$tmp/bootstrap")" -X security.protocol=plaintext)
+dev_broker 300
 export XDG_STATE_HOME="$tmp/xdg"
 
 # What must never reach a list, at every label (RED names its recipient).
@@ -65,7 +51,7 @@ cat >"$tmp/bad.json" <<'JSON'
 JSON
 misp=("$S"/misp/circl-osint-xorist-ransomware.json "$S"/misp/circl-m2m-dridex.json
     "$S"/misp/circl-osint-qakbot-emotet.json "$S"/misp/server-export-sednit.json)
-"$B" publish -c "$EX/op-power-a.conf" "${kafka[@]}" -a participant:op-power-b \
+"$B" publish -c "$EX/op-power-a.conf" "${X[@]}" -a participant:op-power-b \
     "${misp[@]}" "$tmp/bad.csv" "$tmp/bad.json" >"$tmp/pub.out" 2>"$tmp/pub.err" ||
     { cat "$tmp/pub.err"; fail "publish"; }
 # The importer skips to_ids false attributes, counted by reason.
@@ -73,7 +59,7 @@ grep -q "not for detection (to_ids false)" "$tmp/pub.err" ||
     { cat "$tmp/pub.err"; fail "publish did not count the to_ids false skips"; }
 ok "publish skips MISP attributes with to_ids false, by reason"
 
-"$B" feed -c "$EX/op-power-b.conf" "${kafka[@]}" --once --from-beginning \
+"$B" feed -c "$EX/op-power-b.conf" "${X[@]}" --once --from-beginning \
     --format blocklist --out "$tmp/out" >"$tmp/feed.out" 2>"$tmp/feed.err" ||
     { cat "$tmp/feed.err"; fail "feed"; }
 "$PY" "$SRC/tests/cli/blocklist_safe.py" "$tmp/out" "$tmp/feed.err" "${misp[@]}" ||

@@ -13,12 +13,7 @@
 # - directory publish: an unreadable file is 2 ("cannot read"), a refused
 #   file 2 ("refused"), a directory state that cannot be written 1.
 set -euo pipefail
-B="${CISHARE_BIN:?}"
-EX="${CISHARE_SRC:?}/deploy/examples"
-tmp="$(mktemp -d)"
-trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
-ok() { echo "ok - $*"; }
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 expect() { # exit-code grep-pattern args...
     local want="$1" pat="$2" rc

@@ -3,23 +3,9 @@
 # even when its consumer group has offsets committed by a feed on another
 # folder: nothing is skipped silently. The old folder resumes where it was.
 set -euo pipefail
-B="${CISHARE_BIN:?}"
-EX="${CISHARE_SRC:?}/deploy/examples"
-tmp="$(mktemp -d)"
-pid=""
-cleanup() {
-    [ -n "$pid" ] && kill "$pid" 2>/dev/null || true
-    wait 2>/dev/null || true
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
-ok() { echo "ok - $*"; }
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-"$B" dev-broker -w "$tmp/bs" -t 300 >/dev/null 2>&1 &
-pid=$!
-for _ in $(seq 50); do [ -s "$tmp/bs" ] && break; sleep 0.1; done
-X=(-X "bootstrap.servers=$(cat "$tmp/bs")" -X security.protocol=plaintext)
+dev_broker 300
 # the mock cluster may hold a closed member's session until it times out
 F=(-X session.timeout.ms=6000 -X heartbeat.interval.ms=500)
 

@@ -60,6 +60,8 @@ expect 0 '"value": "203.0.113.45"' inspect "${D[@]}" --key $EX/keys/nco.key $M/r
 expect 0 "not addressed to --key" inspect "${D[@]}" --key $EX/keys/op-power-a.key $M/red.json
 expect 0 "give --key to decrypt" inspect "${D[@]}" $M/red.json
 expect 0 "recipients: 2" inspect "${D[@]}" $M/red.json
+# red.json is a v1 value (issue 17 writes v2): the layout is shown
+expect 0 "seal: v1" inspect "${D[@]}" $M/red.json
 
 # --- verification failures (exit 1) ------------------------------------
 edit $M/amber.json $TMP/tlp.json 'hdr("cishare.tlp", "green")'

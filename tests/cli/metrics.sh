@@ -4,26 +4,11 @@
 # cishare message; the prometheus-client text parser (the outside client,
 # from $CISHARE_VENV) reads /metrics and the counters match the feed's.
 set -euo pipefail
-B="${CISHARE_BIN:?}"
-EX="${CISHARE_SRC:?}/deploy/examples"
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 PY="${CISHARE_VENV:?}/bin/python"
-tmp="$(mktemp -d)"
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
-ok() { echo "ok - $*"; }
 
-"$B" dev-broker -w "$tmp/bs" -t 300 >/dev/null 2>&1 &
-pids+=($!)
-for _ in $(seq 50); do [ -s "$tmp/bs" ] && break; sleep 0.1; done
-bs="$(cat "$tmp/bs")"
-X=(-X "bootstrap.servers=$bs" -X security.protocol=plaintext
-    -X "cishare.state-dir=$tmp/state-a")
+dev_broker 300
+X+=(-X "cishare.state-dir=$tmp/state-a")
 
 # Bad usage: a listen address that is not one.
 set +e
@@ -94,6 +79,17 @@ assert cnt and cnt[0] >= 1, body
 print("ok - prometheus-client parses /metrics: delivered 5, quarantined "
       "malformed 1, lag 0 per partition, a batch histogram")
 PY
+# Its port is taken now: a second exporter cannot listen there (exit 1,
+# the run failed; not a usage error: the address is one).
+set +e
+"$B" feed -c "$EX/op-power-b.conf" "${X[@]}" -X "cishare.state-dir=$tmp/state-c" \
+    --out "$tmp/out-c" --metrics "$(sed 's|^http://||; s|/metrics$||' <<<"$url")" \
+    >/dev/null 2>"$tmp/busy.err"
+rc=$?
+set -e
+[ "$rc" = 1 ] && grep -q "feed: metrics: cannot listen on " "$tmp/busy.err" ||
+    { cat "$tmp/busy.err"; fail "--metrics on a taken port: exit $rc, want 1"; }
+ok "--metrics on a taken port fails (exit 1) saying so"
 kill "${pids[1]}"
 wait "${pids[1]}" || fail "feed did not stop cleanly on SIGTERM"
 grep -q "feed summary: delivered 5, .*quarantined 1 (malformed 1)" "$tmp/feed.err" ||

@@ -7,27 +7,13 @@
 # lists with PyMISP and checks it against what feed.jsonl delivered. A
 # second run of the feed must leave every file of the folder untouched.
 set -euo pipefail
-B="${CISHARE_BIN:?}"
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 SRC="${CISHARE_SRC:?}"
-EX="$SRC/deploy/examples"
 S="${CISHARE_SAMPLES:-$SRC/../shared/data/samples}"
 PY="${CISHARE_VENV:?}/bin/python"
-tmp="$(mktemp -d)"
-broker=
-cleanup() {
-    [ -n "$broker" ] && kill "$broker" 2>/dev/null && wait "$broker" 2>/dev/null
-    [ -n "${CISHARE_TEST_KEEP:-}" ] && echo "kept $tmp" || rm -rf "$tmp"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
-ok() { echo "ok - $*"; }
 [ -d "$S/misp" ] || { echo "SKIP: no samples at $S"; exit 0; }
 
-"$B" dev-broker -w "$tmp/bs" -t 120 >/dev/null 2>"$tmp/broker.err" &
-broker=$!
-for _ in $(seq 50); do [ -s "$tmp/bs" ] && break; sleep 0.1; done
-[ -s "$tmp/bs" ] || fail "dev-broker: $(cat "$tmp/broker.err")"
-X=(-X "bootstrap.servers=$(cat "$tmp/bs")" -X security.protocol=PLAINTEXT)
+dev_broker 120
 export XDG_STATE_HOME="$tmp/xdg" HOME="$tmp/home"
 mkdir -p "$HOME"
 

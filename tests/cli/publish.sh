@@ -4,13 +4,8 @@
 # that are not JSON fail naming the file (exit 2, nothing sent); the
 # publish rules refuse with the record named (exit 1).
 set -euo pipefail
-B="${CISHARE_BIN:?}"
-EX="${CISHARE_SRC:?}/deploy/examples"
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 S="${CISHARE_SAMPLES:?}"
-tmp="$(mktemp -d)"
-trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
-ok() { echo "ok - $*"; }
 
 # A participant audience is valid at every label, RED included.
 while IFS= read -r -d '' f; do
@@ -104,3 +99,10 @@ expect 1 "not competent for sector 'finance'" \
     alert -c "$EX/min-meti.conf" -n -s low -T t -b b -S finance
 expect 2 "severity" alert -c "$EX/nco.conf" -n -T t -b b
 ok "alert rules"
+
+# One --tlp parse for every publishing command: the same usage error.
+for cmd in publish alert revoke misp-bridge; do
+    expect 2 "cishare $cmd: 'purple' is not a TLP label (clear, green, amber, amber+strict, red)" \
+        "$cmd" -c "$EX/op-power-a.conf" --tlp purple
+done
+ok "a bad --tlp is the same usage error in publish, alert, revoke and misp-bridge"

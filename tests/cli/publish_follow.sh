@@ -5,33 +5,21 @@
 # them, and SIGTERM publishes what was read, prints the summary and exits
 # with publish's status (1: a line was rejected).
 set -euo pipefail
-B="${CISHARE_BIN:?}"
-EX="${CISHARE_SRC:?}/deploy/examples"
-tmp="$(mktemp -d)"
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 fail() {
     echo "FAIL: $*" >&2
     for f in "$tmp"/out "$tmp"/err; do [ -f "$f" ] && sed "s|^|#   $(basename "$f"): |" "$f" >&2; done
     exit 1
 }
-ok() { echo "ok - $*"; }
 export XDG_STATE_HOME="$tmp/state" # the publication journal
 
-"$B" dev-broker -w "$tmp/boot" -t 120 >/dev/null 2>"$tmp/broker.err" &
-pids+=($!)
-for _ in $(seq 50); do [ -s "$tmp/boot" ] && break; sleep 0.1; done
-[ -s "$tmp/boot" ] || fail "dev-broker did not start"
+dev_broker 120
 
 mkfifo "$tmp/in"
 # --max-delay 1000: a record is answered without more input, and a record
 # written just before SIGTERM is still held when the signal comes.
-"$B" publish -c "$EX/op-power-a.conf" -X "bootstrap.servers=$(cat "$tmp/boot")" \
-    -X security.protocol=plaintext --follow --max-delay 1000 \
+"$B" publish -c "$EX/op-power-a.conf" "${X[@]}" \
+    --follow --max-delay 1000 \
     --metrics 127.0.0.1:0 <"$tmp/in" >"$tmp/out" 2>"$tmp/err" &
 pid=$!
 pids+=($pid)
@@ -62,7 +50,7 @@ wait_answer 3 "ok 3 [0-9a-f-]{36} indicator--[0-9a-f-]+ green$"
 [ "$(wc -l <"$tmp/out")" -eq 3 ] || fail "not one answer per line"
 ok "each line is answered before the next is written; a bad line is rejected and the stream goes on"
 
-addr="$(sed -n 's|.*metrics on http://\([0-9.:]*\).*|\1|p' "$tmp/err")"
+addr="$(sed -n 's|.*metrics at http://\([0-9.:]*\).*|\1|p' "$tmp/err")"
 [ -n "$addr" ] || fail "no metrics address in the log"
 python3 - "$addr" <<'EOF' || fail "metrics"
 import sys, urllib.request
@@ -90,8 +78,8 @@ grep -q "% published 3, rejected 1, failed 0, skipped 0 (rejected invalid input:
 ok "SIGTERM publishes what was read, prints the summary, exits 1"
 
 # The end of input ends the stream too; all published: exit 0.
-rec 5 | "$B" publish -c "$EX/op-power-a.conf" -X "bootstrap.servers=$(cat "$tmp/boot")" \
-    -X security.protocol=plaintext --follow >"$tmp/out" 2>"$tmp/err" || fail "exit $? at the end of input"
+rec 5 | "$B" publish -c "$EX/op-power-a.conf" "${X[@]}" \
+    --follow >"$tmp/out" 2>"$tmp/err" || fail "exit $? at the end of input"
 grep -q "^ok 1 " "$tmp/out" || fail "end of input: no answer"
 ok "the end of input publishes, answers and exits 0"
 

@@ -10,24 +10,9 @@
 #   one, and the summary counts every record: none is left without an
 #   outcome.
 set -euo pipefail
-B="${CISHARE_BIN:?}"
-EX="${CISHARE_SRC:?}/deploy/examples"
-tmp="$(mktemp -d)"
-pid=""
-cleanup() {
-    [ -n "$pid" ] && kill "$pid" 2>/dev/null || true
-    wait 2>/dev/null || true
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
-ok() { echo "ok - $*"; }
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-"$B" dev-broker -w "$tmp/bs" -t 300 >/dev/null 2>"$tmp/broker.err" &
-pid=$!
-for _ in $(seq 50); do [ -s "$tmp/bs" ] && break; sleep 0.1; done
-[ -s "$tmp/bs" ] || fail "dev-broker: $(cat "$tmp/broker.err")"
-X=(-X "bootstrap.servers=$(cat "$tmp/bs")" -X security.protocol=plaintext)
+dev_broker 300
 F=(-X session.timeout.ms=6000 -X heartbeat.interval.ms=500)
 export XDG_STATE_HOME="$tmp/xdg"
 

@@ -8,13 +8,8 @@
 # counted (messages, relayed, sightings: the incident deadlines depend on
 # the time the report is run).
 set -euo pipefail
-B="${CISHARE_BIN:?}"
-EX="${CISHARE_SRC:?}/deploy/examples"
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 GEN="${CISHARE_TEST_REPORT:-$(dirname "$B")/tests/test_report}"
-tmp="$(mktemp -d)"
-trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
-ok() { echo "ok - $*"; }
 C=(-c "$EX/op-power-a.conf" -X "cishare.state-dir=$tmp/st")
 
 [ -x "$GEN" ] || fail "no generator at $GEN (set CISHARE_TEST_REPORT)"

@@ -6,12 +6,7 @@
 # journal recorded, one revocation per distinct audience; an unknown
 # subject without --tlp is a usage error.
 set -euo pipefail
-B="${CISHARE_BIN:?}"
-EX="${CISHARE_SRC:?}/deploy/examples"
-tmp="$(mktemp -d)"
-trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
-ok() { echo "ok - $*"; }
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 S=indicator--5b0d3c8e-8a41-4f2e-9c1d-6e2f7a9b1c30
 SB=(-c "$EX/op-power-b.conf" -X "cishare.state-dir=$tmp/st-b" -n)
 RA=(-c "$EX/op-power-a.conf" -X "cishare.state-dir=$tmp/st-a" -n)

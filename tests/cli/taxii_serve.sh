@@ -7,30 +7,14 @@
 # the feed delivers the revocation and the running server serves the
 # indicator as revoked. Non-loopback without TLS: exit 2.
 set -euo pipefail
-B="${CISHARE_BIN:?}"
-EX="${CISHARE_SRC:?}/deploy/examples"
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 PY="${CISHARE_VENV:?CISHARE_VENV not set (tests/run sets it)}/bin/python"
 here="$(cd "$(dirname "$0")" && pwd)"
-tmp="$(mktemp -d)"
-bpid="" spid=""
-cleanup() {
-    [ -z "$spid" ] || kill "$spid" 2>/dev/null || true
-    [ -z "$bpid" ] || kill "$bpid" 2>/dev/null || true
-    wait 2>/dev/null || true
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
-ok() { echo "ok - $*"; }
 N=10010
 
-"$B" dev-broker -w "$tmp/boot" -t 300 >"$tmp/broker.log" 2>&1 &
-bpid=$!
-for _ in $(seq 50); do [ -s "$tmp/boot" ] && break; sleep 0.1; done
-[ -s "$tmp/boot" ] || fail "dev-broker did not start: $(cat "$tmp/broker.log")"
-K=(-X "bootstrap.servers=$(cat "$tmp/boot")" -X security.protocol=plaintext)
-PA=(-c "$EX/op-power-a.conf" "${K[@]}" -X "cishare.state-dir=$tmp/st-a")
-FB=(-c "$EX/op-power-b.conf" "${K[@]}" -X "cishare.state-dir=$tmp/st-b")
+dev_broker 300
+PA=(-c "$EX/op-power-a.conf" "${X[@]}" -X "cishare.state-dir=$tmp/st-a")
+FB=(-c "$EX/op-power-b.conf" "${X[@]}" -X "cishare.state-dir=$tmp/st-b")
 
 python3 - "$tmp/in.jsonl" "$N" <<'PY'
 import json, sys
@@ -59,6 +43,7 @@ echo secret >"$tmp/out-b/secret.txt"
     --state "$tmp/st-b" --listen 127.0.0.1:0 --misp-feed "$tmp/out-b/misp" \
     >"$tmp/serve.out" 2>"$tmp/serve.err" &
 spid=$!
+pids+=($spid)
 port=""
 # the index of 10 010 messages is built before the start line (a minute
 # or more under the sanitizers)
@@ -131,7 +116,6 @@ wait "$tpid" || trc=$?
 kill -TERM "$spid"
 rc=0
 wait "$spid" || rc=$?
-spid=""
 [ "$rc" -eq 0 ] || fail "serve exited $rc on SIGTERM: $(cat "$tmp/serve.err")"
 grep -q "serve: stopped" "$tmp/serve.err" || fail "no stop line"
 ok "SIGTERM: serve stops cleanly (exit 0)"

@@ -18,9 +18,7 @@
 
 #include <cmocka.h>
 
-static cishare_codec_t *codec;
-static cishare_directory_t *dir;
-static const int64_t NOW = 1795676400000LL; /* 2026-11-26T07:00:00Z */
+#include "fixtures.h"
 
 #define MSG_ID   "9b1e4c2a-7d3f-4e8a-b5c6-0f1e2d3c4b5a"
 #define INC_ID   "incident--0f6c2a1e-3d5b-4b7a-8e9f-1a2b3c4d5e6f"
@@ -31,41 +29,6 @@ static const int64_t NOW = 1795676400000LL; /* 2026-11-26T07:00:00Z */
 #define OVERVIEW "Regional power company, 4 million customers"
 #define SYSTEM   "SCADA historian hist-01.dispatch.local"
 #define RNAME    "Power Company A"
-
-static const char *src(void)
-{
-    const char *s = getenv("CISHARE_SRC");
-    return s ? s : ".";
-}
-
-static const cishare_participant_t *P(const char *id)
-{
-    const cishare_participant_t *p = cishare_directory_find(dir, id);
-    assert_non_null(p);
-    return p;
-}
-
-static int setup(void **state)
-{
-    char path[1024], err[1024] = "";
-
-    (void)state;
-    assert_int_equal(cishare_crypto_init(), CISHARE_OK);
-    snprintf(path, sizeof(path), "%s/deploy/examples/directory.yaml", src());
-    if (cishare_directory_load(path, NULL, &dir, err, sizeof(err)))
-        fail_msg("%s", err);
-    if (cishare_codec_new(&codec, err, sizeof(err)))
-        fail_msg("%s", err);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    cishare_codec_destroy(codec);
-    cishare_directory_destroy(dir);
-    return 0;
-}
 
 /* The feed's JSON line of a message from op-power-a, with every free-text
  * field naming the reporter, its key and the original ids. */

@@ -40,25 +40,28 @@ static json_t *strict_to_bank(const char *ip)
 static void flood_entries(cishare_msg_out_t *out, const uint8_t *rkid, size_t n)
 {
     long cnt = cishare_seal_recipient_cnt(out->value, out->value_len);
+    /* the header of the value's layout (v1 or v2, seal.h) */
+    size_t hb = out->value[0] == CISHARE_SEAL_VERSION_2
+                    ? CISHARE_SEAL_V2_HEADER_BYTES
+                    : CISHARE_SEAL_HEADER_BYTES;
     size_t head, tail, len, i;
     uint8_t *v, *e;
 
     assert_true(cnt > 0);
-    head = CISHARE_SEAL_HEADER_BYTES + (size_t)cnt * CISHARE_SEAL_ENTRY_BYTES;
+    head = hb + (size_t)cnt * CISHARE_SEAL_ENTRY_BYTES;
     tail = out->value_len - head;
-    len = CISHARE_SEAL_HEADER_BYTES + n * CISHARE_SEAL_ENTRY_BYTES + tail;
+    len = hb + n * CISHARE_SEAL_ENTRY_BYTES + tail;
     v = malloc(len);
     assert_non_null(v);
-    memcpy(v, out->value, CISHARE_SEAL_HEADER_BYTES);
-    v[1 + CISHARE_SEAL_NONCE_BYTES] = (uint8_t)(n >> 8);
-    v[2 + CISHARE_SEAL_NONCE_BYTES] = (uint8_t)n;
+    memcpy(v, out->value, hb);
+    v[hb - 2] = (uint8_t)(n >> 8);
+    v[hb - 1] = (uint8_t)n;
     for (i = 0; i < n; i++) {
-        e = v + CISHARE_SEAL_HEADER_BYTES + i * CISHARE_SEAL_ENTRY_BYTES;
+        e = v + hb + i * CISHARE_SEAL_ENTRY_BYTES;
         memcpy(e, rkid, CISHARE_SEAL_RKID_BYTES);
         randombytes_buf(e + CISHARE_SEAL_RKID_BYTES, CISHARE_SEAL_BOX_BYTES);
     }
-    memcpy(v + CISHARE_SEAL_HEADER_BYTES + n * CISHARE_SEAL_ENTRY_BYTES,
-           out->value + head, tail);
+    memcpy(v + hb + n * CISHARE_SEAL_ENTRY_BYTES, out->value + head, tail);
     free(out->value);
     out->value = v;
     out->value_len = len;

@@ -12,53 +12,7 @@
 
 #include <cmocka.h>
 
-static cishare_codec_t *codec;
-static cishare_directory_t *dir;
-static const int64_t NOW = 1795676400000LL; /* 2026-11-26T07:00:00Z */
-
-static const char *src(void)
-{
-    const char *s = getenv("CISHARE_SRC");
-    return s ? s : ".";
-}
-
-static void load_kp(const char *id, cishare_keypair_t *kp)
-{
-    char path[1024], err[512] = "";
-
-    snprintf(path, sizeof(path), "%s/deploy/examples/keys/%s.key", src(), id);
-    if (cishare_keypair_load(kp, path, err, sizeof(err)) != CISHARE_OK)
-        fail_msg("%s", err);
-}
-
-static const cishare_participant_t *P(const char *id)
-{
-    const cishare_participant_t *p = cishare_directory_find(dir, id);
-    assert_non_null(p);
-    return p;
-}
-
-static int setup(void **state)
-{
-    char path[1024], err[1024] = "";
-
-    (void)state;
-    assert_int_equal(cishare_crypto_init(), CISHARE_OK);
-    snprintf(path, sizeof(path), "%s/deploy/examples/directory.yaml", src());
-    if (cishare_directory_load(path, NULL, &dir, err, sizeof(err)))
-        fail_msg("%s", err);
-    if (cishare_codec_new(&codec, err, sizeof(err)))
-        fail_msg("%s", err);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    cishare_codec_destroy(codec);
-    cishare_directory_destroy(dir);
-    return 0;
-}
+#include "fixtures.h"
 
 static json_t *msg_json(const char *text)
 {

@@ -16,37 +16,7 @@
 
 #include <cmocka.h>
 
-static cishare_codec_t *codec;
-static cishare_directory_t *dir;
-static const int64_t NOW = 1795676400000LL; /* 2026-11-26T07:00:00Z */
-
-static const char *src(void)
-{
-    const char *s = getenv("CISHARE_SRC");
-    return s ? s : ".";
-}
-
-static int setup(void **state)
-{
-    char path[1024], err[1024] = "";
-
-    (void)state;
-    assert_int_equal(cishare_crypto_init(), CISHARE_OK);
-    snprintf(path, sizeof(path), "%s/deploy/examples/directory.yaml", src());
-    if (cishare_directory_load(path, NULL, &dir, err, sizeof(err)))
-        fail_msg("%s", err);
-    if (cishare_codec_new(&codec, err, sizeof(err)))
-        fail_msg("%s", err);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    cishare_codec_destroy(codec);
-    cishare_directory_destroy(dir);
-    return 0;
-}
+#include "fixtures.h"
 
 /* The id of the rule's fields; each differs from the base in one place. */
 static void derive(char out[37], const char *origin, cishare_msgtype_t type,

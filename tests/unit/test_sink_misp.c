@@ -382,6 +382,55 @@ static void test_revoke(void **state)
     cishare_sink_close(s);
 }
 
+/* The tombstone of the last journal record of key in .state/misp.jsonl:
+ * its "x" (the revoked message's expiry, ms), or -1 without one. */
+static int64_t tombstone_x(const char *key)
+{
+    char path[600], line[4096];
+    int64_t x = -1;
+    FILE *fp;
+
+    snprintf(path, sizeof(path), "%s/.state/misp.jsonl", tmpdir);
+    assert_non_null(fp = fopen(path, "r"));
+    while (fgets(line, sizeof(line), fp)) {
+        json_t *r = json_loads(line, 0, NULL), *v = json_object_get(r, "v");
+
+        if (r && !strcmp(json_string_value(json_object_get(r, "s")), key) &&
+            json_is_true(json_object_get(v, "revoked")))
+            x = json_is_integer(json_object_get(v, "x"))
+                    ? (int64_t)json_integer_value(json_object_get(v, "x"))
+                    : -1;
+        json_decref(r);
+    }
+    fclose(fp);
+    return x;
+}
+
+/* A revoked indicator's tombstone lasts until the message's own expiry:
+ * the earlier of the envelope's expires and payload.valid_until (after
+ * it the indicator leaves the feed anyway); forever without either. */
+static void test_revoke_expiry(void **state)
+{
+    cishare_sink_t *s = open_misp();
+    json_t *m = indicator("op-power-a", "ind-vu", "green",
+                          "2026-11-24T01:00:00Z", "ipv4", "192.0.2.9", NULL);
+    (void)state;
+
+    json_object_set_new(m, "expires", json_string("2027-01-01T00:00:00Z"));
+    json_object_set_new(json_object_get(m, "payload"), "valid_until",
+                        json_string("2026-12-01T00:00:00Z"));
+    write_ok(s, m);
+    write_ok(s, indicator("op-power-a", "ind-nx", "green",
+                          "2026-11-24T01:00:00Z", "ipv4", "192.0.2.10", NULL));
+    revoke_ok(s, "op-power-a", "ind-vu");
+    revoke_ok(s, "op-power-a", "ind-nx");
+    sync_ok(s, NOW);
+    cishare_sink_close(s);
+    assert_int_equal(tombstone_x("op-power-a ind-vu"),
+                     1796083200000LL); /* 2026-12-01T00:00:00Z */
+    assert_int_equal(tombstone_x("op-power-a ind-nx"), -1);
+}
+
 static void test_idempotent(void **state)
 {
     cishare_sink_t *s = open_misp();
@@ -427,6 +476,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_grouping, setup, teardown),
         cmocka_unit_test_setup_teardown(test_revoke, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_revoke_expiry, setup, teardown),
         cmocka_unit_test_setup_teardown(test_idempotent, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -8,12 +8,15 @@
  *   2  bad usage or bad input (unknown option, unreadable file, refused
  *      directory or config)
  *
- * Diagnostics go to stderr prefixed "% " as kcat does; data goes to stdout.
+ * Diagnostics go to stderr prefixed "% " as kcat does, or as JSON objects
+ * with --log-format json (log.h); data goes to stdout.
  */
 #ifndef CISHARE_CLI_H
 #define CISHARE_CLI_H
 
 #include "cishare/config.h"
+#include "cishare/log.h"
+#include "cishare/metrics.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -28,6 +31,12 @@ typedef int(cishare_cmd_fn)(int argc, char **argv);
 /** "% ERROR: <msg>\n" on stderr. */
 void cishare_cli_error(const char *fmt, ...)
     __attribute__((format(printf, 1, 2)));
+/**
+ * cishare_cli_error() about one message or record: JSON logs (log.h) add
+ * lf's fields (its msg_id, its reason code) to the line; text is the same.
+ */
+void cishare_cli_error_with(const cishare_log_fields_t *lf, const char *fmt,
+                            ...) __attribute__((format(printf, 2, 3)));
 /** "% <msg>\n" on stderr (progress, summaries). */
 void cishare_cli_info(const char *fmt, ...)
     __attribute__((format(printf, 1, 2)));
@@ -82,6 +91,13 @@ int cishare_cli_conf_args(const cishare_cli_conf_t *cc, const char *cmd,
 int cishare_cli_conf_load(const cishare_cli_conf_t *cc, cishare_config_t *conf,
                           const char *cmd);
 
+/**
+ * Take the log format from conf's cishare.log.format unless
+ * CISHARE_LOG_FORMAT or --log-format chose one (log.h). Every command that
+ * loads a config calls it (cishare_cli_conf_load() does).
+ */
+void cishare_cli_log_config(const cishare_config_t *conf);
+
 /** Process-wide flag set by SIGINT/SIGTERM once cishare_cli_signals() ran. */
 extern volatile int cishare_cli_stop;
 void cishare_cli_signals(void);
@@ -94,5 +110,18 @@ void cishare_cli_signals(void);
  */
 int cishare_cli_run_exit(const char *cmd, cishare_err_t err,
                          const char *errstr);
+
+/**
+ * The --metrics ADDR:PORT of a long-running command (feed, relay, serve,
+ * publish --follow, misp-bridge): start the exporter on listen
+ * (cishare_metrics_start(), labelled component) into *mp and log
+ * "<cmd>: metrics at http://ADDR:PORT/metrics" (scripts read the address
+ * from it). NULL listen: nothing, *mp = NULL.
+ * @returns CISHARE_EXIT_OK; CISHARE_EXIT_USAGE for an address that is not
+ *          one (a usage error of cmd naming it); CISHARE_EXIT_FAIL when it
+ *          cannot listen ("<cmd>: metrics: cannot listen on ...").
+ */
+int cishare_cli_metrics_start(const char *cmd, const char *listen,
+                              const char *component, cishare_metrics_t **mp);
 
 #endif

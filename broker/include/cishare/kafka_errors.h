@@ -70,6 +70,13 @@ cishare_kafka_conn_t cishare_kafka_explain_conn(rd_kafka_resp_err_t err,
                                                 char *buf, size_t size);
 
 /**
+ * The cause as a reason code of logs (log.h): "broker-unreachable",
+ * "broker-untrusted", "client-refused", "login-refused", "tls-mismatch",
+ * "connection-closed", "tls-error"; "kafka-error" for OTHER.
+ */
+const char *cishare_kafka_conn_code(cishare_kafka_conn_t cause);
+
+/**
  * True for the causes that no retry fixes: the broker's certificate is
  * not trusted, the broker refused ours, the login was refused.
  */

@@ -39,7 +39,7 @@
 /** Largest Kafka value accepted: a maximal payload sealed to the maximal
  *  number of recipients. Anything longer is refused before parsing. */
 #define CISHARE_MESSAGE_MAX_VALUE                                              \
-    (CISHARE_CODEC_MAX_MSG_SIZE + CISHARE_SEAL_HEADER_BYTES +                  \
+    (CISHARE_CODEC_MAX_MSG_SIZE + CISHARE_SEAL_V2_HEADER_BYTES +               \
      CISHARE_SEAL_MAX_RECIPIENTS * CISHARE_SEAL_ENTRY_BYTES +                  \
      CISHARE_SEAL_TAG_BYTES)
 
@@ -99,6 +99,20 @@ cishare_err_t cishare_message_build_unsigned(
     const cishare_participant_t *origin, const cishare_keypair_t *kp,
     const json_t *msg, int tlp_override, const char *audience_override,
     int64_t now_ms, cishare_msg_out_t *out, char *errstr, size_t errstr_size);
+
+/**
+ * cishare_message_build_unsigned() with the publisher's sealer (seal.h):
+ * an encrypted message is sealed under the sealer's current epoch of its
+ * recipient set, so that the recipients' keys are wrapped once per epoch,
+ * not once per message. sealer NULL: as cishare_message_build_unsigned()
+ * (a v2 value of its own one-message epoch).
+ */
+cishare_err_t cishare_message_build_sealer(
+    cishare_codec_t *codec, const cishare_directory_t *dir,
+    const cishare_participant_t *origin, const cishare_keypair_t *kp,
+    const json_t *msg, int tlp_override, const char *audience_override,
+    int64_t now_ms, cishare_sealer_t *sealer, cishare_msg_out_t *out,
+    char *errstr, size_t errstr_size);
 
 /** A received message. Owned; free with cishare_msg_in_clear(). */
 typedef struct cishare_msg_in_s {
@@ -192,6 +206,17 @@ cishare_message_decode(cishare_codec_t *codec, const cishare_keypair_t *kp,
                        size_t errstr_size) __attribute__((warn_unused_result));
 
 /**
+ * cishare_message_decode() through the reader's unsealer (seal.h): a v2
+ * value of an epoch it opened before opens no sealed box. unsealer NULL:
+ * cishare_message_decode().
+ */
+cishare_err_t cishare_message_decode_unsealer(
+    cishare_codec_t *codec, const cishare_keypair_t *kp,
+    cishare_unsealer_t *unsealer, const char *key, size_t key_len,
+    const uint8_t *value, size_t len, cishare_msg_in_t *in, char *errstr,
+    size_t errstr_size) __attribute__((warn_unused_result));
+
+/**
  * verify + decode. With kp NULL a sealed payload is left undecoded
  * (in->payload NULL) and the result is CISHARE_OK when verified ("verify
  * only"); with kp set, NOT_RECIPIENT / DECRYPT are returned (in->verified
@@ -220,6 +245,15 @@ cishare_err_t cishare_message_render_line(
     size_t key_len, const uint8_t *value, size_t len,
     const cishare_msg_in_t *in, cishare_avro_buf_t *out, char *errstr,
     size_t errstr_size) __attribute__((warn_unused_result));
+
+/** cishare_message_render_line() through the reader's unsealer (as
+ *  cishare_message_decode_unsealer()). */
+cishare_err_t cishare_message_render_line_unsealer(
+    cishare_codec_t *codec, const cishare_keypair_t *kp,
+    cishare_unsealer_t *unsealer, const char *key, size_t key_len,
+    const uint8_t *value, size_t len, const cishare_msg_in_t *in,
+    cishare_avro_buf_t *out, char *errstr, size_t errstr_size)
+    __attribute__((warn_unused_result));
 
 /**
  * The delivery decision for participant p of a verified message. First
