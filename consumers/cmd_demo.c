@@ -33,6 +33,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <jansson.h>
+#include <limits.h>
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 #include <spawn.h>
@@ -89,6 +90,28 @@ typedef struct demo_s {
     json_t *received; /* participant id -> array of feed lines */
 } demo_t;
 
+/* The examples installed beside this binary (<bindir>/../share/cishare/
+ * examples: the package, cmake --install), else those of the source tree
+ * it was built from (a build folder). */
+static const char *default_examples(void)
+{
+    static char inst[PATH_MAX];
+    char exe[PATH_MAX], *slash;
+    ssize_t n;
+
+    n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    if (n <= 0)
+        return CISHARE_EXAMPLES_DIR;
+    exe[n] = '\0';
+    if (!(slash = strrchr(exe, '/')))
+        return CISHARE_EXAMPLES_DIR;
+    *slash = '\0';
+    if (snprintf(inst, sizeof(inst), "%s/../share/cishare/examples", exe) >=
+        (int)sizeof(inst))
+        return CISHARE_EXAMPLES_DIR;
+    return access(inst, R_OK) ? CISHARE_EXAMPLES_DIR : inst;
+}
+
 static void demo_usage(FILE *fp)
 {
     fprintf(fp,
@@ -120,7 +143,7 @@ static void demo_usage(FILE *fp)
             "  --examples DIR  example directory, keys and scenario (default "
             "%s)\n"
             "  -h, --help      show this help\n",
-            CISHARE_EXAMPLES_DIR);
+            default_examples());
 }
 
 /* Start this binary with argv (NULL-terminated), stderr to log and
@@ -1019,7 +1042,7 @@ int cishare_cmd_demo(int argc, char **argv)
         {"examples", required_argument, NULL, 'e'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
-    demo_t d = {.examples = CISHARE_EXAMPLES_DIR};
+    demo_t d = {.examples = default_examples()};
     char path[1024], errstr[1024];
     rd_kafka_t *rk = NULL;
     rd_kafka_mock_cluster_t *mc = NULL;

@@ -42,6 +42,11 @@ install(DIRECTORY ${CMAKE_SOURCE_DIR}/schemas/history/
         FILES_MATCHING PATTERN "*.avsc")
 install(DIRECTORY ${CISHARE_MAN_DIR}/ DESTINATION ${CMAKE_INSTALL_MANDIR}/man1
         FILES_MATCHING PATTERN "*.1.gz")
+# The example participants (no TLS material: deploy/pki makes it per
+# cluster), for `cishare demo` of an installed binary.
+install(DIRECTORY ${CMAKE_SOURCE_DIR}/deploy/examples/
+        DESTINATION ${CMAKE_INSTALL_DATADIR}/cishare/examples
+        PATTERN tls EXCLUDE)
 install(FILES ${CISHARE_PKG_DIR}/participant.conf.example
               ${CISHARE_PKG_DIR}/participant.env.example
         DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples)

@@ -1289,7 +1289,7 @@ static void bench_raw_latency(bench_t *b)
     int total = b->lat_rate * b->lat_secs, i;
     int64_t *us;
     size_t n = 0;
-    double t0, deadline;
+    double t0 = 0, deadline;
 
     rawmsg_build(b, &r);
     if (!(l.sent = calloc((size_t)total, sizeof(*l.sent))) ||

@@ -76,6 +76,12 @@ done
 # The installed binary runs.
 v=$("$root/usr/bin/cishare" --version) && grep -q '^cishare [0-9]' <<<"$v" && ok ||
     fail "installed cishare --version: $v"
+# the installed demo (the main job) runs on the installed examples
+out=$("$root/usr/bin/cishare" demo --help 2>&1) &&
+    grep -q "default $root/usr/bin/../share/cishare/examples" <<<"$out" && ok ||
+    fail "installed cishare demo does not default to the installed examples: $out"
+out=$(cd "$tmp" && timeout 120 "$root/usr/bin/cishare" demo 2>&1) && ok ||
+    fail "installed cishare demo: exit $?: $(tail -5 <<<"$out")"
 out=$("$root/usr/bin/cishare" doctor --help 2>&1) && grep -q 'Usage: cishare doctor' <<<"$out" && ok ||
     fail "installed cishare doctor --help: exit $?: $out"
 
