@@ -1120,16 +1120,20 @@ static void probe(doctor_t *d)
             set(d, C_LAG, ST_WARN, "lag-unknown", NULL,
                 "group %s: committed offsets: %s", g, rd_kafka_err2str(kerr));
         else {
-            for (j = 0; j < c->cnt; j++) {
-                int64_t lo, hi;
-                if (c->elems[j].offset < 0)
+            for (j = 0; j < c->cnt; j++)
+                committed += c->elems[j].offset >= 0;
+            /* once the group has committed, a partition it has not (no
+             * record there until now) is read from its beginning: all of
+             * it is lag */
+            for (j = 0; committed && j < c->cnt; j++) {
+                int64_t lo, hi, from;
+                if (rd_kafka_query_watermark_offsets(d->rk, c->elems[j].topic,
+                                                     c->elems[j].partition, &lo,
+                                                     &hi, d->timeout_ms))
                     continue;
-                committed++;
-                if (!rd_kafka_query_watermark_offsets(
-                        d->rk, c->elems[j].topic, c->elems[j].partition, &lo,
-                        &hi, d->timeout_ms) &&
-                    hi > c->elems[j].offset)
-                    lag += hi - c->elems[j].offset;
+                from = c->elems[j].offset >= 0 ? c->elems[j].offset : lo;
+                if (hi > from)
+                    lag += hi - from;
             }
             if (!committed)
                 set(d, C_LAG, ST_OK, NULL, NULL,
@@ -1142,12 +1146,12 @@ static void probe(doctor_t *d)
                     "cishare feed --threads)",
                     "group %s is %" PRId64 " messages behind on %d partitions "
                     "(more than %" PRId64 ")",
-                    g, lag, committed, d->max_lag);
+                    g, lag, c->cnt, d->max_lag);
             else
                 set(d, C_LAG, ST_OK, NULL, NULL,
                     "group %s is %" PRId64 " messages behind on %d "
                     "partitions",
-                    g, lag, committed);
+                    g, lag, c->cnt);
         }
         rd_kafka_topic_partition_list_destroy(c);
     }
