@@ -5,11 +5,18 @@
 
 #include "cishare/codec.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define ARCHIVE_SCHEMA "1"
+
+/* WAL pages after which the checkpointer copies them into the database
+ * (SQLite's own default), and after which the writer does it itself
+ * because the checkpointer cannot keep up (about 256 MiB). */
+#define CKPT_PAGES     1000
+#define CKPT_MAX_PAGES 65536
 
 struct cishare_archive_s {
     sqlite3 *db;
@@ -19,7 +26,70 @@ struct cishare_archive_s {
     /* prepared statements of the write path */
     sqlite3_stmt *ins_msg, *ins_notice, *ins_receipt, *ins_sighting, *revoke,
         *last_stage;
+    /* The checkpointer: a thread with its own connection copies the WAL
+     * into the database after commits, so the feed's commit only appends
+     * to the WAL and fsyncs it (a checkpoint inside COMMIT stalled a
+     * batch for up to 700 ms: docs/PERFORMANCE.md "Latency"). */
+    pthread_t ckpt_th;
+    pthread_mutex_t ckpt_mu;
+    pthread_cond_t ckpt_cv;
+    bool ckpt_started, ckpt_want, ckpt_quit;
+    uint64_t checkpoints;
 };
+
+static void *ckpt_main(void *arg)
+{
+    cishare_archive_t *a = arg;
+    sqlite3 *db = NULL;
+
+    if (sqlite3_open_v2(a->path, &db, SQLITE_OPEN_READWRITE, NULL) !=
+        SQLITE_OK) {
+        sqlite3_close(db);
+        db = NULL; /* the writer's hook checkpoints itself past the cap */
+    } else {
+        sqlite3_busy_timeout(db, 1000);
+    }
+    pthread_mutex_lock(&a->ckpt_mu);
+    for (;;) {
+        while (!a->ckpt_want && !a->ckpt_quit)
+            pthread_cond_wait(&a->ckpt_cv, &a->ckpt_mu);
+        if (a->ckpt_quit)
+            break;
+        a->ckpt_want = false;
+        pthread_mutex_unlock(&a->ckpt_mu);
+        /* PASSIVE: never blocks the writer; what a commit appends while it
+         * runs is copied next time */
+        if (db && sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE,
+                                            NULL, NULL) == SQLITE_OK)
+            __atomic_add_fetch(&a->checkpoints, 1, __ATOMIC_RELAXED);
+        pthread_mutex_lock(&a->ckpt_mu);
+    }
+    pthread_mutex_unlock(&a->ckpt_mu);
+    sqlite3_close(db);
+    return NULL;
+}
+
+/* After every commit (the writer's thread): wake the checkpointer. */
+static int wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
+{
+    cishare_archive_t *a = arg;
+
+    if (pages >= CKPT_MAX_PAGES) /* not keeping up: do it here */
+        sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL,
+                                  NULL);
+    else if (pages >= CKPT_PAGES && a->ckpt_started) {
+        pthread_mutex_lock(&a->ckpt_mu);
+        a->ckpt_want = true;
+        pthread_cond_signal(&a->ckpt_cv);
+        pthread_mutex_unlock(&a->ckpt_mu);
+    }
+    return SQLITE_OK;
+}
+
+uint64_t cishare_archive_checkpoints(cishare_archive_t *a)
+{
+    return __atomic_load_n(&a->checkpoints, __ATOMIC_RELAXED);
+}
 
 static const char schema_sql[] =
     "CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY, v TEXT NOT NULL);"
@@ -67,6 +137,15 @@ void cishare_archive_close(cishare_archive_t *a)
 {
     if (!a)
         return;
+    if (a->ckpt_started) {
+        pthread_mutex_lock(&a->ckpt_mu);
+        a->ckpt_quit = true;
+        pthread_cond_signal(&a->ckpt_cv);
+        pthread_mutex_unlock(&a->ckpt_mu);
+        pthread_join(a->ckpt_th, NULL);
+        pthread_cond_destroy(&a->ckpt_cv);
+        pthread_mutex_destroy(&a->ckpt_mu);
+    }
     if (a->in_batch)
         sqlite3_exec(a->db, "ROLLBACK", NULL, NULL, NULL);
     sqlite3_finalize(a->ins_msg);
@@ -117,6 +196,11 @@ cishare_err_t cishare_archive_open(const char *path, bool create,
         return e;
     }
     sqlite3_busy_timeout(a->db, 10000);
+    /* A batch of 1000 messages dirties more pages than the default 2 MiB
+     * cache: SQLite then spilled them to the WAL mid-transaction. A 32 MiB
+     * cache (allocated as used) keeps a batch in memory until its one
+     * commit (docs/PERFORMANCE.md "Archive"). */
+    sqlite3_exec(a->db, "PRAGMA cache_size=-32768", NULL, NULL, NULL);
     if (create &&
         (sqlite3_exec(a->db,
                       "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", NULL,
@@ -171,6 +255,19 @@ cishare_err_t cishare_archive_open(const char *path, bool create,
         cishare_archive_close(a);
         return e;
     }
+    if (create) {
+        /* checkpoints move to the checkpointer (wal_hook replaces
+         * SQLite's automatic checkpoint) */
+        pthread_mutex_init(&a->ckpt_mu, NULL);
+        pthread_cond_init(&a->ckpt_cv, NULL);
+        if (pthread_create(&a->ckpt_th, NULL, ckpt_main, a) == 0) {
+            a->ckpt_started = true;
+        } else { /* the hook checkpoints itself past CKPT_MAX_PAGES */
+            pthread_cond_destroy(&a->ckpt_cv);
+            pthread_mutex_destroy(&a->ckpt_mu);
+        }
+        sqlite3_wal_hook(a->db, wal_hook, a);
+    }
     *ap = a;
     return CISHARE_OK;
 }
@@ -188,10 +285,12 @@ static int64_t tm(const json_t *o, const char *k)
     return s && cishare_time_parse(s, &ms) ? ms : 0;
 }
 
+/* Not copied: every statement is stepped while its strings live, and
+ * step_done() clears its bindings. */
 static void bind_text(sqlite3_stmt *st, int i, const char *s)
 {
     if (s)
-        sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
     else
         sqlite3_bind_null(st, i);
 }
@@ -266,20 +365,79 @@ static const char *notice_flag(cishare_archive_t *a, const char *origin,
     return flag;
 }
 
+/* The rows of types that read payload fields (a plain indicator or alert
+ * needs none: its payload is stored as text). */
+static bool reads_payload(const char *type)
+{
+    return !strcmp(type, "revocation") || !strcmp(type, "incident") ||
+           !strcmp(type, "receipt") || !strcmp(type, "sighting");
+}
+
+static cishare_err_t add_(cishare_archive_t *a,
+                          const cishare_archive_rec_t *rec,
+                          const cishare_archive_fields_t *fl, const json_t *p,
+                          const char **flagp, char *errstr, size_t errstr_size);
+
 cishare_err_t cishare_archive_add(cishare_archive_t *a,
                                   const cishare_archive_rec_t *rec,
                                   const char **flagp, char *errstr,
                                   size_t errstr_size)
 {
-    const json_t *m = rec->msg, *p = json_object_get(m, "payload"), *by;
-    const char *id = str(m, "message_id"), *type = str(m, "type"),
-               *origin = str(m, "origin"), *tlp = str(m, "tlp"),
-               *sector = str(m, "sector"), *subject = NULL, *flag = NULL;
-    int64_t created = tm(m, "created");
-    int sent;
+    const json_t *m = rec->msg, *by;
+    cishare_archive_fields_t fl;
+    json_t *parsed = NULL;
+    cishare_err_t err;
 
     if (flagp)
         *flagp = NULL;
+    if (!m && rec->fields) {
+        fl = *rec->fields;
+        if (fl.type && reads_payload(fl.type) &&
+            !(parsed = json_loadb(fl.payload, fl.payload_len, 0, NULL)))
+            return cishare_err_set(CISHARE_ERR_VALIDATION, errstr, errstr_size,
+                                   "%s: message %s: payload is not JSON",
+                                   a->path, fl.id ? fl.id : "(no id)");
+        err = add_(a, rec, &fl, parsed, flagp, errstr, errstr_size);
+        json_decref(parsed);
+        return err;
+    }
+    memset(&fl, 0, sizeof(fl));
+    fl.id = str(m, "message_id");
+    fl.type = str(m, "type");
+    fl.origin = str(m, "origin");
+    fl.tlp = str(m, "tlp");
+    fl.sector = str(m, "sector");
+    fl.created_ms = tm(m, "created");
+    by = json_object_get(m, "relayed_by");
+    fl.relayed_by =
+        json_string_value(json_array_get(by, json_array_size(by) - 1));
+    return add_(a, rec, &fl, json_object_get(m, "payload"), flagp, errstr,
+                errstr_size);
+}
+
+/* Bind a JSON value: the tree's compact dump, or the text as given (not
+ * copied: every add binds it again before the statement runs). */
+static void bind_json_or_text(sqlite3_stmt *st, int i, const json_t *v,
+                              const char *text, size_t len)
+{
+    if (text)
+        sqlite3_bind_text(st, i, text, (int)len, SQLITE_STATIC);
+    else
+        bind_json(st, i, v);
+}
+
+static cishare_err_t add_(cishare_archive_t *a,
+                          const cishare_archive_rec_t *rec,
+                          const cishare_archive_fields_t *fl, const json_t *p,
+                          const char **flagp, char *errstr, size_t errstr_size)
+{
+    const json_t *m = rec->msg;
+    const char *id = fl->id, *type = fl->type, *origin = fl->origin,
+               *tlp = fl->tlp, *sector = fl->sector, *subject = NULL,
+               *flag = NULL;
+    int64_t created = fl->created_ms;
+    int sent;
+
     if (!id || !type || !origin || !tlp || !sector || !created)
         return cishare_err_set(CISHARE_ERR_VALIDATION, errstr, errstr_size,
                                "%s: message %s lacks an envelope field",
@@ -293,19 +451,21 @@ cishare_err_t cishare_archive_add(cishare_archive_t *a,
         a->in_batch = true;
     }
     sent = rec->me && !strcmp(origin, rec->me);
-    if (p && json_is_object(p)) {
+    if (!m)
+        subject = fl->subject;
+    else if (p && json_is_object(p)) {
         subject = !strcmp(type, "sighting")     ? str(p, "sighting_of")
                   : !strcmp(type, "revocation") ? str(p, "revokes")
                   : !strcmp(type, "receipt")    ? str(p, "receipt_of")
                                                 : str(p, "id");
     }
-    by = json_object_get(m, "relayed_by");
     bind_text(a->ins_msg, 1, id);
     bind_text(a->ins_msg, 2, type);
     bind_text(a->ins_msg, 3, tlp);
     bind_text(a->ins_msg, 4, origin);
     bind_text(a->ins_msg, 5, sector);
-    bind_json(a->ins_msg, 6, json_object_get(m, "audience"));
+    bind_json_or_text(a->ins_msg, 6, json_object_get(m, "audience"),
+                      m ? NULL : fl->audience, fl->audience_len);
     bind_text(a->ins_msg, 7, subject ? subject : "");
     sqlite3_bind_int64(a->ins_msg, 8, created);
     sqlite3_bind_int64(a->ins_msg, 9, rec->delivered_ms);
@@ -313,16 +473,16 @@ cishare_err_t cishare_archive_add(cishare_archive_t *a,
     bind_text(a->ins_msg, 11, rec->topic);
     sqlite3_bind_int(a->ins_msg, 12, rec->partition);
     sqlite3_bind_int64(a->ins_msg, 13, rec->offset);
-    bind_text(a->ins_msg, 14,
-              json_string_value(json_array_get(by, json_array_size(by) - 1)));
+    bind_text(a->ins_msg, 14, fl->relayed_by);
     sqlite3_bind_int(a->ins_msg, 15, sent);
-    bind_json(a->ins_msg, 16, p);
+    bind_json_or_text(a->ins_msg, 16, p, m ? NULL : fl->payload,
+                      fl->payload_len);
     if (step_done(a->ins_msg))
         return db_err(a, "insert message", errstr, errstr_size);
     if (!sqlite3_changes(a->db))
         return CISHARE_OK; /* archived before: re-delivered after a crash */
     a->added++;
-    if (!p || !json_is_object(p))
+    if (!p || !json_is_object(p) || !subject)
         return CISHARE_OK;
 
     if (!strcmp(type, "revocation")) {

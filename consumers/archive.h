@@ -55,12 +55,35 @@ typedef struct cishare_archive_s cishare_archive_t;
 cishare_err_t cishare_archive_open(const char *path, bool create,
                                    cishare_archive_t **ap, char *errstr,
                                    size_t errstr_size);
-/** Roll back what is not committed and close. NULL is a no-op. */
+/** Roll back what is not committed, stop the checkpointer and close.
+ *  NULL is a no-op. */
 void cishare_archive_close(cishare_archive_t *a);
+
+/** Checkpoints done by the background checkpointer so far (opened with
+ *  create: a thread of its own copies the WAL into the database once it
+ *  holds 1000 pages, so a commit never waits for that copy). */
+uint64_t cishare_archive_checkpoints(cishare_archive_t *a);
+
+/** A delivered message without its JSON tree: the envelope's fields and
+ *  the JSON texts of the audience and payload (as in the feed's line,
+ *  cishare_message_render_line_spans()). All borrowed. */
+typedef struct cishare_archive_fields_s {
+    const char *id, *type, *tlp, *origin, *sector;
+    const char *subject;    /**< the Kafka key (the payload's subject) */
+    const char *relayed_by; /**< the last relay hop; NULL: an original */
+    int64_t created_ms;
+    const char *audience; /**< JSON array text */
+    size_t audience_len;
+    const char *payload; /**< JSON object text */
+    size_t payload_len;
+} cishare_archive_fields_t;
 
 /** A delivered message, as the feed saw it (all borrowed). */
 typedef struct cishare_archive_rec_s {
-    const json_t *msg;    /**< the feed's JSON (cishare_message_to_json) */
+    const json_t *msg; /**< the feed's JSON (cishare_message_to_json) */
+    /** when msg is NULL: the same message as fields and texts (the
+     *  payload is parsed only for the types whose rows read it) */
+    const cishare_archive_fields_t *fields;
     const char *me;       /**< the feed's participant id */
     int64_t delivered_ms; /**< when the feed delivered it */
     int64_t appended_ms;  /**< the broker's append time; <= 0: unknown */

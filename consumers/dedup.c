@@ -3,6 +3,7 @@
  * invariant and the log format).
  */
 #include "dedup.h"
+#include "idset.h"
 #include "sinks/sink.h"
 
 #include <sodium.h>
@@ -30,12 +31,7 @@ typedef struct mark_s {
 struct cishare_dedup_s {
     char *path;
     int fd;
-    /* Open addressing, linear probing; an all-zero slot is empty, the
-     * all-zero id itself is kept in has_zero. */
-    uint8_t (*slots)[CISHARE_DEDUP_ID_BYTES];
-    size_t cap; /* power of two */
-    size_t cnt;
-    bool has_zero;
+    cishare_idset_t *ids; /* committed and pending ids (idset.h) */
     /* The pending batch. */
     uint8_t (*pending)[CISHARE_DEDUP_ID_BYTES];
     size_t pending_cnt, pending_cap;
@@ -96,96 +92,10 @@ static uint64_t get64(const uint8_t *p)
     return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
 }
 
-static bool id_is_zero(const uint8_t *id)
-{
-    static const uint8_t zero[CISHARE_DEDUP_ID_BYTES];
-    return !memcmp(id, zero, CISHARE_DEDUP_ID_BYTES);
-}
-
-static size_t id_hash(const uint8_t *id)
-{
-    uint64_t h;
-
-    /* Ids are random (UUIDv4) or BLAKE2b output: their bytes hash well. */
-    memcpy(&h, id, sizeof(h));
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdULL;
-    h ^= h >> 33;
-    return (size_t)h;
-}
-
-/* Insert into a table known to have room; returns true if newly added. */
-static bool table_insert(uint8_t (*slots)[CISHARE_DEDUP_ID_BYTES], size_t cap,
-                         const uint8_t *id)
-{
-    size_t i = id_hash(id) & (cap - 1);
-
-    while (!id_is_zero(slots[i])) {
-        if (!memcmp(slots[i], id, CISHARE_DEDUP_ID_BYTES))
-            return false;
-        i = (i + 1) & (cap - 1);
-    }
-    memcpy(slots[i], id, CISHARE_DEDUP_ID_BYTES);
-    return true;
-}
-
-static cishare_err_t table_grow(cishare_dedup_t *d)
-{
-    size_t ncap = d->cap ? d->cap * 2 : 1024, i;
-    uint8_t(*ns)[CISHARE_DEDUP_ID_BYTES] = calloc(ncap, sizeof(*ns));
-
-    if (!ns)
-        return CISHARE_ERR_NOMEM;
-    for (i = 0; i < d->cap; i++)
-        if (!id_is_zero(d->slots[i]))
-            table_insert(ns, ncap, d->slots[i]);
-    free(d->slots);
-    d->slots = ns;
-    d->cap = ncap;
-    return CISHARE_OK;
-}
-
-/* Add to the table; *addedp tells if it was new. */
-static cishare_err_t table_add(cishare_dedup_t *d, const uint8_t *id,
-                               bool *addedp)
-{
-    cishare_err_t err;
-
-    *addedp = false;
-    if (id_is_zero(id)) {
-        if (!d->has_zero) {
-            d->has_zero = true;
-            d->cnt++;
-            *addedp = true;
-        }
-        return CISHARE_OK;
-    }
-    /* Load factor <= 3/4. */
-    if ((d->cnt + 1) * 4 > d->cap * 3 && (err = table_grow(d)))
-        return err;
-    if (table_insert(d->slots, d->cap, id)) {
-        d->cnt++;
-        *addedp = true;
-    }
-    return CISHARE_OK;
-}
-
 bool cishare_dedup_seen(const cishare_dedup_t *d,
                         const uint8_t id[CISHARE_DEDUP_ID_BYTES])
 {
-    size_t i;
-
-    if (id_is_zero(id))
-        return d->has_zero;
-    if (!d->cap)
-        return false;
-    i = id_hash(id) & (d->cap - 1);
-    while (!id_is_zero(d->slots[i])) {
-        if (!memcmp(d->slots[i], id, CISHARE_DEDUP_ID_BYTES))
-            return true;
-        i = (i + 1) & (d->cap - 1);
-    }
-    return false;
+    return cishare_idset_has(d->ids, id);
 }
 
 static int hexval(int c)
@@ -296,7 +206,7 @@ cishare_err_t cishare_dedup_add(cishare_dedup_t *d,
     bool added;
     cishare_err_t err;
 
-    if ((err = table_add(d, id, &added)) || !added)
+    if ((err = cishare_idset_add(d->ids, id, &added)) || !added)
         return err;
     if (d->pending_cnt == d->pending_cap) {
         size_t ncap = d->pending_cap ? d->pending_cap * 2 : 256;
@@ -387,17 +297,73 @@ cishare_err_t cishare_dedup_commit(cishare_dedup_t *d, char *errstr,
         d->pending_cap = 0;
     }
     /* Batch headers and marks cost more than the ids: compact. */
-    if (d->batches > 64 && d->batches * (BATCH_HDR + d->mark_cnt * MARK_REC) >
-                               d->cnt * CISHARE_DEDUP_ID_BYTES)
+    if (d->batches > 64 &&
+        d->batches * (BATCH_HDR + d->mark_cnt * MARK_REC) >
+            cishare_idset_count(d->ids) * CISHARE_DEDUP_ID_BYTES)
         return cishare_dedup_compact(d, errstr, errstr_size);
     return CISHARE_OK;
 }
 
+/*
+ * Write n ids of the table, from walk position *posp on, as one batch
+ * (with the marks when `marks`), through buf (COMPACT_CHUNK bytes): one
+ * walk for the CRC, which the header carries, one to write the ids. So
+ * compacting holds no copy of the ids next to the table.
+ */
+#define COMPACT_CHUNK (1u << 16)
+
+static int compact_batch(cishare_dedup_t *d, int fd, size_t *posp, size_t n,
+                         bool marks, uint8_t *buf, uint64_t *lenp)
+{
+    uint8_t h[BATCH_HDR], mk[CISHARE_DEDUP_MAX_MARKS * MARK_REC];
+    size_t m = marks ? d->mark_cnt : 0, pos = *posp, i, k = 0;
+    const uint8_t *id;
+    uint32_t crc;
+
+    put32(h, BATCH_MAGIC);
+    put32(h + 4, (uint32_t)n);
+    put32(h + 8, (uint32_t)m);
+    for (i = 0; i < m; i++) {
+        memcpy(mk + i * MARK_REC, d->marks[i].name, CISHARE_DEDUP_MARK_NAME);
+        put64(mk + i * MARK_REC + CISHARE_DEDUP_MARK_NAME, d->marks[i].value);
+    }
+    crc = crc32c(0, h, 12);
+    for (i = 0; i < n && cishare_idset_next(d->ids, &pos, &id); i++)
+        crc = crc32c(crc, id, CISHARE_DEDUP_ID_BYTES);
+    if (i != n) {
+        errno = EINVAL; /* cannot happen: the count is the walk's */
+        return -1;
+    }
+    put32(h + 12, crc32c(crc, mk, m * MARK_REC));
+    if (write_all(fd, h, BATCH_HDR))
+        return -1;
+    for (pos = *posp, i = 0; i < n && cishare_idset_next(d->ids, &pos, &id);
+         i++) {
+        memcpy(buf + k, id, CISHARE_DEDUP_ID_BYTES);
+        if ((k += CISHARE_DEDUP_ID_BYTES) == COMPACT_CHUNK) {
+            if (write_all(fd, buf, k))
+                return -1;
+            k = 0;
+        }
+    }
+    if (write_all(fd, buf, k) || write_all(fd, mk, m * MARK_REC))
+        return -1;
+    *posp = pos;
+    *lenp += BATCH_HDR + (uint64_t)n * CISHARE_DEDUP_ID_BYTES + m * MARK_REC;
+    return 0;
+}
+
+/* Ids per batch when compacting: what the loader accepts in one. */
+#ifndef COMPACT_BATCH_IDS
+#define COMPACT_BATCH_IDS MAX_BATCH_IDS
+#endif
+
 cishare_err_t cishare_dedup_compact(cishare_dedup_t *d, char *errstr,
                                     size_t errstr_size)
 {
-    uint8_t(*ids)[CISHARE_DEDUP_ID_BYTES] = NULL, *buf = NULL;
-    size_t n = 0, i, len = 0;
+    size_t left = cishare_idset_count(d->ids), pos = 0, n;
+    uint64_t len = 8, batches = 0;
+    uint8_t *buf = NULL;
     char *tmp = NULL;
     int fd = -1;
     cishare_err_t err = CISHARE_ERR_IO;
@@ -405,41 +371,43 @@ cishare_err_t cishare_dedup_compact(cishare_dedup_t *d, char *errstr,
     if (d->pending_cnt)
         return cishare_err_set(CISHARE_ERR_INVALID_ARG, errstr, errstr_size,
                                "%s: commit before compacting", d->path);
-    if (!(ids = malloc((d->cnt + 1) * CISHARE_DEDUP_ID_BYTES)))
-        goto nomem;
-    if (d->has_zero)
-        memset(ids[n++], 0, CISHARE_DEDUP_ID_BYTES);
-    for (i = 0; i < d->cap; i++)
-        if (!id_is_zero(d->slots[i]))
-            memcpy(ids[n++], d->slots[i], CISHARE_DEDUP_ID_BYTES);
-    if (!(buf = batch_build(d, (const uint8_t(*)[16])ids, n, &len)))
+    if (!(buf = malloc(COMPACT_CHUNK)))
         goto nomem;
     if (asprintf(&tmp, "%s.tmp", d->path) < 0) {
         tmp = NULL;
         goto nomem;
     }
     fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0 || write_all(fd, (const uint8_t *)FILE_MAGIC, 8) ||
-        write_all(fd, buf, len) || fsync(fd) || rename(tmp, d->path) ||
-        cishare_fsync_parent(d->path)) {
-        cishare_err_set(CISHARE_ERR_IO, errstr, errstr_size,
-                        "%s: cannot compact: %s", d->path, strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        unlink(tmp);
-        goto out;
-    }
+    if (fd < 0 || write_all(fd, (const uint8_t *)FILE_MAGIC, 8))
+        goto io;
+    /* One batch, or more when there are more ids than a batch may hold;
+     * the marks go in the last. */
+    do {
+        n = left < COMPACT_BATCH_IDS ? left : COMPACT_BATCH_IDS;
+        left -= n;
+        if (compact_batch(d, fd, &pos, n, !left, buf, &len))
+            goto io;
+        batches++;
+    } while (left);
+    if (fsync(fd) || rename(tmp, d->path) || cishare_fsync_parent(d->path))
+        goto io;
     close(d->fd);
     d->fd = fd;
-    d->batches = 1;
-    d->log_size = 8 + len;
+    d->batches = batches;
+    d->log_size = len;
     err = CISHARE_OK;
+    goto out;
+io:
+    cishare_err_set(CISHARE_ERR_IO, errstr, errstr_size,
+                    "%s: cannot compact: %s", d->path, strerror(errno));
+    if (fd >= 0)
+        close(fd);
+    unlink(tmp);
     goto out;
 nomem:
     err = cishare_err_set(CISHARE_ERR_NOMEM, errstr, errstr_size,
                           "%s: out of memory", d->path);
 out:
-    free(ids);
     free(buf);
     free(tmp);
     return err;
@@ -469,8 +437,7 @@ static bool load_stream(load_t *l, uint64_t off, uint64_t len, bool insert)
         } else {
             for (i = 0; i + CISHARE_DEDUP_ID_BYTES <= n && !l->err;
                  i += CISHARE_DEDUP_ID_BYTES) {
-                bool added;
-                l->err = table_add(l->d, l->buf + i, &added);
+                l->err = cishare_idset_add(l->d->ids, l->buf + i, NULL);
             }
         }
         off += n;
@@ -609,17 +576,14 @@ static cishare_err_t dedup_load(cishare_dedup_t *d, char *errstr,
             }
             off += BATCH_HDR + body;
         }
-        if (pass == 1 && ids) {
-            /* one table of the final size: load factor <= 3/4 */
-            size_t cap = 1024;
-            while (cap * 3 < (ids + 1) * 4)
-                cap *= 2;
-            if (!(d->slots = calloc(cap, sizeof(*d->slots)))) {
-                err = cishare_err_set(CISHARE_ERR_NOMEM, errstr, errstr_size,
-                                      "%s: out of memory", d->path);
-                goto out;
-            }
-            d->cap = cap;
+        if (pass == 1 && ids &&
+            cishare_idset_reserve(d->ids, ids > SIZE_MAX / 2 ? SIZE_MAX / 2
+                                                             : (size_t)ids)) {
+            /* one table of the final size (load 0.8): no rehash while
+             * loading, so the peak is that table alone */
+            err = cishare_err_set(CISHARE_ERR_NOMEM, errstr, errstr_size,
+                                  "%s: out of memory", d->path);
+            goto out;
         }
     }
     if (good < size) {
@@ -665,14 +629,21 @@ cishare_err_t cishare_dedup_open(const char *path, cishare_dedup_t **dp,
 {
     cishare_dedup_t *d;
     cishare_err_t err;
+    uint8_t key[16];
 
     *dp = NULL;
     crc32c_init();
     if (sodium_init() < 0)
         return cishare_err_set(CISHARE_ERR_CRYPTO, errstr, errstr_size,
                                "libsodium init failed");
-    if (!(d = calloc(1, sizeof(*d))) || !(d->path = strdup(path))) {
-        free(d);
+    if (!(d = calloc(1, sizeof(*d))))
+        return cishare_err_set(CISHARE_ERR_NOMEM, errstr, errstr_size,
+                               "out of memory");
+    /* Keyed per store: where ids land in the table cannot be aimed at. */
+    randombytes_buf(key, sizeof(key));
+    d->fd = -1;
+    if (!(d->path = strdup(path)) || !(d->ids = cishare_idset_new(key))) {
+        cishare_dedup_close(d);
         return cishare_err_set(CISHARE_ERR_NOMEM, errstr, errstr_size,
                                "out of memory");
     }
@@ -697,7 +668,7 @@ void cishare_dedup_close(cishare_dedup_t *d)
         return;
     if (d->fd >= 0)
         close(d->fd);
-    free(d->slots);
+    cishare_idset_destroy(d->ids);
     free(d->pending);
     free(d->path);
     free(d);
@@ -705,12 +676,13 @@ void cishare_dedup_close(cishare_dedup_t *d)
 
 size_t cishare_dedup_count(const cishare_dedup_t *d)
 {
-    return d->cnt;
+    return cishare_idset_count(d->ids);
 }
 
 size_t cishare_dedup_memory(const cishare_dedup_t *d)
 {
-    return sizeof(*d) + strlen(d->path) + 1 + d->cap * CISHARE_DEDUP_ID_BYTES +
+    return sizeof(*d) + strlen(d->path) + 1 +
+           cishare_idset_capacity(d->ids) * CISHARE_DEDUP_ID_BYTES +
            d->pending_cap * CISHARE_DEDUP_ID_BYTES;
 }
 

@@ -1,11 +1,12 @@
 /*
  * cishare - the feed's de-duplication store and commit log.
  *
- * The set of message ids a feed has delivered, kept in memory in an
- * open-addressing hash table of 16-byte ids (about 24-34 bytes per id) and
- * on disk in an append-only log. Each committed batch also records the
- * sinks' "marks" (for the JSONL sink: the file length after the batch), so
- * the log is the feed's single commit point.
+ * The set of message ids a feed has delivered, kept in memory in a Robin
+ * Hood hash table of whole 16-byte ids (idset.h: 20 bytes per id after
+ * open, which sizes the table once for the log's ids; 18-27 while it grows
+ * by adds) and on disk in an append-only log. Each committed batch also
+ * records the sinks' "marks" (for the JSONL sink: the file length after
+ * the batch), so the log is the feed's single commit point.
  *
  * THE INVARIANT (exactly-once delivery on top of at-least-once reading)
  * --------------------------------------------------------------------
@@ -33,8 +34,9 @@
  *                n_marks x (24-byte NUL-padded name, u64 value)
  * crc32c covers the header's first 12 bytes and the body. A short or
  * bad batch at the end is a torn write: it and everything after it is cut
- * off on open. Compaction rewrites the log as one batch (temp file, fsync,
- * rename, fsync of the folder).
+ * off on open. Compaction rewrites the log as one batch (more when there
+ * are more than 2^26 ids, the most a batch may hold; marks in the last),
+ * streamed from the table (temp file, fsync, rename, fsync of the folder).
  *
  * Threading: one thread at a time per store.
  */

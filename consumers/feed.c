@@ -32,6 +32,10 @@
 #include <unistd.h>
 
 #define SINK_RETRIES 5
+/* A feed that delivered nothing for this long is quiet: it syncs its sinks
+ * (expired indicators leave the views) and confirms, synchronously, the
+ * offsets that its batches committed asynchronously. */
+#define FEED_QUIET_MS 1000
 
 typedef struct feed_s {
     const cishare_feed_opts_t *opts;
@@ -461,12 +465,7 @@ static cishare_err_t quarantine(feed_t *f, const rd_kafka_message_t *m,
             qh[n].name = name;
             qh[n].value = val;
             qh[n++].len = sz;
-            if (val && !strcmp(name, CISHARE_H_ID))
-                snprintf(msg_id, sizeof(msg_id), "%.*s", (int)sz,
-                         (const char *)val);
-            else if (val && !strcmp(name, CISHARE_H_ORIGIN))
-                snprintf(origin, sizeof(origin), "%.*s", (int)sz,
-                         (const char *)val);
+            cishare_envelope_claims(name, val, sz, msg_id, origin);
         }
     rec.topic = rd_kafka_topic_name(m->rkt);
     rec.partition = m->partition;
@@ -559,6 +558,17 @@ typedef struct item_s {
     cishare_tlp_t rc_tlp; /* effective label, as delivered */
     char rc_id[CISHARE_MSG_ID_LEN + 1];
     char rc_origin[CISHARE_ENV_NAME_LEN + 1];
+    /* ITEM_DELIVER by the line path with the archive on: what its row
+     * takes, so that no JSON tree is built for it (to_archive) */
+    bool arch;
+    cishare_msgtype_t a_type;
+    cishare_tlp_t a_tlp; /* effective label, as in the line */
+    int64_t a_created_ms;
+    char a_id[CISHARE_MSG_ID_LEN + 1];
+    char a_origin[CISHARE_ENV_NAME_LEN + 1];
+    char a_sector[CISHARE_ENV_NAME_LEN + 1];
+    char a_by[CISHARE_ENV_NAME_LEN + 1]; /* last relay hop; "" if none */
+    cishare_line_spans_t a_spans;
 } item_t;
 
 /* One preparing thread's own state. */
@@ -718,13 +728,27 @@ static void prepare(const feed_t *f, worker_t *w, item_t *it, int64_t now_ms)
             item_fail(it, ITEM_UNDECODABLE, CISHARE_ERR_NOMEM, "out of memory");
         goto out;
     }
-    /* only sinks that take lines: no JSON tree at all */
+    /* only sinks that take lines: no JSON tree at all (the archive's row
+     * takes the line's texts and the envelope's fields) */
     it->line.len = 0;
-    err = cishare_message_render_line_unsealer(
+    err = cishare_message_render_line_spans(
         w->codec, &f->id.kp, f->unsealer, m->key, m->key_len, m->payload,
-        m->len, in, &it->line, why, sizeof(why));
+        m->len, in, &it->line, f->archive ? &it->a_spans : NULL, why,
+        sizeof(why));
     if (err)
         item_fail(it, ITEM_UNDECODABLE, err, why);
+    else if (f->archive) {
+        const cishare_envelope_t *env = &in->env;
+        it->arch = true;
+        it->a_type = env->type;
+        it->a_tlp = env->relay_cnt ? in->tlp : env->tlp;
+        it->a_created_ms = env->created_ms;
+        snprintf(it->a_id, sizeof(it->a_id), "%s", env->id);
+        snprintf(it->a_origin, sizeof(it->a_origin), "%s", env->origin);
+        snprintf(it->a_sector, sizeof(it->a_sector), "%s", env->sector);
+        snprintf(it->a_by, sizeof(it->a_by), "%s",
+                 env->relay_cnt ? env->relay[env->relay_cnt - 1].by : "");
+    }
 out:
     /* the next verify overwrites the envelope: not zeroed here */
     cishare_msg_in_reset(in);
@@ -733,14 +757,32 @@ out:
 /* The archive (archive.h) takes every delivered message in the batch's
  * transaction; an incident notice out of its incident's order is
  * delivered, flagged there, logged and counted. */
-static cishare_err_t to_archive(feed_t *f, const rd_kafka_message_t *m,
-                                const json_t *js, char *errstr,
+static cishare_err_t to_archive(feed_t *f, const item_t *it,
+                                const char *subject, char *errstr,
                                 size_t errstr_size)
 {
+    const rd_kafka_message_t *m = it->m;
+    const json_t *js = it->js;
     rd_kafka_timestamp_type_t tst;
     int64_t ts = rd_kafka_message_timestamp(m, &tst);
+    const char *line = (const char *)it->line.buf;
+    cishare_archive_fields_t fl = {
+        .id = it->a_id,
+        .type = cishare_msgtype_name(it->a_type),
+        .tlp = cishare_tlp_name(it->a_tlp),
+        .origin = it->a_origin,
+        .sector = it->a_sector,
+        .subject = subject,
+        .relayed_by = it->a_by[0] ? it->a_by : NULL,
+        .created_ms = it->a_created_ms,
+        .audience = line + it->a_spans.audience_off,
+        .audience_len = it->a_spans.audience_len,
+        .payload = line + it->a_spans.payload_off,
+        .payload_len = it->a_spans.payload_len,
+    };
     cishare_archive_rec_t rec = {
         .msg = js,
+        .fields = js ? NULL : &fl,
         .me = f->id.me->id,
         .delivered_ms = cishare_time_now_ms(),
         .appended_ms = tst == RD_KAFKA_TIMESTAMP_LOG_APPEND_TIME ? ts : 0,
@@ -755,8 +797,10 @@ static cishare_err_t to_archive(feed_t *f, const rd_kafka_message_t *m,
     if (!err && flag) {
         f->stats->incident_flagged++;
         feed_log(f, "incident notice %s of %s (%s [%d] @%lld) delivered, %s",
-                 json_string_value(json_object_get(js, "message_id")),
-                 json_string_value(json_object_get(js, "origin")),
+                 js ? json_string_value(json_object_get(js, "message_id"))
+                    : it->a_id,
+                 js ? json_string_value(json_object_get(js, "origin"))
+                    : it->a_origin,
                  rd_kafka_topic_name(m->rkt), (int)m->partition,
                  (long long)m->offset, flag);
     }
@@ -925,6 +969,9 @@ static cishare_err_t receipts_produce(feed_t *f, char *errstr,
         /* the receipt's key is the acknowledged message's id */
         const char *rid = o->key;
 
+        o->env.wire_version = (uint8_t)cishare_config_get_int(
+            f->opts->conf, "cishare.envelope.version");
+
         cishare_strlist_clear(&topics);
         if ((err = cishare_routing_topics(f->id.dir, f->id.me, o->env.tlp,
                                           &o->audience, &topics, why,
@@ -1065,8 +1112,15 @@ static cishare_err_t deliver(feed_t *f, item_t *it, char *errstr,
         if (!err && f->opts->output && f->opts->output->deliver)
             err = f->opts->output->deliver(f->opts->output->opaque, &f->id, m,
                                            it->js, errstr, errstr_size);
-        if (!err && f->archive)
-            err = to_archive(f, m, it->js, errstr, errstr_size);
+        if (!err && f->archive) {
+            if (!it->js && !it->arch)
+                err = cishare_err_set(CISHARE_ERR_INVALID_ARG, errstr,
+                                      errstr_size,
+                                      "archive: message %s has no fields",
+                                      rd_kafka_topic_name(m->rkt));
+            else
+                err = to_archive(f, it, subject, errstr, errstr_size);
+        }
         /* delivered: its signed receipt, when one is due */
         if (!err && it->receipt && f->rcpt_rk)
             err = receipt_send(f, it, subject, errstr, errstr_size);
@@ -1745,7 +1799,9 @@ static cishare_err_t feed_open(feed_t *f, char *errstr, size_t errstr_size)
         if ((err = cishare_archive_open(path, true, &f->archive, errstr,
                                         errstr_size)))
             return err;
-        f->need_tree = true;
+        /* the line path gives the archive its row without a tree */
+        if (!f->need_line)
+            f->need_tree = true;
     }
 
     /* Signed receipts: a producer of their own, as the publisher's
@@ -2018,15 +2074,23 @@ static cishare_err_t poll_batch(feed_t *f, batch_t *b, size_t cap, bool nowait,
     return CISHARE_OK;
 }
 
-/* Deliver a prepared batch in poll order, then commit it (dedup.h). On
- * error nothing of the batch is committed. Items are cleared. */
-static cishare_err_t deliver_batch(feed_t *f, batch_t *b, char *errstr,
+/* Deliver a batch in poll order, then commit it (dedup.h). On error
+ * nothing of the batch is committed. Items are cleared. With w (one
+ * thread, no pool) each item is prepared just before its delivery, not
+ * the whole batch first: after a stall the feed catches up with a batch
+ * of up to 1000, and its first lines then reach the sinks at once instead
+ * of after the batch's last verification (docs/PERFORMANCE.md
+ * "Latency"). Without w the batch is prepared. */
+static cishare_err_t deliver_batch(feed_t *f, batch_t *b, worker_t *w,
+                                   int64_t now_ms, char *errstr,
                                    size_t errstr_size)
 {
     cishare_err_t err = CISHARE_OK;
     size_t i;
 
     for (i = 0; i < b->cnt; i++) {
+        if (!err && w)
+            prepare(f, w, &b->items[i], now_ms);
         if (!err && !(err = deliver(f, &b->items[i], errstr, errstr_size)))
             offset_track(f, b->items[i].m);
         item_clear(&b->items[i]);
@@ -2123,7 +2187,7 @@ static void partitions_revoked(feed_t *f,
         delivered = pend->cnt;
         if (lost || f->cb_err)
             batch_clear(pend);
-        else if ((err = deliver_batch(f, pend, f->cb_errstr,
+        else if ((err = deliver_batch(f, pend, NULL, 0, f->cb_errstr,
                                       sizeof(f->cb_errstr))))
             batch_clear(pend);
     }
@@ -2267,18 +2331,19 @@ cishare_err_t cishare_feed_run(const cishare_feed_opts_t *opts,
             tmp = pend;
             pend = cur;
             cur = tmp; /* the prepared batch, delivered now */
-        } else {
-            for (i = 0; i < cur->cnt; i++)
-                prepare(&f, &w0, &cur->items[i], now);
         }
         /* Sync also when idle, so expired indicators leave the views. */
         if (cur->cnt) {
-            if ((err = deliver_batch(&f, cur, errstr, errstr_size)))
+            if ((err = deliver_batch(&f, cur, pool ? NULL : &w0, now, errstr,
+                                     errstr_size)))
                 goto out;
             last_sync = now;
-        } else if ((f.offsets && f.offsets->cnt) || f.async_offsets ||
-                   now - last_sync >= 1000) {
-            /* idle: confirms the offsets sent async at once */
+        } else if ((f.offsets && f.offsets->cnt) ||
+                   now - last_sync >= FEED_QUIET_MS) {
+            /* quiet: confirms the offsets sent async. Not at the first
+             * empty poll: a busy feed has those between two bursts, and
+             * the round trip (27-500 ms on a loaded broker) held up the
+             * next burst (docs/PERFORMANCE.md "Latency"). */
             if ((err = commit_batch(&f, COMMIT_SYNC, errstr, errstr_size)))
                 goto out;
             last_sync = now;
@@ -2305,7 +2370,7 @@ cishare_err_t cishare_feed_run(const cishare_feed_opts_t *opts,
     }
     if (pool) {
         pool_wait(pool);
-        if ((err = deliver_batch(&f, pend, errstr, errstr_size)))
+        if ((err = deliver_batch(&f, pend, NULL, 0, errstr, errstr_size)))
             goto out;
     }
     err = commit_batch(&f, COMMIT_SYNC, errstr, errstr_size);

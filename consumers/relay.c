@@ -256,6 +256,7 @@ typedef struct relay_s {
     rd_kafka_t *rk;         /* the transactional producer */
     int64_t timeout_ms;
     int64_t anon_unit_ms;
+    uint8_t wire; /* cishare.envelope.version of anonymised copies */
     /* the current transaction: open, and what it holds */
     bool txn_open;
     uint64_t txn_msgs, txn_anon, txn_records;
@@ -780,7 +781,7 @@ static cishare_err_t relay_hop(relay_t *r, const cishare_identity_t *id,
         cishare_strlist_clear(&topics);
         return CISHARE_OK;
     }
-    r->env = in->env;
+    r->env = in->env; /* and its header layout: the original, verbatim */
     err = cishare_envelope_relay_sign(&r->env, &id->kp, id->me->id, plan->tlp,
                                       plan->aud_text, now, key, key_len, value,
                                       value_len, errstr, errstr_size);
@@ -846,6 +847,7 @@ static cishare_err_t relay_anonymised(relay_t *r, const cishare_identity_t *id,
               ? CISHARE_OK
               : cishare_err_set(CISHARE_ERR_NOMEM, errstr, errstr_size,
                                 "out of memory");
+    out.env.wire_version = r->wire; /* a new message: our layout */
     if (!err)
         err = cishare_envelope_to_headers(&out.env, hdrs, errstr, errstr_size);
     if (!err)
@@ -1567,6 +1569,8 @@ static cishare_err_t relay_setup(relay_t *r, const cishare_relay_opts_t *opts,
         cishare_config_get_int(opts->conf, "cishare.publish.timeout-ms");
     r->anon_unit_ms =
         cishare_config_get_int(opts->conf, "cishare.relay.anonymise-unit-ms");
+    r->wire =
+        (uint8_t)cishare_config_get_int(opts->conf, "cishare.envelope.version");
     if (!state)
         return cishare_err_set(CISHARE_ERR_CONFIG, errstr, errstr_size,
                                "%s is not set (cishare_relay_prepare_config)",

@@ -104,6 +104,17 @@ static void usage(FILE *fp)
     cishare_config_print_help(fp);
 }
 
+/* Records parsed and queued at a time: small, so that parsing and the
+ * signer thread take turns finely, and a 64 MB file never sits parsed in
+ * memory. */
+#define PUBLISH_CHUNK 64
+/* The last PUBLISH_KEEP records submitted stay referenced here: the
+ * signer drops its reference first (its ring, 512 slots unless batches
+ * are larger, is smaller), so a message is freed on this thread, which
+ * allocated it, not on the signer's, which would hand the memory back to
+ * this thread's malloc arena under the arena's lock. */
+#define PUBLISH_KEEP 1024
+
 typedef struct reason_cnt_s {
     const char *reason;
     size_t cnt;
@@ -364,6 +375,10 @@ int cishare_cmd_publish(int argc, char **argv)
     cishare_import_format_t fmt = CISHARE_IMPORT_AUTO;
     cishare_import_result_t imp;
     cishare_publisher_t *pub = NULL;
+    cishare_import_src_t **srcs = NULL;
+    json_t **keep = NULL; /* PUBLISH_KEEP */
+    size_t nsrc = 0, bound = 0, built = 0, k;
+    const char *stop_reason = NULL; /* out of memory: nothing more sent */
     cishare_publish_conf_opts_t co = {0};
     cishare_publish_opt_t po;
     const char *audience = NULL;
@@ -466,48 +481,93 @@ int cishare_cmd_publish(int argc, char **argv)
         goto out;
     }
 
-    /* Import everything first: a bad file sends nothing. */
-    for (i = (size_t)optind; i < (size_t)argc; i++) {
-        if (cishare_import_file(argv[i], fmt, &imp, errstr, sizeof(errstr))) {
+    /* Open (read and check) every file first: a bad file sends nothing.
+     * JSON Lines are then parsed a chunk at a time as they are sent, so
+     * the parsing overlaps the signer and Kafka, and memory stays flat. */
+    nsrc = (size_t)(argc - optind);
+    if (!(srcs = calloc(nsrc, sizeof(*srcs)))) {
+        cishare_cli_error("out of memory: nothing was published");
+        rc = CISHARE_EXIT_FAIL;
+        goto out;
+    }
+    for (i = 0; i < nsrc; i++) {
+        if (cishare_import_open(argv[optind + (int)i], fmt, &srcs[i], errstr,
+                                sizeof(errstr))) {
             cishare_cli_error("%s", errstr);
             cishare_cli_error("nothing was published");
             goto out;
         }
+        bound += cishare_import_bound(srcs[i]);
+    }
+    if (!(keep = calloc(PUBLISH_KEEP, sizeof(*keep)))) {
+        cishare_cli_error("out of memory: nothing was published");
+        rc = CISHARE_EXIT_FAIL;
+        goto out;
     }
     if ((rc = cishare_publish_open(conf, co.dry_run, &pub)) != CISHARE_EXIT_OK)
         goto out;
-    /* every record's outcome has its place before the first is sent */
-    if (cishare_publisher_reserve(pub, imp.rejected_cnt + imp.cnt))
+    /* every record's outcome has its place before the first is sent (a
+     * file's bound: its records, or its lines; +1 per file for a note
+     * that it was not read to the end) */
+    if (cishare_publisher_reserve(pub, bound + nsrc))
         goto nomem;
-    for (i = 0; i < imp.rejected_cnt; i++)
-        if (cishare_publisher_reject(pub, imp.rejected[i].record,
-                                     imp.rejected[i].reason,
-                                     imp.rejected[i].detail))
-            goto nomem;
-    for (i = 0; i < imp.cnt && !cishare_cli_stop; i++) {
-        if (cishare_publisher_submit(pub, imp.recs[i].msg, imp.recs[i].record,
-                                     tlp, audience)) {
-            /* record i failed "out of memory"; so do the rest, counted in
-             * the summary, after what was queued is delivered */
-            size_t n = imp.cnt - i - 1;
-            cishare_cli_error("out of memory: %zu record%s after %s not sent",
-                              n, n == 1 ? "" : "s", imp.recs[i].record);
-            for (i++; i < imp.cnt; i++)
-                if (cishare_publisher_reject(pub, imp.recs[i].record,
-                                             "out of memory",
-                                             "not sent: out of memory"))
+    for (k = 0; k < nsrc; k++) {
+        bool done = false;
+        while (!done) {
+            if (cishare_cli_stop || stop_reason) {
+                /* what was not read has no record name: the file's place */
+                if (cishare_publisher_reject(
+                        pub, cishare_import_where(srcs[k]),
+                        stop_reason ? stop_reason : "interrupted",
+                        stop_reason ? "not read: out of memory"
+                                    : "not read: interrupted"))
                     goto nomem;
-            break;
+                break;
+            }
+            if (cishare_import_next(srcs[k], PUBLISH_CHUNK, &imp, &done, errstr,
+                                    sizeof(errstr))) {
+                cishare_cli_error("%s", errstr);
+                stop_reason = "out of memory";
+                done = false; /* the rest is reported as not read */
+            }
+            for (i = 0; i < imp.rejected_cnt; i++)
+                if (cishare_publisher_reject(pub, imp.rejected[i].record,
+                                             imp.rejected[i].reason,
+                                             imp.rejected[i].detail))
+                    goto nomem;
+            for (i = 0; i < imp.cnt && !cishare_cli_stop && !stop_reason; i++) {
+                if (cishare_publisher_submit(pub, imp.recs[i].msg,
+                                             imp.recs[i].record, tlp,
+                                             audience)) {
+                    /* record i failed "out of memory"; so do the rest,
+                     * counted in the summary, after what was queued is
+                     * delivered */
+                    cishare_cli_error("out of memory: the records after %s "
+                                      "were not sent",
+                                      imp.recs[i].record);
+                    stop_reason = "out of memory";
+                    i++;
+                    break;
+                }
+                json_decref(keep[built % PUBLISH_KEEP]);
+                keep[built % PUBLISH_KEEP] = json_incref(imp.recs[i].msg);
+                built++;
+                if (tty && built % 100 == 0)
+                    fprintf(stderr, "\r%% built %zu   ", built);
+            }
+            for (; i < imp.cnt; i++) /* interrupted, or out of memory */
+                if (cishare_publisher_reject(
+                        pub, imp.recs[i].record,
+                        stop_reason ? stop_reason : "interrupted",
+                        stop_reason ? "not sent: out of memory"
+                                    : "not sent: interrupted"))
+                    goto nomem;
+            /* the publisher holds its own references */
+            cishare_import_result_drop_handled(&imp);
         }
-        if (tty && (i % 100 == 99 || i + 1 == imp.cnt))
-            fprintf(stderr, "\r%% built %zu/%zu   ", i + 1, imp.cnt);
     }
-    if (tty && imp.cnt)
-        fprintf(stderr, "\n");
-    for (; i < imp.cnt; i++) /* interrupted */
-        if (cishare_publisher_reject(pub, imp.recs[i].record, "interrupted",
-                                     "not sent: interrupted"))
-            goto nomem;
+    if (tty && built)
+        fprintf(stderr, "\r%% built %zu   \n", built);
     cishare_publish_flush(pub, conf);
     rc = cishare_publish_report(pub, co.dry_run, co.verbose, &imp);
     goto out;
@@ -517,6 +577,12 @@ nomem:
     rc = CISHARE_EXIT_FAIL;
 out:
     cishare_publisher_destroy(pub);
+    for (k = 0; keep && k < PUBLISH_KEEP; k++)
+        json_decref(keep[k]);
+    free(keep);
+    for (k = 0; srcs && k < nsrc; k++)
+        cishare_import_close(srcs[k]);
+    free(srcs);
     cishare_import_result_clear(&imp);
     cishare_config_destroy(conf);
     return rc;

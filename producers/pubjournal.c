@@ -4,6 +4,7 @@
  */
 #include "pubjournal.h"
 
+#include "cishare/avro_datum.h"
 #include "cishare/codec.h"
 #include "cishare/identity.h"
 
@@ -59,25 +60,46 @@ static int write_all(int fd, const char *buf, size_t len)
     return 0;
 }
 
+/* One journal line: the keys sorted, escaped as jansson dumps them (the
+ * lines were json_dumps(JSON_COMPACT | JSON_SORT_KEYS) of an object; a
+ * tree per record was most of the journal's cost). */
+static int journal_line(cishare_avro_buf_t *b, const char *at,
+                        const cishare_pubjournal_rec_t *r)
+{
+#define JPUT(lit) cishare_avro_buf_put(b, lit, sizeof(lit) - 1)
+#define JSTR(s)   cishare_avro_json_string(b, s, strlen(s))
+    char ex[32];
+    int e = JPUT("{\"at\":") || JSTR(at) || JPUT(",\"audience\":") ||
+            JSTR(r->audience);
+
+    if (!e && r->expires_ms) {
+        cishare_time_format(r->expires_ms, ex);
+        e = JPUT(",\"expires\":") || JSTR(ex);
+    }
+    return e || JPUT(",\"origin\":") || JSTR(r->origin) ||
+           JPUT(",\"subject\":") || JSTR(r->subject) || JPUT(",\"tlp\":") ||
+           JSTR(r->tlp) || JPUT(",\"type\":") || JSTR(r->type) || JPUT("}\n");
+#undef JPUT
+#undef JSTR
+}
+
 cishare_err_t cishare_pubjournal_append(const char *path,
                                         const cishare_pubjournal_rec_t *recs,
                                         size_t n, int64_t now_ms, char *errstr,
                                         size_t errstr_size)
 {
-    char *buf = NULL, at[32], ex[32];
-    size_t len = 0, cap = 0, i;
+    cishare_avro_buf_t b = {0};
+    char at[32];
+    size_t i;
     int fd = -1;
     cishare_err_t err = CISHARE_OK;
 
     cishare_time_format(now_ms, at);
     for (i = 0; i <= n; i++) {
         const cishare_pubjournal_rec_t *r = i < n ? &recs[i] : NULL;
-        json_t *o;
-        char *line;
-        size_t ll;
 
         /* flush whole lines before the buffer grows past a chunk */
-        if (len && (!r || len >= WRITE_CHUNK)) {
+        if (b.len && (!r || b.len >= WRITE_CHUNK)) {
             if (fd < 0 &&
                 (fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
                            0600)) < 0) {
@@ -85,50 +107,32 @@ cishare_err_t cishare_pubjournal_append(const char *path,
                                       "%s: %s", path, strerror(errno));
                 goto out;
             }
-            if (write_all(fd, buf, len)) {
+            if (write_all(fd, (const char *)b.buf, b.len)) {
                 err = cishare_err_set(CISHARE_ERR_IO, errstr, errstr_size,
                                       "%s: cannot write: %s", path,
                                       strerror(errno));
                 goto out;
             }
-            len = 0;
+            b.len = 0;
         }
         if (!r)
             break;
         if (!r->origin || !r->subject || !r->tlp || !r->audience ||
             !recorded_type(r->type))
             continue;
-        o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "at", at, "origin",
-                      r->origin, "subject", r->subject, "type", r->type, "tlp",
-                      r->tlp, "audience", r->audience);
-        if (o && r->expires_ms) {
-            cishare_time_format(r->expires_ms, ex);
-            json_object_set_new(o, "expires", json_string(ex));
+        if (!cishare_avro_utf8_valid(r->subject, strlen(r->subject)) ||
+            !cishare_avro_utf8_valid(r->origin, strlen(r->origin)) ||
+            !cishare_avro_utf8_valid(r->audience, strlen(r->audience))) {
+            err = cishare_err_set(CISHARE_ERR_VALIDATION, errstr, errstr_size,
+                                  "%s: subject %.64s: not UTF-8", path,
+                                  r->subject);
+            goto out;
         }
-        line = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-        json_decref(o);
-        if (!line) {
+        if (journal_line(&b, at, r)) {
             err = cishare_err_set(CISHARE_ERR_NOMEM, errstr, errstr_size,
                                   "out of memory");
             goto out;
         }
-        ll = strlen(line);
-        if (len + ll + 1 > cap) {
-            size_t nc = (len + ll + 1) * 2;
-            char *nb = realloc(buf, nc);
-            if (!nb) {
-                free(line);
-                err = cishare_err_set(CISHARE_ERR_NOMEM, errstr, errstr_size,
-                                      "out of memory");
-                goto out;
-            }
-            buf = nb;
-            cap = nc;
-        }
-        memcpy(buf + len, line, ll);
-        buf[len + ll] = '\n';
-        len += ll + 1;
-        free(line);
     }
     if (fd >= 0 && fsync(fd))
         err = cishare_err_set(CISHARE_ERR_IO, errstr, errstr_size,
@@ -137,7 +141,7 @@ out:
     if (fd >= 0 && close(fd) && !err)
         err = cishare_err_set(CISHARE_ERR_IO, errstr, errstr_size,
                               "%s: cannot close: %s", path, strerror(errno));
-    free(buf);
+    free(b.buf);
     return err;
 }
 

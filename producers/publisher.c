@@ -31,7 +31,7 @@
  * that the caller's thread (whose produce calls and delivery reports are
  * the rest of the work) is free. The ring holds submissions in order:
  *
- *   tail <= signed <= head,  head - tail <= SIGN_RING
+ *   tail <= signed <= head,  head - tail <= ring_n
  *   [tail, signed)  done (signed, or refused), to produce (caller's thread)
  *   [signed, head)  to check, build and sign (signer thread)
  *   slot head       being queued (caller's thread)
@@ -44,14 +44,16 @@
  * per-subject order in Kafka is the order of submit() calls.
  *
  * Batches (scheme ed25519-merkle, the default): the signer signs up to
- * SIGN_BATCH queued messages (the ones built; a refused one is in no
- * batch) with one Ed25519 signature. So that batches are large when
- * records come fast, it waits until SIGN_BATCH are queued,
- * or SIGN_LINGER_US after the first one, or until the caller needs them
+ * pub->batch (cishare.sign.batch) queued messages (the ones built; a
+ * refused one is in no batch) with one Ed25519 signature. So that batches
+ * are full when records come fast, it waits until a batch is queued, or
+ * SIGN_LINGER_US after the first one, or until the caller needs them
  * (poll, flush, destroy, a full ring: sign_to), whichever comes first.
+ * The ring holds at least two batches, so the caller queues the next
+ * batch while one is signed.
  */
-#define SIGN_RING      512
-#define SIGN_BATCH     256
+#define SIGN_RING      512 /* at least; 2 batches when batches are larger */
+#define SIGN_BATCH_MAX CISHARE_MERKLE_MAX_LEAVES
 #define SIGN_LINGER_US 1000
 
 typedef struct slot_s {
@@ -69,6 +71,9 @@ typedef struct slot_s {
     bool nomem;               /* the signer ran out of memory */
     const char *reason;       /* refused or failed: the category, else NULL */
     rd_kafka_headers_t *hdrs; /* signed envelope as headers */
+    /* an encrypted message sealed per topic (message.h
+     * cishare_msg_topic_t): topic i's signed envelope, NULL once taken */
+    rd_kafka_headers_t **thdrs;
     char errstr[1024];
 } slot_t;
 
@@ -94,6 +99,16 @@ static void slot_release(slot_t *sl)
     if (sl->hdrs)
         rd_kafka_headers_destroy(sl->hdrs);
     sl->hdrs = NULL;
+    for (size_t i = 0; i < sl->out.topic_cnt; i++) {
+        free(sl->out.topics[i].value);
+        if (sl->thdrs && sl->thdrs[i])
+            rd_kafka_headers_destroy(sl->thdrs[i]);
+    }
+    free(sl->out.topics);
+    free(sl->thdrs);
+    sl->out.topics = NULL;
+    sl->out.topic_cnt = 0;
+    sl->thdrs = NULL;
     sl->built = sl->nomem = false;
     sl->reason = NULL;
 }
@@ -104,6 +119,9 @@ struct cishare_publisher_s {
     size_t head, tail, signed_cnt;
     size_t sign_to;     /* the caller waits for [.., sign_to): no lingering */
     const char *scheme; /* cishare.alg of what we publish */
+    size_t batch;       /* cishare.sign.batch: messages per signature */
+    size_t ring_n;      /* slots in ring: max(SIGN_RING, 2 batches) */
+    uint8_t wire;       /* cishare.envelope.version */
     pthread_t signer;
     bool signer_started, quit;
     bool signer_idle, main_waiting; /* wake only who sleeps */
@@ -114,6 +132,9 @@ struct cishare_publisher_s {
     /* epochs of encrypted messages (seal.h): keys wrapped once per
      * recipient set and epoch; the signer thread seals */
     cishare_sealer_t *sealer;
+    /* the signer's envelopes of per-topic copies (sign_topics), allocated
+     * once: an envelope is 27 KB, a fresh one per copy costs page faults */
+    cishare_envelope_t *tenv;
     rd_kafka_t *rk;          /* NULL in a dry run */
     cishare_pub_rec_t *recs; /* recs[0] is record `base` */
     size_t cnt, size;
@@ -246,6 +267,130 @@ static cishare_err_t prepare(cishare_publisher_t *pub, const json_t *msg,
 static char *join(const cishare_strlist_t *l);
 static const char *build_reason(cishare_err_t err);
 
+/* Per-topic copies signed per batch (sign_topics). */
+#define TOPIC_BATCH 128
+
+/* Sign the per-topic copies of encrypted messages (message.h
+ * cishare_msg_topic_t) in batches, each with a copy of its message's
+ * envelope, and turn each into its headers, as sign_slots() does for the
+ * others: each copy's value differs, so each carries its own signature.
+ * A refused batch is signed again copy by copy, so that the records get
+ * their own error. */
+/* A per-topic copy: message tk[i], its topic j. */
+typedef struct copy_s {
+    slot_t *sl;
+    size_t i, j;
+} copy_t;
+
+/* By topic, then in submission order. */
+static int copy_cmp(const void *a, const void *b)
+{
+    const copy_t *x = a, *y = b;
+    int c =
+        strcmp(x->sl->out.topics[x->j].topic, y->sl->out.topics[y->j].topic);
+
+    if (c)
+        return c;
+    return x->i < y->i ? -1 : x->i > y->i;
+}
+
+static void sign_topics(cishare_publisher_t *pub, slot_t *const *tk, size_t tn)
+{
+    cishare_envelope_t *envs[TOPIC_BATCH];
+    const char *subj[TOPIC_BATCH];
+    const uint8_t *vals[TOPIC_BATCH];
+    size_t subj_len[TOPIC_BATCH], val_len[TOPIC_BATCH], i, j, k, m, n = 0, c;
+    /* batches of cishare.sign.batch, as the originals: the path length,
+     * so the header bytes, follow the setting */
+    size_t cap = pub->batch < TOPIC_BATCH ? pub->batch : TOPIC_BATCH;
+    struct {
+        slot_t *sl;
+        size_t j;
+    } who[TOPIC_BATCH];
+    copy_t *order = NULL;
+    char errstr[512];
+
+    if (!pub->tenv && !(pub->tenv = malloc(TOPIC_BATCH * sizeof(*pub->tenv))))
+        goto nomem;
+    for (i = 0; i < tn; i++) {
+        if (!(tk[i]->thdrs =
+                  calloc(tk[i]->out.topic_cnt, sizeof(*tk[i]->thdrs))))
+            goto nomem;
+        n += tk[i]->out.topic_cnt;
+    }
+    /* Each batch holds copies of one topic, where possible: a topic's
+     * readers then see every leaf of its batches, and verify one Ed25519
+     * signature per batch instead of one per few messages (mixed batches
+     * spread each root over every topic). */
+    if (!(order = malloc(n * sizeof(*order))))
+        goto nomem;
+    for (i = c = 0; i < tn; i++)
+        for (j = 0; j < tk[i]->out.topic_cnt; j++, c++) {
+            order[c].sl = tk[i];
+            order[c].i = i;
+            order[c].j = j;
+        }
+    qsort(order, n, sizeof(*order), copy_cmp);
+    for (c = 0; c < n;) {
+        const char *topic = order[c].sl->out.topics[order[c].j].topic;
+        for (m = 0; m < cap && c < n &&
+                    !strcmp(order[c].sl->out.topics[order[c].j].topic, topic);
+             c++) {
+            slot_t *sl = order[c].sl;
+            cishare_envelope_t *e = &pub->tenv[m];
+            j = order[c].j;
+            /* the head only: an origin's message has no relay hop */
+            memcpy(e, &sl->out.env, offsetof(cishare_envelope_t, relay));
+            e->relay_cnt = 0;
+            envs[m] = e;
+            subj[m] = sl->out.key;
+            subj_len[m] = sl->out.key_len;
+            vals[m] = sl->out.topics[j].value;
+            val_len[m] = sl->out.topics[j].value_len;
+            who[m].sl = sl;
+            who[m].j = j;
+            m++;
+        }
+        /* a refused batch leaves its envelopes unsigned: signed alone */
+        (void)cishare_envelope_sign_batch(envs, subj, subj_len, vals, val_len,
+                                          m, &pub->id.kp, pub->scheme, errstr,
+                                          sizeof(errstr));
+        for (k = 0; k < m; k++) {
+            slot_t *sl = who[k].sl;
+            rd_kafka_headers_t **h = &sl->thdrs[who[k].j];
+            cishare_err_t err;
+
+            if (sl->reason)
+                continue;
+            if (!envs[k]->sig_len &&
+                (err = cishare_envelope_sign(
+                     envs[k], &pub->id.kp, pub->scheme, subj[k], subj_len[k],
+                     vals[k], val_len[k], sl->errstr, sizeof(sl->errstr)))) {
+                sl->reason = build_reason(err);
+                continue;
+            }
+            if (!(*h = rd_kafka_headers_new(16))) {
+                sl->nomem = true;
+                sl->reason = "out of memory";
+                snprintf(sl->errstr, sizeof(sl->errstr),
+                         "not sent: out of memory");
+            } else if (cishare_envelope_to_headers(envs[k], *h, sl->errstr,
+                                                   sizeof(sl->errstr)))
+                sl->reason = "invalid message";
+        }
+    }
+    free(order);
+    return;
+nomem:
+    free(order);
+    for (i = 0; i < tn; i++) {
+        tk[i]->nomem = true;
+        tk[i]->reason = "out of memory";
+        snprintf(tk[i]->errstr, sizeof(tk[i]->errstr),
+                 "not sent: out of memory");
+    }
+}
+
 /* Check, build and route ring slots [from, to), then sign the ones built
  * as one batch and turn them into headers (signer thread, unlocked; it
  * touches no record: the outcome stays in the slot). A refused batch is
@@ -253,17 +398,18 @@ static const char *build_reason(cishare_err_t err);
  * error. */
 static void sign_slots(cishare_publisher_t *pub, size_t from, size_t to)
 {
-    /* zeroed: the compiler cannot see that k <= SIGN_BATCH */
-    cishare_envelope_t *envs[SIGN_BATCH] = {0};
-    const char *subj[SIGN_BATCH] = {0};
-    const uint8_t *vals[SIGN_BATCH] = {0};
-    size_t subj_len[SIGN_BATCH] = {0}, val_len[SIGN_BATCH] = {0}, i, k = 0,
-           n = to - from;
-    slot_t *ok[SIGN_BATCH] = {0};
+    /* zeroed: the compiler cannot see that k <= SIGN_BATCH_MAX */
+    cishare_envelope_t *envs[SIGN_BATCH_MAX] = {0};
+    const char *subj[SIGN_BATCH_MAX] = {0};
+    const uint8_t *vals[SIGN_BATCH_MAX] = {0};
+    size_t subj_len[SIGN_BATCH_MAX] = {0}, val_len[SIGN_BATCH_MAX] = {0}, i,
+           k = 0, n = to - from;
+    slot_t *ok[SIGN_BATCH_MAX] = {0}, *tk[SIGN_BATCH_MAX] = {0};
+    size_t tn = 0;
     char errstr[512];
 
     for (i = 0; i < n; i++) {
-        slot_t *sl = &pub->ring[(from + i) % SIGN_RING];
+        slot_t *sl = &pub->ring[(from + i) % pub->ring_n];
         cishare_err_t err =
             pub->test_nomem_at == sl->idx + 1
                 ? CISHARE_ERR_NOMEM
@@ -288,6 +434,10 @@ static void sign_slots(cishare_publisher_t *pub, size_t from, size_t to)
         }
         if (sl->reason)
             continue; /* not in the batch */
+        if (sl->out.topic_cnt) {
+            tk[tn++] = sl; /* sealed per topic: sign_topics() */
+            continue;
+        }
         ok[k] = sl;
         envs[k] = &sl->out.env;
         subj[k] = sl->out.key;
@@ -324,6 +474,8 @@ static void sign_slots(cishare_publisher_t *pub, size_t from, size_t to)
                                         sizeof(sl->errstr)))
             sl->reason = "invalid message";
     }
+    if (tn)
+        sign_topics(pub, tk, tn);
 }
 
 static void *signer_main(void *arg)
@@ -341,7 +493,7 @@ static void *signer_main(void *arg)
         }
         if (pub->signed_cnt == pub->head)
             break; /* quit, and nothing left to sign */
-        if (!pub->quit && pub->head - pub->signed_cnt < SIGN_BATCH &&
+        if (!pub->quit && pub->head - pub->signed_cnt < pub->batch &&
             pub->sign_to <= pub->signed_cnt) {
             /* linger: let the batch fill, unless someone needs it */
             struct timespec dl;
@@ -352,14 +504,14 @@ static void *signer_main(void *arg)
                 dl.tv_nsec -= 1000000000L;
             }
             pub->signer_lingering = true;
-            while (!pub->quit && pub->head - pub->signed_cnt < SIGN_BATCH &&
+            while (!pub->quit && pub->head - pub->signed_cnt < pub->batch &&
                    pub->sign_to <= pub->signed_cnt &&
                    pthread_cond_timedwait(&pub->work, &pub->lock, &dl) == 0)
                 ;
             pub->signer_lingering = false;
         }
         from = pub->signed_cnt;
-        to = pub->head - from > SIGN_BATCH ? from + SIGN_BATCH : pub->head;
+        to = pub->head - from > pub->batch ? from + pub->batch : pub->head;
         pthread_mutex_unlock(&pub->lock);
         sign_slots(pub, from, to);
         pthread_mutex_lock(&pub->lock);
@@ -399,7 +551,7 @@ static void drain_to(cishare_publisher_t *pub, size_t target)
         if (pub->tail == upto)
             break;
         while (pub->tail < upto) {
-            slot_t *sl = &pub->ring[pub->tail % SIGN_RING];
+            slot_t *sl = &pub->ring[pub->tail % pub->ring_n];
             produce_slot(pub, sl);
             slot_release(sl);
             pub->tail++;
@@ -558,6 +710,14 @@ cishare_err_t cishare_publisher_new(const cishare_config_t *conf, bool dry_run,
     pub->scheme = strcmp(pub->scheme, CISHARE_SIG_ED25519)
                       ? CISHARE_SIG_ED25519_MERKLE
                       : CISHARE_SIG_ED25519; /* a constant: conf may go first */
+    /* The batch bounds the audit path each message carries (32 bytes per
+     * level): schemas/README.md, "Batch signatures", has the trade-off. */
+    pub->batch = (size_t)cishare_config_get_int(conf, "cishare.sign.batch");
+    if (pub->batch < 1 || pub->batch > SIGN_BATCH_MAX)
+        pub->batch = 32; /* the table's bounds make this unreachable */
+    pub->ring_n = pub->batch * 2 > SIGN_RING ? pub->batch * 2 : SIGN_RING;
+    pub->wire =
+        (uint8_t)cishare_config_get_int(conf, "cishare.envelope.version");
     if ((err = cishare_identity_load(conf, &pub->id, errstr, errstr_size)) ||
         (err = cishare_codec_new(&pub->codec, errstr, errstr_size)) ||
         (err = cishare_sealer_new(
@@ -567,6 +727,9 @@ cishare_err_t cishare_publisher_new(const cishare_config_t *conf, bool dry_run,
              cishare_config_get_int(conf, "cishare.seal.epoch-seconds") * 1000,
              &pub->sealer, errstr, errstr_size)))
         goto fail;
+    cishare_sealer_set_per_topic(
+        pub->sealer,
+        (int)cishare_config_get_int(conf, "cishare.seal.per-topic"));
     if (pub->id.dir_note[0]) /* the kept copy, newer than the file */
         dirtopic_log(pub, pub->id.dir_note);
     if (!dry_run &&
@@ -638,7 +801,7 @@ cishare_err_t cishare_publisher_new(const cishare_config_t *conf, bool dry_run,
             pthread_condattr_destroy(&ca);
         }
         pthread_cond_init(&pub->done, NULL);
-        if (!(pub->ring = calloc(SIGN_RING, sizeof(*pub->ring)))) {
+        if (!(pub->ring = calloc(pub->ring_n, sizeof(*pub->ring)))) {
             err = CISHARE_ERR_NOMEM;
             goto fail;
         }
@@ -679,8 +842,8 @@ void cishare_publisher_destroy(cishare_publisher_t *pub)
         rd_kafka_destroy(pub->rk);
     if (pub->ring) {
         for (i = pub->tail; i < pub->head; i++)
-            slot_release(&pub->ring[i % SIGN_RING]);
-        slot_release(&pub->ring[pub->head % SIGN_RING]);
+            slot_release(&pub->ring[i % pub->ring_n]);
+        slot_release(&pub->ring[pub->head % pub->ring_n]);
         free(pub->ring);
         pthread_mutex_destroy(&pub->lock);
         pthread_cond_destroy(&pub->work);
@@ -691,6 +854,7 @@ void cishare_publisher_destroy(cishare_publisher_t *pub)
     free(pub->recs);
     cishare_codec_destroy(pub->codec);
     cishare_sealer_destroy(pub->sealer);
+    free(pub->tenv);
     cishare_identity_clear(&pub->id);
     free(pub);
 }
@@ -862,19 +1026,26 @@ static void produce_slot(cishare_publisher_t *pub, slot_t *sl)
         return;
     }
     for (i = 0; i < sl->topics.cnt; i++) {
-        /* the last topic takes the slot's headers, the others a copy */
-        rd_kafka_headers_t *hdrs = i + 1 == sl->topics.cnt
+        /* a message sealed per topic: topic i's own value and headers
+         * (prepare() listed the copies' topics in order); else the last
+         * topic takes the slot's headers, the others a copy */
+        const cishare_msg_topic_t *mt = o->topic_cnt ? &o->topics[i] : NULL;
+        rd_kafka_headers_t *hdrs = mt ? sl->thdrs[i]
+                                   : i + 1 == sl->topics.cnt
                                        ? sl->hdrs
                                        : rd_kafka_headers_copy(sl->hdrs);
         rd_kafka_resp_err_t kerr;
 
-        if (hdrs == sl->hdrs)
-            sl->hdrs = NULL; /* producev takes it, or we destroy it */
+        if (mt)
+            sl->thdrs[i] = NULL; /* producev takes it, or we destroy it */
+        else if (hdrs == sl->hdrs)
+            sl->hdrs = NULL;
         while (1) {
             kerr = rd_kafka_producev(
                 pub->rk, RD_KAFKA_V_TOPIC(sl->topics.items[i]),
                 RD_KAFKA_V_KEY(key, o->key_len),
-                RD_KAFKA_V_VALUE(o->value, o->value_len),
+                RD_KAFKA_V_VALUE(mt ? mt->value : o->value,
+                                 mt ? mt->value_len : o->value_len),
                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
                 RD_KAFKA_V_HEADERS(hdrs),
                 RD_KAFKA_V_OPAQUE((void *)(uintptr_t)idx), RD_KAFKA_V_END);
@@ -947,6 +1118,8 @@ static cishare_err_t prepare(cishare_publisher_t *pub, const json_t *msg,
     err = cishare_message_build_sealer(
         pub->codec, pub->id.dir, me, &pub->id.kp, copy, tlp_override, audience,
         cishare_time_now_ms(), pub->sealer, o, errstr, errstr_size);
+    if (!err)
+        o->env.wire_version = pub->wire; /* the header layout written */
     if (!err && sign)
         err = cishare_envelope_sign(&o->env, &pub->id.kp, pub->scheme, o->key,
                                     o->key_len, o->value, o->value_len, errstr,
@@ -990,9 +1163,17 @@ static cishare_err_t prepare(cishare_publisher_t *pub, const json_t *msg,
         }
     }
 
-    if ((err = cishare_routing_topics(pub->id.dir, me, o->env.tlp, &o->audience,
-                                      topics, errstr, errstr_size)) &&
-        err != CISHARE_ERR_NOMEM) {
+    /* a message sealed per topic was routed by the build (the same
+     * cishare_routing_topics()): its copies' topics, in their order, as
+     * produce_slot() takes copy i to topic i */
+    if (o->topic_cnt) {
+        size_t i;
+        for (i = 0; !err && i < o->topic_cnt; i++)
+            err = cishare_strlist_add(topics, o->topics[i].topic);
+    } else if ((err = cishare_routing_topics(pub->id.dir, me, o->env.tlp,
+                                             &o->audience, topics, errstr,
+                                             errstr_size)) &&
+               err != CISHARE_ERR_NOMEM) {
         *reason = "no topic";
         err = CISHARE_OK;
     }
@@ -1064,12 +1245,12 @@ cishare_err_t cishare_publisher_submit(cishare_publisher_t *pub,
         return CISHARE_OK;
     }
     /* room in the ring: the oldest signed message goes out */
-    if (pub->head - pub->tail == SIGN_RING)
+    if (pub->head - pub->tail == pub->ring_n)
         drain_to(pub, pub->tail + 1);
     /* The signer thread checks, builds, routes and signs it: the caller's
      * thread only queues it here and produces it in order. A reference
      * is enough: msg is only read, and left alone until it is built. */
-    sl = &pub->ring[pub->head % SIGN_RING];
+    sl = &pub->ring[pub->head % pub->ring_n];
     if (audience && !(sl->audience = strdup(audience))) {
         rec_fail_nomem(&pub->recs[idx - pub->base]);
         pub->nomem = true;
@@ -1081,7 +1262,7 @@ cishare_err_t cishare_publisher_submit(cishare_publisher_t *pub,
     pthread_mutex_lock(&pub->lock);
     pub->head++;
     if (pub->signer_idle ||
-        (pub->signer_lingering && pub->head - pub->signed_cnt >= SIGN_BATCH))
+        (pub->signer_lingering && pub->head - pub->signed_cnt >= pub->batch))
         pthread_cond_signal(&pub->work);
     pthread_mutex_unlock(&pub->lock);
     drain_to(pub, pub->tail); /* what is signed already */

@@ -6,14 +6,18 @@
  *
  *  JSON   {"key": "<subject>",
  *          "headers": [["cishare.id", "..."], ...]   (or an object
- *                     {"cishare.id": "...", "cishare.relay": ["..", ".."]}),
+ *                     {"cishare.id": "...", "cishare.relay": ["..", ".."]};
+ *                     a binary value, layout 2's cishare.env, as
+ *                     {"base64": "..."}),
  *          "value_b64": "<standard base64 of the value>"}
  *
  *  kcat   what `kcat -C ... -f '%K %k\n%h\n%S %s\n'` prints for ONE
  *         message: "<key length> <key>\n<headers>\n<value length> <value
  *         bytes>\n". Lengths make key and value binary-safe; kcat prints
- *         headers as name=value joined by ',' (cishare header values are
- *         printable and a ',' inside one is never followed by "name=").
+ *         headers as name=value joined by ',' (cishare text header values
+ *         are printable and a ',' inside one is never followed by
+ *         "name="; the binary cishare.env of layout 2 is as long as its
+ *         own fields say, cishare_envelope_env_len).
  *
  * Output is terminal-safe: everything that comes from the message (header
  * names and values, key, payload text, error details quoting them) is
@@ -249,11 +253,32 @@ static void input_clear(input_t *in)
     memset(in, 0, sizeof(*in));
 }
 
+/* A header value: a string, or {"base64": "..."} for a binary one (the
+ * layout 2 cishare.env; the form quarantine records use). */
 static int add_header(input_t *in, const char *name, const json_t *v, char *err,
                       size_t errsize)
 {
+    const json_t *b = json_object_get(v, "base64");
+    uint8_t bin[CISHARE_HEADER_VALUE_MAX];
+    size_t n = 0;
+
+    if (json_is_object(v) && json_object_size(v) == 1 && json_is_string(b)) {
+        if (sodium_base642bin(bin, sizeof(bin), json_string_value(b),
+                              json_string_length(b), NULL, &n, NULL,
+                              sodium_base64_VARIANT_ORIGINAL) != 0) {
+            snprintf(err, errsize,
+                     "header %.64s: \"base64\": not base64 of at most %d "
+                     "bytes",
+                     name, CISHARE_HEADER_VALUE_MAX);
+            return -1;
+        }
+        rd_kafka_header_add(in->hdrs, name, -1, bin, (ssize_t)n);
+        return 0;
+    }
     if (!json_is_string(v)) {
-        snprintf(err, errsize, "header %.64s: value is not a string", name);
+        snprintf(err, errsize,
+                 "header %.64s: value is not a string or {\"base64\": ...}",
+                 name);
         return -1;
     }
     rd_kafka_header_add(in->hdrs, name, -1, json_string_value(v),
@@ -408,19 +433,35 @@ static int parse_kcat(const char *buf, size_t len, input_t *in, char *err,
     in->key[n] = '\0';
     in->key_len = (size_t)n;
     p += n + 1;
-    /* headers: one line */
-    if (!(nl = memchr(p, '\n', (size_t)(end - p)))) {
-        snprintf(err, errsize, "kcat line 2: expected the headers line");
-        return -1;
-    }
-    for (h = p; h < nl; h = he + 1) {
+    /* headers: one line, but layout 2's cishare.env is binary: its
+     * length comes from its own fields, so a '\n' or ',' inside it is
+     * data (cishare_envelope_env_len) */
+    for (h = p; h < end && *h != '\n';) {
         const char *eq;
         char name[256];
-        /* the header ends at a ',' that starts another "name=" */
-        for (he = h; he < nl; he++)
-            if (*he == ',' && starts_header(he + 1, nl))
-                break;
-        eq = memchr(h, '=', (size_t)(he - h));
+        if ((size_t)(end - h) > 12 && !memcmp(h, CISHARE_H_ENV "=", 12)) {
+            size_t bl = cishare_envelope_env_len((const uint8_t *)h + 12,
+                                                 (size_t)(end - h - 12));
+            eq = h + 11;
+            he = h + 12 + bl;
+            if (!bl || he >= end || (*he != ',' && *he != '\n')) {
+                snprintf(err, errsize,
+                         "kcat line 2: " CISHARE_H_ENV
+                         ": not a well-formed layout 2 value");
+                return -1;
+            }
+        } else {
+            if (!(nl = memchr(h, '\n', (size_t)(end - h)))) {
+                snprintf(err, errsize,
+                         "kcat line 2: expected the headers line");
+                return -1;
+            }
+            /* the header ends at a ',' that starts another "name=" */
+            for (he = h; he < nl; he++)
+                if (*he == ',' && starts_header(he + 1, nl))
+                    break;
+            eq = memchr(h, '=', (size_t)(he - h));
+        }
         if (!eq || (size_t)(eq - h) >= sizeof(name)) {
             snprintf(err, errsize, "kcat line 2: expected name=value");
             return -1;
@@ -428,8 +469,13 @@ static int parse_kcat(const char *buf, size_t len, input_t *in, char *err,
         memcpy(name, h, (size_t)(eq - h));
         name[eq - h] = '\0';
         rd_kafka_header_add(in->hdrs, name, -1, eq + 1, he - eq - 1);
+        h = *he == ',' ? he + 1 : he;
     }
-    p = nl + 1;
+    if (h >= end) {
+        snprintf(err, errsize, "kcat line 2: expected the headers line");
+        return -1;
+    }
+    p = h + 1;
     /* value */
     if ((n = read_len(&p, end)) < 0 || (size_t)n > CISHARE_MESSAGE_MAX_VALUE ||
         end - p < n) {

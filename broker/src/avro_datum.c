@@ -1357,6 +1357,11 @@ static int tb_put(cishare_avro_buf_t *o, const void *p, size_t n)
     return 0;
 }
 
+int cishare_avro_buf_put(cishare_avro_buf_t *o, const void *p, size_t n)
+{
+    return tb_put(o, p, n);
+}
+
 static int tb_putc(cishare_avro_buf_t *o, char c)
 {
     if (o->len >= o->cap && tb_reserve(o, 1))

@@ -797,6 +797,15 @@ bool cishare_time_in_range(int64_t ms)
     return ms >= CISHARE_TIME_MIN_MS && ms <= CISHARE_TIME_MAX_MS;
 }
 
+/* n decimal digits of v, zero-padded (v < 10^n) */
+static void put_digits(char *out, unsigned v, int n)
+{
+    while (n-- > 0) {
+        out[n] = (char)('0' + v % 10);
+        v /= 10;
+    }
+}
+
 void cishare_time_format(int64_t ms, char out[32])
 {
     int64_t secs, days, y;
@@ -817,15 +826,27 @@ void cishare_time_format(int64_t ms, char out[32])
     if (rem < 0)
         rem += 86400, days--;
     civil_from_days(days, &y, &m, &d);
-    y %= 10000; /* in range already; tells the compiler the width */
-    m = m % 13;
-    d = d % 32;
-    if (msr)
-        snprintf(out, 32, "%04lld-%02u-%02uT%02d:%02d:%02d.%03dZ", (long long)y,
-                 m, d, rem / 3600, rem / 60 % 60, rem % 60, msr);
-    else
-        snprintf(out, 32, "%04lld-%02u-%02uT%02d:%02d:%02dZ", (long long)y, m,
-                 d, rem / 3600, rem / 60 % 60, rem % 60);
+    /* Digits by hand: snprintf was a tenth of the feed's instructions
+     * (several times per message). y is 0..9999 when in range. */
+    y %= 10000;
+    put_digits(out, (unsigned)y, 4);
+    out[4] = '-';
+    put_digits(out + 5, m, 2);
+    out[7] = '-';
+    put_digits(out + 8, d, 2);
+    out[10] = 'T';
+    put_digits(out + 11, (unsigned)(rem / 3600), 2);
+    out[13] = ':';
+    put_digits(out + 14, (unsigned)(rem / 60 % 60), 2);
+    out[16] = ':';
+    put_digits(out + 17, (unsigned)(rem % 60), 2);
+    if (msr) {
+        out[19] = '.';
+        put_digits(out + 20, (unsigned)msr, 3);
+        memcpy(out + 23, "Z", 2);
+    } else {
+        memcpy(out + 19, "Z", 2);
+    }
 }
 
 int64_t cishare_time_now_ms(void)

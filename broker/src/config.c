@@ -78,7 +78,17 @@ static const struct conf_prop {
      "how long publish waits for delivery reports before failing"},
     {"cishare.sign.scheme", CONF_STR, "ed25519-merkle", 0, 0,
      "signature scheme of published messages: ed25519-merkle (one Ed25519 "
-     "signature per batch of up to 256) or ed25519 (one per message)"},
+     "signature per batch of up to cishare.sign.batch) or ed25519 (one per "
+     "message)"},
+    {"cishare.sign.batch", CONF_INT, "32", 1, 1024,
+     "most messages one ed25519-merkle signature covers: each message "
+     "carries a 32-byte hash per tree level (32: at most 5, 348 header "
+     "bytes; 256: 8, 444), a feed checks one Ed25519 signature per batch "
+     "(schemas/README.md, \"Batch signatures\")"},
+    {"cishare.envelope.version", CONF_INT, "2", 1, 2,
+     "header layout a writer uses: 2 (two headers, the signature in binary) "
+     "or 1 (one text header per field: only for feeds older than layout "
+     "2); feeds read both"},
     {"cishare.seal.version", CONF_INT, "2", 1, 2,
      "layout of encrypted values a publisher writes: 2 (a content key per "
      "epoch, wrapped once per recipient) or 1 (a key per message, one "
@@ -89,6 +99,10 @@ static const struct conf_prop {
      "this many messages; a changed recipient set always starts a new one"},
     {"cishare.seal.epoch-seconds", CONF_INT, "3600", 1, 31536000,
      "an encryption epoch ends after this many seconds"},
+    {"cishare.seal.per-topic", CONF_INT, "1", 0, 1,
+     "1: an encrypted message to several topics carries on each only the "
+     "key wraps of that topic's readers (fewer bytes, one signature and "
+     "seal per topic); 0: one value with every recipient's, on every topic"},
     {"cishare.provision.partitions", CONF_INT, "3", 1, 10000,
      "partitions of each topic cishare provision creates"},
     {"cishare.provision.replication-factor", CONF_INT, "-1", -1, 32,

@@ -379,7 +379,12 @@ static int ed25519_verify(const uint8_t digest[CISHARE_DIGEST_BYTES],
 #define MERKLE_NODE_PREFIX "cishare/merkle/node/v1"
 #define MERKLE_ROOT_PREFIX "cishare/merkle/root/v1"
 #define MERKLE_PREFIX_LEN  22 /* all three */
-#define MERKLE_CACHE_SLOTS 32
+/* Verified roots kept per thread: the messages of one batch reach a feed
+ * through several partitions, chunk by chunk, so a batch's root comes
+ * back after hundreds of others (a cache of 32 verified each root about
+ * once per partition). 256 sets of 4, by the signature's first byte. */
+#define MERKLE_CACHE_SETS 256
+#define MERKLE_CACHE_WAYS 4
 
 static void be32_put(uint8_t *p, uint32_t v)
 {
@@ -544,25 +549,21 @@ typedef struct merkle_cached_s {
 } merkle_cached_t;
 
 static _Thread_local struct {
-    merkle_cached_t e[MERKLE_CACHE_SLOTS];
-    unsigned next;
+    merkle_cached_t e[MERKLE_CACHE_SETS][MERKLE_CACHE_WAYS];
+    uint8_t next[MERKLE_CACHE_SETS];
     cishare_sig_stats_t stats;
 } merkle_cache;
 
 static bool merkle_cache_find(const uint8_t *pk, const uint8_t *msg,
                               const uint8_t *sig)
 {
+    const merkle_cached_t *set = merkle_cache.e[sig[0] % MERKLE_CACHE_SETS];
     unsigned i;
 
-    /* newest first: a batch's messages usually come together */
-    for (i = 0; i < MERKLE_CACHE_SLOTS; i++) {
-        const merkle_cached_t *c =
-            &merkle_cache.e[(merkle_cache.next + MERKLE_CACHE_SLOTS - 1 - i) %
-                            MERKLE_CACHE_SLOTS];
-        if (!c->used)
-            break;
-        if (!memcmp(c->msg, msg, MERKLE_ROOT_MSG_LEN) &&
-            !memcmp(c->sig, sig, 64) &&
+    for (i = 0; i < MERKLE_CACHE_WAYS; i++) {
+        const merkle_cached_t *c = &set[i];
+        if (c->used && !memcmp(c->sig, sig, 64) &&
+            !memcmp(c->msg, msg, MERKLE_ROOT_MSG_LEN) &&
             !memcmp(c->pk, pk, CISHARE_ED25519_PK_BYTES))
             return true;
     }
@@ -572,13 +573,130 @@ static bool merkle_cache_find(const uint8_t *pk, const uint8_t *msg,
 static void merkle_cache_add(const uint8_t *pk, const uint8_t *msg,
                              const uint8_t *sig)
 {
-    merkle_cached_t *c = &merkle_cache.e[merkle_cache.next];
+    unsigned s = sig[0] % MERKLE_CACHE_SETS;
+    merkle_cached_t *c = &merkle_cache.e[s][merkle_cache.next[s]];
 
     memcpy(c->pk, pk, CISHARE_ED25519_PK_BYTES);
     memcpy(c->msg, msg, MERKLE_ROOT_MSG_LEN);
     memcpy(c->sig, sig, 64);
     c->used = true;
-    merkle_cache.next = (merkle_cache.next + 1) % MERKLE_CACHE_SLOTS;
+    merkle_cache.next[s] =
+        (uint8_t)((merkle_cache.next[s] + 1) % MERKLE_CACHE_WAYS);
+}
+
+/*
+ * Authenticated nodes of this thread's last MERKLE_TREES verified trees,
+ * by position (level, index), so that the next messages of a batch skip
+ * most of their path: a leaf or node equal to the authentic one at its
+ * position joins a tree whose root signature verified. The rest of the
+ * message's path is then compared, hash by hash, with the authentic
+ * siblings (none may differ: the blob stays exactly the signer's); where
+ * one is unknown the walk goes on hashing as usual. In poll order a batch
+ * costs about 2 hashes a message instead of 1 + L. A tree is found by
+ * (key, n, root signature): only walks that ended at that verified root
+ * record nodes.
+ */
+#define MERKLE_TREES      2
+#define MERKLE_TREE_SLOTS (2 * CISHARE_MERKLE_MAX_LEAVES - 1)
+
+typedef struct merkle_tree_s {
+    uint8_t pk[CISHARE_ED25519_PK_BYTES];
+    uint8_t sig[64];
+    uint32_t n;
+    bool used;
+    uint64_t have[(MERKLE_TREE_SLOTS + 63) / 64];
+    uint8_t h[MERKLE_TREE_SLOTS][CISHARE_DIGEST_BYTES];
+} merkle_tree_t;
+
+static _Thread_local struct {
+    merkle_tree_t t[MERKLE_TREES];
+    unsigned next;
+} merkle_trees;
+
+/* Level l holds CISHARE_MERKLE_MAX_LEAVES >> l positions, laid out one
+ * level after another; SIZE_MAX when out of range. */
+static size_t mt_slot(unsigned lvl, uint32_t idx)
+{
+    size_t max = CISHARE_MERKLE_MAX_LEAVES;
+    if (lvl > 10 || idx >= (max >> lvl))
+        return SIZE_MAX;
+    return 2 * max - (2 * max >> lvl) + idx;
+}
+
+static const uint8_t *mt_get(const merkle_tree_t *t, unsigned lvl, uint32_t idx)
+{
+    size_t s = mt_slot(lvl, idx);
+    return s != SIZE_MAX && (t->have[s / 64] >> (s % 64) & 1) ? t->h[s] : NULL;
+}
+
+static void mt_put(merkle_tree_t *t, unsigned lvl, uint32_t idx,
+                   const uint8_t *h)
+{
+    size_t s = mt_slot(lvl, idx);
+    if (s == SIZE_MAX)
+        return;
+    memcpy(t->h[s], h, CISHARE_DIGEST_BYTES);
+    t->have[s / 64] |= (uint64_t)1 << (s % 64);
+}
+
+static merkle_tree_t *mt_find(const uint8_t *pk, uint32_t n, const uint8_t *sig)
+{
+    unsigned i;
+    for (i = 0; i < MERKLE_TREES; i++) {
+        merkle_tree_t *t = &merkle_trees.t[i];
+        if (t->used && t->n == n && !memcmp(t->sig, sig, 64) &&
+            !memcmp(t->pk, pk, CISHARE_ED25519_PK_BYTES))
+            return t;
+    }
+    return NULL;
+}
+
+static merkle_tree_t *mt_new(const uint8_t *pk, uint32_t n, const uint8_t *sig)
+{
+    merkle_tree_t *t = &merkle_trees.t[merkle_trees.next];
+
+    merkle_trees.next = (merkle_trees.next + 1) % MERKLE_TREES;
+    memcpy(t->pk, pk, CISHARE_ED25519_PK_BYTES);
+    memcpy(t->sig, sig, 64);
+    t->n = n;
+    t->used = true;
+    memset(t->have, 0, sizeof(t->have));
+    return t;
+}
+
+/* One step of the RFC 9162 walk from (lvl, fn, sn): where the sibling is
+ * (promoting a right-edge node first), then the parent's position.
+ * Returns whether the sibling is on the left. */
+static bool mt_step(unsigned *lvl, uint32_t *fn, uint32_t *sn, uint32_t *sib)
+{
+    bool left = (*fn & 1) || *fn == *sn;
+
+    if (left)
+        while (!(*fn & 1) && *fn)
+            *fn >>= 1, *sn >>= 1, ++*lvl;
+    *sib = left ? *fn - 1 : *fn + 1;
+    return left;
+}
+
+/* The rest of a path from the node at (lvl, fn, sn), against the tree:
+ * 1 every sibling is the authentic one, -1 one differs (or the shape is
+ * wrong), 0 one is not known yet. */
+static int mt_suffix(const merkle_tree_t *t, unsigned lvl, uint32_t fn,
+                     uint32_t sn, const uint8_t *p, size_t left)
+{
+    for (; left; left--, p += CISHARE_DIGEST_BYTES) {
+        const uint8_t *a;
+        uint32_t sib;
+        if (sn == 0)
+            return -1;
+        mt_step(&lvl, &fn, &sn, &sib);
+        if (!(a = mt_get(t, lvl, sib)))
+            return 0;
+        if (memcmp(a, p, CISHARE_DIGEST_BYTES))
+            return -1;
+        fn >>= 1, sn >>= 1, lvl++;
+    }
+    return sn == 0 ? 1 : -1;
 }
 
 void cishare_sig_stats(cishare_sig_stats_t *out)
@@ -589,6 +707,7 @@ void cishare_sig_stats(cishare_sig_stats_t *out)
 void cishare_sig_cache_clear(void)
 {
     memset(&merkle_cache, 0, sizeof(merkle_cache));
+    memset(&merkle_trees, 0, sizeof(merkle_trees));
 }
 
 static int merkle_verify(const uint8_t digest[CISHARE_DIGEST_BYTES],
@@ -596,9 +715,13 @@ static int merkle_verify(const uint8_t digest[CISHARE_DIGEST_BYTES],
                          const uint8_t pk[CISHARE_ED25519_PK_BYTES])
 {
     uint8_t r[CISHARE_DIGEST_BYTES], msg[MERKLE_ROOT_MSG_LEN];
+    uint8_t node[11][CISHARE_DIGEST_BYTES];
+    unsigned nlvl[11], slvl[10], lvl;
+    uint32_t nidx[11], sib[10];
+    merkle_tree_t *tree;
     const uint8_t *p;
     uint32_t index, n, fn, sn;
-    size_t len, i;
+    size_t len, i, steps;
 
     /* every field bounded and exact before any hashing */
     if (sig_len < CISHARE_MERKLE_SIG_MIN || sig_len > CISHARE_MERKLE_SIG_MAX)
@@ -610,35 +733,70 @@ static int merkle_verify(const uint8_t digest[CISHARE_DIGEST_BYTES],
     len = merkle_path_len(index, n);
     if (sig_len != CISHARE_MERKLE_SIG_MIN + CISHARE_DIGEST_BYTES * len)
         return -1;
-    /* RFC 9162 2.1.3.2, with our leaf and node hashes */
+    /* RFC 9162 2.1.3.2, with our leaf and node hashes; each step's
+     * node and sibling are kept for the tree cache (at most 10 steps) */
+    tree = mt_find(pk, n, sig);
     merkle_leaf(digest, r);
+    merkle_cache.stats.path_hashes++;
+    memcpy(node[0], r, CISHARE_DIGEST_BYTES);
+    nlvl[0] = 0;
+    nidx[0] = index;
     fn = index;
     sn = n - 1;
+    lvl = 0;
     p = sig + CISHARE_MERKLE_SIG_MIN;
-    for (i = 0; i < len; i++, p += CISHARE_DIGEST_BYTES) {
+    for (i = 0;; i++, p += CISHARE_DIGEST_BYTES) {
+        const uint8_t *a;
+        int known;
+        /* node i (the leaf, then each parent) against the tree */
+        if (tree && (a = mt_get(tree, nlvl[i], nidx[i])) &&
+            !memcmp(a, node[i], CISHARE_DIGEST_BYTES) &&
+            (known = mt_suffix(tree, nlvl[i], fn, sn, p, len - i))) {
+            if (known < 0)
+                return -1;
+            merkle_cache.stats.cache_hits++;
+            steps = i;
+            goto record;
+        }
+        if (i == len)
+            break;
         if (sn == 0)
             return -1;
-        if ((fn & 1) || fn == sn) {
+        if (mt_step(&lvl, &fn, &sn, &sib[i]))
             merkle_node(p, r, r);
-            while (!(fn & 1) && fn)
-                fn >>= 1, sn >>= 1;
-        } else {
+        else
             merkle_node(r, p, r);
-        }
+        merkle_cache.stats.path_hashes++;
+        slvl[i] = lvl;
         fn >>= 1;
         sn >>= 1;
+        lvl++;
+        memcpy(node[i + 1], r, CISHARE_DIGEST_BYTES);
+        nlvl[i + 1] = lvl;
+        nidx[i + 1] = fn;
     }
     if (sn != 0)
         return -1;
     merkle_root_msg(n, r, msg);
     if (merkle_cache_find(pk, msg, sig)) {
         merkle_cache.stats.cache_hits++;
-        return 0;
+    } else {
+        merkle_cache.stats.ed25519_verifies++;
+        if (crypto_sign_verify_detached(sig, msg, sizeof(msg), pk) != 0)
+            return -1;
+        merkle_cache_add(pk, msg, sig);
     }
-    merkle_cache.stats.ed25519_verifies++;
-    if (crypto_sign_verify_detached(sig, msg, sizeof(msg), pk) != 0)
-        return -1;
-    merkle_cache_add(pk, msg, sig);
+    steps = len;
+    if (!tree)
+        tree = mt_new(pk, n, sig);
+record:
+    /* everything this walk authenticated: its nodes and siblings */
+    p = sig + CISHARE_MERKLE_SIG_MIN;
+    for (i = 0; i <= steps; i++) {
+        mt_put(tree, nlvl[i], nidx[i], node[i]);
+        if (i < steps)
+            mt_put(tree, slvl[i], sib[i], p + CISHARE_DIGEST_BYTES * i);
+    }
     return 0;
 }
 
@@ -1195,6 +1353,418 @@ size_t cishare_envelope_header_text(const cishare_envelope_t *env,
     return 0;
 }
 
+/* ------------------------------------------------------------------ */
+/* Header layout version 2 (schemas/README.md, "Envelope headers")      */
+/* ------------------------------------------------------------------ */
+
+/*
+ * cishare.env = tag 0x02 || 2 length bytes || COBS(body): no byte of the
+ * value is 0x00, because kcat prints a header value only up to its first
+ * NUL (and `cishare inspect` reads what kcat prints); the length (of the
+ * COBS bytes, 14 bits, each byte 0x80 | 7 bits, most significant first)
+ * makes the value self-delimiting in kcat's %h, where it may hold ',' or
+ * a newline. COBS (Cheshire and Baker, 1999; no delimiter byte: the
+ * length says where it ends) costs 1 byte per 254.
+ */
+#define V2_HEAD   3                /* tag, 2 length bytes */
+#define V2_LENMAX 0x3fff           /* 14 bits */
+#define V2_BODY   (2 + 16 + 8 + 6) /* scheme, flags, id, schema, created */
+
+/* COBS: every 0x00 of in replaced by the distance to the next one, in
+ * blocks of at most 254 data bytes. out has room for n + n / 254 + 1. */
+static size_t cobs_encode(const uint8_t *in, size_t n, uint8_t *out)
+{
+    size_t code_at = 0, o = 1, i;
+    uint8_t code = 1;
+
+    for (i = 0; i < n; i++) {
+        if (in[i]) {
+            out[o++] = in[i];
+            /* a full block ends here, unless the input does */
+            if (++code < 0xff || i + 1 == n)
+                continue;
+        }
+        out[code_at] = code;
+        code_at = o++;
+        code = 1;
+    }
+    out[code_at] = code;
+    return o;
+}
+
+/* Strict COBS decode into out (room for `size`): 0 bytes, overruns, and
+ * an empty last block after a full one (the same bytes as without it:
+ * the encoder never writes it) are refused. Returns the decoded length,
+ * or (size_t)-1. */
+static size_t cobs_decode(const uint8_t *in, size_t n, uint8_t *out,
+                          size_t size)
+{
+    size_t i = 0, o = 0;
+    uint8_t prev = 0;
+
+    if (n == 0)
+        return (size_t)-1;
+    while (i < n) {
+        uint8_t code = in[i++];
+        size_t k = (size_t)code - 1;
+        if (code == 0 || k > n - i || k > size - o || memchr(in + i, 0, k) ||
+            (code == 1 && prev == 0xff && i == n))
+            return (size_t)-1;
+        memcpy(out + o, in + i, k);
+        o += k;
+        i += k;
+        if (i < n && code != 0xff) {
+            if (o == size)
+                return (size_t)-1;
+            out[o++] = 0;
+        }
+        prev = code;
+    }
+    return o;
+}
+
+/* The COBS bytes of a cishare.env value (after its 3-byte head), or NULL
+ * when the head is not a layout 2 one or the length is not exact. */
+static const uint8_t *v2_frame(const uint8_t *p, size_t len, size_t *cobs_len)
+{
+    size_t n;
+
+    if (len < V2_HEAD || p[0] != CISHARE_ENV_V2_TAG || !(p[1] & 0x80) ||
+        !(p[2] & 0x80))
+        return NULL;
+    n = (size_t)(p[1] & 0x7f) << 7 | (p[2] & 0x7f);
+    if (n != len - V2_HEAD)
+        return NULL;
+    *cobs_len = n;
+    return p + V2_HEAD;
+}
+
+/* Scheme codes of body byte 0 (index = code; 0 is never written). */
+static const char *const v2_algs[] = {NULL, CISHARE_SIG_ED25519,
+                                      CISHARE_SIG_ED25519_MERKLE};
+#define V2_ALG_CNT (sizeof(v2_algs) / sizeof(v2_algs[0]))
+/* Flags (body byte 1): bit 0 expires present, bits 1-2 the encryption
+ * code (0 plaintext, 1 x25519-xchacha20poly1305), bits 3-7 zero. */
+#define V2_F_EXPIRES  0x01
+#define V2_ENC_SHIFT  1
+#define V2_ENC_MASK   0x06
+#define V2_ENC_SEAL   1
+#define V2_MERKLE_MIN (64 + 2 + 2) /* root signature, index, count */
+
+static int hexval(char c)
+{
+    return c <= '9' ? c - '0' : c - 'a' + 10;
+}
+
+/* Lowercase hex text (dashes skipped) into n bytes; the text is valid. */
+static void hex_to_bin(const char *t, uint8_t *out, size_t n)
+{
+    size_t i = 0;
+
+    while (i < n) {
+        if (*t == '-') {
+            t++;
+            continue;
+        }
+        out[i++] = (uint8_t)(hexval(t[0]) << 4 | hexval(t[1]));
+        t += 2;
+    }
+}
+
+/* 16 id bytes -> the 36-char UUID text (with the NUL). */
+static void id_to_text(const uint8_t *b, char out[CISHARE_MSG_ID_LEN + 1])
+{
+    static const char hexd[] = "0123456789abcdef";
+    size_t i;
+    char *o = out;
+
+    for (i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10)
+            *o++ = '-';
+        *o++ = hexd[b[i] >> 4];
+        *o++ = hexd[b[i] & 15];
+    }
+    *o = '\0';
+}
+
+static void put_u16(wbuf_t *w, uint16_t v)
+{
+    uint8_t b[2] = {(uint8_t)(v >> 8), (uint8_t)v};
+    put_bytes(w, b, 2);
+}
+
+/* Times: 6 bytes big-endian (every valid time is below 2^48 ms). */
+static void put_u48(wbuf_t *w, uint64_t v)
+{
+    uint8_t b[6];
+    int i;
+
+    for (i = 5; i >= 0; i--) {
+        b[i] = (uint8_t)v;
+        v >>= 8;
+    }
+    put_bytes(w, b, 6);
+}
+
+/* The two version 2 headers of a validated, signed envelope. */
+static cishare_err_t v2_to_headers(const cishare_envelope_t *env,
+                                   rd_kafka_headers_t *hdrs, char *errstr,
+                                   size_t errstr_size)
+{
+    uint8_t body[CISHARE_HEADER_VALUE_MAX], buf[CISHARE_HEADER_VALUE_MAX + 32],
+        b[16];
+    char label[128];
+    wbuf_t w = {body, sizeof(body), 0};
+    size_t cl;
+    size_t alg, sl = strlen(env->sector), al = strlen(env->audience);
+    int n;
+
+    for (alg = 1; alg < V2_ALG_CNT; alg++)
+        if (!strcmp(env->alg, v2_algs[alg]))
+            break;
+    if (alg == V2_ALG_CNT || strlen(env->key_id) != CISHARE_KEY_ID_LEN)
+        return cishare_err_set(CISHARE_ERR_INVALID_ARG, errstr, errstr_size,
+                               "message %.36s: scheme '%s' has no code in "
+                               "header layout 2 (write layout 1)",
+                               env->id, env->alg);
+    n = snprintf(label, sizeof(label), "%s %s %s",
+                 cishare_msgtype_name(env->type), cishare_tlp_name(env->tlp),
+                 env->origin);
+    put_u8(&w, (uint8_t)alg);
+    put_u8(&w, (uint8_t)((env->expires_ms ? V2_F_EXPIRES : 0) |
+                         (env->enc[0] ? V2_ENC_SEAL << V2_ENC_SHIFT : 0)));
+    hex_to_bin(env->id, b, 16);
+    put_bytes(&w, b, 16);
+    put_u64(&w, env->schema_fp);
+    put_u48(&w, (uint64_t)env->created_ms);
+    if (env->expires_ms)
+        put_u48(&w, (uint64_t)env->expires_ms);
+    hex_to_bin(env->key_id, b, 8);
+    put_bytes(&w, b, 8);
+    put_u8(&w, (uint8_t)sl);
+    put_bytes(&w, env->sector, sl);
+    put_u16(&w, (uint16_t)al);
+    put_bytes(&w, env->audience, al);
+    if (!strcmp(env->alg, CISHARE_SIG_ED25519)) {
+        if (env->sig_len != crypto_sign_BYTES)
+            goto badsig;
+        put_bytes(&w, env->sig, env->sig_len);
+    } else {
+        /* v1's u32 index and count travel as u16 (n <= 1024) */
+        uint32_t idx, cnt;
+        if (env->sig_len < CISHARE_MERKLE_SIG_MIN)
+            goto badsig;
+        idx = be32_get(env->sig + 64);
+        cnt = be32_get(env->sig + 68);
+        if (cnt == 0 || cnt > CISHARE_MERKLE_MAX_LEAVES || idx >= cnt ||
+            env->sig_len !=
+                CISHARE_MERKLE_SIG_MIN +
+                    CISHARE_DIGEST_BYTES * merkle_path_len(idx, cnt))
+            goto badsig;
+        put_bytes(&w, env->sig, 64);
+        put_u16(&w, (uint16_t)idx);
+        put_u16(&w, (uint16_t)cnt);
+        put_bytes(&w, env->sig + CISHARE_MERKLE_SIG_MIN,
+                  env->sig_len - CISHARE_MERKLE_SIG_MIN);
+    }
+    if (w.len > sizeof(body) ||
+        (cl = cobs_encode(body, w.len, buf + V2_HEAD)) > V2_LENMAX)
+        return cishare_err_set(CISHARE_ERR_TOO_LARGE, errstr, errstr_size,
+                               "header %s too long", CISHARE_H_ENV);
+    buf[0] = CISHARE_ENV_V2_TAG;
+    buf[1] = (uint8_t)(0x80 | cl >> 7);
+    buf[2] = (uint8_t)(0x80 | (cl & 0x7f));
+    if (rd_kafka_header_add(hdrs, CISHARE_H_LABEL, -1, label, n) ||
+        rd_kafka_header_add(hdrs, CISHARE_H_ENV, -1, buf,
+                            (ssize_t)(V2_HEAD + cl)))
+        return cishare_err_set(CISHARE_ERR_KAFKA, errstr, errstr_size,
+                               "cannot add header %s", CISHARE_H_ENV);
+    return CISHARE_OK;
+badsig:
+    return cishare_err_set(CISHARE_ERR_INVALID_ARG, errstr, errstr_size,
+                           "message %.36s: %zu-byte signature is not a "
+                           "well-formed %s signature",
+                           env->id, env->sig_len, env->alg);
+}
+
+/* Bounded reader of an untrusted cishare.env value. */
+typedef struct rbuf_s {
+    const uint8_t *p;
+    size_t left;
+} rbuf_t;
+
+static bool get_bytes(rbuf_t *r, void *out, size_t n)
+{
+    if (r->left < n)
+        return false;
+    memcpy(out, r->p, n);
+    r->p += n;
+    r->left -= n;
+    return true;
+}
+
+/* n (6 or 8) bytes big-endian */
+static bool get_uint(rbuf_t *r, size_t n, uint64_t *v)
+{
+    uint8_t b[8];
+    size_t i;
+
+    if (!get_bytes(r, b, n))
+        return false;
+    *v = 0;
+    for (i = 0; i < n; i++)
+        *v = *v << 8 | b[i];
+    return true;
+}
+
+/* Length-prefixed text (1 or 2 length bytes) into dst: no NUL inside. */
+static bool get_text(rbuf_t *r, size_t len_bytes, char *dst, size_t dst_size)
+{
+    uint8_t b[2] = {0, 0};
+    size_t n;
+
+    if (!get_bytes(r, b, len_bytes))
+        return false;
+    n = len_bytes == 1 ? b[0] : (size_t)b[0] << 8 | b[1];
+    if (n >= dst_size || r->left < n || memchr(r->p, '\0', n))
+        return false;
+    return get_bytes(r, dst, n) && ((dst[n] = '\0'), true);
+}
+
+static cishare_err_t parse_env_v2(cishare_envelope_t *env, const uint8_t *v,
+                                  size_t len, char *errstr, size_t errstr_size)
+{
+#define BADE(...)                                                              \
+    return cishare_err_set(CISHARE_ERR_VALIDATION, errstr, errstr_size,        \
+                           "header " CISHARE_H_ENV ": " __VA_ARGS__)
+    uint8_t body[CISHARE_HEADER_VALUE_MAX], hd[2], id[16], kid[8];
+    rbuf_t r = {body, 0};
+    const uint8_t *cobs;
+    uint64_t u;
+    size_t i, cl;
+
+    if (len && v[0] != CISHARE_ENV_V2_TAG)
+        BADE("layout version %u not supported (this release reads %u)",
+             (unsigned)v[0], (unsigned)CISHARE_ENV_V2_TAG);
+    if (!(cobs = v2_frame(v, len, &cl)))
+        BADE("its length does not say its %zu bytes", len);
+    if ((r.left = cobs_decode(cobs, cl, body, sizeof(body))) == (size_t)-1)
+        BADE("malformed byte stuffing (COBS)");
+    if (!get_bytes(&r, hd, 2))
+        BADE("truncated");
+    if (hd[0] == 0 || hd[0] >= V2_ALG_CNT)
+        BADE("unknown signature scheme code %u", (unsigned)hd[0]);
+    if (hd[1] & ~(V2_F_EXPIRES | V2_ENC_MASK) ||
+        ((hd[1] & V2_ENC_MASK) >> V2_ENC_SHIFT) > V2_ENC_SEAL)
+        BADE("unknown flags 0x%02x", (unsigned)hd[1]);
+    /* constants that fit (no format machinery per message) */
+    memcpy(env->alg, v2_algs[hd[0]], strlen(v2_algs[hd[0]]) + 1);
+    if (hd[1] & V2_ENC_MASK)
+        memcpy(env->enc, CISHARE_ENC_SEAL_V1, sizeof(CISHARE_ENC_SEAL_V1));
+    if (!get_bytes(&r, id, 16) || !get_uint(&r, 8, &env->schema_fp) ||
+        !get_uint(&r, 6, &u))
+        BADE("truncated");
+    id_to_text(id, env->id);
+    env->created_ms = (int64_t)u;
+    if (!valid_time(env->created_ms))
+        BADE("created time out of range");
+    if (hd[1] & V2_F_EXPIRES) {
+        if (!get_uint(&r, 6, &u))
+            BADE("truncated");
+        env->expires_ms = (int64_t)u;
+        if (env->expires_ms == 0 || !valid_time(env->expires_ms))
+            BADE("expires time out of range");
+    }
+    if (!get_bytes(&r, kid, 8))
+        BADE("truncated");
+    for (i = 0; i < 8; i++) {
+        static const char hexd[] = "0123456789abcdef";
+        env->key_id[2 * i] = hexd[kid[i] >> 4];
+        env->key_id[2 * i + 1] = hexd[kid[i] & 15];
+    }
+    env->key_id[16] = '\0';
+    if (!get_text(&r, 1, env->sector, sizeof(env->sector)) ||
+        !valid_name(env->sector, CISHARE_ENV_NAME_LEN, true))
+        BADE("sector: truncated, too long or not a sector code");
+    if (!get_text(&r, 2, env->audience, sizeof(env->audience)) ||
+        !valid_audience(env->audience))
+        BADE("audience: truncated, too long or not a canonical audience");
+    /* the rest is the signature, of the exact length its scheme implies */
+    if (hd[0] == 1) {
+        if (r.left != crypto_sign_BYTES)
+            BADE("ed25519 signature of %zu bytes (must be %d)", r.left,
+                 crypto_sign_BYTES);
+        memcpy(env->sig, r.p, r.left);
+        env->sig_len = r.left;
+    } else {
+        uint32_t idx, cnt;
+        size_t plen;
+        if (r.left < V2_MERKLE_MIN)
+            BADE("ed25519-merkle signature of %zu bytes (at least %d)", r.left,
+                 V2_MERKLE_MIN);
+        idx = (uint32_t)r.p[64] << 8 | r.p[65];
+        cnt = (uint32_t)r.p[66] << 8 | r.p[67];
+        if (cnt == 0 || cnt > CISHARE_MERKLE_MAX_LEAVES || idx >= cnt)
+            BADE("batch index %u of %u out of range (1 <= n <= %d)",
+                 (unsigned)idx, (unsigned)cnt, CISHARE_MERKLE_MAX_LEAVES);
+        plen = merkle_path_len(idx, cnt) * CISHARE_DIGEST_BYTES;
+        if (r.left != V2_MERKLE_MIN + plen)
+            BADE("ed25519-merkle signature of %zu bytes (index %u of %u "
+                 "needs %zu)",
+                 r.left, (unsigned)idx, (unsigned)cnt, V2_MERKLE_MIN + plen);
+        /* back to the signature bytes the scheme verifies (u32 fields) */
+        memcpy(env->sig, r.p, 64);
+        be32_put(env->sig + 64, idx);
+        be32_put(env->sig + 68, cnt);
+        memcpy(env->sig + CISHARE_MERKLE_SIG_MIN, r.p + V2_MERKLE_MIN, plen);
+        env->sig_len = CISHARE_MERKLE_SIG_MIN + plen;
+    }
+    return CISHARE_OK;
+#undef BADE
+}
+
+size_t cishare_envelope_env_len(const uint8_t *p, size_t avail)
+{
+    size_t n;
+
+    if (avail < V2_HEAD || p[0] != CISHARE_ENV_V2_TAG || !(p[1] & 0x80) ||
+        !(p[2] & 0x80))
+        return 0;
+    n = V2_HEAD + ((size_t)(p[1] & 0x7f) << 7 | (p[2] & 0x7f));
+    return n <= avail ? n : 0;
+}
+
+void cishare_envelope_claims(const char *name, const void *val, size_t len,
+                             char id[CISHARE_MSG_ID_LEN + 1],
+                             char origin[CISHARE_ENV_NAME_LEN + 1])
+{
+    const char *v = val, *sp;
+    size_t n;
+
+    if (!val || strncmp(name, "cishare", 7) != 0)
+        return;
+    if (!strcmp(name, CISHARE_H_ID) || !strcmp(name, CISHARE_H_ORIGIN)) {
+        char *dst = name[8] == 'i' ? id : origin;
+        size_t max = name[8] == 'i' ? CISHARE_MSG_ID_LEN : CISHARE_ENV_NAME_LEN;
+        snprintf(dst, max + 1, "%.*s", (int)(len < max ? len : max), v);
+    } else if (!strcmp(name, CISHARE_H_ENV)) {
+        uint8_t body[CISHARE_HEADER_VALUE_MAX];
+        const uint8_t *c = v2_frame(val, len, &n);
+        if (c && (n = cobs_decode(c, n, body, sizeof(body))) != (size_t)-1 &&
+            n >= 2 + 16)
+            id_to_text(body + 2, id);
+    } else if (!strcmp(name, CISHARE_H_LABEL)) {
+        /* the third field */
+        if ((sp = memchr(v, ' ', len)) &&
+            (sp = memchr(sp + 1, ' ', len - (size_t)(sp + 1 - v)))) {
+            n = len - (size_t)(sp + 1 - v);
+            snprintf(origin, CISHARE_ENV_NAME_LEN + 1, "%.*s",
+                     (int)(n < CISHARE_ENV_NAME_LEN ? n : CISHARE_ENV_NAME_LEN),
+                     sp + 1);
+        }
+    }
+}
+
 cishare_err_t cishare_envelope_to_headers(const cishare_envelope_t *env,
                                           rd_kafka_headers_t *hdrs,
                                           char *errstr, size_t errstr_size)
@@ -1209,6 +1779,16 @@ cishare_err_t cishare_envelope_to_headers(const cishare_envelope_t *env,
                                "message %.36s: not signed", env->id);
     if ((err = cishare_envelope_validate(env, errstr, errstr_size)))
         return err;
+    if (env->wire_version != CISHARE_ENV_WIRE_V1) {
+        if (env->wire_version != 0 && env->wire_version != CISHARE_ENV_WIRE_V2)
+            return cishare_err_set(CISHARE_ERR_INVALID_ARG, errstr, errstr_size,
+                                   "message %.36s: unknown header layout "
+                                   "version %u",
+                                   env->id, (unsigned)env->wire_version);
+        if ((err = v2_to_headers(env, hdrs, errstr, errstr_size)))
+            return err;
+        goto relay;
+    }
     for (f = 0; f < H_RELAY; f++) {
         n = header_text_at(env, f, 0, buf, sizeof(buf));
         if (n == 0 && (f == H_EXPIRES || f == H_ENC))
@@ -1220,6 +1800,7 @@ cishare_err_t cishare_envelope_to_headers(const cishare_envelope_t *env,
             return cishare_err_set(CISHARE_ERR_KAFKA, errstr, errstr_size,
                                    "cannot add header %s", header_order[f]);
     }
+relay:
     for (i = 0; i < env->relay_cnt; i++) {
         n = header_text_at(env, H_RELAY, i, buf, sizeof(buf));
         if (n == 0 || n >= sizeof(buf))
@@ -1315,6 +1896,10 @@ enum {
     F_ALG = 1 << 10,
     F_SIG = 1 << 11,
     F_ENC = 1 << 12,
+    F_V2_LABEL = 1 << 13, /* cishare */
+    F_V2_ENV = 1 << 14,   /* cishare.env */
+    F_V2 = F_V2_LABEL | F_V2_ENV,
+    F_V1 = (1 << 13) - 1,
     F_REQUIRED = F_ID | F_TYPE | F_TLP | F_ORIGIN | F_SECTOR | F_AUDIENCE |
                  F_SCHEMA | F_CREATED | F_KID | F_ALG,
 };
@@ -1329,7 +1914,7 @@ static const struct {
     {CISHARE_H_SCHEMA, F_SCHEMA},   {CISHARE_H_CREATED, F_CREATED},
     {CISHARE_H_EXPIRES, F_EXPIRES}, {CISHARE_H_KID, F_KID},
     {CISHARE_H_ALG, F_ALG},         {CISHARE_H_SIG, F_SIG},
-    {CISHARE_H_ENC, F_ENC},
+    {CISHARE_H_ENC, F_ENC},         {CISHARE_H_ENV, F_V2_ENV},
 };
 
 static cishare_err_t parse_one(cishare_envelope_t *env, unsigned flag,
@@ -1424,6 +2009,35 @@ static cishare_err_t parse_one(cishare_envelope_t *env, unsigned flag,
 #undef BADV
 }
 
+/* Header cishare (layout 2): "<type> <tlp> <origin>", one space each. */
+static cishare_err_t parse_label_v2(cishare_envelope_t *env, const char *v,
+                                    size_t len, char *errstr,
+                                    size_t errstr_size)
+{
+    static const unsigned flags[3] = {F_TYPE, F_TLP, F_ORIGIN};
+    size_t i, start = 0, k = 0;
+    cishare_err_t err;
+
+    for (i = 0; i <= len && k < 3; i++) {
+        if (i < len && v[i] != ' ')
+            continue;
+        if (k < 2 && i == len)
+            break;
+        if (k == 2 && i != len)
+            break; /* a fourth field */
+        if ((err = parse_one(env, flags[k], v + start, i - start, errstr,
+                             errstr_size, CISHARE_H_LABEL)))
+            return err;
+        k++;
+        start = i + 1;
+    }
+    if (k != 3)
+        return cishare_err_set(CISHARE_ERR_VALIDATION, errstr, errstr_size,
+                               "header %s: not \"<type> <tlp> <origin>\"",
+                               CISHARE_H_LABEL);
+    return CISHARE_OK;
+}
+
 cishare_err_t cishare_envelope_from_headers(const rd_kafka_headers_t *hdrs,
                                             cishare_envelope_t *env,
                                             char *errstr, size_t errstr_size)
@@ -1448,10 +2062,11 @@ cishare_err_t cishare_envelope_from_headers(const rd_kafka_headers_t *hdrs,
                                   CISHARE_ENV_MAX_HEADERS);
             goto fail;
         }
-        if (strncmp(name, "cishare.", 8) != 0)
+        if (strncmp(name, "cishare", 7) != 0 ||
+            (name[7] != '.' && name[7] != '\0'))
             continue; /* other tools' headers: not ours, not trusted */
         if (!val || size > CISHARE_HEADER_VALUE_MAX ||
-            memchr(val, '\0', size)) {
+            memchr(val, '\0', size)) { /* cishare.env too: COBS */
             err = cishare_err_set(
                 !val                              ? CISHARE_ERR_PARSE
                 : size > CISHARE_HEADER_VALUE_MAX ? CISHARE_ERR_TOO_LARGE
@@ -1480,11 +2095,14 @@ cishare_err_t cishare_envelope_from_headers(const rd_kafka_headers_t *hdrs,
             env->relay_cnt++;
             continue;
         }
-        for (i = 0; i < sizeof(header_flags) / sizeof(header_flags[0]); i++)
-            if (!strcmp(name + 8, header_flags[i].name + 8)) {
-                flag = header_flags[i].flag;
-                break;
-            }
+        if (name[7] == '\0')
+            flag = F_V2_LABEL;
+        else
+            for (i = 0; i < sizeof(header_flags) / sizeof(header_flags[0]); i++)
+                if (!strcmp(name + 8, header_flags[i].name + 8)) {
+                    flag = header_flags[i].flag;
+                    break;
+                }
         if (!flag) {
             err = cishare_err_set(CISHARE_ERR_VALIDATION, errstr, errstr_size,
                                   "header %.40s: unknown cishare header", name);
@@ -1495,17 +2113,45 @@ cishare_err_t cishare_envelope_from_headers(const rd_kafka_headers_t *hdrs,
                                   "header %s: duplicate", name);
             goto fail;
         }
-        seen |= flag;
-        if ((err = parse_one(env, flag, val, size, errstr, errstr_size, name)))
-            goto fail;
-    }
-    for (i = 0; i < sizeof(header_flags) / sizeof(header_flags[0]); i++)
-        if ((F_REQUIRED & header_flags[i].flag) &&
-            !(seen & header_flags[i].flag)) {
-            err = cishare_err_set(CISHARE_ERR_VALIDATION, errstr, errstr_size,
-                                  "header %s: missing", header_flags[i].name);
+        if ((flag & F_V2) ? (seen & F_V1) : (seen & F_V2)) {
+            /* one layout per message: never a field from each */
+            err = cishare_err_set(
+                CISHARE_ERR_VALIDATION, errstr, errstr_size,
+                "header %s: layout %d header in a message with layout %d "
+                "headers",
+                name, (flag & F_V2) ? 2 : 1, (flag & F_V2) ? 1 : 2);
             goto fail;
         }
+        seen |= flag;
+        if (flag == F_V2_LABEL)
+            err = parse_label_v2(env, val, size, errstr, errstr_size);
+        else if (flag == F_V2_ENV)
+            err = parse_env_v2(env, val, size, errstr, errstr_size);
+        else
+            err = parse_one(env, flag, val, size, errstr, errstr_size, name);
+        if (err)
+            goto fail;
+    }
+    if (seen & F_V2) {
+        if (!(seen & F_V2_LABEL) || !(seen & F_V2_ENV)) {
+            err = cishare_err_set(CISHARE_ERR_VALIDATION, errstr, errstr_size,
+                                  "header %s: missing",
+                                  (seen & F_V2_LABEL) ? CISHARE_H_ENV
+                                                      : CISHARE_H_LABEL);
+            goto fail;
+        }
+        env->wire_version = CISHARE_ENV_WIRE_V2;
+    } else {
+        for (i = 0; i < sizeof(header_flags) / sizeof(header_flags[0]); i++)
+            if ((F_REQUIRED & header_flags[i].flag) &&
+                !(seen & header_flags[i].flag)) {
+                err =
+                    cishare_err_set(CISHARE_ERR_VALIDATION, errstr, errstr_size,
+                                    "header %s: missing", header_flags[i].name);
+                goto fail;
+            }
+        env->wire_version = CISHARE_ENV_WIRE_V1;
+    }
     if ((err = cishare_envelope_validate(env, errstr, errstr_size)))
         goto fail;
     return CISHARE_OK;

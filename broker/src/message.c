@@ -3,6 +3,7 @@
  * (Kafka message -> verified envelope + payload). See message.h.
  */
 #include "cishare/message.h"
+#include "cishare/routing.h"
 
 #include <sodium.h>
 #include <stddef.h>
@@ -25,6 +26,9 @@ void cishare_msg_out_clear(cishare_msg_out_t *out)
     free(out->key);
     free(out->value);
     cishare_audience_clear(&out->audience);
+    for (size_t i = 0; i < out->topic_cnt; i++)
+        free(out->topics[i].value);
+    free(out->topics);
     memset(out, 0, sizeof(*out));
 }
 
@@ -77,12 +81,14 @@ static char *audience_text(const json_t *a, cishare_err_t *errp, char *errstr,
 }
 
 /* Encryption recipients: every member direct delivery reaches, plus the
- * origin. malloc()ed array of X25519 keys in *pksp. */
+ * origin. malloc()ed array of X25519 keys in *pksp, and of the same
+ * participants in *memp. */
 static cishare_err_t recipients(const cishare_directory_t *dir,
                                 const cishare_policy_msg_t *pm,
                                 const cishare_participant_t *origin,
                                 int64_t now_ms, uint8_t (**pksp)[32],
-                                size_t *np, char *errstr, size_t errstr_size)
+                                const cishare_participant_t ***memp, size_t *np,
+                                char *errstr, size_t errstr_size)
 {
     size_t cnt = cishare_directory_participant_cnt(dir), n, i, k = 0;
     const cishare_participant_t **mem;
@@ -105,10 +111,12 @@ static cishare_err_t recipients(const cishare_directory_t *dir,
         if (mem[i] == origin)
             have_origin = true;
     }
-    if (!have_origin)
+    if (!have_origin) {
+        mem[k] = origin;
         memcpy(pks[k++], origin->x25519_pk, 32);
-    free(mem);
+    }
     if (k > CISHARE_SEAL_MAX_RECIPIENTS) {
+        free(mem);
         free(pks);
         return cishare_err_set(CISHARE_ERR_TOO_LARGE, errstr, errstr_size,
                                "audience reaches %zu participants; at most "
@@ -116,8 +124,114 @@ static cishare_err_t recipients(const cishare_directory_t *dir,
                                k, CISHARE_SEAL_MAX_RECIPIENTS);
     }
     *pksp = pks;
+    *memp = mem;
     *np = k;
     return CISHARE_OK;
+}
+
+/* topic == pfx (plen bytes) followed by name; compared, not formatted
+ * (topics.h names: once per recipient and topic of every message). */
+static bool topic_is(const char *topic, const char *pfx, size_t plen,
+                     const char *name)
+{
+    return !strncmp(topic, pfx, plen) && !strcmp(topic + plen, name);
+}
+
+/* True when p's feed reads topic of a message at label tlp, as
+ * cishare_routing_feed_topics() subscribes: p's inbox, and the .all and
+ * p's sectors' topics of the label (spfx "cishare.<tlp>.", "" for RED). */
+static bool recipient_reads(const cishare_participant_t *p, const char *topic,
+                            const char *spfx, size_t slen)
+{
+    size_t i;
+
+    if (topic_is(topic, CISHARE_TOPIC_INBOX, sizeof(CISHARE_TOPIC_INBOX) - 1,
+                 p->id))
+        return true;
+    if (!slen || strncmp(topic, spfx, slen))
+        return false;
+    if (!strcmp(topic + slen, CISHARE_TOPIC_ALL))
+        return true;
+    for (i = 0; i < p->sector_cnt; i++)
+        if (!strcmp(topic + slen, p->sectors[i]))
+            return true;
+    return false;
+}
+
+/* out->topics: one copy of the message per topic it routes to, sealed
+ * (under the sealer's epoch of that recipient subset) to the recipients
+ * whose feed reads the topic: their sectors' and .all topics at the
+ * label, and their inbox, as cishare_routing_feed_topics() subscribes.
+ * A record then carries its own readers' key wraps only, and a reader
+ * that joins or leaves one topic's subset starts a new epoch of that
+ * subset. */
+static cishare_err_t
+seal_topics(const cishare_directory_t *dir, const cishare_participant_t *origin,
+            cishare_sealer_t *sealer, int64_t now_ms,
+            const cishare_participant_t *const *mem, const uint8_t (*pks)[32],
+            size_t npk, const uint8_t *plain, size_t plain_len,
+            const uint8_t *ad, size_t adlen, cishare_msg_out_t *out,
+            char *errstr, size_t errstr_size)
+{
+    cishare_strlist_t topics = {0};
+    char spfx[48] = "";
+    uint8_t(*sub)[32] = NULL;
+    size_t j, r, cnt, slen = 0, tlen;
+    cishare_err_t err;
+
+    if ((err = cishare_routing_topics(dir, origin, out->env.tlp, &out->audience,
+                                      &topics, errstr, errstr_size)))
+        return err;
+    if (!(sub = malloc((npk + 1) * sizeof(*sub))) ||
+        !(out->topics = calloc(topics.cnt, sizeof(*out->topics)))) {
+        err = cishare_err_set(CISHARE_ERR_NOMEM, errstr, errstr_size,
+                              "out of memory");
+        goto done;
+    }
+    if (out->env.tlp != CISHARE_TLP_RED)
+        slen = (size_t)snprintf(spfx, sizeof(spfx), "cishare.%s.",
+                                cishare_tlp_topic_name(out->env.tlp));
+    /* every topic read by every recipient (one topic, say): out->value
+     * is each copy already */
+    for (j = 0; j < topics.cnt; j++) {
+        for (r = 0;
+             r < npk && recipient_reads(mem[r], topics.items[j], spfx, slen);
+             r++)
+            ;
+        if (r < npk)
+            break;
+    }
+    if (j == topics.cnt) {
+        free(out->topics);
+        out->topics = NULL;
+        goto done;
+    }
+    for (j = 0; j < topics.cnt; j++) {
+        cishare_msg_topic_t *mt = &out->topics[j];
+
+        for (cnt = r = 0; r < npk; r++)
+            if (recipient_reads(mem[r], topics.items[j], spfx, slen))
+                memcpy(sub[cnt++], pks[r], 32);
+        if (!cnt) /* no recipient reads it (cannot happen): all of them */
+            memcpy(sub, pks, (cnt = npk) * sizeof(*sub));
+        out->topic_cnt = j + 1;
+        if ((tlen = strlen(topics.items[j])) >= sizeof(mt->topic)) {
+            err = cishare_err_set(CISHARE_ERR_INVALID_ARG, errstr, errstr_size,
+                                  "topic name too long: %s", topics.items[j]);
+            goto done;
+        }
+        memcpy(mt->topic, topics.items[j], tlen + 1);
+        mt->recipient_cnt = cnt;
+        if ((err = cishare_sealer_encrypt(sealer, now_ms, plain, plain_len,
+                                          (const uint8_t(*)[32])sub, cnt, ad,
+                                          adlen, &mt->value, &mt->value_len,
+                                          errstr, errstr_size)))
+            goto done;
+    }
+done:
+    cishare_strlist_clear(&topics);
+    free(sub);
+    return err;
 }
 
 /* build; the signature last unless `sign` is false (then the caller
@@ -173,6 +287,7 @@ message_build(cishare_codec_t *codec, const cishare_directory_t *dir,
     const char *k, *subject;
     char *aud_text = NULL;
     uint8_t *plain = NULL, (*pks)[32] = NULL;
+    const cishare_participant_t **mem = NULL;
     size_t plain_len = 0, npk = 0, i, n;
     uint8_t ad[CISHARE_SEAL_AD_MAX];
     cishare_policy_msg_t pm;
@@ -316,8 +431,8 @@ message_build(cishare_codec_t *codec, const cishare_directory_t *dir,
         pm.origin = origin->id;
         pm.audience = &out->audience;
         pm.expires_ms = env->expires_ms;
-        if ((err = recipients(dir, &pm, origin, now_ms, &pks, &npk, errstr,
-                              errstr_size)))
+        if ((err = recipients(dir, &pm, origin, now_ms, &pks, &mem, &npk,
+                              errstr, errstr_size)))
             goto fail;
         snprintf(env->enc, sizeof(env->enc), "%s", CISHARE_ENC_SEAL_V1);
         n = cishare_envelope_seal_ad(env, out->key, out->key_len, ad,
@@ -330,6 +445,12 @@ message_build(cishare_codec_t *codec, const cishare_directory_t *dir,
                                           errstr_size)))
             goto fail;
         out->recipient_cnt = npk;
+        if (cishare_sealer_per_topic(sealer) &&
+            (err = seal_topics(dir, origin, sealer, now_ms,
+                               (const cishare_participant_t *const *)mem,
+                               (const uint8_t(*)[32])pks, npk, plain, plain_len,
+                               ad, n, out, errstr, errstr_size)))
+            goto fail;
         sodium_memzero(plain, plain_len);
         free(plain);
         plain = NULL;
@@ -343,6 +464,7 @@ message_build(cishare_codec_t *codec, const cishare_directory_t *dir,
                      out->value_len, errstr, errstr_size)))
         goto fail;
     free(pks);
+    free(mem);
     free(aud_text);
     json_decref(payload);
     return CISHARE_OK;
@@ -353,6 +475,7 @@ fail:
         free(plain);
     }
     free(pks);
+    free(mem);
     free(aud_text);
     json_decref(payload);
     cishare_msg_out_clear(out);
@@ -684,19 +807,7 @@ done:
 
 static int put(cishare_avro_buf_t *o, const char *s, size_t n)
 {
-    if (o->len + n > o->cap) {
-        size_t ncap = o->cap ? o->cap : 1024;
-        uint8_t *nb;
-        while (o->len + n > ncap)
-            ncap *= 2;
-        if ((o->max && o->len + n > o->max) || !(nb = realloc(o->buf, ncap)))
-            return -1;
-        o->buf = nb;
-        o->cap = ncap;
-    }
-    memcpy(o->buf + o->len, s, n);
-    o->len += n;
-    return 0;
+    return cishare_avro_buf_put(o, s, n);
 }
 
 #define PUTS(o, lit) put(o, lit, sizeof(lit) - 1)
@@ -760,6 +871,19 @@ cishare_err_t cishare_message_render_line_unsealer(
     const uint8_t *value, size_t len, const cishare_msg_in_t *in,
     cishare_avro_buf_t *out, char *errstr, size_t errstr_size)
 {
+    return cishare_message_render_line_spans(codec, kp, unsealer, key, key_len,
+                                             value, len, in, out, NULL, errstr,
+                                             errstr_size);
+}
+
+cishare_err_t cishare_message_render_line_spans(
+    cishare_codec_t *codec, const cishare_keypair_t *kp,
+    cishare_unsealer_t *unsealer, const char *key, size_t key_len,
+    const uint8_t *value, size_t len, const cishare_msg_in_t *in,
+    cishare_avro_buf_t *out, cishare_line_spans_t *spans, char *errstr,
+    size_t errstr_size)
+{
+    cishare_line_spans_t sp;
     const cishare_envelope_t *env = &in->env;
     char aud[CISHARE_AUDIENCE_TEXT_LEN + 1], fp[17];
     const char *subject;
@@ -780,11 +904,13 @@ cishare_err_t cishare_message_render_line_unsealer(
     /* keys in sorted order, as cishare_message_to_json() dumped with
      * JSON_COMPACT | JSON_SORT_KEYS */
     r = PUTS(out, "{\"audience\":");
+    sp.audience_off = out->len;
     if (relayed &&
         cishare_audience_format(&in->audience, aud, sizeof(aud)) < sizeof(aud))
         r = r || put_audience(out, aud, true);
     else
         r = r || put_audience(out, env->audience, false);
+    sp.audience_len = out->len - sp.audience_off;
     r = r || PUTS(out, ",\"created\":") || put_time(out, env->created_ms);
     r = r || (env->enc[0] ? PUTS(out, ",\"encrypted\":true")
                           : PUTS(out, ",\"encrypted\":false"));
@@ -796,12 +922,14 @@ cishare_err_t cishare_message_render_line_unsealer(
     r = r || PUTS(out, ",\"payload\":");
     if (r)
         goto nomem;
+    sp.payload_off = out->len;
     if ((err =
              cishare_codec_decode_text(codec, bytes, blen, &type, out, &subject,
                                        &subject_len, errstr, errstr_size)) ||
         (err = check_payload(env, type, subject, subject_len, key, key_len,
                              errstr, errstr_size)))
         goto done;
+    sp.payload_len = out->len - sp.payload_off;
     if (env->relay_cnt) {
         r = r || PUTS(out, ",\"relay\":[");
         for (i = 0; i < env->relay_cnt && i < CISHARE_RELAY_MAX; i++) {
@@ -830,6 +958,8 @@ cishare_err_t cishare_message_render_line_unsealer(
     r = r || PUTS(out, "}");
     if (r)
         goto nomem;
+    if (spans)
+        *spans = sp;
     goto done;
 nomem:
     err = cishare_err_set(CISHARE_ERR_NOMEM, errstr, errstr_size,

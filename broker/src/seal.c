@@ -424,6 +424,7 @@ typedef struct epoch_s {
 struct cishare_sealer_s {
     pthread_mutex_t lock;
     int version;
+    int per_topic; /* cishare_sealer_set_per_topic() */
     uint64_t max_msgs;
     int64_t max_ms;
     uint64_t tick;
@@ -456,6 +457,7 @@ cishare_err_t cishare_sealer_new(int version, uint64_t epoch_messages,
                                "seal: out of memory");
     pthread_mutex_init(&s->lock, NULL);
     s->version = version;
+    s->per_topic = 1;
     s->max_msgs = epoch_messages;
     s->max_ms = epoch_ms;
     *sp = s;
@@ -472,6 +474,21 @@ void cishare_sealer_destroy(cishare_sealer_t *s)
         epoch_end(&s->ep[i]);
     pthread_mutex_destroy(&s->lock);
     free(s);
+}
+
+int cishare_sealer_version(const cishare_sealer_t *s)
+{
+    return s ? s->version : CISHARE_SEAL_VERSION_2;
+}
+
+void cishare_sealer_set_per_topic(cishare_sealer_t *s, int on)
+{
+    s->per_topic = on;
+}
+
+int cishare_sealer_per_topic(const cishare_sealer_t *s)
+{
+    return s && s->version == CISHARE_SEAL_VERSION_2 && s->per_topic;
 }
 
 /* The current epoch of set (digest) at now_ms, started anew when it has

@@ -21,6 +21,12 @@ typedef struct import_ctx_s {
     int64_t default_time;
 } import_ctx_t;
 
+/* One JSON object or array at buf (after white space), read as
+ * json_loadb(buf, len, JSON_DISABLE_EOF_CHECK) reads it, *usedp the bytes
+ * it took; NULL for anything but the common case (\u escapes, reals, huge
+ * integers, deep nesting, invalid JSON): then ask jansson (import_json.c). */
+json_t *import_json_fast(const char *buf, size_t len, size_t *usedp);
+
 /* Append a message (steals `msg`); record is printf-formatted. */
 void import_add(import_ctx_t *ctx, json_t *msg, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -8,7 +8,8 @@
  *              one thread: the denominators of the *_limit ratios
  *   publish    library path (cishare_publisher_submit, build + sign +
  *              route + produce, acks=all) and command-line path
- *              (`cishare publish` on a file), op-power-a, TLP:GREEN
+ *              (`cishare publish` of a file of as many indicators, its
+ *              fixed start-up measured apart), op-power-a, TLP:GREEN
  *   feed       cishare_feed_run (verify, policy, dedup, decode, JSONL
  *              sink, commit) of op-power-b, --threads 1 and 2
  *   encrypted  nco publishes AMBER+STRICT to 10 recipients; op-gas-a's
@@ -83,7 +84,7 @@ typedef struct bench_s {
     const char *work;     /* scratch folder */
     char bootstrap[256];
     bool mock;
-    int pub_n, cli_n, enc_n, raw_n, lat_rate, lat_secs, mem_ids;
+    int pub_n, enc_n, raw_n, lat_rate, lat_secs, mem_ids;
     double crypto_secs;
     const char *scheme; /* cishare.sign.scheme; NULL: the default */
     /* one setting for the measured feeds (the cost of the archive, of
@@ -92,6 +93,11 @@ typedef struct bench_s {
     unsigned tag; /* makes group ids and folders unique per run */
     /* results */
     double sign_limit, verify_limit, pub_lib, pub_cli, feed1, feed2;
+    double cli_startup_ms, cli_wall; /* `cishare publish` */
+    /* CPU (user + system, every thread) per message of the last
+     * publish_lib() and of the command line beyond its start-up: the
+     * publish figures' cost where the wall clock is shared and noisy */
+    double pub_lib_cpu_us, cli_cpu_us;
     double enc_pub, enc_feed1, enc_feed2, raw_prod, raw_cons;
     double lat_p99, raw_lat_p99; /* ms */
 } bench_t;
@@ -309,6 +315,17 @@ static void bench_seal(bench_t *b)
 
 /* ---- publish: library path ---- */
 
+/* CPU seconds (user + system) of this process (RUSAGE_SELF) or of its
+ * waited-for children (RUSAGE_CHILDREN) so far. */
+static double cpu_s(int who)
+{
+    struct rusage ru;
+
+    getrusage(who, &ru);
+    return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
+           (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+}
+
 static double publish_lib(bench_t *b, const char *as, int n, int tlp,
                           const char *audience)
 {
@@ -316,7 +333,7 @@ static double publish_lib(bench_t *b, const char *as, int n, int tlp,
     cishare_publisher_t *pub;
     char errstr[512];
     size_t i, failed = 0;
-    double t0, t;
+    double t0, t, c0;
     json_t **msgs;
 
     conf_set(c, "linger.ms", "5");
@@ -337,11 +354,13 @@ static double publish_lib(bench_t *b, const char *as, int n, int tlp,
         if (!msgs || !(msgs[i] = indicator((unsigned long)b->tag << 24 | i)))
             die("out of memory");
     t0 = now_s();
+    c0 = cpu_s(RUSAGE_SELF);
     for (i = 0; i < (size_t)n; i++)
         if (cishare_publisher_submit(pub, msgs[i], "bench", tlp, audience))
             die("out of memory");
     cishare_publisher_flush(pub, 60000);
     t = now_s() - t0;
+    b->pub_lib_cpu_us = (cpu_s(RUSAGE_SELF) - c0) * 1e6 / n;
     for (i = 0; i < (size_t)n; i++)
         json_decref(msgs[i]);
     free(msgs);
@@ -434,7 +453,10 @@ static char **cli_argv(const bench_t *b, const char *cmd, const char *id, ...)
 
 /* ---- publish: command-line path ---- */
 
-static void bench_publish_cli(bench_t *b)
+/* Wall time of `cishare publish --format json` of a JSON Lines file of n
+ * indicators (ids from salt): the whole process, start-up included. */
+static double cli_publish_secs(bench_t *b, int n, unsigned long salt,
+                               double *cpup)
 {
     char file[1024], log[1024];
     FILE *fp;
@@ -445,23 +467,49 @@ static void bench_publish_cli(bench_t *b)
     snprintf(log, sizeof(log), "%s/cli-publish.log", b->work);
     if (!(fp = fopen(file, "w")))
         die("%s: %s", file, strerror(errno));
-    for (i = 0; i < b->cli_n; i++) {
-        json_t *m = indicator((unsigned long)(b->tag + 1) << 24 | (unsigned)i);
+    for (i = 0; i < n; i++) {
+        json_t *m = indicator(salt << 24 | (unsigned)i);
         json_dumpf(m, fp, JSON_COMPACT);
         fputc('\n', fp);
         json_decref(m);
     }
     fclose(fp);
     t0 = now_s();
+    *cpup = cpu_s(RUSAGE_CHILDREN);
     rc = wait_child(spawn(cli_argv(b, "publish", "op-power-a", "-X",
                                    "linger.ms=5", "--format", "json",
                                    "--audience", PUB_AUDIENCE, file, NULL),
                           -1, log),
                     NULL);
     t = now_s() - t0;
+    *cpup = cpu_s(RUSAGE_CHILDREN) - *cpup;
     if (rc)
         die("cishare publish exited %d (see %s)", rc, log);
-    b->pub_cli = b->cli_n / t;
+    return t;
+}
+
+/* The command line over the library's work (b->pub_n indicators). Its
+ * fixed cost (exec, config, directory and its signature, trust state,
+ * TLS, connect, metadata, exit) is measured apart, as the best of three
+ * 1-record files, and taken out of the rate: the library's clock also
+ * starts after its producer connected. */
+static void bench_publish_cli(bench_t *b)
+{
+    double t1 = 1e9, c1 = 1e9, t, c;
+    int k;
+
+    for (k = 0; k < 3; k++) {
+        t = cli_publish_secs(b, 1, (unsigned long)(b->tag + 2 + k), &c);
+        if (t < t1)
+            t1 = t;
+        if (c < c1)
+            c1 = c;
+    }
+    b->cli_startup_ms = t1 * 1000;
+    t = cli_publish_secs(b, b->pub_n, (unsigned long)(b->tag + 1), &c);
+    b->cli_cpu_us = (c - c1) * 1e6 / b->pub_n;
+    b->cli_wall = b->pub_n / t;
+    b->pub_cli = b->pub_n / (t - t1 > 1e-3 ? t - t1 : 1e-3);
 }
 
 /* ---- feed ---- */
@@ -475,9 +523,15 @@ static void feed_log_cb(void *opaque, const char *line)
 /* Run participant id's feed (--once, from the beginning, a new group and
  * state) in this process; returns messages handled per second of busy
  * time (first message polled to last batch committed). */
+static double tv_us(const struct timeval *tv)
+{
+    return (double)tv->tv_sec * 1e6 + (double)tv->tv_usec;
+}
+
 static double feed_lib(bench_t *b, const char *id, int threads, const char *tag,
                        uint64_t *handledp)
 {
+    struct rusage ru0, ru1;
     cishare_config_t *c = conf_for(b, id);
     cishare_feed_opts_t o = {0};
     cishare_feed_stats_t st;
@@ -511,8 +565,10 @@ static double feed_lib(bench_t *b, const char *id, int threads, const char *tag,
         if (sched_setaffinity(0, sizeof(one), &one))
             die("sched_setaffinity: %s", strerror(errno));
     }
+    getrusage(RUSAGE_SELF, &ru0);
     if (cishare_feed_run(&o, &st, errstr, sizeof(errstr)))
         die("feed of %s: %s", id, errstr);
+    getrusage(RUSAGE_SELF, &ru1);
     if (threads == 1)
         sched_setaffinity(0, sizeof(all), &all);
     handled = st.delivered + st.duplicates + st.withheld + st.quarantined;
@@ -526,6 +582,12 @@ static double feed_lib(bench_t *b, const char *id, int threads, const char *tag,
         *handledp = handled;
     if (!handled || busy <= 0)
         die("feed of %s read nothing", id);
+    /* CPU time per message (every thread of the process, librdkafka's
+     * too): steadier than the rate on a loaded machine */
+    note("feed %s: %.1f us CPU per message", tag,
+         (tv_us(&ru1.ru_utime) + tv_us(&ru1.ru_stime) - tv_us(&ru0.ru_utime) -
+          tv_us(&ru0.ru_stime)) /
+             (double)handled);
     return (double)handled / busy;
 }
 
@@ -630,6 +692,26 @@ static int cmp64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* With CISHARE_BENCH_LAT_DUMP=DIR: DIR/<prefix>.txt, the n latencies
+ * (µs) in send order, one a line, to see when the slow ones were sent
+ * (a stall at the start, or spread over the run). */
+static void lat_dump(const char *prefix, const int64_t *us, size_t n)
+{
+    const char *dir = getenv("CISHARE_BENCH_LAT_DUMP");
+    char path[1024];
+    FILE *fp;
+    size_t i;
+
+    if (!dir || !*dir)
+        return;
+    snprintf(path, sizeof(path), "%s/%s.txt", dir, prefix);
+    if (!(fp = fopen(path, "w")))
+        die("%s: %s", path, strerror(errno));
+    for (i = 0; i < n; i++)
+        fprintf(fp, "%lld\n", (long long)us[i]);
+    fclose(fp);
+}
+
 /* Print RESULT <prefix>_p50/_p99/_max (ms) of n latencies (µs, sorted
  * here); the p99 in ms is returned. */
 static double lat_report(const char *prefix, int64_t *us, size_t n)
@@ -637,6 +719,7 @@ static double lat_report(const char *prefix, int64_t *us, size_t n)
     char name[64];
     double p99;
 
+    lat_dump(prefix, us, n);
     qsort(us, n, sizeof(*us), cmp64);
     p99 = (double)us[(n * 99) / 100] / 1000.0;
     snprintf(name, sizeof(name), "%s_p50", prefix);
@@ -997,8 +1080,10 @@ static void raw_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *op)
         (*(size_t *)op)++;
 }
 
-/* Sign out as message 0 of a batch of OFF_BATCH copies of it. */
-#define OFF_BATCH 256
+/* Sign out as message 0 of a batch of OFF_BATCH copies of it: the
+ * publisher's default batch (cishare.sign.batch), so the audit path, and
+ * the signature's share of the headers, is the publisher's. */
+#define OFF_BATCH 32
 static cishare_err_t sign_like_publisher(const bench_t *b,
                                          cishare_msg_out_t *out,
                                          const cishare_keypair_t *kp,
@@ -1053,7 +1138,7 @@ static void rawmsg_build(bench_t *b, rawmsg_t *r)
     r->c = conf_for(b, "op-power-a");
     r->hdrs = rd_kafka_headers_new(16);
     r->m = indicator(0xfe000000ul);
-    /* Signed as the first of a batch of 256, like the publisher's
+    /* Signed as the first of a batch of OFF_BATCH, like the publisher's
      * messages, so the signature header has the same size. */
     if (cishare_identity_load(r->c, &r->idn, errstr, sizeof(errstr)) ||
         cishare_codec_new(&r->codec, errstr, sizeof(errstr)) ||
@@ -1520,6 +1605,18 @@ static void bench_offline_scheme(bench_t *b, int n, const char *scheme,
                             &out[j].env, wi->hdrs, errstr, sizeof(errstr)));
             if (e)
                 die("offline headers: %s", errstr);
+            if (i + j == 0) { /* what rawmsg_build reports, without Kafka */
+                const char *hn;
+                const void *hv;
+                size_t hs, k, hb = 0;
+                for (k = 0;
+                     !rd_kafka_header_get_all(wi->hdrs, k, &hn, &hv, &hs); k++)
+                    hb += strlen(hn) + hs;
+                snprintf(name, sizeof(name), "offline_header_bytes%s", tag);
+                result(name, (double)hb, "B");
+                snprintf(name, sizeof(name), "offline_value_bytes%s", tag);
+                result(name, (double)out[j].value_len, "B");
+            }
             wi->key = out[j].key;
             wi->key_len = out[j].key_len;
             wi->value = out[j].value;
@@ -1653,13 +1750,28 @@ static void usage(FILE *fp)
             "program runs\n"
             "  --offline N      only build+open N messages in this process, "
             "no Kafka\n"
-            "  --only publish   only the crypto limits and the library "
-            "publish\n"
+            "  --only publish   only the crypto limits and the library and "
+            "command-line\n"
+            "                   publish\n"
             "  --only latency   only the latency of cishare and raw Kafka "
             "(a warm broker)\n"
+            "  --only feed      only the library publish and the feeds of "
+            "op-power-b\n"
+            "  --only encrypted only the library publish, plain then "
+            "AMBER+STRICT\n"
             "  --scheme S       cishare.sign.scheme of every publisher "
             "(default: the\n"
             "                   config default, ed25519-merkle)\n");
+}
+
+/* The RESULT lines of bench_publish_cli() and the CPU per message. */
+static void cli_results(const bench_t *b)
+{
+    result("publish_cli", b->pub_cli, "msg/s");
+    result("publish_cli_wall", b->cli_wall, "msg/s");
+    result("publish_cli_startup_ms", b->cli_startup_ms, "ms");
+    result("publish_library_cpu_per_msg", b->pub_lib_cpu_us, "us");
+    result("publish_cli_cpu_per_msg", b->cli_cpu_us, "us");
 }
 
 int main(int argc, char **argv)
@@ -1680,8 +1792,7 @@ int main(int argc, char **argv)
                  .cishare = "build/cishare",
                  .work = "/tmp/cishare-bench",
                  .pub_n = 30000,
-                 .cli_n = 5000,
-                 .enc_n = 1500,
+                 .enc_n = 10000,
                  .raw_n = 100000,
                  .lat_rate = 1000,
                  .lat_secs = 10,
@@ -1758,7 +1869,6 @@ int main(int argc, char **argv)
 
         b.mock = true;
         b.pub_n = 300;
-        b.cli_n = 50;
         b.enc_n = 20;
         b.raw_n = 2000;
         b.lat_rate = 100;
@@ -1805,9 +1915,33 @@ int main(int argc, char **argv)
         b.pub_lib = publish_lib(&b, "op-power-a", b.pub_n, -1, PUB_AUDIENCE);
         result("publish_library", b.pub_lib, "msg/s");
         ratio("publish_vs_sign_limit", b.pub_lib, b.sign_limit);
+        bench_publish_cli(&b);
+        cli_results(&b);
+        ratio("publish_cli_vs_library", b.pub_cli, b.pub_lib);
         return 0;
     }
 
+    if (only && !strcmp(only, "feed")) {
+        b.pub_lib = publish_lib(&b, "op-power-a", b.pub_n, -1, PUB_AUDIENCE);
+        result("publish_library", b.pub_lib, "msg/s");
+        feed_pair(&b, "op-power-b", "t1", "t2", &b.feed1, &b.feed2, NULL, NULL);
+        result("feed_1core", b.feed1, "msg/s");
+        result("feed_2core", b.feed2, "msg/s");
+        b.feed_key = "cishare.feed.archive";
+        b.feed_val = "0";
+        noarch = feed_lib(&b, "op-power-b", 1, "t1-noarch", NULL);
+        result("feed_1core_no_archive", noarch, "msg/s");
+        return 0;
+    }
+    if (only && !strcmp(only, "encrypted")) {
+        b.pub_lib = publish_lib(&b, "op-power-a", b.pub_n, -1, PUB_AUDIENCE);
+        result("publish_library", b.pub_lib, "msg/s");
+        b.enc_pub = publish_lib(&b, "nco", b.enc_n, CISHARE_TLP_AMBER_STRICT,
+                                ENC_AUDIENCE);
+        result("encrypted_publish", b.enc_pub, "msg/s");
+        ratio("encrypted_publish_vs_publish", b.enc_pub, b.pub_lib);
+        return 0;
+    }
     /* Before anything is published: jpcert's feed reads empty topics. */
     note("memory: %d ids", b.mem_ids);
     bench_memory(&b);
@@ -1823,9 +1957,9 @@ int main(int argc, char **argv)
     note("publish: library, %d indicators", b.pub_n);
     b.pub_lib = publish_lib(&b, "op-power-a", b.pub_n, -1, PUB_AUDIENCE);
     result("publish_library", b.pub_lib, "msg/s");
-    note("publish: command line, %d indicators", b.cli_n);
+    note("publish: command line, %d indicators", b.pub_n);
     bench_publish_cli(&b);
-    result("publish_cli", b.pub_cli, "msg/s");
+    cli_results(&b);
 
     feed_pair(&b, "op-power-b", "t1", "t2", &b.feed1, &b.feed2, &h1, &h2);
     result("feed_1core", b.feed1, "msg/s");

@@ -61,7 +61,8 @@ echo 198.51.100.7 >"$tmp/ips.txt"
     -f text --tlp green -a sector:electricity "$tmp/ips.txt" \
     2>"$tmp/pub.err" || { cat "$tmp/pub.err"; fail "publish"; }
 # The tampered copy: the message's headers, one value byte flipped. Its
-# id (the cishare.id header) is what the JSON line must name.
+# id (in cishare.env, or cishare.id in layout 1) is what the JSON line
+# must name.
 "$PY" - "$bs" >"$tmp/tampered.id" <<'PY'
 import sys
 from confluent_kafka import Consumer, Producer
@@ -83,7 +84,10 @@ p = Producer({"bootstrap.servers": sys.argv[1]})
 p.produce(t, key=m.key(), value=bytes(v), headers=hdrs,
           partition=m.partition())
 assert p.flush(10) == 0
-print(dict(hdrs)["cishare.id"].decode())
+import os
+sys.path.insert(0, os.environ["CISHARE_SRC"] + "/tests/kafka")
+from cishare_env import fields  # either header layout
+print(fields(hdrs)["id"])
 PY
 id="$(cat "$tmp/tampered.id")"
 [ -n "$id" ] || fail "no id of the tampered copy"

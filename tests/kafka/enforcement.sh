@@ -292,9 +292,12 @@ fi
 acl_denials denied
 
 # ---- 6: a changed TLP header is caught by the feed --------------------------
+# Header layout 1 (cishare.envelope.version=1, still read): kcat -H below
+# re-produces text headers only, not layout 2's binary cishare.env (whose
+# tampering test_envelope_v2 covers byte by byte).
 sub6="indicator--${run%????}0006"
 if publish op-power-b "$(ind "$sub6" "x6.example" "case 6")" \
-    --tlp amber -a participant:jpcert; then
+    --tlp amber -a participant:jpcert -X cishare.envelope.version=1; then
     ok "6 op-power-b publishes AMBER to participant:jpcert"
 else
     bad "6 publish"

@@ -29,10 +29,10 @@ feed() { # LOG
     "$B" feed -c "$EX/jpcert.conf" "${X[@]}" -X "group.id=$group" --once \
         --out "$out" >/dev/null 2>"$1" || { cat "$1"; fail "feed"; }
 }
-publish() { # ORIGIN SUBJECT VALUE
+publish() { # ORIGIN SUBJECT VALUE [publish options]
     printf '{"type":"indicator","tlp":"amber","audience":["participant:jpcert"],"payload":{"id":"%s","created":"%s","modified":"%s","type":"domain","value":"%s"}}\n' \
         "$2" "$now" "$now" "$3" >"$tmp/msg.json"
-    "$B" publish -c "$EX/$1.conf" "${X[@]}" "$tmp/msg.json" >/dev/null \
+    "$B" publish -c "$EX/$1.conf" "${X[@]}" "${@:4}" "$tmp/msg.json" >/dev/null \
         2>"$tmp/pub.err" || { cat "$tmp/pub.err"; fail "publish as $1"; }
 }
 
@@ -41,8 +41,11 @@ feed "$tmp/feed0.err"
 
 sf="indicator--$(uuid)"
 st="indicator--$(uuid)"
-publish op-bank-a "$sf" "f1-$nonce.example"
-publish op-power-a "$st" "t1-$nonce.example"
+# Header layout 1 (still read) for the two to forge: kcat -H re-produces
+# text headers only, not layout 2's binary cishare.env.
+V1=(-X cishare.envelope.version=1)
+publish op-bank-a "$sf" "f1-$nonce.example" "${V1[@]}"
+publish op-power-a "$st" "t1-$nonce.example" "${V1[@]}"
 
 # locate KEY: "partition offset" of the last record with that key.
 locate() {
@@ -98,12 +101,13 @@ for i in 1 2 3 4; do
     publish op-power-a "indicator--$(uuid)" "more$i-$nonce.example"
 done
 # The new versions are after the injected copies in their partitions.
-kcat "${kc[@]}" -C -t "$inbox" -o beginning -e -q -f '%p %o %k %h\n' >"$tmp/log"
+# (no %h: layout 2 headers are binary)
+kcat "${kc[@]}" -C -t "$inbox" -o beginning -e -q -f '%p %o %k\n' >"$tmp/log"
 python3 - "$tmp/log" "$sf" "$st" <<'EOF' || fail "injected copies not in the middle of their partitions"
 import sys
-recs = [l.split(" ", 3) for l in open(sys.argv[1]) if l.strip()]
+recs = [l.rstrip("\n").split(" ", 2) for l in open(sys.argv[1]) if l.strip()]
 for subj in sys.argv[2:]:
-    mine = [(int(p), int(o), h) for p, o, k, h in recs if k == subj]
+    mine = [(int(p), int(o), None) for p, o, k in recs if k == subj]
     # the genuine message, the injected copy, the new version, in order
     assert len(mine) == 3, (subj, len(mine))
     assert len({p for p, o, h in mine}) == 1, f"{subj}: several partitions"

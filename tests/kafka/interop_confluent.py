@@ -66,7 +66,11 @@ got = read_all(conf, "cishare.amber.electricity", f"cishare-feed-op-power-a.inte
 if isinstance(got, list) and any(m.key() == subject.encode() for m in got):
     m = next(m for m in got if m.key() == subject.encode())
     hdrs = dict(m.headers() or [])
-    if hdrs.get("cishare.origin") == b"op-power-b" and hdrs.get("cishare.tlp") == b"amber":
+    # layout 2: "<type> <tlp> <origin>" in plain text (layout 1: one each)
+    label = hdrs.get("cishare", b"").split(b" ")
+    if (label[1:] == [b"amber", b"op-power-b"] or
+            (hdrs.get("cishare.origin") == b"op-power-b"
+             and hdrs.get("cishare.tlp") == b"amber")):
         ok("op-power-a reads cishare's message on cishare.amber.electricity, headers intact")
     else:
         bad(f"headers of {subject}: {hdrs}")

@@ -179,7 +179,10 @@ ok "rotation: after the overlap the publisher refuses the old key, and feeds qua
 # copy is quarantined; the original s5 is delivered.
 s5="indicator--${run%????}0005" # before T
 s6="indicator--${run%????}0006" # after T
-publish_new "$s5" -X "cishare.key=$tmp/$id-2.key" || { cat "$tmp/pub.err"; fail "publish before T"; }
+# s5 in header layout 1 (still read): the thief's kcat -H below copies
+# text headers only, not layout 2's binary cishare.env
+publish_new "$s5" -X "cishare.key=$tmp/$id-2.key" -X cishare.envelope.version=1 ||
+    { cat "$tmp/pub.err"; fail "publish before T"; }
 sleep 2
 T=$(date +%s)
 sleep 2

@@ -50,14 +50,15 @@ grep -q "published 1, rejected 0" "$tmp/alert.err" || fail "alert summary"
 ok "alert from nco to electricity"
 
 # Read one topic back: the record with key $2 and message type $3 (the
-# cishare.type header); verify it (decrypt with key file $4 when given)
-# and print inspect's JSON.
+# label header "cishare=<type> <tlp> <origin>" of layout 2, cishare.type in
+# layout 1); verify it (decrypt with key file $4 when given) and print
+# inspect's JSON.
 readback() {
     local topic="$1" key="$2" type="$3" keyfile="${4:-}" at
     at="$(kcat "${kc[@]}" -C -t "$topic" -o beginning -e -q \
         -f '%p %o %k %h\n' |
-        awk -v k="$key" -v t="cishare.type=$type," \
-            '$3 == k && index($4, t) { print $1, $2 }' | tail -1)"
+        awk -v k="$key" -v t="cishare.type=$type," -v l="cishare=$type" \
+            '$3 == k && ($4 == l || index($4, t)) { print $1, $2 }' | tail -1)"
     [ -n "$at" ] || fail "no $type with key $key on $topic"
     kcat "${kc[@]}" -C -t "$topic" -p "${at% *}" -o "${at#* }" -c 1 -q \
         -f '%K %k\n%h\n%S %s\n' >"$tmp/rec.kcat"

@@ -124,7 +124,8 @@ ok "an unknown --message and a missing archive are errors naming them"
 kca=(-F "$(kcat_conf op-power-a)")
 at="$(kcat "${kca[@]}" -C -t cishare.inbox.op-power-a -o beginning -e -q \
     -f '%p %o %k %h\n' |
-    awk -v k="$mid" '$3 == k && index($4, "cishare.type=receipt,") { print $1, $2 }' | tail -1)"
+    awk -v k="$mid" '$3 == k && ($4 == "cishare=receipt" || index($4, "cishare.type=receipt,")) { print $1, $2 }' |
+    tail -1)"
 [ -n "$at" ] || fail "no receipt with key $mid on cishare.inbox.op-power-a"
 kcat "${kca[@]}" -C -t cishare.inbox.op-power-a -p "${at% *}" -o "${at#* }" -c 1 -q \
     -f '%K %k\n%h\n%S %s\n' >"$tmp/rec.kcat"

@@ -69,8 +69,10 @@ ok "ceptoar-electricity relayed both as anonymised copies"
 
 # ---- 4. the raw records ------------------------------------------------------------
 "$py" - "$CISHARE_KAFKA_ADMIN_CONF" "$ida" "$idj" "mark-a-$nonce" "mark-j-$nonce" "$sa" "$sj" <<'EOF' || fail "the relayed records"
-import sys, uuid
+import os, sys, uuid
 from confluent_kafka import Consumer, TopicPartition
+sys.path.insert(0, os.environ["CISHARE_SRC"] + "/tests/kafka")
+from cishare_env import fields
 
 def conf(path):
     c = {}
@@ -103,14 +105,15 @@ def records(path, topic):
 
 admin, ida, idj, mark_a, mark_j, sa, sj = sys.argv[1:]
 traces = {"sighter id": b"op-power-b", "sighter name": b"Power Company B",
-          "sighter key id": b"3877de433fa64265"}
+          "sighter key id": b"3877de433fa64265",
+          "binary sighter key id": bytes.fromhex("3877de433fa64265")}
 # the originals, in the CEPTOAR's inbox: their message ids
 orig = {}
 for m in records(admin, "cishare.inbox.ceptoar-electricity"):
     if (m.key() or b"") in (sa.encode(), sj.encode()):
-        h = dict(m.headers())
-        if h.get("cishare.type") == b"sighting" and h.get("cishare.origin") == b"op-power-b":
-            orig[m.key().decode()] = h["cishare.id"].decode()
+        f = fields(m.headers())
+        if f.get("type") == "sighting" and f.get("origin") == "op-power-b":
+            orig[m.key().decode()] = f["id"]
 assert set(orig) == {sa, sj}, f"originals in the CEPTOAR's inbox: {orig}"
 # every topic that could carry a copy, as admin
 topics = ["cishare.inbox.op-power-a", "cishare.inbox.jpcert", "cishare.inbox.op-power-b",
@@ -126,7 +129,7 @@ for t in topics:
             # keeps its own); every other record of the mark is a copy
             if mark.encode() in v and not (
                     t == "cishare.inbox.op-power-b"
-                    and dict(m.headers()).get("cishare.origin") == b"op-power-b"):
+                    and fields(m.headers()).get("origin") == "op-power-b"):
                 found.setdefault(mark, []).append((t, m))
 want = {mark_a: ("cishare.inbox.op-power-a", sa), mark_j: ("cishare.inbox.jpcert", sj)}
 for mark, (topic, subject) in want.items():
@@ -137,14 +140,17 @@ for mark, (topic, subject) in want.items():
     h = dict(m.headers())
     raw = (m.key() or b"") + b"".join(k.encode() + (v or b"") for k, v in m.headers())
     raw += m.value() or b""
-    t = dict(traces, **{"original message id": orig[subject].encode()})
-    bad = [f"{k} ({v.decode()})" for k, v in t.items() if v.lower() in raw.lower()]
-    print(f"# {mark}: origin {h['cishare.origin'].decode()}, id {h['cishare.id'].decode()}, "
-          f"tlp {h.get('cishare.tlp', b'?').decode()}, in {topic}")
+    t = dict(traces, **{"original message id": orig[subject].encode(),
+                        "binary original message id": uuid.UUID(orig[subject]).bytes})
+    bad = [f"{k} ({v.hex()})" for k, v in t.items()
+           if v in raw or (k[:6] != "binary" and v.lower() in raw.lower())]
+    f = fields(m.headers())
+    print(f"# {mark}: origin {f['origin']}, id {f['id']}, tlp {f['tlp']}, "
+          f"layout {f['layout']}, in {topic}")
     if bad:
         sys.exit(f"{mark}: traces in the raw record: " + ", ".join(bad))
-    assert h["cishare.origin"] == b"ceptoar-electricity", h
-    assert h["cishare.type"] == b"sighting", h
+    assert f["origin"] == "ceptoar-electricity", f
+    assert f["type"] == "sighting", f
     assert "cishare.relay" not in h, h
     assert m.key() == subject.encode(), m.key()
 EOF

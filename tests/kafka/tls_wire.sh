@@ -49,8 +49,8 @@ bytes="$(stat -c %s "$tmp/cap.pcap")"
 if grep -qa "$marker" "$tmp/cap.pcap"; then
     fail "the marker crossed the wire in clear ($tmp/cap.pcap)"
 fi
-# Nor any envelope header name.
-if grep -qa -e "cishare.tlp" -e "cishare.origin" "$tmp/cap.pcap"; then
+# Nor any envelope header name (either layout).
+if grep -qa -e "cishare.tlp" -e "cishare.origin" -e "cishare.env" "$tmp/cap.pcap"; then
     fail "envelope headers crossed the wire in clear"
 fi
 ok "capture of $bytes bytes holds neither the marker nor envelope headers"

@@ -1,7 +1,10 @@
 /*
  * The feed's archive (consumers/archive.h): rows per type, idempotent
  * re-delivery, revocation marks, receipts de-duplicated by (message,
- * recipient), and the out-of-order flags of incident notices.
+ * recipient), and the out-of-order flags of incident notices. Every add
+ * is made twice: from the feed's JSON tree, and into a twin archive from
+ * the fields and texts of the feed's line (cishare_archive_fields_t, no
+ * tree); both must hold the same rows and give the same flags.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,10 +13,125 @@
 #include <cmocka.h>
 #include "test_util.h"
 #include "archive.h"
+#include "cishare/codec.h"
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
-static char dir[256], path[512];
+static char dir[256], path[512], twin_path[512];
+static cishare_archive_t *twin;
+
+static const char *jstr(const json_t *o, const char *k)
+{
+    return json_string_value(json_object_get(o, k));
+}
+
+/* The delivery of every add (to min-meti, topic t, partition 0, offset 1)
+ * of the feed's JSON tree msg, or else of fields. */
+static cishare_archive_rec_t delivery(const json_t *msg,
+                                      const cishare_archive_fields_t *fields)
+{
+    cishare_archive_rec_t r = {.msg = msg,
+                               .fields = fields,
+                               .me = "min-meti",
+                               .delivered_ms = 1772330400000LL,
+                               .appended_ms = 1772330399000LL,
+                               .topic = "t",
+                               .partition = 0,
+                               .offset = 1};
+    return r;
+}
+
+/* m added to the twin as the feed's line path does it: fields, texts */
+static const char *add_as_fields(const json_t *m)
+{
+    const json_t *p = json_object_get(m, "payload"),
+                 *by = json_object_get(m, "relayed_by");
+    const char *type = jstr(m, "type"), *flag = "unset";
+    char *aud = json_dumps(json_object_get(m, "audience"),
+                           JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY),
+         *pay = json_dumps(p, JSON_COMPACT | JSON_SORT_KEYS), err[256];
+    cishare_archive_fields_t fl = {
+        .id = jstr(m, "message_id"),
+        .type = type,
+        .tlp = jstr(m, "tlp"),
+        .origin = jstr(m, "origin"),
+        .sector = jstr(m, "sector"),
+        .subject = !strcmp(type, "sighting")     ? jstr(p, "sighting_of")
+                   : !strcmp(type, "revocation") ? jstr(p, "revokes")
+                   : !strcmp(type, "receipt")    ? jstr(p, "receipt_of")
+                                                 : jstr(p, "id"),
+        .relayed_by =
+            json_string_value(json_array_get(by, json_array_size(by) - 1)),
+        .audience = aud,
+        .audience_len = strlen(aud),
+        .payload = pay,
+        .payload_len = strlen(pay),
+    };
+    cishare_archive_rec_t r = delivery(NULL, &fl);
+
+    assert_true(cishare_time_parse(jstr(m, "created"), &fl.created_ms));
+    assert_int_equal(cishare_archive_add(twin, &r, &flag, err, sizeof(err)),
+                     CISHARE_OK);
+    free(aud);
+    free(pay);
+    return flag;
+}
+
+/* Every row of every table, as text in a fixed order. */
+static char *tables_text(cishare_archive_t *a)
+{
+    static const char *const tables[] = {"messages", "notices", "receipts",
+                                         "sightings"};
+    size_t cap = 1 << 16, len = 0, t;
+    char *out = calloc(1, cap);
+
+    assert_non_null(out);
+    for (t = 0; t < sizeof(tables) / sizeof(tables[0]); t++) {
+        sqlite3_stmt *st;
+        char sql[128];
+        snprintf(sql, sizeof(sql), "SELECT * FROM %s ORDER BY 1, 2, 3",
+                 tables[t]);
+        assert_int_equal(
+            sqlite3_prepare_v2(cishare_archive_db(a), sql, -1, &st, NULL),
+            SQLITE_OK);
+        while (sqlite3_step(st) == SQLITE_ROW) {
+            int c;
+            for (c = 0; c <= sqlite3_column_count(st); c++) {
+                const unsigned char *v = c < sqlite3_column_count(st)
+                                             ? sqlite3_column_text(st, c)
+                                             : (const unsigned char *)"\n";
+                size_t n = strlen(v ? (const char *)v : "NULL") + 1;
+                if (len + n + 1 > cap) {
+                    cap = 2 * (len + n + 1);
+                    assert_non_null(out = realloc(out, cap));
+                }
+                len += (size_t)snprintf(out + len, cap - len, "%s|",
+                                        v ? (const char *)v : "NULL");
+            }
+        }
+        sqlite3_finalize(st);
+    }
+    return out;
+}
+
+/* The twin, filled from fields, holds exactly the rows of a. */
+static void check_twin(cishare_archive_t *a)
+{
+    char err[256], *x, *y;
+
+    assert_int_equal(cishare_archive_commit(a, err, sizeof(err)), CISHARE_OK);
+    assert_int_equal(cishare_archive_commit(twin, err, sizeof(err)),
+                     CISHARE_OK);
+    x = tables_text(a);
+    y = tables_text(twin);
+    assert_true(strlen(x) > 0);
+    assert_string_equal(x, y);
+    assert_int_equal(cishare_archive_added(a), cishare_archive_added(twin));
+    free(x);
+    free(y);
+}
 
 static json_t *notice(const char *mid, const char *inc, const char *stage)
 {
@@ -30,17 +148,13 @@ static json_t *notice(const char *mid, const char *inc, const char *stage)
 
 static const char *add(cishare_archive_t *a, json_t *m)
 {
-    cishare_archive_rec_t r = {.msg = m,
-                               .me = "min-meti",
-                               .delivered_ms = 1772330400000LL,
-                               .appended_ms = 1772330399000LL,
-                               .topic = "t",
-                               .partition = 0,
-                               .offset = 1};
-    const char *flag = "unset";
+    cishare_archive_rec_t r = delivery(m, NULL);
+    const char *flag = "unset", *tflag;
     char err[256];
     assert_int_equal(cishare_archive_add(a, &r, &flag, err, sizeof(err)),
                      CISHARE_OK);
+    tflag = add_as_fields(m);
+    assert_true(flag == tflag || (flag && tflag && !strcmp(flag, tflag)));
     json_decref(m);
     return flag;
 }
@@ -87,6 +201,7 @@ static void test_notices_and_flags(void **state)
                               "NOT NULL"),
                      3);
     assert_int_equal(cishare_archive_added(a), 8);
+    check_twin(a);
     cishare_archive_close(a);
 }
 
@@ -115,6 +230,7 @@ static void test_same_id_other_origin(void **state)
                               "message_id='m1'"),
                      2);
     assert_int_equal(cishare_archive_added(a), 2);
+    check_twin(a);
     cishare_archive_close(a);
 }
 
@@ -171,6 +287,45 @@ static void test_receipts_revocations_sightings(void **state)
                               "false_positive"),
                      3);
     assert_int_equal(cishare_archive_commit(a, err, sizeof(err)), CISHARE_OK);
+    check_twin(a);
+    cishare_archive_close(a);
+}
+
+/* The checkpointer copies the WAL into the database in the background
+ * once it holds 1000 pages; every committed row stays readable. */
+static void test_background_checkpoint(void **state)
+{
+    cishare_archive_t *a;
+    char err[256], mid[32], pad[2001];
+    int b, i, waited;
+
+    (void)state;
+    memset(pad, 'x', sizeof(pad) - 1);
+    pad[sizeof(pad) - 1] = '\0';
+    assert_int_equal(cishare_archive_open(path, true, &a, err, sizeof(err)),
+                     CISHARE_OK);
+    for (b = 0; b < 20; b++) {
+        for (i = 0; i < 100; i++) {
+            json_t *m = notice("m", "incident--c", "update");
+            snprintf(mid, sizeof(mid), "c%d-%d", b, i);
+            json_object_set_new(m, "message_id", json_string(mid));
+            json_object_set_new(json_object_get(m, "payload"), "pad",
+                                json_string(pad));
+            add(a, m);
+        }
+        assert_int_equal(cishare_archive_commit(a, err, sizeof(err)),
+                         CISHARE_OK);
+    }
+    for (waited = 0; !cishare_archive_checkpoints(a) && waited < 500; waited++)
+        usleep(10000);
+    assert_true(cishare_archive_checkpoints(a) > 0);
+    assert_int_equal(count(a, "SELECT count(*) FROM messages"), 2000);
+    check_twin(a);
+    cishare_archive_close(a);
+    /* read back by a new connection */
+    assert_int_equal(cishare_archive_open(path, false, &a, err, sizeof(err)),
+                     CISHARE_OK);
+    assert_int_equal(count(a, "SELECT count(*) FROM messages"), 2000);
     cishare_archive_close(a);
 }
 
@@ -180,12 +335,15 @@ static int setup(void **state)
     if (test_tmpdir_make(dir, sizeof(dir), "archive"))
         return -1;
     snprintf(path, sizeof(path), "%s/archive.db", dir);
-    return 0;
+    snprintf(twin_path, sizeof(twin_path), "%s/twin.db", dir);
+    return cishare_archive_open(twin_path, true, &twin, NULL, 0) ? -1 : 0;
 }
 
 static int teardown(void **state)
 {
     (void)state;
+    cishare_archive_close(twin);
+    twin = NULL;
     remove(path);
     return test_tmpdir_remove(dir);
 }
@@ -199,6 +357,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_receipts_revocations_sightings,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(test_background_checkpoint, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

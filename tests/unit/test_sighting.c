@@ -280,6 +280,33 @@ static void test_journal_lookup(void **state)
                                                errstr, sizeof(errstr)),
                      CISHARE_OK);
     assert_int_equal(n, 0);
+    /* every line is exactly jansson's sorted, compact dump of the record
+     * (the format older releases wrote and lookups parse) */
+    {
+        static const cishare_pubjournal_rec_t odd = {
+            "op-power-a",      "indicator--\"q\"\\\u00e9\t\x7f",
+            "indicator",       "amber",
+            "participant:nco", 1900000000001};
+        char line[1024], *dump;
+        json_t *o;
+        snprintf(path, sizeof(path), "%s/odd.jsonl", tmpdir);
+        assert_int_equal(cishare_pubjournal_append(path, &odd, 1, 1000, errstr,
+                                                   sizeof(errstr)),
+                         CISHARE_OK);
+        fp = fopen(path, "r");
+        assert_non_null(fp);
+        assert_non_null(fgets(line, sizeof(line), fp));
+        fclose(fp);
+        o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "at",
+                      "1970-01-01T00:00:01Z", "origin", odd.origin, "subject",
+                      odd.subject, "type", odd.type, "tlp", odd.tlp, "audience",
+                      odd.audience, "expires", "2030-03-17T17:46:40.001Z");
+        dump = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+        line[strcspn(line, "\n")] = '\0';
+        assert_string_equal(line, dump);
+        free(dump);
+        json_decref(o);
+    }
     /* a folder that does not exist: an error naming the file */
     snprintf(path, sizeof(path), "%s/no/such/published.jsonl", tmpdir);
     assert_int_equal(

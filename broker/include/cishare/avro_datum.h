@@ -127,6 +127,9 @@ cishare_err_t cishare_avro_decode_text(
 /** True when p[0..n) is UTF-8 as jansson accepts it (NUL allowed). */
 bool cishare_avro_utf8_valid(const void *p, size_t n);
 
+/** Append n bytes: 0, or -1 when out of memory (or beyond out->max). */
+int cishare_avro_buf_put(cishare_avro_buf_t *out, const void *p, size_t n);
+
 /**
  * Append n bytes of valid UTF-8 as a JSON string (quotes included),
  * escaped as jansson's dump escapes it. 0, or -1 when out of memory (or

@@ -24,11 +24,26 @@
  * "x25519-xchacha20poly1305" = value is a seal.h envelope cishare.relay text
  * one per relay hop, in order (see below)
  *
- * Every value is printable ASCII so that kcat prints headers intact.
- * Parsing from Kafka is untrusted: each value is bounded by the constants
- * below, any cishare.* header other than cishare.relay may appear at most
- * once, an unknown cishare.* header is refused (it would be unsigned),
- * headers outside the cishare. prefix are ignored.
+ * That is header layout version 1 (still read; written with
+ * cishare.envelope.version=1). Version 2, the default, carries the same
+ * fields in two headers (schemas/README.md has the byte table):
+ *
+ *   cishare      text    "<type> <tlp> <origin>": what kcat users read
+ *   cishare.env  binary  0x02, 2 length bytes, then COBS (no 0x00 byte:
+ *                        kcat stops at one) of: scheme code, flags,
+ *                        16-byte id, schema, created, [expires], 8-byte
+ *                        kid, sector, audience, then the raw signature
+ *                        (no base64)
+ *
+ * The canonical signing input (and so every signature) is the same in
+ * both: the layout is only how the fields travel.
+ *
+ * Every version 1 value is printable ASCII so that kcat prints headers
+ * intact. Parsing from Kafka is untrusted: each value is bounded by the
+ * constants below, any cishare.* header other than cishare.relay may
+ * appear at most once, an unknown cishare.* header is refused (it would be
+ * unsigned), headers of both layouts in one message are refused, headers
+ * other than "cishare" and the cishare. prefix are ignored.
  *
  * Signature: the scheme signs D = BLAKE2b-256(canonical input), where the
  * canonical input is a domain-separated, length-prefixed byte string of
@@ -117,6 +132,18 @@
 #define CISHARE_H_SIG      "cishare.sig"
 #define CISHARE_H_ENC      "cishare.enc"
 #define CISHARE_H_RELAY    "cishare.relay"
+/* Version 2 (compact) layout: two headers instead of the twelve above,
+ * plus the same cishare.relay hops (schemas/README.md, "Envelope
+ * headers"). */
+#define CISHARE_H_LABEL "cishare"     /**< text "<type> <tlp> <origin>" */
+#define CISHARE_H_ENV   "cishare.env" /**< binary: every other field */
+/** Header layouts: 1 = one text header per field (still read), 2 = the
+ *  compact layout, what writers write by default. */
+#define CISHARE_ENV_WIRE_V1      1
+#define CISHARE_ENV_WIRE_V2      2
+#define CISHARE_ENV_WIRE_DEFAULT CISHARE_ENV_WIRE_V2
+/** First byte of a cishare.env value. */
+#define CISHARE_ENV_V2_TAG 0x02
 
 /**
  * One relay hop. Header cishare.relay, 7 fields separated by one space:
@@ -154,6 +181,11 @@ typedef struct cishare_envelope_s {
     uint8_t sig[CISHARE_SIG_MAX_BYTES];
     size_t sig_len;                /**< 0: unsigned */
     char enc[CISHARE_ENC_LEN + 1]; /**< "" plaintext, else CISHARE_ENC_* */
+    /** Header layout: 0 = the writer's default (CISHARE_ENV_WIRE_DEFAULT),
+     *  1 or 2. cishare_envelope_from_headers sets the version it read, so
+     *  a relayed copy keeps the original's layout. Not signed: both
+     *  layouts carry the same fields and the same signature. */
+    uint8_t wire_version;
     cishare_relay_hop_t relay[CISHARE_RELAY_MAX];
     size_t relay_cnt;
 } cishare_envelope_t;
@@ -296,7 +328,9 @@ cishare_err_t cishare_envelope_sign_batch(
 /** Counters of this thread's signature verifications (Merkle scheme). */
 typedef struct cishare_sig_stats_s {
     uint64_t ed25519_verifies; /**< root signatures checked by Ed25519 */
-    uint64_t cache_hits;       /**< roots found in the verified cache */
+    uint64_t cache_hits;       /**< roots found in the verified cache, or a path
+                                    joining a verified tree's known nodes */
+    uint64_t path_hashes;      /**< leaf and node hashes computed */
 } cishare_sig_stats_t;
 
 /** This thread's counters since it started (or the last clear). */
@@ -384,19 +418,23 @@ cishare_err_t cishare_envelope_validate(const cishare_envelope_t *env,
 
 /**
  * Add the envelope's headers to hdrs (an rd_kafka_headers_new() list the
- * caller owns). The envelope must be signed.
+ * caller owns), in the layout env->wire_version names (0: version 2).
+ * The envelope must be signed; version 2 also needs a scheme it has a
+ * code for (ed25519, ed25519-merkle) and a UUID message id.
  */
 cishare_err_t cishare_envelope_to_headers(const cishare_envelope_t *env,
                                           rd_kafka_headers_t *hdrs,
                                           char *errstr, size_t errstr_size);
 
 /**
- * Parse headers received from Kafka (untrusted; only read) into env.
- * Refuses oversized values, duplicate or unknown cishare.* headers,
- * missing required headers and malformed values (CISHARE_ERR_PARSE,
- * CISHARE_ERR_TOO_LARGE, CISHARE_ERR_VALIDATION), naming the header.
- * A missing cishare.sig is not a parse error: sig_len is 0 and
- * verification fails. hdrs may be NULL (then: missing headers).
+ * Parse headers received from Kafka (untrusted; only read) into env, in
+ * either layout (env->wire_version says which). Refuses oversized
+ * values, duplicate or unknown cishare.* headers, missing required
+ * headers, headers of both layouts in one message and malformed values
+ * (CISHARE_ERR_PARSE, CISHARE_ERR_TOO_LARGE, CISHARE_ERR_VALIDATION),
+ * naming the header. A version 1 message without cishare.sig is not a
+ * parse error: sig_len is 0 and verification fails. hdrs may be NULL
+ * (then: missing headers).
  */
 cishare_err_t cishare_envelope_from_headers(const rd_kafka_headers_t *hdrs,
                                             cishare_envelope_t *env,
@@ -404,8 +442,28 @@ cishare_err_t cishare_envelope_from_headers(const rd_kafka_headers_t *hdrs,
     __attribute__((warn_unused_result));
 
 /**
- * Text value of one header of env into buf (snprintf semantics, returns
- * the full length, 0 when the header is absent for this envelope).
+ * Length of the layout 2 cishare.env value that starts at p (at most
+ * `avail` bytes readable), from its own fields: the value is
+ * self-delimiting, so a reader of text that embeds it raw (kcat's %h) can
+ * find its end whatever bytes it holds. 0 when it is not a well-formed
+ * start of one (wrong tag, unknown scheme, bad batch fields, truncated).
+ * Only lengths are checked; cishare_envelope_from_headers checks the rest.
+ */
+size_t cishare_envelope_env_len(const uint8_t *p, size_t avail);
+
+/**
+ * The message id and origin one header claims, for logs of a message
+ * that may not parse (unverified): cishare.id / cishare.origin (version
+ * 1), cishare.env / cishare (version 2). Fills id or origin (when the
+ * header carries it and it fits) and leaves the other alone.
+ */
+void cishare_envelope_claims(const char *name, const void *val, size_t len,
+                             char id[CISHARE_MSG_ID_LEN + 1],
+                             char origin[CISHARE_ENV_NAME_LEN + 1]);
+
+/**
+ * Text value of one (version 1) header of env into buf (snprintf semantics,
+ * returns the full length, 0 when the header is absent for this envelope).
  * `name` is one of CISHARE_H_*; for CISHARE_H_RELAY, hop `idx`.
  */
 size_t cishare_envelope_header_text(const cishare_envelope_t *env,

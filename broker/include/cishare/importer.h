@@ -101,6 +101,52 @@ cishare_err_t cishare_import_file(const char *path, cishare_import_format_t fmt,
                                   size_t errstr_size);
 
 /**
+ * A file opened for import, read a chunk at a time (cishare publish).
+ * JSON Lines of native messages are parsed as they are asked for, so that
+ * publishing starts with the first records, overlaps the parsing, and
+ * memory stays bounded by a chunk; every other input is imported whole by
+ * cishare_import_open() and handed out at once.
+ */
+typedef struct cishare_import_src_s cishare_import_src_t;
+
+/**
+ * Read path ("-" = stdin) and check it as cishare_import_file() does:
+ * every error that refuses the whole file (cannot read, too large, not
+ * JSON, unrecognised shape) is returned here, so a caller that opens all
+ * its files first sends nothing from a bad set. Errors as
+ * cishare_import_file(); *srcp is NULL on error.
+ */
+cishare_err_t cishare_import_open(const char *path, cishare_import_format_t fmt,
+                                  cishare_import_src_t **srcp, char *errstr,
+                                  size_t errstr_size);
+
+/** The most records plus rejections src can still yield (for reserving
+ *  room for their outcomes before the first is sent). */
+size_t cishare_import_bound(const cishare_import_src_t *src);
+
+/**
+ * APPEND to `res` the next records of src, up to `max` of them
+ * (with the rejections and skipped objects met on the way, in input
+ * order); *donep is true once src has nothing more.
+ * @returns CISHARE_OK or CISHARE_ERR_NOMEM (errstr names the file; what
+ *          was appended before stays in res).
+ */
+cishare_err_t cishare_import_next(cishare_import_src_t *src, size_t max,
+                                  cishare_import_result_t *res, bool *donep,
+                                  char *errstr, size_t errstr_size);
+
+/** Where src stands, e.g. "list.jsonl:1201" (the next unread line), for
+ *  naming what was not read. */
+const char *cishare_import_where(cishare_import_src_t *src);
+
+/** Free src (NULL is a no-op). */
+void cishare_import_close(cishare_import_src_t *src);
+
+/** Free the records and rejections of res (handed on to a publisher),
+ *  keeping its skipped entries (for the summary) and its room. */
+void cishare_import_result_drop_handled(cishare_import_result_t *res);
+
+/**
  * Same on a buffer already in memory; `name` labels records and errors
  * (its extension is used for detection like a path's). The buffer is only
  * read during the call.

@@ -28,6 +28,7 @@
 #include "cishare/keys.h"
 #include "cishare/policy.h"
 #include "cishare/seal.h"
+#include "cishare/topics.h"
 #include "cishare/types.h"
 
 #include <jansson.h>
@@ -43,6 +44,21 @@
      CISHARE_SEAL_MAX_RECIPIENTS * CISHARE_SEAL_ENTRY_BYTES +                  \
      CISHARE_SEAL_TAG_BYTES)
 
+/**
+ * One topic's copy of an encrypted message (cishare_message_build_sealer):
+ * the same plaintext, envelope and id, sealed to only the recipients whose
+ * feed reads the topic (cishare_routing_feed_topics), so that a record
+ * carries the key wraps of its own readers, not of every recipient. Its
+ * value differs from the other topics', so it is signed on its own:
+ * a copy of the message's envelope signed over this value.
+ */
+typedef struct cishare_msg_topic_s {
+    char topic[CISHARE_TOPIC_MAX];
+    uint8_t *value; /**< sealed value */
+    size_t value_len;
+    size_t recipient_cnt; /**< key wraps in value */
+} cishare_msg_topic_t;
+
 /** A message ready to produce. Owned; free with cishare_msg_out_clear(). */
 typedef struct cishare_msg_out_s {
     cishare_envelope_t env; /**< signed; to_headers() it */
@@ -52,6 +68,11 @@ typedef struct cishare_msg_out_s {
     size_t value_len;
     cishare_audience_t audience; /**< resolved, for routing to topics */
     size_t recipient_cnt;        /**< encryption recipients (0: clear) */
+    /** Per-topic copies (cishare_message_build_sealer() of an encrypted
+     *  message), one per topic of cishare_routing_topics(), in its order;
+     *  NULL/0: value goes to every topic. */
+    cishare_msg_topic_t *topics;
+    size_t topic_cnt;
 } cishare_msg_out_t;
 
 /** Free what out owns and zero it. NULL is a no-op. */
@@ -106,6 +127,15 @@ cishare_err_t cishare_message_build_unsigned(
  * recipient set, so that the recipients' keys are wrapped once per epoch,
  * not once per message. sealer NULL: as cishare_message_build_unsigned()
  * (a v2 value of its own one-message epoch).
+ *
+ * With a v2 sealer that seals per topic (cishare_sealer_per_topic(): the
+ * default, cishare.seal.per-topic), an encrypted message also gets
+ * out->topics:
+ * one copy per topic it routes to, sealed under the epoch of that topic's
+ * readers among the recipients (a topic no recipient reads gets the full
+ * set). The caller signs a copy of out->env over each copy's value and
+ * produces copy i with it to topics[i].topic; out->value stays the copy for
+ * every recipient (a dry run, or a caller that produces one value).
  */
 cishare_err_t cishare_message_build_sealer(
     cishare_codec_t *codec, const cishare_directory_t *dir,
@@ -254,6 +284,23 @@ cishare_err_t cishare_message_render_line_unsealer(
     const uint8_t *value, size_t len, const cishare_msg_in_t *in,
     cishare_avro_buf_t *out, char *errstr, size_t errstr_size)
     __attribute__((warn_unused_result));
+
+/** Where the JSON values of "audience" and "payload" lie in a rendered
+ *  line (offsets into out->buf): the feed's archive stores those texts
+ *  without a JSON tree. */
+typedef struct cishare_line_spans_s {
+    size_t audience_off, audience_len;
+    size_t payload_off, payload_len;
+} cishare_line_spans_t;
+
+/** cishare_message_render_line_unsealer() that also says where the
+ *  audience and the payload are (spans may be NULL). */
+cishare_err_t cishare_message_render_line_spans(
+    cishare_codec_t *codec, const cishare_keypair_t *kp,
+    cishare_unsealer_t *unsealer, const char *key, size_t key_len,
+    const uint8_t *value, size_t len, const cishare_msg_in_t *in,
+    cishare_avro_buf_t *out, cishare_line_spans_t *spans, char *errstr,
+    size_t errstr_size) __attribute__((warn_unused_result));
 
 /**
  * The delivery decision for participant p of a verified message. First

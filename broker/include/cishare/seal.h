@@ -147,6 +147,17 @@ cishare_err_t cishare_sealer_new(int version, uint64_t epoch_messages,
 /** Wipe every content key and free. NULL is a no-op. */
 void cishare_sealer_destroy(cishare_sealer_t *s);
 
+/** Layout version the sealer writes (1 or 2); NULL: 2. */
+int cishare_sealer_version(const cishare_sealer_t *s);
+
+/**
+ * Whether a message built with this v2 sealer is sealed per topic
+ * (message.h cishare_msg_topic_t; cishare.seal.per-topic). Default on;
+ * NULL: off. Set before the sealer is shared between threads.
+ */
+void cishare_sealer_set_per_topic(cishare_sealer_t *s, int on);
+int cishare_sealer_per_topic(const cishare_sealer_t *s);
+
 /**
  * cishare_seal_encrypt() in the sealer's version: for v2 under the
  * current epoch of the recipient set (the set of distinct keys, in any
