@@ -5,6 +5,7 @@
 
 #include "cishare/codec.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -129,6 +130,17 @@ static const char schema_sql[] =
 static cishare_err_t db_err(cishare_archive_t *a, const char *what,
                             char *errstr, size_t errstr_size)
 {
+    int sys = sqlite3_system_errno(a->db);
+
+    /* the operating system's words first: SQLite says "database or disk
+     * is full" where the other state files say "No space left on
+     * device" */
+    if (sqlite3_errcode(a->db) == SQLITE_FULL)
+        sys = ENOSPC;
+    if (sys)
+        return cishare_err_set(CISHARE_ERR_IO, errstr, errstr_size,
+                               "%s: %s: %s (%s)", a->path, what, strerror(sys),
+                               sqlite3_errmsg(a->db));
     return cishare_err_set(CISHARE_ERR_IO, errstr, errstr_size, "%s: %s: %s",
                            a->path, what, sqlite3_errmsg(a->db));
 }
