@@ -604,12 +604,8 @@ static void test_v2_vectors(void **state)
     fixed_envelope(&env);
     sign_env(&env, NULL);
     tl = vec_text(&env, text, sizeof(text));
-    if (getenv("CISHARE_REGEN_VECTORS")) {
-        FILE *fp = fopen(vec_path("v2/headers.txt"), "wb");
-        assert_non_null(fp);
-        fwrite(text, 1, tl, fp);
-        fclose(fp);
-    }
+    if (getenv("CISHARE_REGEN_VECTORS"))
+        write_vec("v2/headers.txt", text, tl);
     assert_int_equal(read_vec("v2/headers.txt", stored, sizeof(stored)), tl);
     assert_memory_equal(stored, text, tl);
     p = stored;
@@ -639,12 +635,8 @@ static void test_v2_vectors(void **state)
             (size_t)snprintf(text + tl, sizeof(text) - tl, "message %zu\n", i);
         tl += vec_text(&b[i], text + tl, sizeof(text) - tl);
     }
-    if (getenv("CISHARE_REGEN_VECTORS")) {
-        FILE *fp = fopen(vec_path("v2/merkle3.txt"), "wb");
-        assert_non_null(fp);
-        fwrite(text, 1, tl, fp);
-        fclose(fp);
-    }
+    if (getenv("CISHARE_REGEN_VECTORS"))
+        write_vec("v2/merkle3.txt", text, tl);
     assert_int_equal(read_vec("v2/merkle3.txt", stored, sizeof(stored)), tl);
     assert_memory_equal(stored, text, tl);
     /* decoded from the stored bytes: verifies, and carries exactly the
