@@ -1206,7 +1206,7 @@ cishare_err_t cishare_publisher_submit(cishare_publisher_t *pub,
         char errstr[1024];
         cishare_err_t err;
 
-        memset(&o, 0, sizeof(o));
+        cishare_msg_out_init(&o);
         err = pub->test_nomem_at == idx + 1
                   ? CISHARE_ERR_NOMEM
                   : prepare(pub, msg, tlp_override, audience, true, &o, &topics,

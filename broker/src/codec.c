@@ -389,6 +389,103 @@ cishare_err_t cishare_codec_encode(cishare_codec_t *codec,
     return CISHARE_OK;
 }
 
+json_t *cishare_receipt_payload_json(const cishare_receipt_fields_t *r)
+{
+    char created[32], delivered[32], appended[32];
+
+    cishare_time_format(r->created_ms, created);
+    cishare_time_format(r->delivered_ms, delivered);
+    if (r->appended_ms >= 0)
+        cishare_time_format(r->appended_ms, appended);
+    return json_pack(
+        "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:s, s:i, s:I}", "id",
+        r->id, "created", created, "receipt_of", r->of_id, "receipt_of_origin",
+        r->of_origin, "receipt_of_type", cishare_msgtype_name(r->of_type),
+        "receipt_of_subject", r->of_subject, "receipt_of_tlp",
+        cishare_tlp_name(r->of_tlp), "delivered_at", delivered, "appended_at",
+        r->appended_ms >= 0 ? json_string(appended) : json_null(), "topic",
+        r->topic ? r->topic : "", "partition", r->partition, "offset",
+        (json_int_t)r->offset);
+}
+
+/* Avro's zig-zag varint of v */
+static int put_long(cishare_avro_buf_t *b, int64_t v)
+{
+    uint64_t z = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+    uint8_t t[10];
+    size_t n = 0;
+
+    while (z > 0x7f) {
+        t[n++] = (uint8_t)((z & 0x7f) | 0x80);
+        z >>= 7;
+    }
+    t[n++] = (uint8_t)z;
+    return cishare_avro_buf_put(b, t, n);
+}
+
+static int put_string(cishare_avro_buf_t *b, const char *s)
+{
+    size_t n = strlen(s);
+
+    return put_long(b, (int64_t)n) || cishare_avro_buf_put(b, s, n);
+}
+
+cishare_err_t cishare_codec_encode_receipt(cishare_codec_t *codec,
+                                           const cishare_receipt_fields_t *r,
+                                           uint8_t **outp, size_t *lenp,
+                                           char *errstr, size_t errstr_size)
+{
+    const char *texts[] = {r->id, r->of_id, r->of_origin, r->of_subject,
+                           r->topic ? r->topic : ""};
+    cishare_avro_buf_t out = {.max = CISHARE_CODEC_MAX_MSG_SIZE};
+    uint64_t fp = cishare_codec_fingerprint(codec, CISHARE_MSG_RECEIPT);
+    uint8_t head[CISHARE_CODEC_HEADER_LEN];
+    size_t i;
+    int rc;
+
+    *outp = NULL;
+    *lenp = 0;
+    if (codec->types[CISHARE_MSG_RECEIPT].write) {
+        json_t *p = cishare_receipt_payload_json(r);
+        cishare_err_t err =
+            p ? cishare_codec_encode(codec, CISHARE_MSG_RECEIPT, p, outp, lenp,
+                                     errstr, errstr_size)
+              : cishare_err_set(CISHARE_ERR_NOMEM, errstr, errstr_size,
+                                "out of memory");
+        json_decref(p);
+        return err;
+    }
+    for (i = 0; i < sizeof(texts) / sizeof(texts[0]); i++)
+        if (!cishare_avro_utf8_valid(texts[i], strlen(texts[i])))
+            return cishare_err_set(CISHARE_ERR_VALIDATION, errstr, errstr_size,
+                                   "receipt: a text field is not UTF-8");
+    head[0] = CISHARE_CODEC_MAGIC0;
+    head[1] = CISHARE_CODEC_MAGIC1;
+    for (i = 0; i < 8; i++)
+        head[2 + i] = (uint8_t)(fp >> (8 * i));
+    /* the fields in Receipt.avsc's order */
+    rc = cishare_avro_buf_put(&out, head, sizeof(head)) ||
+         put_string(&out, r->id) || put_long(&out, r->created_ms) ||
+         put_string(&out, r->of_id) || put_string(&out, r->of_origin) ||
+         put_string(&out, cishare_msgtype_name(r->of_type)) ||
+         put_string(&out, r->of_subject) ||
+         put_string(&out, cishare_tlp_name(r->of_tlp)) ||
+         put_long(&out, r->delivered_ms) ||
+         (r->appended_ms >= 0
+              ? put_long(&out, 1) || put_long(&out, r->appended_ms)
+              : put_long(&out, 0)) ||
+         put_string(&out, r->topic ? r->topic : "") ||
+         put_long(&out, r->partition) || put_long(&out, r->offset);
+    if (rc) {
+        free(out.buf);
+        return cishare_err_set(CISHARE_ERR_NOMEM, errstr, errstr_size,
+                               "out of memory");
+    }
+    *outp = out.buf;
+    *lenp = out.len;
+    return CISHARE_OK;
+}
+
 /* The type of the header's fingerprint, and in *oldp the older version
  * it names (NULL: the current schema). */
 static cishare_err_t peek(const cishare_codec_t *codec, const uint8_t *buf,

@@ -29,7 +29,16 @@ void cishare_msg_out_clear(cishare_msg_out_t *out)
     for (size_t i = 0; i < out->topic_cnt; i++)
         free(out->topics[i].value);
     free(out->topics);
-    memset(out, 0, sizeof(*out));
+    cishare_msg_out_init(out);
+}
+
+void cishare_msg_out_init(cishare_msg_out_t *out)
+{
+    /* env is the first member; its relay hop slots (21 of its 27 KB) are
+     * not read past relay_cnt: zeroing all of it was a memset of 27 KB
+     * twice per receipt the feed sends */
+    cishare_envelope_init(&out->env);
+    memset((char *)out + sizeof(out->env), 0, sizeof(*out) - sizeof(out->env));
 }
 
 static const char *const top_keys[] = {"type", "tlp", "audience", "expires",
@@ -274,6 +283,66 @@ static void message_derive_id(cishare_envelope_t *env, const char *origin,
         env->audience);
 }
 
+/* The envelope's origin, sector, schema and creation time */
+static void env_origin(cishare_codec_t *codec,
+                       const cishare_participant_t *origin, int64_t now_ms,
+                       cishare_envelope_t *env)
+{
+    snprintf(env->origin, sizeof(env->origin), "%s", origin->id);
+    snprintf(env->sector, sizeof(env->sector), "%s",
+             origin->sector_cnt ? origin->sectors[0] : "");
+    env->schema_fp = cishare_codec_fingerprint(codec, env->type);
+    env->created_ms = now_ms;
+}
+
+/* The signing key must be a key of the origin that signs now (the
+ * current one, or a previous one in its rotation overlap). */
+static cishare_err_t key_check(const cishare_directory_t *dir,
+                               const cishare_participant_t *origin,
+                               const cishare_keypair_t *kp, int64_t now_ms,
+                               char *errstr, size_t errstr_size)
+{
+    const cishare_signing_key_t *sk =
+        cishare_directory_signing_key(dir, kp->key_id);
+    char why[384];
+
+    if (!sk || sk->owner != origin ||
+        sodium_memcmp(kp->ed25519_pk, sk->ed25519_pk,
+                      CISHARE_ED25519_PK_BYTES) != 0)
+        return cishare_err_set(CISHARE_ERR_UNKNOWN_KEY, errstr, errstr_size,
+                               "key %s is not the directory key of '%s' "
+                               "(%s)",
+                               kp->key_id, origin->id, origin->key_id);
+    if (cishare_key_check(sk, now_ms, now_ms, why, sizeof(why)))
+        return cishare_err_set(CISHARE_ERR_UNKNOWN_KEY, errstr, errstr_size,
+                               "%s", why);
+    return CISHARE_OK;
+}
+
+/* out->audience and the envelope's canonical audience text from the
+ * text a user wrote (the label, out->env.tlp, is set) */
+static cishare_err_t set_audience(const cishare_directory_t *dir,
+                                  const cishare_participant_t *origin,
+                                  const char *text, cishare_msg_out_t *out,
+                                  char *errstr, size_t errstr_size)
+{
+    cishare_envelope_t *env = &out->env;
+    cishare_err_t err;
+    size_t n;
+
+    if ((err = cishare_audience_resolve(dir, env->tlp, origin, text,
+                                        &out->audience, errstr, errstr_size)))
+        return err;
+    n = cishare_audience_format(&out->audience, env->audience,
+                                sizeof(env->audience));
+    if (n >= sizeof(env->audience))
+        return cishare_err_set(CISHARE_ERR_TOO_LARGE, errstr, errstr_size,
+                               "audience text is %zu bytes; at most %d fit "
+                               "the envelope",
+                               n, CISHARE_AUDIENCE_TEXT_LEN);
+    return CISHARE_OK;
+}
+
 static cishare_err_t
 message_build(cishare_codec_t *codec, const cishare_directory_t *dir,
               const cishare_participant_t *origin, const cishare_keypair_t *kp,
@@ -293,9 +362,7 @@ message_build(cishare_codec_t *codec, const cishare_directory_t *dir,
     cishare_policy_msg_t pm;
     cishare_err_t err = CISHARE_OK;
 
-    /* env is the first member: zero it once */
-    cishare_envelope_init(env);
-    memset((char *)out + sizeof(out->env), 0, sizeof(*out) - sizeof(out->env));
+    cishare_msg_out_init(out);
     if (!codec || !dir || !origin || !kp || !msg)
         return cishare_err_set(CISHARE_ERR_INVALID_ARG, errstr, errstr_size,
                                "message build: missing argument");
@@ -313,23 +380,8 @@ message_build(cishare_codec_t *codec, const cishare_directory_t *dir,
                                    "type, tlp, audience, expires, payload)",
                                    k);
     }
-    /* The signing key must be a key of the origin that signs now
-     * (the current one, or a previous one in its rotation overlap). */
-    {
-        const cishare_signing_key_t *sk =
-            cishare_directory_signing_key(dir, kp->key_id);
-        char why[384];
-        if (!sk || sk->owner != origin ||
-            sodium_memcmp(kp->ed25519_pk, sk->ed25519_pk,
-                          CISHARE_ED25519_PK_BYTES) != 0)
-            return cishare_err_set(CISHARE_ERR_UNKNOWN_KEY, errstr, errstr_size,
-                                   "key %s is not the directory key of '%s' "
-                                   "(%s)",
-                                   kp->key_id, origin->id, origin->key_id);
-        if (cishare_key_check(sk, now_ms, now_ms, why, sizeof(why)))
-            return cishare_err_set(CISHARE_ERR_UNKNOWN_KEY, errstr, errstr_size,
-                                   "%s", why);
-    }
+    if ((err = key_check(dir, origin, kp, now_ms, errstr, errstr_size)))
+        return err;
 
     v = json_object_get(msg, "type");
     if (!json_is_string(v) ||
@@ -378,18 +430,8 @@ message_build(cishare_codec_t *codec, const cishare_directory_t *dir,
                                  errstr_size);
     if (err)
         goto fail;
-    if ((err = cishare_audience_resolve(dir, env->tlp, origin, aud_text,
-                                        &out->audience, errstr, errstr_size)))
+    if ((err = set_audience(dir, origin, aud_text, out, errstr, errstr_size)))
         goto fail;
-    n = cishare_audience_format(&out->audience, env->audience,
-                                sizeof(env->audience));
-    if (n >= sizeof(env->audience)) {
-        err = cishare_err_set(CISHARE_ERR_TOO_LARGE, errstr, errstr_size,
-                              "audience text is %zu bytes; at most %d fit "
-                              "the envelope",
-                              n, CISHARE_AUDIENCE_TEXT_LEN);
-        goto fail;
-    }
 
     /* payload */
     if ((err = cishare_payload_fill_defaults(env->type, payload, now_ms, errstr,
@@ -420,11 +462,7 @@ message_build(cishare_codec_t *codec, const cishare_directory_t *dir,
      * the same input is a duplicate to every feed, not a second message */
     message_derive_id(env, origin->id, payload, out->key, out->key_len, plain,
                       plain_len);
-    snprintf(env->origin, sizeof(env->origin), "%s", origin->id);
-    snprintf(env->sector, sizeof(env->sector), "%s",
-             origin->sector_cnt ? origin->sectors[0] : "");
-    env->schema_fp = cishare_codec_fingerprint(codec, env->type);
-    env->created_ms = now_ms;
+    env_origin(codec, origin, now_ms, env);
 
     if (cishare_tlp_encrypted(env->tlp)) {
         pm.tlp = env->tlp;
@@ -502,6 +540,54 @@ cishare_err_t cishare_message_build_unsigned(
     return message_build(codec, dir, origin, kp, msg, tlp_override,
                          audience_override, now_ms, NULL, out, false, errstr,
                          errstr_size);
+}
+
+cishare_err_t cishare_message_build_receipt(
+    cishare_codec_t *codec, const cishare_directory_t *dir,
+    const cishare_participant_t *origin, const cishare_keypair_t *kp,
+    const cishare_receipt_fields_t *r, int64_t now_ms, cishare_msg_out_t *out,
+    char *errstr, size_t errstr_size)
+{
+    cishare_envelope_t *env = &out->env;
+    char aud[CISHARE_ID_MAX_LEN + 16];
+    size_t n;
+    cishare_err_t err;
+
+    cishare_msg_out_init(out);
+    if (!codec || !dir || !origin || !kp || !r || !r->id || !r->of_id ||
+        !r->of_origin || !r->of_subject)
+        return cishare_err_set(CISHARE_ERR_INVALID_ARG, errstr, errstr_size,
+                               "receipt build: missing argument");
+    if ((err = key_check(dir, origin, kp, now_ms, errstr, errstr_size)))
+        return err;
+    n = strlen(r->of_id);
+    if (!n || n > CISHARE_SUBJECT_MAX_LEN)
+        return cishare_err_set(CISHARE_ERR_VALIDATION, errstr, errstr_size,
+                               "payload: subject id (receipt_of) missing, "
+                               "empty or longer than %d",
+                               CISHARE_SUBJECT_MAX_LEN);
+    env->type = CISHARE_MSG_RECEIPT;
+    env->tlp = CISHARE_TLP_AMBER; /* P3: at AMBER to exactly the origin */
+    snprintf(aud, sizeof(aud), "participant:%s", r->of_origin);
+    if ((err = set_audience(dir, origin, aud, out, errstr, errstr_size)) ||
+        (err = cishare_codec_encode_receipt(
+             codec, r, &out->value, &out->value_len, errstr, errstr_size)))
+        goto fail;
+    if (!(out->key = strdup(r->of_id))) {
+        err = cishare_err_set(CISHARE_ERR_NOMEM, errstr, errstr_size,
+                              "out of memory");
+        goto fail;
+    }
+    out->key_len = n;
+    /* as message_derive_id() for an immutable record */
+    cishare_envelope_derive_id(env, origin->id, env->type, out->key,
+                               out->key_len, r->id, NULL, env->tlp,
+                               env->audience);
+    env_origin(codec, origin, now_ms, env);
+    return CISHARE_OK;
+fail:
+    cishare_msg_out_clear(out);
+    return err;
 }
 
 cishare_err_t cishare_message_build_sealer(

@@ -19,25 +19,31 @@ static const cishare_tlp_t topic_labels[] = {
 static cishare_err_t fmt_name(char *buf, size_t size, const char *a,
                               const char *b, const char *c)
 {
-    int n;
+    size_t la, lb, lc;
 
-    if (!buf || !b || !*b || strlen(b) > CISHARE_ID_MAX_LEN)
+    if (!buf || !b || !*b || (lb = strlen(b)) > CISHARE_ID_MAX_LEN)
         return CISHARE_ERR_INVALID_ARG;
-    n = snprintf(buf, size, "%s%s%s", a, b, c);
-    if (n < 0 || (size_t)n >= size)
+    la = strlen(a);
+    lc = strlen(c);
+    if (la + lb + lc >= size)
         return CISHARE_ERR_INVALID_ARG;
+    /* by hand: routing names topics several times per message */
+    memcpy(buf, a, la);
+    memcpy(buf + la, b, lb);
+    memcpy(buf + la + lb, c, lc + 1);
     return CISHARE_OK;
 }
 
 cishare_err_t cishare_topic_sector(cishare_tlp_t tlp, const char *sector,
                                    char *buf, size_t size)
 {
-    char pfx[32];
+    static const char *const pfx[CISHARE_TLP__CNT] = {
+        "cishare.clear.", "cishare.green.", "cishare.amber.",
+        "cishare.amber-strict.", NULL};
 
     if ((unsigned)tlp >= CISHARE_TLP__CNT || tlp == CISHARE_TLP_RED)
         return CISHARE_ERR_INVALID_ARG;
-    snprintf(pfx, sizeof(pfx), "cishare.%s.", cishare_tlp_topic_name(tlp));
-    return fmt_name(buf, size, pfx, sector, "");
+    return fmt_name(buf, size, pfx[tlp], sector, "");
 }
 
 /* Names ending in a participant id take only ids the directory admits

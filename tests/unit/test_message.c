@@ -714,6 +714,92 @@ static void write_fixture(const char *name, const cishare_msg_out_t *out)
     rd_kafka_headers_destroy(h);
 }
 
+/* cishare_message_build_receipt() (the feed's receipts, no JSON tree)
+ * gives the bytes and id of the JSON path, with and without an append
+ * time, a fraction of a ms or none, a negative partition, a large offset
+ * and a UTF-8 subject; a subject that is not UTF-8 is refused. */
+static void test_receipt_direct(void **state)
+{
+    static const struct {
+        int64_t created, appended;
+        int partition;
+        int64_t offset;
+        const char *subject;
+    } cases[] = {
+        {NOW + 123, NOW - 5000, 3, 1234567, "incident--0001"},
+        {NOW, -1, -1, -1, "\xe4\xba\x8b\xe6\xa1\x88-2026"},
+        {NOW + 999, NOW, 0, (int64_t)1 << 40, "indicator--x"},
+    };
+    cishare_keypair_t kp;
+    size_t i;
+
+    (void)state;
+    load_kp("op-gas-a", &kp);
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        cishare_receipt_fields_t r = {
+            .id = "receipt--3b0c6a52-1d9e-8f00-8a11-000000000001",
+            .created_ms = cases[i].created,
+            .of_id = "4f1b2c3d-0000-4000-8000-00000000000a",
+            .of_origin = "nco",
+            .of_type = CISHARE_MSG_INCIDENT,
+            .of_subject = cases[i].subject,
+            .of_tlp = CISHARE_TLP_AMBER_STRICT,
+            .delivered_ms = cases[i].created,
+            .appended_ms = cases[i].appended,
+            .topic = "cishare.amber-strict.gas",
+            .partition = cases[i].partition,
+            .offset = cases[i].offset,
+        };
+        cishare_msg_out_t a, b;
+        char err[512];
+        json_t *m = json_pack("{s:s, s:s, s:[s], s:o}", "type", "receipt",
+                              "tlp", "amber", "audience", "participant:nco",
+                              "payload", cishare_receipt_payload_json(&r));
+
+        assert_non_null(m);
+        assert_int_equal(cishare_message_build_unsigned(
+                             codec, dir, P("op-gas-a"), &kp, m, -1, NULL,
+                             cases[i].created, &a, err, sizeof(err)),
+                         CISHARE_OK);
+        assert_int_equal(cishare_message_build_receipt(
+                             codec, dir, P("op-gas-a"), &kp, &r,
+                             cases[i].created, &b, err, sizeof(err)),
+                         CISHARE_OK);
+        assert_int_equal(a.value_len, b.value_len);
+        assert_memory_equal(a.value, b.value, a.value_len);
+        assert_int_equal(a.key_len, b.key_len);
+        assert_memory_equal(a.key, b.key, a.key_len);
+        assert_string_equal(a.env.id, b.env.id);
+        assert_string_equal(a.env.audience, b.env.audience);
+        assert_string_equal(a.env.origin, b.env.origin);
+        assert_string_equal(a.env.sector, b.env.sector);
+        assert_int_equal(a.env.tlp, b.env.tlp);
+        assert_int_equal(a.env.type, b.env.type);
+        assert_true(a.env.schema_fp == b.env.schema_fp);
+        assert_true(a.env.created_ms == b.env.created_ms);
+        assert_int_equal(a.audience.cnt, b.audience.cnt);
+        cishare_msg_out_clear(&a);
+        cishare_msg_out_clear(&b);
+        json_decref(m);
+    }
+    {
+        cishare_receipt_fields_t r = {.id = "receipt--x",
+                                      .of_id = "m",
+                                      .of_origin = "nco",
+                                      .of_subject = "bad \xff",
+                                      .appended_ms = -1};
+        cishare_msg_out_t b;
+        char err[512];
+        assert_int_equal(
+            cishare_message_build_receipt(codec, dir, P("op-gas-a"), &kp, &r,
+                                          NOW, &b, err, sizeof(err)),
+            CISHARE_ERR_VALIDATION);
+        assert_non_null(strstr(err, "UTF-8"));
+        assert_null(b.value);
+    }
+    cishare_keypair_wipe(&kp);
+}
+
 static void test_fixtures(void **state)
 {
     cishare_msg_out_t out;
@@ -760,6 +846,7 @@ int main(void)
         cmocka_unit_test(test_render_line),
         cmocka_unit_test(test_timing),
         cmocka_unit_test(test_fixtures),
+        cmocka_unit_test(test_receipt_direct),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

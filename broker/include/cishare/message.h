@@ -75,8 +75,13 @@ typedef struct cishare_msg_out_s {
     size_t topic_cnt;
 } cishare_msg_out_t;
 
-/** Free what out owns and zero it. NULL is a no-op. */
+/** Free what out owns and empty it (cishare_msg_out_init()). NULL is a
+ *  no-op. */
 void cishare_msg_out_clear(cishare_msg_out_t *out);
+
+/** Empty out without freeing: every field zero except the envelope's
+ *  relay hop slots past relay_cnt (0), which nothing reads. */
+void cishare_msg_out_init(cishare_msg_out_t *out);
 
 /**
  * Build a signed message from native JSON (codec.h / schemas/README.md):
@@ -120,6 +125,20 @@ cishare_err_t cishare_message_build_unsigned(
     const cishare_participant_t *origin, const cishare_keypair_t *kp,
     const json_t *msg, int tlp_override, const char *audience_override,
     int64_t now_ms, cishare_msg_out_t *out, char *errstr, size_t errstr_size);
+
+/**
+ * cishare_message_build_unsigned() of a receipt (TLP:AMBER, audience
+ * participant:<r->of_origin>, key r->of_id) from its fields, without a
+ * JSON tree: the same bytes and message id as building
+ * {"type":"receipt","tlp":"amber","audience":[...],
+ *  "payload":cishare_receipt_payload_json(r)}. The caller signs. Errors
+ * as cishare_message_build_unsigned().
+ */
+cishare_err_t cishare_message_build_receipt(
+    cishare_codec_t *codec, const cishare_directory_t *dir,
+    const cishare_participant_t *origin, const cishare_keypair_t *kp,
+    const cishare_receipt_fields_t *r, int64_t now_ms, cishare_msg_out_t *out,
+    char *errstr, size_t errstr_size);
 
 /**
  * cishare_message_build_unsigned() with the publisher's sealer (seal.h):
