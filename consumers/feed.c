@@ -97,7 +97,16 @@ typedef struct feed_s {
     int64_t rcpt_timeout_ms; /* the producer's message.timeout.ms */
     size_t rcpt_inflight;    /* topic copies produced, no report yet */
     uint64_t rcpt_batch;     /* receipts produced since the last commit */
-    uint64_t rcpt_failed;    /* reports with an error since then */
+    /* Messages delivered and not yet committed, and when the first of them
+     * was polled (mono_us). They are committed (sinks synced, archive,
+     * dedup, offsets) once batch_size of them are waiting, when a poll
+     * finds nothing new, or commit_us after the first was polled: a slow
+     * fsync then holds up one commit a second, not one per poll
+     * (cishare.feed.commit-ms; docs/PERFORMANCE.md "Latency"). */
+    size_t unc_cnt;
+    int64_t unc_first_us, commit_us;
+    size_t batch_size;
+    uint64_t rcpt_failed; /* reports with an error since then */
     /* Receipts built and not yet signed: signed as one batch (the
      * publisher's scheme, cishare.sign.scheme: one Ed25519 signature per
      * batch with the default) and produced when the batch is full or
@@ -1441,14 +1450,37 @@ static void metrics_update(feed_t *f)
 static cishare_err_t commit_batch_(feed_t *f, int kafka, char *errstr,
                                    size_t errstr_size);
 
+static int64_t mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 static cishare_err_t commit_batch(feed_t *f, int kafka, char *errstr,
                                   size_t errstr_size)
 {
     cishare_err_t err = commit_batch_(f, kafka, errstr, errstr_size);
 
-    if (!err)
-        metrics_update(f);
-    return err;
+    if (err)
+        return err;
+    if (f->unc_cnt) {
+        f->stats->commits++;
+        f->stats->busy_last_us = mono_us();
+        if (f->opts->metrics) {
+            static const double bounds[] = {
+                0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+            cishare_metrics_observe(
+                f->opts->metrics, "cishare_feed_batch_seconds",
+                "Time from the first poll of a commit's messages to the end "
+                "of that commit",
+                bounds, sizeof(bounds) / sizeof(bounds[0]),
+                (double)(f->stats->busy_last_us - f->unc_first_us) / 1e6);
+        }
+        f->unc_cnt = 0;
+    }
+    metrics_update(f);
+    return CISHARE_OK;
 }
 
 /* Set dst's offset of every partition of src (added when missing). */
@@ -1792,6 +1824,8 @@ static cishare_err_t feed_open(feed_t *f, char *errstr, size_t errstr_size)
     /* the plugged-in delivery step (the relay) takes the JSON tree */
     if (o->output && o->output->deliver)
         f->need_tree = true;
+    f->commit_us =
+        cishare_config_get_int(o->conf, "cishare.feed.commit-ms") * 1000;
     if (cishare_config_get_int(o->conf, "cishare.feed.archive")) {
         /* where cishare_archive_default_path() finds it */
         snprintf(path, sizeof(path), "%s/archive.db", state);
@@ -2001,13 +2035,6 @@ static cishare_err_t consumer_error(feed_t *f, const rd_kafka_message_t *m,
     return CISHARE_OK;
 }
 
-static int64_t mono_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 typedef struct batch_s {
     item_t *items;
     size_t cnt;
@@ -2096,20 +2123,18 @@ static cishare_err_t deliver_batch(feed_t *f, batch_t *b, worker_t *w,
     }
     if (!b->cnt || err)
         return err;
+    /* readers of a pipe see the lines now, before the commit */
+    for (i = 0; i < f->sink_cnt; i++)
+        cishare_sink_flush(f->sinks[i]);
+    f->stats->batches++;
+    if (!f->unc_cnt)
+        f->unc_first_us = b->polled_us;
+    f->unc_cnt += b->cnt;
     b->cnt = 0;
-    if ((err = commit_batch(f, COMMIT_ASYNC, errstr, errstr_size)))
-        return err;
-    f->stats->busy_last_us = mono_us();
-    if (f->opts->metrics) {
-        static const double bounds[] = {0.001, 0.005, 0.01, 0.025, 0.05, 0.1,
-                                        0.25,  0.5,   1,    2.5,   5,    10};
-        cishare_metrics_observe(
-            f->opts->metrics, "cishare_feed_batch_seconds",
-            "Time from a batch's first poll to the end of its commit", bounds,
-            sizeof(bounds) / sizeof(bounds[0]),
-            (double)(f->stats->busy_last_us - b->polled_us) / 1e6);
-    }
-    return CISHARE_OK;
+    if (f->unc_cnt < f->batch_size &&
+        mono_us() - f->unc_first_us < f->commit_us)
+        return CISHARE_OK; /* with the next batch, or when quiet */
+    return commit_batch(f, COMMIT_ASYNC, errstr, errstr_size);
 }
 
 static void batch_clear(batch_t *b)
@@ -2282,6 +2307,7 @@ cishare_err_t cishare_feed_run(const cishare_feed_opts_t *opts,
     f.opts = opts;
     f.stats = stats;
     f.lock_fd = -1;
+    f.batch_size = batch_size;
     if ((err = feed_open(&f, errstr, errstr_size)) || f.standby_stopped)
         goto out;
     if (!(bufs[0].items = calloc(batch_size, sizeof(item_t))) ||
@@ -2337,6 +2363,10 @@ cishare_err_t cishare_feed_run(const cishare_feed_opts_t *opts,
                                      errstr_size)))
                 goto out;
             last_sync = now;
+        } else if (f.unc_cnt) {
+            /* nothing new: what was delivered is committed now */
+            if ((err = commit_batch(&f, COMMIT_ASYNC, errstr, errstr_size)))
+                goto out;
         } else if ((f.offsets && f.offsets->cnt) ||
                    now - last_sync >= FEED_QUIET_MS) {
             /* quiet: confirms the offsets sent async. Not at the first

@@ -54,6 +54,12 @@ static const struct conf_prop {
      "beginning (every partition from its start, whatever the consumer "
      "group committed for another folder) or group (the group's committed "
      "offsets: a further instance of a feed scaled out over one group)"},
+    {"cishare.feed.commit-ms", CONF_INT, "1000", 0, 60000,
+     "a busy feed commits what it delivered (sinks synced, archive, "
+     "de-duplication, offsets) every cishare.feed.commit-ms, or sooner "
+     "after 1000 messages or when a poll finds nothing new; lines reach "
+     "the sinks at once. A crash before the commit delivers those "
+     "messages again after the sinks are cut back (0: a commit per poll)"},
     {"cishare.feed.archive", CONF_INT, "1", 0, 1,
      "1: the feed keeps every delivered message in <state-dir>/archive.db "
      "(SQLite), what cishare incidents, receipts and report read; 0: no "

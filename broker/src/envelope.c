@@ -561,12 +561,30 @@ static _Thread_local struct {
     merkle_cached_t e[MERKLE_CACHE_SETS][MERKLE_CACHE_WAYS];
     uint8_t next[MERKLE_CACHE_SETS];
     cishare_sig_stats_t stats;
+    /* The set of a signature is a keyed hash of it (SipHash, a random key
+     * per thread): a signer cannot choose signatures that all land in one
+     * set and so evict other origins' roots (with sig[0] it could, by
+     * grinding its own batches). */
+    uint8_t key[crypto_shorthash_KEYBYTES];
+    bool keyed;
 } merkle_cache;
+
+static unsigned merkle_cache_set(const uint8_t *sig)
+{
+    uint8_t h[crypto_shorthash_BYTES];
+
+    if (!merkle_cache.keyed) {
+        randombytes_buf(merkle_cache.key, sizeof(merkle_cache.key));
+        merkle_cache.keyed = true;
+    }
+    crypto_shorthash(h, sig, 64, merkle_cache.key);
+    return (unsigned)((h[0] | (unsigned)h[1] << 8) % MERKLE_CACHE_SETS);
+}
 
 static bool merkle_cache_find(const uint8_t *pk, const uint8_t *msg,
                               const uint8_t *sig)
 {
-    const merkle_cached_t *set = merkle_cache.e[sig[0] % MERKLE_CACHE_SETS];
+    const merkle_cached_t *set = merkle_cache.e[merkle_cache_set(sig)];
     unsigned i;
 
     for (i = 0; i < MERKLE_CACHE_WAYS; i++) {
@@ -582,7 +600,7 @@ static bool merkle_cache_find(const uint8_t *pk, const uint8_t *msg,
 static void merkle_cache_add(const uint8_t *pk, const uint8_t *msg,
                              const uint8_t *sig)
 {
-    unsigned s = sig[0] % MERKLE_CACHE_SETS;
+    unsigned s = merkle_cache_set(sig);
     merkle_cached_t *c = &merkle_cache.e[s][merkle_cache.next[s]];
 
     memcpy(c->pk, pk, CISHARE_ED25519_PK_BYTES);

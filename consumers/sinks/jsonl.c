@@ -142,6 +142,16 @@ static cishare_sink_status_t jsonl_revoke(void *ctx, const char *subject,
     return st;
 }
 
+/* A pipe's reader sees each batch's lines as they are delivered; a file
+ * is written out at sync (its readers wait for the commit anyway). */
+static void jsonl_flush(void *ctx)
+{
+    jsonl_t *j = ctx;
+
+    if (j->is_stdout)
+        fflush(j->fp);
+}
+
 static cishare_sink_status_t jsonl_sync(void *ctx, int64_t now_ms,
                                         uint64_t *markp, char *errstr,
                                         size_t errstr_size)
@@ -175,5 +185,6 @@ const cishare_sink_plugin_t cishare_sink_jsonl = {
     .revoke = jsonl_revoke,
     .write_line = jsonl_write_line,
     .sync = jsonl_sync,
+    .flush = jsonl_flush,
     .close = jsonl_close,
 };

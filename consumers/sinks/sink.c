@@ -112,6 +112,12 @@ cishare_sink_status_t cishare_sink_sync(cishare_sink_t *sink, int64_t now_ms,
     return st;
 }
 
+void cishare_sink_flush(cishare_sink_t *sink)
+{
+    if (sink->plugin->flush)
+        sink->plugin->flush(sink->ctx);
+}
+
 uint64_t cishare_sink_over_bound(const cishare_sink_t *sink)
 {
     return sink->plugin->over_bound ? sink->plugin->over_bound(sink->ctx) : 0;

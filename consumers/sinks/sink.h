@@ -132,6 +132,10 @@ typedef struct cishare_sink_plugin_s {
     /** Optional: entries left out of the sink's state so far because
      *  their origin was past its bound (each also logged). */
     uint64_t (*over_bound)(void *ctx);
+    /** Optional: hand what was written to its readers now, without making
+     *  it durable (called after each delivered poll batch; sync may come
+     *  several batches later). A write error surfaces at sync. */
+    void (*flush)(void *ctx);
 } cishare_sink_plugin_t;
 
 extern const cishare_sink_plugin_t cishare_sink_jsonl;
@@ -175,6 +179,8 @@ cishare_sink_status_t cishare_sink_write_line(cishare_sink_t *sink,
 cishare_sink_status_t cishare_sink_sync(cishare_sink_t *sink, int64_t now_ms,
                                         uint64_t *markp, char *errstr,
                                         size_t errstr_size);
+/** The plugin's flush, when it has one. */
+void cishare_sink_flush(cishare_sink_t *sink);
 /** The plugin's over_bound count (0 when it keeps no bound). */
 uint64_t cishare_sink_over_bound(const cishare_sink_t *sink);
 /** Close and free. NULL is a no-op. */

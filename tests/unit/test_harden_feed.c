@@ -512,11 +512,65 @@ static void test_rebalance_no_duplicates(void **state)
     skip();
 }
 
+/* ---- commits take several small batches (issue 17, latency) ---- */
+
+/*
+ * Messages that arrive a few at a time (here: a fetch queue of 1 KB) are
+ * delivered batch by batch, and committed together: up to batch_size of
+ * them, or those of 200 ms. Every message is delivered once, and the
+ * final commit takes what is left. One commit per poll batch (the code
+ * before) fails the commits check.
+ */
+static void test_commits_take_batches(void **state)
+{
+    hostile_t *h = hostile_new();
+    const char *const extra[] = {"queued.max.messages.kbytes=1",
+                                 "max.partition.fetch.bytes=1024", NULL};
+    cishare_feed_stats_t st;
+    char errstr[1024], id[64], *lines;
+    size_t n = 0;
+    const char *p;
+    int i;
+
+    (void)state;
+    for (i = 0; i < 60; i++) {
+        snprintf(id, sizeof(id), "indicator--5e0c0000-0000-4000-8000-%012d",
+                 100 + i);
+        send_to(h, "op-power-a",
+                indicator(id, "domain", "batches.example", "green",
+                          "participant:op-bank-a"),
+                "cishare.inbox.op-bank-a");
+    }
+    if (hostile_feed(h, "op-bank-a", "jsonl", extra, &st, errstr,
+                     sizeof(errstr)))
+        fail_msg("feed: %s", errstr);
+    assert_int_equal(st.delivered, 60);
+    lines = slurp_or_empty(hostile_out(h, "op-bank-a"), "feed.jsonl");
+    for (p = lines; (p = strchr(p, '\n')); p++)
+        n++;
+    free(lines);
+    assert_int_equal(n, 60);
+    print_message("60 messages: %llu batches, %llu commits\n",
+                  (unsigned long long)st.batches,
+                  (unsigned long long)st.commits);
+    if (st.batches < 6) {
+        print_message("the fetch queue gave only %llu batches: the case "
+                      "under test did not happen\n",
+                      (unsigned long long)st.batches);
+        hostile_destroy(h);
+        skip();
+    }
+    assert_true(st.commits >= 1);
+    assert_true(st.commits * 2 <= st.batches);
+    hostile_destroy(h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_publish_rules_in_feed),
         cmocka_unit_test(test_rebalance_no_duplicates),
+        cmocka_unit_test(test_commits_take_batches),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -66,8 +66,9 @@
  *                 (32 bytes each; its length follows from index and n,
  *                 at most 10 hashes)
  * u32 is big-endian, H is BLAKE2b-256. Each message verifies alone; a
- * per-thread cache of 32 (public key, n, root, signature) entries that
- * verified lets the next message of the same batch skip Ed25519.
+ * per-thread cache of 1024 (public key, n, root, signature) entries that
+ * verified (sets chosen by a keyed hash of the signature) lets the next
+ * message of the same batch skip Ed25519.
  *
  * Threading: all functions are reentrant; call cishare_crypto_init() once
  * before signing or verifying.
