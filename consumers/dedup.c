@@ -182,6 +182,9 @@ cishare_err_t cishare_dedup_set_mark(cishare_dedup_t *d, const char *name,
             break;
     if (i == d->mark_cnt && d->mark_cnt == CISHARE_DEDUP_MAX_MARKS)
         return CISHARE_ERR_TOO_LARGE;
+    if (i < d->mark_cnt && d->marks[i].value == value)
+        return CISHARE_OK; /* unchanged: an idle feed's commit writes and
+                              fdatasyncs nothing */
     mark_set(d, name, value);
     d->marks_dirty = true;
     return CISHARE_OK;

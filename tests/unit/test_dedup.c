@@ -145,6 +145,37 @@ static void test_persist_reopen(void **state)
     cishare_dedup_close(d);
 }
 
+/* A commit with no new id and marks set to the values they have writes
+ * nothing (an idle feed commits every second); a changed mark is written
+ * and survives a reopen. */
+static void test_idle_commit(void **state)
+{
+    cishare_dedup_t *d = open_ok();
+    uint8_t id[16];
+    uint64_t v = 0;
+    struct stat st0, st1;
+    (void)state;
+
+    make_id(1, id);
+    assert_int_equal(cishare_dedup_add(d, id), CISHARE_OK);
+    assert_int_equal(cishare_dedup_set_mark(d, "jsonl", 40), 0);
+    commit_ok(d);
+    assert_int_equal(stat(logpath, &st0), 0);
+    assert_int_equal(cishare_dedup_set_mark(d, "jsonl", 40), 0);
+    commit_ok(d);
+    assert_int_equal(stat(logpath, &st1), 0);
+    assert_int_equal(st1.st_size, st0.st_size);
+    assert_int_equal(cishare_dedup_set_mark(d, "jsonl", 41), 0);
+    commit_ok(d);
+    assert_int_equal(stat(logpath, &st1), 0);
+    assert_true(st1.st_size > st0.st_size);
+    cishare_dedup_close(d);
+    d = open_ok();
+    assert_true(cishare_dedup_get_mark(d, "jsonl", &v));
+    assert_int_equal(v, 41);
+    cishare_dedup_close(d);
+}
+
 static void test_torn_tail(void **state)
 {
     cishare_dedup_t *d = open_ok();
@@ -343,6 +374,7 @@ int main(void)
         cmocka_unit_test(test_key_by_origin),
         cmocka_unit_test_setup_teardown(test_insert_lookup, setup, teardown),
         cmocka_unit_test_setup_teardown(test_persist_reopen, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_idle_commit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_torn_tail, setup, teardown),
         cmocka_unit_test_setup_teardown(test_corrupt_batch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_corrupt_middle_batch, setup,
