@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# Per-topic sealing on the real broker (cishare.seal.per-topic, the
+# default; schemas/README.md, "Encryption"): the NCO publishes three
+# AMBER+STRICT indicators to sector:electricity and sector:gas.
+#
+#  1. Each message is on cishare.amber-strict.electricity and on
+#     cishare.amber-strict.gas with the same key and message id and two
+#     different sealed values (each copy sealed for its topic's readers),
+#     each copy signed (read with confluent-kafka, not cishare).
+#  2. min-meti reads both topics (both sectors are its): its feed
+#     delivers each message once, counts the second copy as a duplicate
+#     and quarantines nothing; its lines carry the plaintext.
+#  3. op-gas-a and op-power-b each read one of the topics and deliver
+#     the three; op-bank-a (finance) delivers none of them.
+#
+# Needs the broker of tests/run: CISHARE_KAFKA_BOOTSTRAP,
+# CISHARE_KAFKA_ADMIN_CONF; CISHARE_BIN, CISHARE_SRC, CISHARE_VENV.
+set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+py="${CISHARE_VENV:?set by tests/run (venv with confluent-kafka)}/bin/python"
+
+provision_examples
+now="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+for i in 1 2 3; do
+    echo '{"type":"indicator","payload":{"id":"indicator--'"$nonce"'-5ea1-4000-8000-00000000000'"$i"'","created":"'"$now"'","modified":"'"$now"'","type":"domain","value":"sealed-'"$nonce-$i"'.example"}}'
+done >"$tmp/pub.jsonl"
+"$B" publish -c "$EX/nco.conf" "${X[@]}" -X "cishare.state-dir=$tmp/st-nco" \
+    --tlp amber+strict --audience sector:electricity,sector:gas \
+    "$tmp/pub.jsonl" 2>"$tmp/pub.err" || { cat "$tmp/pub.err"; fail "publish"; }
+grep -q "published 3, rejected 0" "$tmp/pub.err" || fail "publish: $(cat "$tmp/pub.err")"
+ok "the NCO published three AMBER+STRICT indicators to two sectors"
+
+# ---- 1. two copies, two values ----------------------------------------------
+"$py" - "$CISHARE_KAFKA_ADMIN_CONF" "$nonce" <<'EOF' || fail "the two topics' copies"
+import sys, uuid, hashlib
+from confluent_kafka import Consumer, TopicPartition
+conf = dict(l.strip().split("=", 1) for l in open(sys.argv[1])
+            if "=" in l and not l.lstrip().startswith("#"))
+def copies(topic):
+    c = Consumer(dict(conf, **{"group.id": f"seal-topics-{uuid.uuid4()}",
+                               "enable.auto.commit": False,
+                               "enable.partition.eof": True}))
+    parts = c.list_topics(topic, timeout=20).topics[topic].partitions
+    c.assign([TopicPartition(topic, p, 0) for p in parts])
+    left, out = len(parts), {}
+    while left:
+        m = c.poll(20)
+        if m is None:
+            sys.exit(f"timeout reading {topic}")
+        if m.error():
+            left -= 1
+        elif m.key() and sys.argv[2] in m.key().decode():
+            h = dict(m.headers())
+            assert "cishare.env" in h, f"{topic}: no cishare.env header"
+            assert h["cishare"].startswith(b"indicator amber+strict nco"), h["cishare"]
+            out[m.key()] = (hashlib.sha256(m.value()).hexdigest(), h["cishare.env"])
+    c.close()
+    return out
+e = copies("cishare.amber-strict.electricity")
+g = copies("cishare.amber-strict.gas")
+assert len(e) == 3 and e.keys() == g.keys(), (len(e), len(g))
+for k in e:
+    assert e[k][0] != g[k][0], f"{k}: the same sealed value on both topics"
+    assert e[k][1] != g[k][1], f"{k}: the same signature on both copies"
+print("# 3 subjects, each on both topics with its own sealed value and signature")
+EOF
+ok "each message is on both sector topics, sealed and signed per topic"
+
+# ---- 2, 3. feeds --------------------------------------------------------------
+feed() { # participant
+    "$B" feed -c "$EX/$1.conf" "${X[@]}" -X "group.id=cishare-feed-$1.st-$nonce" \
+        -X "cishare.state-dir=$tmp/st-$1" --once --from-beginning \
+        --out "$tmp/feed-$1" >/dev/null 2>"$tmp/feed-$1.err" ||
+        { cat "$tmp/feed-$1.err"; fail "feed of $1"; }
+}
+lines() { # participant: this run's messages in its feed.jsonl
+    grep -c "sealed-$nonce-" "$tmp/feed-$1/feed.jsonl" || true
+}
+feed min-meti
+[ "$(lines min-meti)" = 3 ] ||
+    fail "min-meti delivered $(lines min-meti) of the 3 (each once): $(cat "$tmp/feed-min-meti.err")"
+grep -Eq "duplicates [3-9]|duplicates [1-9][0-9]" "$tmp/feed-min-meti.err" ||
+    fail "min-meti's feed counted no second copies: $(grep summary "$tmp/feed-min-meti.err")"
+grep -q "quarantined 0" "$tmp/feed-min-meti.err" ||
+    fail "min-meti quarantined: $(grep summary "$tmp/feed-min-meti.err")"
+for i in 1 2 3; do
+    [ "$(grep -c "sealed-$nonce-$i.example" "$tmp/feed-min-meti/feed.jsonl")" = 1 ] ||
+        fail "min-meti: message $i not delivered exactly once"
+done
+ok "min-meti (both topics) delivered each message once, decrypted, the second copies duplicates"
+
+for p in op-gas-a op-power-b; do
+    feed "$p"
+    [ "$(lines "$p")" = 3 ] || fail "$p delivered $(lines "$p") of the 3"
+    grep -q "quarantined 0" "$tmp/feed-$p.err" ||
+        fail "$p quarantined: $(grep summary "$tmp/feed-$p.err")"
+done
+ok "op-gas-a and op-power-b (one topic each) delivered the three"
+feed op-bank-a
+[ "$(lines op-bank-a)" = 0 ] || fail "op-bank-a (finance) got $(lines op-bank-a)"
+ok "op-bank-a delivered none of them"
