@@ -197,8 +197,8 @@ typedef struct cishare_feed_stats_s {
     int64_t busy_first_us, busy_last_us;
     /** Poll batches delivered, and commits of delivered messages: a commit
      *  takes every batch delivered since the last one, up to batch_size
-     *  messages or 200 ms after the first was polled, or until a poll
-     *  finds nothing new. */
+     *  messages or cishare.feed.commit-ms after the first was polled, or
+     *  until a poll finds nothing new. */
     uint64_t batches, commits;
 } cishare_feed_stats_t;
 

@@ -549,18 +549,24 @@ static cishare_err_t enc_bytes(enc_t *e, const void *b, size_t n,
     return CISHARE_OK;
 }
 
-static cishare_err_t enc_long(enc_t *e, int64_t v, const path_t *p)
+size_t cishare_avro_zigzag(int64_t v, uint8_t out[10])
 {
-    uint8_t tmp[10];
     uint64_t z = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
     size_t n = 0;
 
     while (z >= 0x80) {
-        tmp[n++] = (uint8_t)(z | 0x80);
+        out[n++] = (uint8_t)(z | 0x80);
         z >>= 7;
     }
-    tmp[n++] = (uint8_t)z;
-    return enc_bytes(e, tmp, n, p);
+    out[n++] = (uint8_t)z;
+    return n;
+}
+
+static cishare_err_t enc_long(enc_t *e, int64_t v, const path_t *p)
+{
+    uint8_t tmp[10];
+
+    return enc_bytes(e, tmp, cishare_avro_zigzag(v, tmp), p);
 }
 
 static const char *json_type_name(const json_t *v)

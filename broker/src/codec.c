@@ -408,19 +408,11 @@ json_t *cishare_receipt_payload_json(const cishare_receipt_fields_t *r)
         (json_int_t)r->offset);
 }
 
-/* Avro's zig-zag varint of v */
 static int put_long(cishare_avro_buf_t *b, int64_t v)
 {
-    uint64_t z = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
     uint8_t t[10];
-    size_t n = 0;
 
-    while (z > 0x7f) {
-        t[n++] = (uint8_t)((z & 0x7f) | 0x80);
-        z >>= 7;
-    }
-    t[n++] = (uint8_t)z;
-    return cishare_avro_buf_put(b, t, n);
+    return cishare_avro_buf_put(b, t, cishare_avro_zigzag(v, t));
 }
 
 static int put_string(cishare_avro_buf_t *b, const char *s)

@@ -130,6 +130,9 @@ bool cishare_avro_utf8_valid(const void *p, size_t n);
 /** Append n bytes: 0, or -1 when out of memory (or beyond out->max). */
 int cishare_avro_buf_put(cishare_avro_buf_t *out, const void *p, size_t n);
 
+/** Avro's zig-zag varint of v into out; returns its length (1-10). */
+size_t cishare_avro_zigzag(int64_t v, uint8_t out[10]);
+
 /**
  * Append n bytes of valid UTF-8 as a JSON string (quotes included),
  * escaped as jansson's dump escapes it. 0, or -1 when out of memory (or
