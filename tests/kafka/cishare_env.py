@@ -1,18 +1,58 @@
-"""Envelope fields of a Kafka message's headers, in either header layout
-(schemas/README.md, "Envelope headers"), for the kafka tests' Python
-snippets: layout 1 (one text header per field, what releases before
-issue 17 write) and layout 2 (text "cishare": "<type> <tlp> <origin>",
-binary "cishare.env"). Not a test (tests/kafka/*.sh are the tests).
+"""Helpers of the kafka tests' Python snippets (tests/kafka/*.sh are the
+tests): envelope fields of a Kafka message's headers, in either header
+layout (schemas/README.md, "Envelope headers"): layout 1 (one text header
+per field, what releases before issue 17 write) and layout 2 (text
+"cishare": "<type> <tlp> <origin>", binary "cishare.env"); and every
+record of a topic, read with confluent-kafka, an outside client.
 
     import os, sys
     sys.path.insert(0, os.environ["CISHARE_SRC"] + "/tests/kafka")
-    from cishare_env import fields
-    f = fields(m.headers())   # f["id"], f["type"], f["origin"], ...
+    from cishare_env import fields, records
+    for m in records(conf_path, "cishare.inbox.nco"):
+        f = fields(m.headers())   # f["id"], f["type"], f["origin"], ...
 """
 import struct
 import uuid
 
 ALGS = {1: "ed25519", 2: "ed25519-merkle"}
+
+
+def rdkafka_conf(path):
+    """A librdkafka properties file (admin.rdkafka.conf, a kcat conf) as a
+    dict."""
+    c = {}
+    for line in open(path):
+        line = line.strip()
+        if line and not line.startswith("#") and "=" in line:
+            k, v = line.split("=", 1)
+            c[k] = v
+    return c
+
+
+def records(conf_path, topic, group="cishare-test", timeout=20):
+    """Every record of topic, from the start of each partition to its end,
+    in partition order. A group of its own (group + a uuid: the
+    participant's ACLs name the prefix), nothing committed."""
+    from confluent_kafka import Consumer, TopicPartition
+    c = dict(rdkafka_conf(conf_path), **{
+        "group.id": f"{group}-{uuid.uuid4()}", "enable.auto.commit": False,
+        "auto.offset.reset": "earliest", "enable.partition.eof": True})
+    cons = Consumer(c)
+    md = cons.list_topics(topic, timeout=timeout).topics[topic]
+    parts = [TopicPartition(topic, p, 0) for p in md.partitions]
+    cons.assign(parts)
+    left, out = len(parts), []
+    while left:
+        m = cons.poll(timeout)
+        if m is None:
+            cons.close()
+            raise TimeoutError(f"timeout reading {topic}")
+        if m.error():
+            left -= 1
+            continue
+        out.append(m)
+    cons.close()
+    return out
 
 
 def body(env):

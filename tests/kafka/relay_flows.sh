@@ -90,26 +90,12 @@ ok "flow a: op-bank-a's feed and topics hold nothing of it; kcat sees the hop on
 # The relayed copy keeps the original's headers byte for byte (header
 # layout 2, the publisher's default) and appends its hop.
 "$py" - "$CISHARE_KAFKA_ADMIN_CONF" "$sa" <<'EOF' || fail "flow a: the copy's headers are not the original's"
-import sys, uuid
-from confluent_kafka import Consumer, TopicPartition
-conf = dict(l.strip().split("=", 1) for l in open(sys.argv[1])
-            if "=" in l and not l.lstrip().startswith("#"))
+import os, sys
+sys.path.insert(0, os.environ["CISHARE_SRC"] + "/tests/kafka")
+from cishare_env import records
 def hdrs(topic):
-    c = Consumer(dict(conf, **{"group.id": f"relay-verbatim-{uuid.uuid4()}",
-                               "enable.auto.commit": False,
-                               "enable.partition.eof": True}))
-    parts = c.list_topics(topic, timeout=20).topics[topic].partitions
-    c.assign([TopicPartition(topic, p, 0) for p in parts])
-    left, out = len(parts), []
-    while left:
-        m = c.poll(20)
-        if m is None:
-            sys.exit(f"timeout reading {topic}")
-        if m.error():
-            left -= 1
-        elif m.key() == sys.argv[2].encode():
-            out.append(m.headers())
-    c.close()
+    out = [m.headers() for m in records(sys.argv[1], topic, "relay-verbatim")
+           if m.key() == sys.argv[2].encode()]
     assert len(out) == 1, f"{len(out)} records of the subject on {topic}"
     return out[0]
 orig = hdrs("cishare.inbox.ceptoar-electricity")
@@ -168,39 +154,8 @@ relay ceptoar-electricity "cishare.relay.rule.members=types=incident tlp=amber t
 grep -q "anonymised [1-9]" "$tmp/relay.err" || fail "flow d: no anonymised copy relayed"
 "$py" - "$(kcat_conf op-power-b)" "$CISHARE_KAFKA_ADMIN_CONF" "$sd" "flow-d-$nonce" <<'EOF' || fail "flow d: the anonymised record carries a trace"
 import os, sys, uuid
-from confluent_kafka import Consumer, TopicPartition
 sys.path.insert(0, os.environ["CISHARE_SRC"] + "/tests/kafka")
-from cishare_env import fields
-
-def conf(path):
-    c = {}
-    for line in open(path):
-        line = line.strip()
-        if line and not line.startswith("#") and "=" in line:
-            k, v = line.split("=", 1)
-            c[k] = v
-    return c
-
-def records(path, topic):
-    c = conf(path)
-    c.update({"group.id": f"cishare-feed-op-power-b.anon-{uuid.uuid4()}",
-              "enable.auto.commit": False, "auto.offset.reset": "earliest",
-              "enable.partition.eof": True})
-    cons = Consumer(c)
-    md = cons.list_topics(topic, timeout=20).topics[topic]
-    parts = [TopicPartition(topic, p, 0) for p in md.partitions]
-    cons.assign(parts)
-    left, out = len(parts), []
-    while left:
-        m = cons.poll(20)
-        if m is None:
-            sys.exit(f"timeout reading {topic}")
-        if m.error():
-            left -= 1
-            continue
-        out.append(m)
-    cons.close()
-    return out
+from cishare_env import fields, records
 
 op_conf, admin_conf, subject, marker = sys.argv[1:]
 # the original, in the CEPTOAR's inbox (read as admin): its message id
@@ -210,7 +165,8 @@ for m in records(admin_conf, "cishare.inbox.ceptoar-electricity"):
         orig = fields(m.headers())
         orig_id = orig["id"]
 assert orig_id, "original not found"
-copies = [m for m in records(op_conf, "cishare.inbox.op-power-b")
+copies = [m for m in records(op_conf, "cishare.inbox.op-power-b",
+                                     group="cishare-feed-op-power-b.anon")
           if marker.encode() in (m.value() or b"")]
 assert len(copies) == 1, f"{len(copies)} anonymised copies on op-power-b's inbox"
 m = copies[0]

@@ -32,29 +32,17 @@ ok "the NCO published three AMBER+STRICT indicators to two sectors"
 
 # ---- 1. two copies, two values ----------------------------------------------
 "$py" - "$CISHARE_KAFKA_ADMIN_CONF" "$nonce" <<'EOF' || fail "the two topics' copies"
-import sys, uuid, hashlib
-from confluent_kafka import Consumer, TopicPartition
-conf = dict(l.strip().split("=", 1) for l in open(sys.argv[1])
-            if "=" in l and not l.lstrip().startswith("#"))
+import os, sys, hashlib
+sys.path.insert(0, os.environ["CISHARE_SRC"] + "/tests/kafka")
+from cishare_env import records
 def copies(topic):
-    c = Consumer(dict(conf, **{"group.id": f"seal-topics-{uuid.uuid4()}",
-                               "enable.auto.commit": False,
-                               "enable.partition.eof": True}))
-    parts = c.list_topics(topic, timeout=20).topics[topic].partitions
-    c.assign([TopicPartition(topic, p, 0) for p in parts])
-    left, out = len(parts), {}
-    while left:
-        m = c.poll(20)
-        if m is None:
-            sys.exit(f"timeout reading {topic}")
-        if m.error():
-            left -= 1
-        elif m.key() and sys.argv[2] in m.key().decode():
+    out = {}
+    for m in records(sys.argv[1], topic, "seal-topics"):
+        if m.key() and sys.argv[2] in m.key().decode():
             h = dict(m.headers())
             assert "cishare.env" in h, f"{topic}: no cishare.env header"
             assert h["cishare"].startswith(b"indicator amber+strict nco"), h["cishare"]
             out[m.key()] = (hashlib.sha256(m.value()).hexdigest(), h["cishare.env"])
-    c.close()
     return out
 e = copies("cishare.amber-strict.electricity")
 g = copies("cishare.amber-strict.gas")

@@ -70,38 +70,8 @@ ok "ceptoar-electricity relayed both as anonymised copies"
 # ---- 4. the raw records ------------------------------------------------------------
 "$py" - "$CISHARE_KAFKA_ADMIN_CONF" "$ida" "$idj" "mark-a-$nonce" "mark-j-$nonce" "$sa" "$sj" <<'EOF' || fail "the relayed records"
 import os, sys, uuid
-from confluent_kafka import Consumer, TopicPartition
 sys.path.insert(0, os.environ["CISHARE_SRC"] + "/tests/kafka")
-from cishare_env import fields
-
-def conf(path):
-    c = {}
-    for line in open(path):
-        line = line.strip()
-        if line and not line.startswith("#") and "=" in line:
-            k, v = line.split("=", 1)
-            c[k] = v
-    return c
-
-def records(path, topic):
-    c = conf(path)
-    c.update({"group.id": f"admin-anon-{uuid.uuid4()}", "enable.auto.commit": False,
-              "auto.offset.reset": "earliest", "enable.partition.eof": True})
-    cons = Consumer(c)
-    md = cons.list_topics(topic, timeout=20).topics[topic]
-    parts = [TopicPartition(topic, p, 0) for p in md.partitions]
-    cons.assign(parts)
-    left, out = len(parts), []
-    while left:
-        m = cons.poll(20)
-        if m is None:
-            sys.exit(f"timeout reading {topic}")
-        if m.error():
-            left -= 1
-            continue
-        out.append(m)
-    cons.close()
-    return out
+from cishare_env import fields, records
 
 admin, ida, idj, mark_a, mark_j, sa, sj = sys.argv[1:]
 traces = {"sighter id": b"op-power-b", "sighter name": b"Power Company B",
