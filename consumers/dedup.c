@@ -123,6 +123,26 @@ void cishare_dedup_key(const char *origin, const char *id,
     crypto_generichash_final(&st, key, CISHARE_DEDUP_ID_BYTES);
 }
 
+void cishare_dedup_record_key(const char *topic, int32_t partition,
+                              int64_t offset,
+                              uint8_t key[CISHARE_DEDUP_ID_BYTES])
+{
+    static const char tag[] = "cishare/dedup/record/v1";
+    crypto_generichash_state st;
+    uint8_t po[12];
+    int i;
+
+    for (i = 0; i < 4; i++)
+        po[i] = (uint8_t)((uint32_t)partition >> (24 - 8 * i));
+    for (i = 0; i < 8; i++)
+        po[4 + i] = (uint8_t)((uint64_t)offset >> (56 - 8 * i));
+    crypto_generichash_init(&st, NULL, 0, CISHARE_DEDUP_ID_BYTES);
+    crypto_generichash_update(&st, (const uint8_t *)tag, sizeof(tag) - 1);
+    crypto_generichash_update(&st, (const uint8_t *)topic, strlen(topic) + 1);
+    crypto_generichash_update(&st, po, sizeof(po));
+    crypto_generichash_final(&st, key, CISHARE_DEDUP_ID_BYTES);
+}
+
 void cishare_dedup_id_from_text(const char *text,
                                 uint8_t id[CISHARE_DEDUP_ID_BYTES])
 {

@@ -1,7 +1,8 @@
 /*
  * cishare - the feed's de-duplication store and commit log.
  *
- * The set of message ids a feed has delivered, kept in memory in a Robin
+ * The set of message ids a feed has delivered (and of the places of the
+ * records it quarantined: cishare_dedup_record_key), kept in memory in a Robin
  * Hood hash table of whole 16-byte ids (idset.h: 20 bytes per id after
  * open, which sizes the table once for the log's ids; 18-27 while it grows
  * by adds) and on disk in an append-only log. Each committed batch also
@@ -86,6 +87,17 @@ void cishare_dedup_id_from_text(const char *text,
  */
 void cishare_dedup_key(const char *origin, const char *id,
                        uint8_t key[CISHARE_DEDUP_ID_BYTES]);
+
+/**
+ * The key of a record the feed quarantined: BLAKE2b-128 of
+ * "cishare/dedup/record/v1", the topic, a NUL, the partition and the
+ * offset (big-endian 4 and 8 bytes). A quarantined record may claim no
+ * id, or a forged one; its place in the log is what makes it the same
+ * record when it is read again (a commit refused in a rebalance).
+ */
+void cishare_dedup_record_key(const char *topic, int32_t partition,
+                              int64_t offset,
+                              uint8_t key[CISHARE_DEDUP_ID_BYTES]);
 
 /** True if id was committed or added in the pending batch. */
 bool cishare_dedup_seen(const cishare_dedup_t *d,

@@ -466,7 +466,19 @@ static cishare_err_t quarantine(feed_t *f, const rd_kafka_message_t *m,
     const char *name;
     const void *val;
     size_t sz;
+    uint8_t rkey[CISHARE_DEDUP_ID_BYTES];
+    cishare_err_t err;
 
+    /* Read again (its offset's commit was refused or lost): it is in the
+     * quarantine already. */
+    cishare_dedup_record_key(rd_kafka_topic_name(m->rkt), m->partition,
+                             m->offset, rkey);
+    if (cishare_dedup_seen(f->dedup, rkey)) {
+        f->stats->duplicates++;
+        return CISHARE_OK;
+    }
+    if ((err = cishare_dedup_add(f->dedup, rkey)))
+        return cishare_err_set(err, errstr, errstr_size, "out of memory");
     if (rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR)
         for (idx = 0;
              n < 64 && !rd_kafka_header_get_all(hdrs, idx, &name, &val, &sz);

@@ -512,6 +512,37 @@ static void test_rebalance_no_duplicates(void **state)
     skip();
 }
 
+/*
+ * A quarantined record read again (its offset's commit refused, as in a
+ * rebalance; here: a second run from the beginning on the same state
+ * folder) is not quarantined a second time: the dedup store keeps its
+ * place (topic, partition, offset). Its line is in quarantine.jsonl once,
+ * and it counts as a duplicate. Without the record key the second run
+ * quarantines both again (4 lines).
+ */
+static void test_quarantine_once(void **state)
+{
+    hostile_t *h = hostile_new();
+    cishare_feed_stats_t st;
+    char *q;
+
+    (void)state;
+    assert_int_equal(rd_kafka_mock_topic_create(h->mc, TOPIC, 2, 1), 0);
+    produce_malformed(h, 0, 2);
+    produce_indicator(h, 0, 1);
+    hostile_feed_ok(h, "op-bank-a", "jsonl", &st);
+    assert_int_equal(st.quarantined, 2);
+    assert_int_equal(st.delivered, 1);
+    hostile_feed_ok(h, "op-bank-a", "jsonl", &st); /* read again */
+    assert_int_equal(st.quarantined, 0);
+    assert_int_equal(st.delivered, 0);
+    assert_int_equal(st.duplicates, 3);
+    q = slurp_or_empty(hostile_out(h, "op-bank-a"), "quarantine.jsonl");
+    assert_int_equal(count_in(q, "\n"), 2);
+    free(q);
+    hostile_destroy(h);
+}
+
 /* ---- commits take several small batches (issue 17, latency) ---- */
 
 /*
@@ -570,6 +601,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_publish_rules_in_feed),
         cmocka_unit_test(test_rebalance_no_duplicates),
+        cmocka_unit_test(test_quarantine_once),
         cmocka_unit_test(test_commits_take_batches),
     };
 
