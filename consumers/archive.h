@@ -109,7 +109,19 @@ cishare_err_t cishare_archive_add(cishare_archive_t *a,
                                   const char **flagp, char *errstr,
                                   size_t errstr_size);
 
-/** Commit the open batch (durable: synchronous=FULL). No batch: OK. */
+/**
+ * Write the open batch to the write-ahead log, not synced, if it holds 64
+ * rows or is 25 ms old (else nothing): the feed calls it after each poll
+ * batch, so that the durable commit has little left to write. A staged
+ * batch is not durable until cishare_archive_commit(); if the feed stops
+ * before, its rows stay (a crash may lose them) and the messages read
+ * again are ignored as already archived.
+ */
+cishare_err_t cishare_archive_stage(cishare_archive_t *a, char *errstr,
+                                    size_t errstr_size);
+
+/** Commit the open batch and fsync the write-ahead log: every staged
+ *  batch is durable. Nothing to commit: OK. */
 cishare_err_t cishare_archive_commit(cishare_archive_t *a, char *errstr,
                                      size_t errstr_size);
 

@@ -2145,7 +2145,11 @@ static cishare_err_t deliver_batch(feed_t *f, batch_t *b, worker_t *w,
     b->cnt = 0;
     if (f->unc_cnt < f->batch_size &&
         mono_us() - f->unc_first_us < f->commit_us)
-        return CISHARE_OK; /* with the next batch, or when quiet */
+        /* committed with the next batch, or when quiet; the archive
+         * writes its rows meanwhile, so that the commit is short */
+        return f->archive
+                   ? cishare_archive_stage(f->archive, errstr, errstr_size)
+                   : CISHARE_OK;
     return commit_batch(f, COMMIT_ASYNC, errstr, errstr_size);
 }
 

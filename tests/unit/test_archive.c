@@ -329,6 +329,203 @@ static void test_background_checkpoint(void **state)
     cishare_archive_close(a);
 }
 
+/* ---- staged batches, and the one fsync of a commit ---- */
+
+/* A VFS over the default one that counts syncs of write-ahead logs (files
+ * opened with SQLITE_OPEN_WAL): what makes a commit durable. */
+typedef struct shim_file_s {
+    sqlite3_file base;
+    bool wal;
+    sqlite3_file *real; /* follows this struct */
+} shim_file_t;
+
+static sqlite3_vfs *real_vfs, shim_vfs;
+static int wal_syncs;
+
+#define REAL(f) (((shim_file_t *)(f))->real)
+static int s_close(sqlite3_file *f)
+{
+    return REAL(f)->pMethods->xClose(REAL(f));
+}
+static int s_read(sqlite3_file *f, void *b, int n, sqlite3_int64 o)
+{
+    return REAL(f)->pMethods->xRead(REAL(f), b, n, o);
+}
+static int s_write(sqlite3_file *f, const void *b, int n, sqlite3_int64 o)
+{
+    return REAL(f)->pMethods->xWrite(REAL(f), b, n, o);
+}
+static int s_truncate(sqlite3_file *f, sqlite3_int64 n)
+{
+    return REAL(f)->pMethods->xTruncate(REAL(f), n);
+}
+static int s_sync(sqlite3_file *f, int flags)
+{
+    if (((shim_file_t *)f)->wal)
+        wal_syncs++;
+    return REAL(f)->pMethods->xSync(REAL(f), flags);
+}
+static int s_size(sqlite3_file *f, sqlite3_int64 *n)
+{
+    return REAL(f)->pMethods->xFileSize(REAL(f), n);
+}
+static int s_lock(sqlite3_file *f, int l)
+{
+    return REAL(f)->pMethods->xLock(REAL(f), l);
+}
+static int s_unlock(sqlite3_file *f, int l)
+{
+    return REAL(f)->pMethods->xUnlock(REAL(f), l);
+}
+static int s_reserved(sqlite3_file *f, int *r)
+{
+    return REAL(f)->pMethods->xCheckReservedLock(REAL(f), r);
+}
+static int s_fcntl(sqlite3_file *f, int op, void *arg)
+{
+    return REAL(f)->pMethods->xFileControl(REAL(f), op, arg);
+}
+static int s_sector(sqlite3_file *f)
+{
+    return REAL(f)->pMethods->xSectorSize(REAL(f));
+}
+static int s_devchar(sqlite3_file *f)
+{
+    return REAL(f)->pMethods->xDeviceCharacteristics(REAL(f));
+}
+static int s_shmmap(sqlite3_file *f, int pg, int sz, int ext, void volatile **p)
+{
+    return REAL(f)->pMethods->xShmMap(REAL(f), pg, sz, ext, p);
+}
+static int s_shmlock(sqlite3_file *f, int off, int n, int flags)
+{
+    return REAL(f)->pMethods->xShmLock(REAL(f), off, n, flags);
+}
+static void s_shmbarrier(sqlite3_file *f)
+{
+    REAL(f)->pMethods->xShmBarrier(REAL(f));
+}
+static int s_shmunmap(sqlite3_file *f, int del)
+{
+    return REAL(f)->pMethods->xShmUnmap(REAL(f), del);
+}
+static int s_fetch(sqlite3_file *f, sqlite3_int64 o, int n, void **p)
+{
+    return REAL(f)->pMethods->xFetch(REAL(f), o, n, p);
+}
+static int s_unfetch(sqlite3_file *f, sqlite3_int64 o, void *p)
+{
+    return REAL(f)->pMethods->xUnfetch(REAL(f), o, p);
+}
+static const sqlite3_io_methods shim_io = {
+    3,         s_close,  s_read,    s_write,      s_truncate, s_sync,
+    s_size,    s_lock,   s_unlock,  s_reserved,   s_fcntl,    s_sector,
+    s_devchar, s_shmmap, s_shmlock, s_shmbarrier, s_shmunmap, s_fetch,
+    s_unfetch};
+
+static int s_open(sqlite3_vfs *v, const char *name, sqlite3_file *f, int flags,
+                  int *out)
+{
+    shim_file_t *sf = (shim_file_t *)f;
+    int rc;
+
+    (void)v;
+    sf->real = (sqlite3_file *)(sf + 1);
+    sf->wal = (flags & SQLITE_OPEN_WAL) != 0;
+    rc = real_vfs->xOpen(real_vfs, name, sf->real, flags, out);
+    sf->base.pMethods = rc == SQLITE_OK ? &shim_io : NULL;
+    return rc;
+}
+
+static void shim_install(void)
+{
+    if (!real_vfs) {
+        real_vfs = sqlite3_vfs_find(NULL);
+        shim_vfs = *real_vfs;
+        shim_vfs.zName = "cishare-test-shim";
+        shim_vfs.szOsFile = (int)sizeof(shim_file_t) + real_vfs->szOsFile;
+        shim_vfs.xOpen = s_open;
+        shim_vfs.pNext = NULL;
+    }
+    assert_int_equal(sqlite3_vfs_register(&shim_vfs, 1), SQLITE_OK);
+}
+
+/* Messages another connection sees in the archive at path. */
+static long long rows_seen(void)
+{
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    long long n = -1;
+
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL),
+                     SQLITE_OK);
+    assert_int_equal(
+        sqlite3_prepare_v2(db, "SELECT count(*) FROM messages", -1, &st, NULL),
+        SQLITE_OK);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return n;
+}
+
+static void add_n(cishare_archive_t *a, int from, int n)
+{
+    char err[256], mid[32];
+    int i;
+
+    for (i = from; i < from + n; i++) {
+        json_t *m = notice("m", "incident--s", "update");
+        cishare_archive_rec_t r = delivery(m, NULL);
+        snprintf(mid, sizeof(mid), "s%d", i);
+        json_object_set_new(m, "message_id", json_string(mid));
+        assert_int_equal(cishare_archive_add(a, &r, NULL, err, sizeof(err)),
+                         CISHARE_OK);
+        json_decref(m);
+    }
+}
+
+/*
+ * cishare_archive_stage() writes a batch of 64 rows (or 25 ms old) to the
+ * WAL without syncing it; a smaller, young batch stays open. The commit
+ * then writes the rest and syncs the WAL once, which makes the staged
+ * rows durable too. Broken either way (stage syncing, or commit not
+ * syncing), the sync counts fail.
+ */
+static void test_stage_then_commit(void **state)
+{
+    cishare_archive_t *a;
+    char err[256];
+    int syncs;
+
+    (void)state;
+    shim_install();
+    assert_int_equal(cishare_archive_open(path, true, &a, err, sizeof(err)),
+                     CISHARE_OK);
+    add_n(a, 0, 10);
+    syncs = wal_syncs;
+    assert_int_equal(cishare_archive_stage(a, err, sizeof(err)), CISHARE_OK);
+    assert_int_equal(rows_seen(), 0); /* 10 rows, young: still open */
+    add_n(a, 10, 60);
+    assert_int_equal(cishare_archive_stage(a, err, sizeof(err)), CISHARE_OK);
+    assert_int_equal(rows_seen(), 70);  /* written */
+    assert_int_equal(wal_syncs, syncs); /* not synced */
+    add_n(a, 70, 5);
+    assert_int_equal(cishare_archive_commit(a, err, sizeof(err)), CISHARE_OK);
+    assert_int_equal(wal_syncs, syncs + 1); /* one sync: all 75 durable */
+    assert_int_equal(rows_seen(), 75);
+    /* nothing new: no sync */
+    assert_int_equal(cishare_archive_commit(a, err, sizeof(err)), CISHARE_OK);
+    assert_int_equal(wal_syncs, syncs + 1);
+    /* a batch older than 25 ms is written whatever its size */
+    add_n(a, 75, 1);
+    usleep(30000);
+    assert_int_equal(cishare_archive_stage(a, err, sizeof(err)), CISHARE_OK);
+    assert_int_equal(rows_seen(), 76);
+    cishare_archive_close(a);
+    assert_int_equal(sqlite3_vfs_unregister(&shim_vfs), SQLITE_OK);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -358,6 +555,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_receipts_revocations_sightings,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_background_checkpoint, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_stage_then_commit, setup,
                                         teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
