@@ -36,10 +36,14 @@
  *   [signed, head)  to check, build and sign (signer thread)
  *   slot head       being queued (caller's thread)
  *
- * Only the signer advances `signed` (under lock); only the caller's thread
- * advances head and tail. The signer never touches `recs` (submit
- * reallocates it, delivery reports update it): it leaves each outcome in
- * the slot, which the caller's thread moves into the record as it
+ * Whoever signs advances `signed` (under lock): the signer thread, or the
+ * caller's thread when it needs messages now and the signer is idle or
+ * lingering (it then signs them itself, `caller_signing`, and the signer
+ * waits: waking the signer cost a scheduler tick, 4 ms, whenever both
+ * cores were busy: docs/PERFORMANCE.md "Issue 17, fourth increment").
+ * Only the caller's thread advances head and tail. The signer never touches
+ * `recs` (submit reallocates it, delivery reports update it): it leaves each
+ * outcome in the slot, which the caller's thread moves into the record as it
  * produces the slot. Messages are produced in submission order, so
  * per-subject order in Kafka is the order of submit() calls.
  *
@@ -126,6 +130,8 @@ struct cishare_publisher_s {
     bool signer_started, quit;
     bool signer_idle, main_waiting; /* wake only who sleeps */
     bool signer_lingering;          /* waiting for a batch to fill */
+    bool caller_signing;            /* the caller's thread signs a batch */
+    size_t signed_here;             /* batches it signed */
     pthread_mutex_t lock;
     pthread_cond_t work, done;
     cishare_codec_t *codec;
@@ -486,7 +492,8 @@ static void *signer_main(void *arg)
     for (;;) {
         size_t from, to;
 
-        while (!pub->quit && pub->signed_cnt == pub->head) {
+        while ((!pub->quit && pub->signed_cnt == pub->head) ||
+               pub->caller_signing) {
             pub->signer_idle = true;
             pthread_cond_wait(&pub->work, &pub->lock);
             pub->signer_idle = false;
@@ -505,10 +512,12 @@ static void *signer_main(void *arg)
             }
             pub->signer_lingering = true;
             while (!pub->quit && pub->head - pub->signed_cnt < pub->batch &&
-                   pub->sign_to <= pub->signed_cnt &&
+                   pub->sign_to <= pub->signed_cnt && !pub->caller_signing &&
                    pthread_cond_timedwait(&pub->work, &pub->lock, &dl) == 0)
                 ;
             pub->signer_lingering = false;
+            if (pub->caller_signing || pub->signed_cnt == pub->head)
+                continue; /* the caller took them */
         }
         from = pub->signed_cnt;
         to = pub->head - from > pub->batch ? from + pub->batch : pub->head;
@@ -535,10 +544,22 @@ static void drain_to(cishare_publisher_t *pub, size_t target)
         return;
     for (;;) {
         pthread_mutex_lock(&pub->lock);
-        if (pub->sign_to < target) {
+        if (pub->sign_to < target)
             pub->sign_to = target; /* needed now: stop lingering */
-            if (pub->signed_cnt < target &&
-                (pub->signer_idle || pub->signer_lingering))
+        if (pub->signed_cnt < target &&
+            (pub->signer_idle || pub->signer_lingering)) {
+            /* needed now, and the signer is not signing: sign here */
+            size_t from = pub->signed_cnt, to = pub->head - from > pub->batch
+                                                    ? from + pub->batch
+                                                    : pub->head;
+            pub->caller_signing = true;
+            pthread_mutex_unlock(&pub->lock);
+            sign_slots(pub, from, to);
+            pthread_mutex_lock(&pub->lock);
+            pub->signed_cnt = to;
+            pub->caller_signing = false;
+            pub->signed_here++;
+            if (pub->signer_idle) /* more queued, or quit */
                 pthread_cond_signal(&pub->work);
         }
         while (pub->signed_cnt < target && pub->signed_cnt == pub->tail) {
@@ -893,6 +914,11 @@ size_t cishare_publisher_inflight(const cishare_publisher_t *pub)
 {
     /* deliveries outstanding, plus messages not produced yet */
     return pub->inflight + (pub->head - pub->tail);
+}
+
+size_t cishare_publisher_signed_here(const cishare_publisher_t *pub)
+{
+    return pub->signed_here;
 }
 
 size_t cishare_publisher_delivered(const cishare_publisher_t *pub)

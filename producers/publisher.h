@@ -180,5 +180,8 @@ void cishare_publisher_forget(cishare_publisher_t *pub, size_t upto);
 size_t cishare_publisher_inflight(const cishare_publisher_t *pub);
 /** Deliveries confirmed so far (topic copies). */
 size_t cishare_publisher_delivered(const cishare_publisher_t *pub);
+/** Batches the caller's thread signed itself: poll, flush or a full ring
+ *  needed them while the signer thread was idle or lingering. */
+size_t cishare_publisher_signed_here(const cishare_publisher_t *pub);
 
 #endif
