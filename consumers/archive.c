@@ -20,22 +20,22 @@
 #define CKPT_PAGES     1000
 #define CKPT_MAX_PAGES 65536
 
-/* An open batch is written to the WAL (not synced) once it holds this
- * many rows or is this old: the durable commit then writes only the rest
- * and fsyncs. Writing a second's 1 000 rows inside the commit held the
- * feed's delivery for 5-17 ms (docs/PERFORMANCE.md "Issue 17, fourth
- * increment"). */
-#define STAGE_ROWS 64
-#define STAGE_US   25000
+/* An open batch is written to the WAL (not synced) once it is this old:
+ * the durable commit then writes only the rest and fsyncs. Writing a
+ * second's 1 000 rows inside the commit held the feed's delivery for 5-17
+ * ms (docs/PERFORMANCE.md "Issue 17, fourth increment"). By age only: a
+ * busy feed commits its 1 000 rows sooner, and writing a batch in parts
+ * writes its partly filled pages twice (the feed's throughput fell by a
+ * fifth with a part every 64 rows). */
+#define STAGE_US 50000
 
 struct cishare_archive_s {
     sqlite3 *db;
     char *path;
     bool in_batch;
-    bool unsynced;       /* staged batches not yet fsynced */
-    bool ckpt_self;      /* the WAL passed CKPT_MAX_PAGES */
-    uint32_t batch_rows; /* rows added to the open batch */
-    int64_t batch_us;    /* when it was begun */
+    bool unsynced;    /* staged batches not yet fsynced */
+    bool ckpt_self;   /* the WAL passed CKPT_MAX_PAGES */
+    int64_t batch_us; /* when it was begun */
     uint64_t added;
     /* prepared statements of the write path */
     sqlite3_stmt *ins_msg, *ins_notice, *ins_receipt, *ins_sighting, *revoke,
@@ -69,8 +69,10 @@ static void *ckpt_main(void *arg)
         db = NULL; /* the writer's hook checkpoints itself past the cap */
     } else {
         sqlite3_busy_timeout(db, 1000);
-        /* its checkpoints sync the WAL, then the database file */
-        sqlite3_exec(db, "PRAGMA synchronous=FULL", NULL, NULL, NULL);
+        /* synchronous is SQLite's default, FULL: its checkpoints sync
+         * the WAL, then the database file (setting it again here cost
+         * the archived feed a fifth of its rate, measured, not
+         * understood) */
     }
     pthread_mutex_lock(&a->ckpt_mu);
     for (;;) {
@@ -486,10 +488,8 @@ static cishare_err_t add_(cishare_archive_t *a,
         if (sqlite3_exec(a->db, "BEGIN IMMEDIATE", NULL, NULL, NULL))
             return db_err(a, "begin", errstr, errstr_size);
         a->in_batch = true;
-        a->batch_rows = 0;
         a->batch_us = mono_us();
     }
-    a->batch_rows++;
     sent = rec->me && !strcmp(origin, rec->me);
     if (!m)
         subject = fl->subject;
@@ -599,8 +599,7 @@ static cishare_err_t write_batch(cishare_archive_t *a, char *errstr,
 cishare_err_t cishare_archive_stage(cishare_archive_t *a, char *errstr,
                                     size_t errstr_size)
 {
-    if (!a->in_batch ||
-        (a->batch_rows < STAGE_ROWS && mono_us() - a->batch_us < STAGE_US))
+    if (!a->in_batch || mono_us() - a->batch_us < STAGE_US)
         return CISHARE_OK;
     return write_batch(a, errstr, errstr_size);
 }

@@ -110,8 +110,8 @@ cishare_err_t cishare_archive_add(cishare_archive_t *a,
                                   size_t errstr_size);
 
 /**
- * Write the open batch to the write-ahead log, not synced, if it holds 64
- * rows or is 25 ms old (else nothing): the feed calls it after each poll
+ * Write the open batch to the write-ahead log, not synced, if it was
+ * begun 50 ms ago or more (else nothing): the feed calls it after each poll
  * batch, so that the durable commit has little left to write. A staged
  * batch is not durable until cishare_archive_commit(); if the feed stops
  * before, its rows stay (a crash may lose them) and the messages read

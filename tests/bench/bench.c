@@ -17,7 +17,8 @@
  *   latency    `cishare feed --out -` while the library publishes at a
  *              fixed rate: submit -> line read from the feed; then raw
  *              librdkafka at the same rate and bytes (linger.ms=0):
- *              producev -> consumer, p50/p99/max of both
+ *              producev -> consumer, p50/p99/max of both; and raw again
+ *              with the consumer subscribed to the feed's nine topics
  *   memory     peak RSS of `cishare feed --once` with 1 M ids in its
  *              de-duplication history, minus the same with none
  *   baseline   raw librdkafka produce (same bytes, same headers, same
@@ -99,7 +100,7 @@ typedef struct bench_s {
      * publish figures' cost where the wall clock is shared and noisy */
     double pub_lib_cpu_us, cli_cpu_us;
     double enc_pub, enc_feed1, enc_feed2, raw_prod, raw_cons;
-    double lat_p99, raw_lat_p99; /* ms */
+    double lat_p99, raw_lat_p99, raw_wide_lat_p99; /* ms */
 } bench_t;
 
 /* The GREEN indicators go to op-power-a's sector only (topic
@@ -1278,7 +1279,12 @@ static void bench_raw(bench_t *b, const char *topic, bool report)
  * as the latency publisher) -> librdkafka consumer on its own thread
  * (a new group, from the end), same broker and user. A message's send
  * time is taken before rd_kafka_producev; the delivery report tells its
- * partition and offset, by which the consumer's arrival time is found. */
+ * partition and offset, by which the consumer's arrival time is found.
+ * Wide: the consumer also subscribes to the sector topics a feed of the
+ * user reads (9 topics, 27 partitions, as the measured feed): librdkafka
+ * 2.0.2 names every partition in every fetch (no incremental fetch
+ * sessions), and the broker's garbage, hence its young-GC pauses, grows
+ * with them (docs/PERFORMANCE.md "Issue 17, fourth increment"). */
 
 typedef struct rawlat_rec_s {
     int32_t part;
@@ -1362,7 +1368,7 @@ static size_t rawlat_join(rawlat_t *l, int total, int64_t *us)
     return n;
 }
 
-static void bench_raw_latency(bench_t *b)
+static void bench_raw_latency(bench_t *b, bool wide)
 {
     rawmsg_t r;
     rawlat_t l = {0};
@@ -1394,6 +1400,15 @@ static void bench_raw_latency(bench_t *b)
     rd_kafka_poll_set_consumer(l.rk);
     sub = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(sub, RAW_TOPIC, RD_KAFKA_PARTITION_UA);
+    for (i = 0; wide && i < CISHARE_TLP__CNT; i++) {
+        char t[CISHARE_TOPIC_MAX];
+        if (cishare_topic_sector((cishare_tlp_t)i, "electricity", t,
+                                 sizeof(t)) == CISHARE_OK)
+            rd_kafka_topic_partition_list_add(sub, t, RD_KAFKA_PARTITION_UA);
+        if (cishare_topic_sector((cishare_tlp_t)i, CISHARE_TOPIC_ALL, t,
+                                 sizeof(t)) == CISHARE_OK)
+            rd_kafka_topic_partition_list_add(sub, t, RD_KAFKA_PARTITION_UA);
+    }
     rd_kafka_subscribe(l.rk, sub);
     rd_kafka_topic_partition_list_destroy(sub);
     pthread_create(&th, NULL, rawlat_reader, &l);
@@ -1454,7 +1469,10 @@ static void bench_raw_latency(bench_t *b)
     rd_kafka_destroy(prk);
     if (n < (size_t)total)
         die("raw latency: %zu of %d messages read", n, total);
-    b->raw_lat_p99 = lat_report("latency_raw", us, n);
+    if (wide)
+        b->raw_wide_lat_p99 = lat_report("latency_raw_feed_topics", us, n);
+    else
+        b->raw_lat_p99 = lat_report("latency_raw", us, n);
     pthread_mutex_destroy(&l.lock);
     free(l.seen);
     free(l.sent);
@@ -1896,8 +1914,10 @@ int main(int argc, char **argv)
 
     if (only && !strcmp(only, "latency")) {
         bench_latency(&b);
-        bench_raw_latency(&b);
+        bench_raw_latency(&b, false);
+        bench_raw_latency(&b, true);
         ratio("latency_p99_vs_raw", b.lat_p99, b.raw_lat_p99);
+        ratio("latency_p99_vs_raw_feed_topics", b.lat_p99, b.raw_wide_lat_p99);
         return 0;
     }
     /* A fresh broker's JVM compiles its hot paths during the first
@@ -2000,7 +2020,8 @@ int main(int argc, char **argv)
     note("latency: %d msg/s for %d s, cishare then raw Kafka", b.lat_rate,
          b.lat_secs);
     bench_latency(&b);
-    bench_raw_latency(&b);
+    bench_raw_latency(&b, false);
+    bench_raw_latency(&b, true);
 
     note("baseline: raw librdkafka, %d messages", b.raw_n);
     bench_raw(&b, RAW_TOPIC, true);
@@ -2012,6 +2033,7 @@ int main(int argc, char **argv)
     ratio("feed_vs_raw", b.feed1, b.raw_cons);
     ratio("feed_2core_vs_raw", b.feed2, b.raw_cons);
     ratio("latency_p99_vs_raw", b.lat_p99, b.raw_lat_p99);
+    ratio("latency_p99_vs_raw_feed_topics", b.lat_p99, b.raw_wide_lat_p99);
     if (!b.mock) {
         ratio("feed_with_archive_vs_without", b.feed1, noarch);
         ratio("encrypted_feed_with_receipts_vs_without", b.enc_feed1, norcpt);
