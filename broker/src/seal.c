@@ -324,6 +324,31 @@ static cishare_err_t check_args(const uint8_t *pt, size_t len,
 }
 
 /* A v2 value of cnt entries: the buffer, its version and count set. */
+static uint8_t *v2_alloc(size_t cnt, size_t len);
+
+/* The start of every v2 seal: the arguments checked, the recipient set
+ * (sorted, repeats dropped) and its digest, the value's buffer. On error
+ * nothing is left allocated. */
+static cishare_err_t
+v2_begin(const uint8_t *pt, size_t len, const uint8_t (*pks)[32], size_t n,
+         const uint8_t *ad, size_t adlen, uint8_t (**setp)[32], size_t *cntp,
+         uint8_t digest[32], uint8_t **outp, char *errstr, size_t errstr_size)
+{
+    cishare_err_t err;
+
+    *outp = NULL;
+    if ((err = check_args(pt, len, pks, n, ad, adlen, errstr, errstr_size)) ||
+        (err = recipient_set(pks, n, setp, cntp, digest, errstr, errstr_size)))
+        return err;
+    if (!(*outp = v2_alloc(*cntp, len))) {
+        free(*setp);
+        *setp = NULL;
+        return cishare_err_set(CISHARE_ERR_NOMEM, errstr, errstr_size,
+                               "seal: out of memory");
+    }
+    return CISHARE_OK;
+}
+
 static uint8_t *v2_alloc(size_t cnt, size_t len)
 {
     uint8_t *out =
@@ -380,16 +405,9 @@ cishare_err_t cishare_seal_encrypt_v2_fixed(
 
     *ctp = NULL;
     *ctlenp = 0;
-    if ((err = check_args(pt, len, recipient_pks, n, ad, adlen, errstr,
-                          errstr_size)) ||
-        (err = recipient_set(recipient_pks, n, &set, &cnt, digest, errstr,
-                             errstr_size)))
+    if ((err = v2_begin(pt, len, recipient_pks, n, ad, adlen, &set, &cnt,
+                        digest, &out, errstr, errstr_size)))
         return err;
-    if (!(out = v2_alloc(cnt, len))) {
-        free(set);
-        return cishare_err_set(CISHARE_ERR_NOMEM, errstr, errstr_size,
-                               "seal: out of memory");
-    }
     memcpy(out + 1, epoch_id, CISHARE_SEAL_EPOCH_ID_BYTES);
     memcpy(out + 1 + CISHARE_SEAL_EPOCH_ID_BYTES, nonce,
            CISHARE_SEAL_NONCE_BYTES);
@@ -557,16 +575,9 @@ cishare_err_t cishare_sealer_encrypt(cishare_sealer_t *s, int64_t now_ms,
                                     ctlenp, errstr, errstr_size);
     *ctp = NULL;
     *ctlenp = 0;
-    if ((err = check_args(pt, len, recipient_pks, n, ad, adlen, errstr,
-                          errstr_size)) ||
-        (err = recipient_set(recipient_pks, n, &set, &cnt, digest, errstr,
-                             errstr_size)))
+    if ((err = v2_begin(pt, len, recipient_pks, n, ad, adlen, &set, &cnt,
+                        digest, &out, errstr, errstr_size)))
         return err;
-    if (!(out = v2_alloc(cnt, len))) {
-        free(set);
-        return cishare_err_set(CISHARE_ERR_NOMEM, errstr, errstr_size,
-                               "seal: out of memory");
-    }
     if (!s) {
         /* an epoch of one value */
         crypto_aead_xchacha20poly1305_ietf_keygen(key);
