@@ -34,3 +34,18 @@ dev_broker() {
     bs="$(cat "$tmp/bs")"
     X=(-X "bootstrap.servers=$bs" -X security.protocol=plaintext)
 }
+
+# serve_port FILE PID [TRIES]: wait for `cishare serve`'s start line
+# "(port N)" in FILE (its stderr), up to TRIES tenths of a second (300),
+# and print N; fail if PID exits first or the line never comes.
+serve_port() {
+    local port="" i
+    for i in $(seq "${3:-300}"); do
+        port="$(sed -n 's/.*(port \([0-9]*\)).*/\1/p' "$1")"
+        [ -n "$port" ] && break
+        kill -0 "$2" 2>/dev/null || fail "serve exited: $(cat "$1")"
+        sleep 0.1
+    done
+    [ -n "$port" ] || fail "serve did not start: $(cat "$1")"
+    echo "$port"
+}

@@ -8,19 +8,8 @@
 # default and wins over the environment when asked for; a bad value is a
 # usage error naming it.
 set -euo pipefail
-B="${CISHARE_BIN:?}"
-EX="${CISHARE_SRC:?}/deploy/examples"
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 PY="${CISHARE_VENV:?}/bin/python"
-tmp="$(mktemp -d)"
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
-ok() { echo "ok - $*"; }
 
 # Bad values: exit 2, the error names the value and where it came from.
 for args in "--log-format xml feed" "feed --log-format=xml" "--log-format"; do
@@ -206,14 +195,7 @@ CISHARE_LOG_FORMAT=json "$B" serve -c "$EX/op-power-b.conf" \
     --state "$tmp/state-b1" --listen 127.0.0.1:0 2>"$tmp/serve.err" &
 spid=$!
 pids+=($spid)
-port=""
-for _ in $(seq 300); do
-    port="$(sed -n 's/.*(port \([0-9]*\)).*/\1/p' "$tmp/serve.err")"
-    [ -n "$port" ] && break
-    kill -0 "$spid" 2>/dev/null || fail "serve exited: $(cat "$tmp/serve.err")"
-    sleep 0.1
-done
-[ -n "$port" ] || fail "serve did not start: $(cat "$tmp/serve.err")"
+port="$(serve_port "$tmp/serve.err" "$spid")"
 "$PY" - "$port" <<'PY' || true
 import sys, urllib.request
 try:

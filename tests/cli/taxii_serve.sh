@@ -44,16 +44,9 @@ echo secret >"$tmp/out-b/secret.txt"
     >"$tmp/serve.out" 2>"$tmp/serve.err" &
 spid=$!
 pids+=($spid)
-port=""
 # the index of 10 010 messages is built before the start line (a minute
 # or more under the sanitizers)
-for _ in $(seq 1800); do
-    port="$(sed -n 's/.*(port \([0-9]*\)).*/\1/p' "$tmp/serve.err")"
-    [ -n "$port" ] && break
-    kill -0 "$spid" 2>/dev/null || fail "serve exited: $(cat "$tmp/serve.err")"
-    sleep 0.1
-done
-[ -n "$port" ] || fail "serve did not start: $(cat "$tmp/serve.err")"
+port="$(serve_port "$tmp/serve.err" "$spid" 1800)"
 grep -q "collections 4 (feed + labels), $((N + 5)) objects (" "$tmp/serve.err" ||
     fail "start line: $(cat "$tmp/serve.err")"
 ok "serve listens on 127.0.0.1:$port, start line names collections and objects"
@@ -98,13 +91,8 @@ openssl req -x509 "${ec[@]}" -keyout "$c/self.key" -out "$c/self.crt" -days 2 \
     -X "cishare.serve.tls.ca=$c/ca.crt" --state "$tmp/st-b" \
     --listen 127.0.0.1:0 >/dev/null 2>"$tmp/tls.err" &
 tpid=$!
-tport=""
-for _ in $(seq 600); do
-    tport="$(sed -n 's/.*(port \([0-9]*\)).*/\1/p' "$tmp/tls.err")"
-    [ -n "$tport" ] && break
-    sleep 0.1
-done
-[ -n "$tport" ] || { kill "$tpid"; fail "TLS serve: $(cat "$tmp/tls.err")"; }
+pids+=($tpid)
+tport="$(serve_port "$tmp/tls.err" "$tpid" 600)"
 rc=0
 "$PY" "$here/taxii_serve.py" "https://127.0.0.1:$tport" tls "$N" "$c" || rc=$?
 kill -TERM "$tpid"
