@@ -37,10 +37,11 @@
  *   slot head       being queued (caller's thread)
  *
  * Whoever signs advances `signed` (under lock): the signer thread, or the
- * caller's thread when it needs messages now and the signer is idle or
- * lingering (it then signs them itself, `caller_signing`, and the signer
- * waits: waking the signer cost a scheduler tick, 4 ms, whenever both
- * cores were busy: docs/PERFORMANCE.md "Issue 17, fourth increment").
+ * caller's thread when it needs messages now, at most a batch is queued
+ * and the signer is idle or lingering (it then signs them itself,
+ * `caller_signing`, and the signer waits: waking the signer cost a
+ * scheduler tick, 4 ms, whenever both cores were busy: docs/PERFORMANCE.md
+ * "Issue 17, fourth increment").
  * Only the caller's thread advances head and tail. The signer never touches
  * `recs` (submit reallocates it, delivery reports update it): it leaves each
  * outcome in the slot, which the caller's thread moves into the record as it
@@ -547,8 +548,12 @@ static void drain_to(cishare_publisher_t *pub, size_t target)
         if (pub->sign_to < target)
             pub->sign_to = target; /* needed now: stop lingering */
         if (pub->signed_cnt < target &&
+            pub->head - pub->signed_cnt <= pub->batch &&
             (pub->signer_idle || pub->signer_lingering)) {
-            /* needed now, and the signer is not signing: sign here */
+            /* needed now, the signer is not signing, and nothing is
+             * queued behind this batch for it to sign meanwhile (a
+             * deeper queue keeps the two threads in a pipeline): sign
+             * here */
             size_t from = pub->signed_cnt, to = pub->head - from > pub->batch
                                                     ? from + pub->batch
                                                     : pub->head;
