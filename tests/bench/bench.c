@@ -1391,7 +1391,10 @@ static void bench_raw_latency(bench_t *b, bool wide)
     pthread_mutex_init(&l.lock, NULL);
 
     kc = raw_conf(b, "op-power-a");
-    snprintf(errstr, sizeof(errstr), "cishare-feed-op-power-a.bench-rawlat-%u",
+    /* a group per run: the mock cluster holds a group's rejoin until the
+     * last member's session expires */
+    snprintf(errstr, sizeof(errstr),
+             "cishare-feed-op-power-a.bench-rawlat%s-%u", wide ? "-wide" : "",
              b->tag);
     rd_kafka_conf_set(kc, "group.id", errstr, NULL, 0);
     rd_kafka_conf_set(kc, "auto.offset.reset", "latest", NULL, 0);
