@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define ARCHIVE_SCHEMA "1"
 
@@ -50,13 +49,6 @@ struct cishare_archive_s {
     bool ckpt_started, ckpt_want, ckpt_quit;
     uint64_t checkpoints;
 };
-
-static int64_t mono_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 static void *ckpt_main(void *arg)
 {
@@ -488,7 +480,7 @@ static cishare_err_t add_(cishare_archive_t *a,
         if (sqlite3_exec(a->db, "BEGIN IMMEDIATE", NULL, NULL, NULL))
             return db_err(a, "begin", errstr, errstr_size);
         a->in_batch = true;
-        a->batch_us = mono_us();
+        a->batch_us = cishare_time_mono_us();
     }
     sent = rec->me && !strcmp(origin, rec->me);
     if (!m)
@@ -599,7 +591,7 @@ static cishare_err_t write_batch(cishare_archive_t *a, char *errstr,
 cishare_err_t cishare_archive_stage(cishare_archive_t *a, char *errstr,
                                     size_t errstr_size)
 {
-    if (!a->in_batch || mono_us() - a->batch_us < STAGE_US)
+    if (!a->in_batch || cishare_time_mono_us() - a->batch_us < STAGE_US)
         return CISHARE_OK;
     return write_batch(a, errstr, errstr_size);
 }

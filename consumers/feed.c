@@ -1462,13 +1462,6 @@ static void metrics_update(feed_t *f)
 static cishare_err_t commit_batch_(feed_t *f, int kafka, char *errstr,
                                    size_t errstr_size);
 
-static int64_t mono_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 static cishare_err_t commit_batch(feed_t *f, int kafka, char *errstr,
                                   size_t errstr_size)
 {
@@ -1478,7 +1471,7 @@ static cishare_err_t commit_batch(feed_t *f, int kafka, char *errstr,
         return err;
     if (f->unc_cnt) {
         f->stats->commits++;
-        f->stats->busy_last_us = mono_us();
+        f->stats->busy_last_us = cishare_time_mono_us();
         if (f->opts->metrics) {
             static const double bounds[] = {
                 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
@@ -2050,7 +2043,7 @@ static cishare_err_t consumer_error(feed_t *f, const rd_kafka_message_t *m,
 typedef struct batch_s {
     item_t *items;
     size_t cnt;
-    int64_t polled_us; /* mono_us() of its first message */
+    int64_t polled_us; /* cishare_time_mono_us() of its first message */
 } batch_t;
 
 /* Poll up to cap messages: wait up to 100 ms for the first (not at all
@@ -2104,9 +2097,9 @@ static cishare_err_t poll_batch(feed_t *f, batch_t *b, size_t cap, bool nowait,
         }
         eof_set(f, rd_kafka_topic_name(m->rkt), m->partition, false);
         if (!f->stats->busy_first_us)
-            f->stats->busy_first_us = mono_us();
+            f->stats->busy_first_us = cishare_time_mono_us();
         if (!b->cnt)
-            b->polled_us = mono_us();
+            b->polled_us = cishare_time_mono_us();
         b->items[b->cnt++].m = m;
     }
     return CISHARE_OK;
@@ -2144,7 +2137,7 @@ static cishare_err_t deliver_batch(feed_t *f, batch_t *b, worker_t *w,
     f->unc_cnt += b->cnt;
     b->cnt = 0;
     if (f->unc_cnt < f->batch_size &&
-        mono_us() - f->unc_first_us < f->commit_us)
+        cishare_time_mono_us() - f->unc_first_us < f->commit_us)
         /* committed with the next batch, or when quiet; the archive
          * writes its rows meanwhile, so that the commit is short */
         return f->archive

@@ -544,8 +544,11 @@ static void drain_to(cishare_publisher_t *pub, size_t target)
     if (!pub->ring)
         return;
     for (;;) {
+        bool raised;
+
         pthread_mutex_lock(&pub->lock);
-        if (pub->sign_to < target)
+        raised = pub->sign_to < target;
+        if (raised)
             pub->sign_to = target; /* needed now: stop lingering */
         if (pub->signed_cnt < target &&
             pub->head - pub->signed_cnt <= pub->batch &&
@@ -566,6 +569,9 @@ static void drain_to(cishare_publisher_t *pub, size_t target)
             pub->signed_here++;
             if (pub->signer_idle) /* more queued, or quit */
                 pthread_cond_signal(&pub->work);
+        } else if (raised && pub->signed_cnt < target &&
+                   (pub->signer_idle || pub->signer_lingering)) {
+            pthread_cond_signal(&pub->work); /* the signer signs them */
         }
         while (pub->signed_cnt < target && pub->signed_cnt == pub->tail) {
             pub->main_waiting = true;
@@ -630,10 +636,7 @@ void cishare_publisher_set_log(cishare_publisher_t *pub,
 
 static int64_t mono_ms(void)
 {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return cishare_time_mono_us() / 1000;
 }
 
 /* Every later record fails with reason (a constant) and detail (logged

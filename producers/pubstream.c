@@ -13,9 +13,10 @@
  */
 #include "pubstream.h"
 
+#include "cishare/codec.h"
+
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 typedef enum { ENT_REC, ENT_ISSUE, ENT_MARK } ent_kind_t;
 
@@ -44,10 +45,7 @@ struct cishare_pubstream_s {
 
 static int64_t now_ms(void)
 {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return cishare_time_mono_us() / 1000;
 }
 
 static void ent_free(ent_t *e)

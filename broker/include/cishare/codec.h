@@ -271,4 +271,8 @@ int64_t cishare_time_days_from_civil(int64_t y, unsigned m, unsigned d);
 /** Current time in ms since the epoch (CLOCK_REALTIME). */
 int64_t cishare_time_now_ms(void);
 
+/** A monotonic clock in µs (CLOCK_MONOTONIC): for intervals and
+ *  deadlines, which a clock step must not move. */
+int64_t cishare_time_mono_us(void);
+
 #endif
