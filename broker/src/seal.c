@@ -324,7 +324,19 @@ static cishare_err_t check_args(const uint8_t *pt, size_t len,
 }
 
 /* A v2 value of cnt entries: the buffer, its version and count set. */
-static uint8_t *v2_alloc(size_t cnt, size_t len);
+static uint8_t *v2_alloc(size_t cnt, size_t len)
+{
+    uint8_t *out =
+        malloc(CISHARE_SEAL_V2_HEADER_BYTES + cnt * CISHARE_SEAL_ENTRY_BYTES +
+               len + CISHARE_SEAL_TAG_BYTES);
+
+    if (!out)
+        return NULL;
+    out[0] = CISHARE_SEAL_VERSION_2;
+    out[CISHARE_SEAL_V2_HEADER_BYTES - 2] = (uint8_t)(cnt >> 8);
+    out[CISHARE_SEAL_V2_HEADER_BYTES - 1] = (uint8_t)cnt;
+    return out;
+}
 
 /* The start of every v2 seal: the arguments checked, the recipient set
  * (sorted, repeats dropped) and its digest, the value's buffer. On error
@@ -347,20 +359,6 @@ v2_begin(const uint8_t *pt, size_t len, const uint8_t (*pks)[32], size_t n,
                                "seal: out of memory");
     }
     return CISHARE_OK;
-}
-
-static uint8_t *v2_alloc(size_t cnt, size_t len)
-{
-    uint8_t *out =
-        malloc(CISHARE_SEAL_V2_HEADER_BYTES + cnt * CISHARE_SEAL_ENTRY_BYTES +
-               len + CISHARE_SEAL_TAG_BYTES);
-
-    if (!out)
-        return NULL;
-    out[0] = CISHARE_SEAL_VERSION_2;
-    out[CISHARE_SEAL_V2_HEADER_BYTES - 2] = (uint8_t)(cnt >> 8);
-    out[CISHARE_SEAL_V2_HEADER_BYTES - 1] = (uint8_t)cnt;
-    return out;
 }
 
 /* Encrypt pt into out (header, epoch id, nonce and entries written) under
