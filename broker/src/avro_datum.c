@@ -512,6 +512,7 @@ typedef struct {
     cishare_avro_buf_t *out;
     char *errstr;
     size_t errstr_size;
+    const json_t *extra; /* top-level fields the value lacks or has null */
 } enc_t;
 
 static cishare_err_t enc_reserve(enc_t *e, size_t n, const path_t *p)
@@ -685,10 +686,16 @@ static cishare_err_t encode_record(enc_t *e, const av_node_t *n,
                         "expected object, got %s", json_type_name(v));
     for (i = 0; i < n->field_cnt; i++) {
         const av_field_t *f = &n->fields[i];
-        const json_t *fv = json_object_get(v, f->name);
+        const json_t *fv = json_object_get(v, f->name), *x;
         path_t fp = {.up = p, .field = f->name, .index = -1};
-        if (fv) {
+        if (fv)
             present++;
+        /* the root's extra members stand in for its missing or null ones */
+        if (e->extra && !p->up && (!fv || json_is_null(fv)) &&
+            (x = json_object_get(e->extra, f->name)))
+            fv = x;
+        if (fv) {
+            /* as given */
         } else if (f->deflt) {
             fv = f->deflt;
         } else if (f->type->kind == AV_UNION &&
@@ -898,7 +905,20 @@ cishare_err_t cishare_avro_encode(const cishare_avro_schema_t *schema,
                                   cishare_avro_buf_t *out, char *errstr,
                                   size_t errstr_size)
 {
-    enc_t e = {.out = out, .errstr = errstr, .errstr_size = errstr_size};
+    return cishare_avro_encode_with(schema, value, NULL, label, out, errstr,
+                                    errstr_size);
+}
+
+cishare_err_t cishare_avro_encode_with(const cishare_avro_schema_t *schema,
+                                       const json_t *value, const json_t *extra,
+                                       const char *label,
+                                       cishare_avro_buf_t *out, char *errstr,
+                                       size_t errstr_size)
+{
+    enc_t e = {.out = out,
+               .errstr = errstr,
+               .errstr_size = errstr_size,
+               .extra = json_is_object(extra) ? extra : NULL};
     path_t root = {.field = label ? label : "value", .index = -1};
 
     if (!value)

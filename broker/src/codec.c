@@ -349,6 +349,17 @@ cishare_err_t cishare_codec_encode(cishare_codec_t *codec,
                                    size_t *lenp, char *errstr,
                                    size_t errstr_size)
 {
+    return cishare_codec_encode_with(codec, type, payload, NULL, outp, lenp,
+                                     errstr, errstr_size);
+}
+
+cishare_err_t cishare_codec_encode_with(cishare_codec_t *codec,
+                                        cishare_msgtype_t type,
+                                        const json_t *payload,
+                                        const json_t *extra, uint8_t **outp,
+                                        size_t *lenp, char *errstr,
+                                        size_t errstr_size)
+{
     cishare_avro_buf_t out = {.max = CISHARE_CODEC_MAX_MSG_SIZE};
     uint64_t fp;
     cishare_err_t err;
@@ -376,10 +387,10 @@ cishare_err_t cishare_codec_encode(cishare_codec_t *codec,
     for (i = 0; i < 8; i++)
         out.buf[2 + i] = (uint8_t)(fp >> (8 * i));
     out.len = CISHARE_CODEC_HEADER_LEN;
-    err = cishare_avro_encode(codec->types[type].write
-                                  ? codec->types[type].write->schema
-                                  : codec->types[type].schema,
-                              payload, "payload", &out, errstr, errstr_size);
+    err = cishare_avro_encode_with(
+        codec->types[type].write ? codec->types[type].write->schema
+                                 : codec->types[type].schema,
+        payload, extra, "payload", &out, errstr, errstr_size);
     if (err) {
         free(out.buf);
         return err;
@@ -727,40 +738,68 @@ void cishare_uuid_v4(char out[37])
              b[11], b[12], b[13], b[14], b[15]);
 }
 
-cishare_err_t cishare_payload_fill_defaults(cishare_msgtype_t type,
-                                            json_t *payload, int64_t now_ms,
-                                            char *errstr, size_t errstr_size)
+cishare_err_t cishare_payload_defaults(cishare_msgtype_t type,
+                                       const json_t *payload, int64_t now_ms,
+                                       json_t **extrap, char *errstr,
+                                       size_t errstr_size)
 {
+    json_t *x = NULL;
     const json_t *v;
     char ts[32];
+    bool id, created, modified;
 
+    *extrap = NULL;
     if ((unsigned)type >= CISHARE_MSG__CNT)
         return cishare_err_set(CISHARE_ERR_INVALID_ARG, errstr, errstr_size,
                                "unknown message type %d", (int)type);
     if (!json_is_object(payload))
         return cishare_err_set(CISHARE_ERR_VALIDATION, errstr, errstr_size,
                                "payload: expected object");
-    v = json_object_get(payload, "id");
-    if (!v || json_is_null(v)) {
-        char id[64], uuid[37];
+    id = !(v = json_object_get(payload, "id")) || json_is_null(v);
+    created = !(v = json_object_get(payload, "created")) || json_is_null(v);
+    modified = type_info[type].has_modified &&
+               (!(v = json_object_get(payload, "modified")) || json_is_null(v));
+    if (!id && !created && !modified)
+        return CISHARE_OK;
+    if (!(x = json_object()))
+        goto nomem;
+    if (id) {
+        char s[64], uuid[37];
         cishare_uuid_v4(uuid);
-        snprintf(id, sizeof(id), "%s--%s", type_info[type].prefix, uuid);
-        if (json_object_set_new(payload, "id", json_string(id)))
-            return cishare_err_set(CISHARE_ERR_NOMEM, errstr, errstr_size,
-                                   "out of memory");
+        snprintf(s, sizeof(s), "%s--%s", type_info[type].prefix, uuid);
+        if (json_object_set_new_nocheck(x, "id", json_string(s)))
+            goto nomem;
     }
     cishare_time_format(now_ms, ts);
-    v = json_object_get(payload, "created");
-    if ((!v || json_is_null(v)) &&
-        json_object_set_new(payload, "created", json_string(ts)))
-        return cishare_err_set(CISHARE_ERR_NOMEM, errstr, errstr_size,
-                               "out of memory");
-    v = json_object_get(payload, "modified");
-    if (type_info[type].has_modified && (!v || json_is_null(v)) &&
-        json_object_set_new(payload, "modified", json_string(ts)))
-        return cishare_err_set(CISHARE_ERR_NOMEM, errstr, errstr_size,
-                               "out of memory");
+    if ((created &&
+         json_object_set_new_nocheck(x, "created", json_string(ts))) ||
+        (modified &&
+         json_object_set_new_nocheck(x, "modified", json_string(ts))))
+        goto nomem;
+    *extrap = x;
     return CISHARE_OK;
+nomem:
+    json_decref(x);
+    return cishare_err_set(CISHARE_ERR_NOMEM, errstr, errstr_size,
+                           "out of memory");
+}
+
+cishare_err_t cishare_payload_fill_defaults(cishare_msgtype_t type,
+                                            json_t *payload, int64_t now_ms,
+                                            char *errstr, size_t errstr_size)
+{
+    json_t *x;
+    cishare_err_t err;
+
+    if ((err = cishare_payload_defaults(type, payload, now_ms, &x, errstr,
+                                        errstr_size)) ||
+        !x)
+        return err;
+    if (json_object_update(payload, x))
+        err = cishare_err_set(CISHARE_ERR_NOMEM, errstr, errstr_size,
+                              "out of memory");
+    json_decref(x);
+    return err;
 }
 
 const char *cishare_payload_subject_len(cishare_msgtype_t type,

@@ -826,6 +826,68 @@ static void test_fill_defaults(void **state)
                         "revocation");
 }
 
+/* Encoding beside the defaults gives the bytes of filling them in: the
+ * payload is not changed, a null field takes the default, a given one
+ * keeps its value, and an unknown field is still refused. */
+static void test_encode_with_defaults(void **state)
+{
+    json_t *p =
+        json_pack("{s:s,s:s,s:n,s:s}", "type", "ipv4", "value", "192.0.2.7",
+                  "created", "modified", "2026-02-01T00:00:00Z");
+    json_t *x, *filled;
+    uint8_t *a, *b;
+    size_t alen, blen;
+    char err[256];
+
+    (void)state;
+    assert_int_equal(cishare_payload_defaults(CISHARE_MSG_INDICATOR, p,
+                                              1796108400123LL, &x, err,
+                                              sizeof(err)),
+                     CISHARE_OK);
+    assert_non_null(x);
+    assert_int_equal(json_object_size(x), 2); /* id, created */
+    assert_int_equal(json_object_size(p), 4); /* untouched */
+    assert_true(json_is_null(json_object_get(p, "created")));
+    if (cishare_codec_encode_with(codec, CISHARE_MSG_INDICATOR, p, x, &a, &alen,
+                                  err, sizeof(err)))
+        fail_msg("%s", err);
+    filled = json_deep_copy(p);
+    assert_int_equal(json_object_update(filled, x), 0);
+    assert_string_equal(json_string_value(json_object_get(filled, "modified")),
+                        "2026-02-01T00:00:00Z");
+    if (cishare_codec_encode(codec, CISHARE_MSG_INDICATOR, filled, &b, &blen,
+                             err, sizeof(err)))
+        fail_msg("%s", err);
+    assert_int_equal(alen, blen);
+    assert_memory_equal(a, b, alen);
+    free(a);
+    free(b);
+    json_decref(filled);
+
+    /* nothing missing: no extra object */
+    json_decref(x);
+    filled = json_deep_copy(p);
+    json_object_set_new(filled, "id", json_string("indicator--z"));
+    json_object_set_new(filled, "created", json_string("2026-01-01T00:00:00Z"));
+    assert_int_equal(cishare_payload_defaults(CISHARE_MSG_INDICATOR, filled, 0,
+                                              &x, err, sizeof(err)),
+                     CISHARE_OK);
+    assert_null(x);
+    json_decref(filled);
+
+    /* the extra object does not hide an unknown field */
+    json_object_set_new(p, "colour", json_string("red"));
+    assert_int_equal(cishare_payload_defaults(CISHARE_MSG_INDICATOR, p, 0, &x,
+                                              err, sizeof(err)),
+                     CISHARE_OK);
+    assert_int_equal(cishare_codec_encode_with(codec, CISHARE_MSG_INDICATOR, p,
+                                               x, &a, &alen, err, sizeof(err)),
+                     CISHARE_ERR_VALIDATION);
+    assert_non_null(strstr(err, "payload.colour: unknown field"));
+    json_decref(x);
+    json_decref(p);
+}
+
 static void test_time(void **state)
 {
     static const struct {
@@ -943,6 +1005,7 @@ int main(void)
         cmocka_unit_test(test_datum_bounds),
         cmocka_unit_test(test_validation_errors),
         cmocka_unit_test(test_fill_defaults),
+        cmocka_unit_test(test_encode_with_defaults),
         cmocka_unit_test(test_time),
         cmocka_unit_test(test_cost),
     };

@@ -70,6 +70,17 @@ cishare_err_t cishare_avro_encode(const cishare_avro_schema_t *schema,
                                   size_t errstr_size);
 
 /**
+ * cishare_avro_encode() of a record value as if the members of `extra`
+ * (an object, or NULL) were set in it where its own top-level field is
+ * missing or null: a publisher's defaults, without copying the value.
+ */
+cishare_err_t cishare_avro_encode_with(const cishare_avro_schema_t *schema,
+                                       const json_t *value, const json_t *extra,
+                                       const char *label,
+                                       cishare_avro_buf_t *out, char *errstr,
+                                       size_t errstr_size);
+
+/**
  * Decode exactly one datum that must fill buf[0..len) completely. On
  * success *valuep is a new reference. Errors: CISHARE_ERR_TRUNCATED,
  * CISHARE_ERR_TRAILING, CISHARE_ERR_TOO_LARGE, CISHARE_ERR_PARSE (bad

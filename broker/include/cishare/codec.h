@@ -137,6 +137,16 @@ cishare_err_t cishare_codec_encode(cishare_codec_t *codec,
                                    size_t *lenp, char *errstr,
                                    size_t errstr_size);
 
+/** cishare_codec_encode() with the members of `extra` (an object, or NULL)
+ *  standing in for the payload's missing or null top-level fields
+ *  (cishare_payload_defaults()): the payload itself is not copied. */
+cishare_err_t cishare_codec_encode_with(cishare_codec_t *codec,
+                                        cishare_msgtype_t type,
+                                        const json_t *payload,
+                                        const json_t *extra, uint8_t **outp,
+                                        size_t *lenp, char *errstr,
+                                        size_t errstr_size);
+
 /** A receipt's payload (schemas/Receipt.avsc), all borrowed. */
 typedef struct cishare_receipt_fields_s {
     const char *id;        /**< "receipt--<uuid>" */
@@ -227,6 +237,16 @@ const char *cishare_payload_id_prefix(cishare_msgtype_t type);
 cishare_err_t cishare_payload_fill_defaults(cishare_msgtype_t type,
                                             json_t *payload, int64_t now_ms,
                                             char *errstr, size_t errstr_size);
+
+/**
+ * The defaults cishare_payload_fill_defaults() would fill in, as a new
+ * object in *extrap (NULL when the payload lacks none), the payload left
+ * as it is: for cishare_codec_encode_with().
+ */
+cishare_err_t cishare_payload_defaults(cishare_msgtype_t type,
+                                       const json_t *payload, int64_t now_ms,
+                                       json_t **extrap, char *errstr,
+                                       size_t errstr_size);
 
 /**
  * Subject id, the Kafka key: payload.id for indicator, incident, alert;
