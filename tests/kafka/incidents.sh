@@ -28,8 +28,10 @@ set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 provision_examples
-# envelope created times of this run's messages are at or after this
-start="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+# envelope created times of this run's messages are at or after this; in
+# ms: the test before may have published in this very second (CI once
+# counted its 100 indicators in this run's report)
+start="$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ)"
 A="incident--a-$run"
 Bi="incident--b-$run"
 C="incident--c-$run"
